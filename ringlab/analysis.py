@@ -1,0 +1,188 @@
+"""What a run shows, computed from its trace alone, so both backends are measured by the same code."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from ringlab.trace import DELIVERED, DROPPED_FULL, IN_RING, LOST_BEFORE_RING, NOT_SET, Trace
+
+WARNING_FORMAT = "WARN: missed %d packets between %d and %d"
+
+
+def poller_warnings(delivered_ids: np.ndarray) -> np.ndarray:
+    """The poller's warnings as rows ``(missed, current, id)``, one per packet read out of step.
+
+    ``current`` is the largest id read so far (0 before the first); a packet warns when its id is
+    not ``current + 1``, and ``missed = id - current - 1`` (negative for an old packet read late).
+    """
+    ids = np.asarray(delivered_ids, dtype=np.int64)
+    if len(ids) == 0:
+        return np.zeros((0, 3), np.int64)
+    current = np.concatenate(([0], np.maximum.accumulate(ids)[:-1]))
+    out_of_step = ids != current + 1
+    return np.column_stack([ids - current - 1, current, ids])[out_of_step]
+
+
+def format_warnings(rows: np.ndarray) -> str:
+    """The warning lines exactly as the poller prints them, one per row, newline-terminated."""
+    return "".join(WARNING_FORMAT % (missed, current, packet) + "\n" for missed, current, packet in rows)
+
+
+def late_mask(delivered_ids: np.ndarray) -> np.ndarray:
+    """True for each delivered packet whose id is below one already read (an "old" packet)."""
+    ids = np.asarray(delivered_ids, dtype=np.int64)
+    if len(ids) == 0:
+        return np.zeros(0, bool)
+    before = np.concatenate(([0], np.maximum.accumulate(ids)[:-1]))
+    return ids < before
+
+
+def max_displacement(delivered_ids: np.ndarray) -> int:
+    """The largest distance between a packet's read position and its position in id order."""
+    ids = np.asarray(delivered_ids)
+    if len(ids) == 0:
+        return 0
+    rank = np.empty(len(ids), np.int64)
+    rank[np.argsort(ids, kind="stable")] = np.arange(len(ids))
+    return int(np.max(np.abs(rank - np.arange(len(ids)))))
+
+
+def drops_per_stall(trace: Trace) -> tuple[np.ndarray, int]:
+    """Drops attributed to each stall (the latest stall begun before the drop), and drops before any."""
+    drop_times = np.sort(trace.decided_ns[trace.fate == DROPPED_FULL])
+    stall_of_drop = np.searchsorted(trace.stall_start_ns, drop_times, side="right") - 1
+    before_any = int(np.sum(stall_of_drop < 0))
+    counts = np.bincount(stall_of_drop[stall_of_drop >= 0], minlength=len(trace.stall_start_ns))
+    return counts.astype(np.int64), before_any
+
+
+@dataclass(frozen=True)
+class IndexTimeline:
+    """Writer and reader index, and ring occupancy, after each event (events sorted by time)."""
+
+    time_ns: np.ndarray
+    writer_index: np.ndarray
+    reader_index: np.ndarray
+    occupancy: np.ndarray
+
+    def offset(self, ring_slots: int) -> np.ndarray:
+        """How far the writer is ahead of the reader, in slots (mod N)."""
+        return (self.writer_index - self.reader_index) % ring_slots
+
+    def misalignment(self, ring_slots: int) -> np.ndarray:
+        """Slots the writer has skipped: its lead beyond the packets actually in the ring (mod N).
+
+        A correct ring keeps this at 0; every drop of the buggy writer adds one.
+        """
+        return (self.writer_index - self.reader_index - self.occupancy) % ring_slots
+
+
+def index_timeline(trace: Trace) -> IndexTimeline:
+    """Rebuild the indices from the trace: each decision sets ``w``, each read sets ``r = slot + 1``."""
+    decided = np.flatnonzero(trace.decided_ns != NOT_SET)
+    read = np.flatnonzero(trace.fate == DELIVERED)
+    written = np.flatnonzero((trace.fate == DELIVERED) | (trace.fate == IN_RING))
+    n = trace.ring_slots
+    # Event kinds: 0 = writer decision (index change), 1 = slot written (+1), 2 = slot read (-1, r moves).
+    time = np.concatenate([trace.decided_ns[decided], trace.decided_ns[written], trace.delivery_ns[read]])
+    kind = np.concatenate([np.zeros(len(decided), np.int8), np.ones(len(written), np.int8), np.full(len(read), 2, np.int8)])
+    w_value = np.concatenate([trace.writer_index_after[decided], np.full(len(written) + len(read), -1, np.int32)])
+    r_value = np.concatenate([np.full(len(decided) + len(written), -1, np.int32), (trace.slot[read] + 1) % n])
+    order = np.lexsort((kind, time))
+    time, kind, w_value, r_value = time[order], kind[order], w_value[order], r_value[order]
+
+    def carry_forward(values):
+        position = np.where(values >= 0, np.arange(len(values)), -1)
+        position = np.maximum.accumulate(position) if len(position) else position
+        return np.where(position >= 0, values[np.maximum(position, 0)], 0)
+
+    occupancy = np.cumsum(np.where(kind == 1, 1, np.where(kind == 2, -1, 0)))
+    # Several events at one instant are one change of state: keep the state after the last of them.
+    last_at_time = np.append(time[1:] != time[:-1], True) if len(time) else np.zeros(0, bool)
+    return IndexTimeline(
+        time[last_at_time], carry_forward(w_value)[last_at_time], carry_forward(r_value)[last_at_time], occupancy[last_at_time]
+    )
+
+
+def recovery_times_ns(trace: Trace, timeline: IndexTimeline | None = None) -> np.ndarray:
+    """Per stall: time from its end until the ring is empty with writer and reader on the same slot.
+
+    Zero if that already holds when the stall ends; NaN where it does not happen before the next
+    stall begins (or the run ends): the lasting offset of the buggy writer never recovers by itself.
+    """
+    timeline = timeline if timeline is not None else index_timeline(trace)
+    aligned = (timeline.occupancy == 0) & (timeline.offset(trace.ring_slots) == 0)
+    ends = trace.stall_start_ns + trace.stall_length_ns
+    deadline = np.append(trace.stall_start_ns[1:], trace.end_ns + 1)
+    # The state in force at each stall's end is the one after the last event at or before it.
+    state_at_end = np.searchsorted(timeline.time_ns, ends, side="right") - 1
+    aligned_at_end = (state_at_end < 0) | aligned[np.maximum(state_at_end, 0)] if len(aligned) else np.ones(len(ends), bool)
+    aligned_times = timeline.time_ns[aligned]
+    next_aligned = np.searchsorted(aligned_times, ends, side="left")
+    padded = np.append(aligned_times, np.iinfo(np.int64).max)
+    when = padded[next_aligned]
+    return np.where(aligned_at_end, 0.0, np.where(when < deadline, (when - ends).astype(float), np.nan))
+
+
+def lasting_offset_slots(trace: Trace, timeline: IndexTimeline | None = None) -> int:
+    """The writer's misalignment at the end of the run: k of phenomenon.md (0 when in order)."""
+    timeline = timeline if timeline is not None else index_timeline(trace)
+    return int(timeline.misalignment(trace.ring_slots)[-1]) if len(timeline.time_ns) else 0
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """The figures of one run, as both backends report them."""
+
+    packets: int
+    delivered: int
+    dropped_full: int
+    in_ring: int
+    lost_before_ring: int
+    pending: int
+    loss_fraction: float
+    out_of_order: int
+    max_displacement: int
+    warnings: int
+    stalls: int
+    stalled_ns: int
+    drops_per_stall_mean: float
+    drops_before_first_stall: int
+    stalls_recovered: int
+    recovery_median_ns: float | None
+    lasting_offset_slots: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def summarize(trace: Trace) -> RunSummary:
+    """Compute every figure of :class:`RunSummary` from ``trace``."""
+    counts = trace.fate_counts()
+    delivered_ids = trace.delivered_ids()
+    per_stall, before_any = drops_per_stall(trace)
+    timeline = index_timeline(trace)
+    recovery = recovery_times_ns(trace, timeline)
+    recovered = recovery[~np.isnan(recovery)]
+    lost = counts["dropped_full"] + counts["lost_before_ring"]
+    return RunSummary(
+        packets=trace.packets,
+        delivered=counts["delivered"],
+        dropped_full=counts["dropped_full"],
+        in_ring=counts["in_ring"],
+        lost_before_ring=counts["lost_before_ring"],
+        pending=counts["pending"],
+        loss_fraction=lost / trace.packets if trace.packets else 0.0,
+        out_of_order=int(late_mask(delivered_ids).sum()),
+        max_displacement=max_displacement(delivered_ids),
+        warnings=len(poller_warnings(delivered_ids)),
+        stalls=len(trace.stall_start_ns),
+        stalled_ns=int(trace.stall_length_ns.sum()),
+        drops_per_stall_mean=float(per_stall.mean()) if len(per_stall) else 0.0,
+        drops_before_first_stall=before_any,
+        stalls_recovered=int(len(recovered)),
+        recovery_median_ns=float(np.median(recovered)) if len(recovered) else None,
+        lasting_offset_slots=lasting_offset_slots(trace, timeline),
+    )

@@ -1,0 +1,229 @@
+"""The scenario: everything that defines a run, loaded from TOML and overridable with ``--set``.
+
+Validation lives here, apart from both engines, and fails early with one line that names the
+field and the problem (:class:`ringlab.errors.ScenarioError`).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ringlab.errors import ScenarioError
+from ringlab.stalls import StallModel, stall_model_from_spec
+from ringlab.units import parse_time_ns
+
+WRITER_POLICIES = ("buggy", "fixed", "locked")
+RSS_MODES = ("round_robin", "random")
+XDP_MODES = ("generic", "native")
+PAYLOAD_LAYOUTS = ("original", "packed")
+
+# Fields that only one backend uses; the other accepts them and says it ignores them.
+SIM_ONLY_FIELDS = ("writer.cost", "writer.lock_hold", "writer.rss", "poller.cost", "poller.wakeup")
+HW_ONLY_FIELDS = ("hw.mode", "hw.payload_layout", "hw.queues")
+
+DEFAULTS = {
+    "name": "unnamed",
+    "seed": 0,
+    "ring_slots": 16,
+    "interval": "1us",
+    "jitter": "0ns",
+    "drain": "1ms",
+    "writer": {"policy": "buggy", "cost": "100ns", "lock_hold": "20ns", "cpus": 1, "rss": "round_robin"},
+    "poller": {"cost": "100ns", "wakeup": "50ns"},
+    "stalls": {"model": "none"},
+    "hw": {"mode": "generic", "payload_layout": "original", "queues": 0},
+}
+TOP_LEVEL_KEYS = set(DEFAULTS) | {"packets", "duration"}
+
+
+@dataclass(frozen=True)
+class WriterConfig:
+    """The XDP program: its index policy, its per-packet cost, and how many CPUs run it."""
+
+    policy: str
+    cost_ns: int
+    lock_hold_ns: int
+    cpus: int
+    rss: str
+
+
+@dataclass(frozen=True)
+class PollerConfig:
+    """The userspace poller: time to read, clear and handle one payload; time to notice a valid slot."""
+
+    cost_ns: int
+    wakeup_ns: int
+
+
+@dataclass(frozen=True)
+class HardwareConfig:
+    """Settings only the hardware backend uses."""
+
+    mode: str
+    payload_layout: str
+    queues: int
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One run: ring, sender pacing, writer, poller, stall model and seed. Times in nanoseconds."""
+
+    name: str
+    seed: int
+    ring_slots: int
+    interval_ns: int
+    jitter_ns: int
+    packets: int
+    drain_ns: int
+    writer: WriterConfig
+    poller: PollerConfig
+    stalls: StallModel
+    hw: HardwareConfig
+    source: dict = field(compare=False, repr=False)
+
+    def to_dict(self) -> dict:
+        """The scenario as given (defaults filled in), ready for TOML or JSON."""
+        return copy.deepcopy(self.source)
+
+    def key(self) -> str:
+        """A short hash identifying this scenario (stable across runs and machines)."""
+        text = json.dumps(self.source, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def given_fields(self, names) -> list[str]:
+        """Which of the dotted ``names`` the user set to something other than the default."""
+        given = []
+        for name in names:
+            table, _, key = name.partition(".")
+            value = self.source.get(table, {}).get(key)
+            if value != DEFAULTS[table][key]:
+                given.append(name)
+        return given
+
+
+def _merge(defaults: dict, given: dict) -> dict:
+    merged = copy.deepcopy(defaults)
+    for key, value in given.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict) and key != "stalls":
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def _int(value, field_name: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ScenarioError(field_name, f"expected a whole number, got {value!r}")
+    if value < minimum:
+        raise ScenarioError(field_name, f"must be at least {minimum}, got {value}")
+    return value
+
+
+def _choice(value, field_name: str, choices) -> str:
+    if value not in choices:
+        raise ScenarioError(field_name, f"unknown value {value!r} (choose {', '.join(choices)})")
+    return value
+
+
+def _check_keys(table: dict, allowed, prefix: str) -> None:
+    for key in table:
+        if key not in allowed:
+            raise ScenarioError(f"{prefix}{key}", "unknown field")
+
+
+def parse_override(text: str) -> tuple[list[str], object]:
+    """Split ``writer.policy=fixed`` into a key path and a TOML value (bare words are strings)."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ScenarioError("--set", f"expected key=value, got {text!r}")
+    try:
+        value = tomllib.loads(f"value = {raw.strip()}")["value"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    return key.strip().split("."), value
+
+
+def apply_overrides(data: dict, overrides) -> dict:
+    """Return ``data`` with each ``key=value`` override applied (creating tables as needed)."""
+    data = copy.deepcopy(data)
+    for text in overrides:
+        path, value = parse_override(text)
+        table = data
+        for part in path[:-1]:
+            nxt = table.setdefault(part, {})
+            if not isinstance(nxt, dict):
+                raise ScenarioError(".".join(path), f"{part!r} is not a table")
+            table = nxt
+        table[path[-1]] = value
+    return data
+
+
+def scenario_from_dict(given: dict, base_dir: Path | None = None) -> Scenario:
+    """Validate a scenario table (as read from TOML) into a :class:`Scenario`."""
+    if not isinstance(given, dict):
+        raise ScenarioError("scenario", "expected a table")
+    _check_keys(given, TOP_LEVEL_KEYS, "")
+    for table in ("writer", "poller", "hw"):
+        if table in given:
+            if not isinstance(given[table], dict):
+                raise ScenarioError(table, "expected a table")
+            _check_keys(given[table], DEFAULTS[table], f"{table}.")
+    data = _merge(DEFAULTS, given)
+
+    name = data["name"]
+    if not isinstance(name, str) or not name:
+        raise ScenarioError("name", f"expected a non-empty string, got {name!r}")
+    seed = _int(data["seed"], "seed", 0)
+    ring_slots = _int(data["ring_slots"], "ring_slots", 1)
+    interval_ns = parse_time_ns(data["interval"], "interval", allow_zero=False)
+    jitter_ns = parse_time_ns(data["jitter"], "jitter")
+    drain_ns = parse_time_ns(data["drain"], "drain")
+    if "packets" in data and "duration" in data:
+        raise ScenarioError("duration", "give either packets or duration, not both")
+    if "packets" in data:
+        packets = _int(data["packets"], "packets", 1)
+    elif "duration" in data:
+        duration_ns = parse_time_ns(data["duration"], "duration", allow_zero=False)
+        packets = max(1, duration_ns // interval_ns)
+    else:
+        raise ScenarioError("packets", "missing (give packets, or a duration)")
+
+    w = data["writer"]
+    writer = WriterConfig(
+        policy=_choice(w["policy"], "writer.policy", WRITER_POLICIES),
+        cost_ns=parse_time_ns(w["cost"], "writer.cost"),
+        lock_hold_ns=parse_time_ns(w["lock_hold"], "writer.lock_hold"),
+        cpus=_int(w["cpus"], "writer.cpus", 1),
+        rss=_choice(w["rss"], "writer.rss", RSS_MODES),
+    )
+    p = data["poller"]
+    poller = PollerConfig(
+        cost_ns=parse_time_ns(p["cost"], "poller.cost"),
+        wakeup_ns=parse_time_ns(p["wakeup"], "poller.wakeup"),
+    )
+    h = data["hw"]
+    hw = HardwareConfig(
+        mode=_choice(h["mode"], "hw.mode", XDP_MODES),
+        payload_layout=_choice(h["payload_layout"], "hw.payload_layout", PAYLOAD_LAYOUTS),
+        queues=_int(h["queues"], "hw.queues", 0),
+    )
+    stalls = stall_model_from_spec(data["stalls"], "stalls", base_dir)
+    return Scenario(name, seed, ring_slots, interval_ns, jitter_ns, packets, drain_ns, writer, poller, stalls, hw, data)
+
+
+def load_scenario(path, overrides=()) -> Scenario:
+    """Read a scenario TOML file, apply ``--set`` overrides, validate."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except OSError as error:
+        raise ScenarioError(str(path), f"cannot read scenario: {error.strerror}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ScenarioError(str(path), f"not valid TOML: {error}") from None
+    return scenario_from_dict(apply_overrides(data, overrides), base_dir=path.parent)

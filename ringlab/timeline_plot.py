@@ -1,0 +1,82 @@
+"""A run's timeline with matplotlib: which id each slot holds over time, the indices, stalls, warnings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from ringlab.analysis import index_timeline, poller_warnings  # noqa: E402
+from ringlab.results import atomic_path  # noqa: E402
+from ringlab.trace import DELIVERED, IN_RING, NOT_SET, Trace  # noqa: E402
+
+US = 1e3
+
+
+def default_window_ns(trace: Trace, interval_ns: int) -> tuple[int, int]:
+    """Around the first stall: from a few ring-fulls before it to several ring-fulls after it."""
+    span = 4 * trace.ring_slots * interval_ns
+    if len(trace.stall_start_ns):
+        start = int(trace.stall_start_ns[0])
+        return max(0, start - span // 4), min(trace.end_ns, start + int(trace.stall_length_ns[0]) + 2 * span)
+    return 0, min(trace.end_ns, span)
+
+
+def draw_timeline(ax_slots, ax_index, trace: Trace, from_ns: int, to_ns: int, title: str = "") -> None:
+    """Draw the slots × time panel on ``ax_slots`` and the index panel on ``ax_index``."""
+    n = trace.ring_slots
+    held = np.flatnonzero((trace.fate == DELIVERED) | (trace.fate == IN_RING))
+    until = np.where(trace.delivery_ns[held] == NOT_SET, trace.end_ns, trace.delivery_ns[held])
+    visible = (trace.decided_ns[held] < to_ns) & (until > from_ns)
+    held, until = held[visible], until[visible]
+    ids = trace.id[held]
+    colour = plt.get_cmap("viridis")((ids - ids.min()) / max(1, np.ptp(ids)) if len(ids) else ids)
+    for slot in range(n):
+        mine = trace.slot[held] == slot
+        starts = trace.decided_ns[held][mine] / US
+        widths = until[mine] / US - starts
+        ax_slots.broken_barh(list(zip(starts, widths)), (slot - 0.4, 0.8), facecolors=colour[mine], edgecolor="none")
+    timeline = index_timeline(trace)
+    in_window = (timeline.time_ns >= from_ns) & (timeline.time_ns <= to_ns)
+    t = timeline.time_ns[in_window] / US
+    ax_slots.step(t, timeline.reader_index[in_window], where="post", color="tab:red", lw=1.2, label="poller index r")
+    ax_slots.step(t, timeline.writer_index[in_window], where="post", color="tab:orange", lw=0.8, ls="--", label="writer index w")
+    delivered = trace.delivered_ids()
+    warned = poller_warnings(delivered)[:, 2]
+    warn_times = trace.delivery_ns[warned - 1]
+    warn_times = warn_times[(warn_times >= from_ns) & (warn_times <= to_ns)] / US
+    ax_slots.plot(warn_times, np.full(len(warn_times), n - 0.3), "v", color="crimson", ms=4, label="poller warning")
+    ax_index.step(t, timeline.occupancy[in_window], where="post", color="tab:blue", label="packets in ring")
+    ax_index.step(t, timeline.misalignment(n)[in_window], where="post", color="tab:purple", label="writer misalignment k")
+    for ax in (ax_slots, ax_index):
+        for start, length in zip(trace.stall_start_ns, trace.stall_length_ns):
+            if start < to_ns and start + length > from_ns:
+                ax.axvspan(start / US, (start + length) / US, color="0.85", zorder=0)
+        ax.set_xlim(from_ns / US, to_ns / US)
+    ax_slots.set_ylim(-0.6, n - 0.1)
+    ax_slots.set_ylabel("slot")
+    ax_slots.set_title(title + ("  (grey: poller stalled; colour: packet id)" if title else "grey: poller stalled; colour: packet id"))
+    ax_slots.legend(loc="upper right", fontsize="x-small", ncol=3)
+    ax_index.set_ylabel("slots")
+    ax_index.set_xlabel("time since start of run (µs)")
+    ax_index.legend(loc="upper right", fontsize="x-small")
+
+
+def plot_run(trace: Trace, out_stem: Path, from_ns: int, to_ns: int, title: str) -> list[Path]:
+    """Write the timeline of one run as ``out_stem.png`` and ``out_stem.svg``."""
+    figure, (ax_slots, ax_index) = plt.subplots(
+        2, 1, figsize=(11, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1]}, constrained_layout=True
+    )
+    draw_timeline(ax_slots, ax_index, trace, from_ns, to_ns, title)
+    paths = []
+    for suffix in (".png", ".svg"):
+        path = out_stem.with_suffix(suffix)
+        with atomic_path(path) as tmp:
+            figure.savefig(tmp, dpi=120, format=suffix[1:])
+        paths.append(path)
+    plt.close(figure)
+    return paths

@@ -1,0 +1,99 @@
+"""The per-packet trace both backends write: one flat record per packet, and the stalls.
+
+Analysis is done on traces, never inside an engine. A trace is one uncompressed NumPy ``.npz``
+file, so a million-packet trace loads in a fraction of a second.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import numpy as np
+
+from ringlab.results import atomic_path
+from ringlab.stalls import StallSchedule
+
+# What became of a packet.
+DELIVERED = 0         # the poller read it
+DROPPED_FULL = 1      # the writer found its slot still full
+IN_RING = 2           # written, still in the ring when the run ended
+LOST_BEFORE_RING = 3  # sent but never seen by the XDP program (hardware only)
+PENDING = 4           # not yet handled by the writer when the run ended
+FATE_NAMES = {
+    DELIVERED: "delivered",
+    DROPPED_FULL: "dropped_full",
+    IN_RING: "in_ring",
+    LOST_BEFORE_RING: "lost_before_ring",
+    PENDING: "pending",
+}
+NOT_SET = -1
+
+
+@dataclass(frozen=True)
+class Trace:
+    """Per-packet records (index ``i`` is packet id ``id[i]``) and the run's stalls.
+
+    Times are nanoseconds from the start of the run; ``NOT_SET`` (-1) where a field does not apply.
+    ``slot`` is the slot the writer chose, ``decided_ns`` when it wrote or dropped there,
+    ``writer_index_after`` the write index it left behind, ``delivery_order`` the poller's
+    0-based read order.
+    """
+
+    id: np.ndarray
+    arrival_ns: np.ndarray
+    cpu: np.ndarray
+    slot: np.ndarray
+    fate: np.ndarray
+    decided_ns: np.ndarray
+    writer_index_after: np.ndarray
+    delivery_ns: np.ndarray
+    delivery_order: np.ndarray
+    stall_start_ns: np.ndarray
+    stall_length_ns: np.ndarray
+    ring_slots: int
+    end_ns: int
+
+    @property
+    def packets(self) -> int:
+        return len(self.id)
+
+    @property
+    def stalls(self) -> StallSchedule:
+        return StallSchedule(self.stall_start_ns, self.stall_length_ns)
+
+    def delivered_ids(self) -> np.ndarray:
+        """Packet ids in the order the poller read them."""
+        delivered = np.flatnonzero(self.fate == DELIVERED)
+        return self.id[delivered[np.argsort(self.delivery_order[delivered], kind="stable")]]
+
+    def fate_counts(self) -> dict[str, int]:
+        counts = np.bincount(self.fate.astype(np.int64), minlength=len(FATE_NAMES))
+        return {FATE_NAMES[f]: int(counts[f]) for f in FATE_NAMES}
+
+    def save(self, path) -> None:
+        """Write atomically: a reader sees the old file or the whole new one, never half."""
+        arrays = {f.name: np.asarray(getattr(self, f.name)) for f in fields(self)}
+        with atomic_path(Path(path)) as tmp:
+            with open(tmp, "wb") as handle:
+                np.savez(handle, **arrays)
+
+    @classmethod
+    def load(cls, path) -> "Trace":
+        with np.load(path) as data:
+            values = {f.name: data[f.name] for f in fields(cls)}
+        values["ring_slots"] = int(values["ring_slots"])
+        values["end_ns"] = int(values["end_ns"])
+        return cls(**values)
+
+
+def empty_columns(packets: int) -> dict[str, np.ndarray]:
+    """Per-packet columns filled with NOT_SET (and fate PENDING), for an engine to fill in."""
+    return {
+        "slot": np.full(packets, NOT_SET, np.int32),
+        "fate": np.full(packets, PENDING, np.int8),
+        "decided_ns": np.full(packets, NOT_SET, np.int64),
+        "writer_index_after": np.full(packets, NOT_SET, np.int32),
+        "delivery_ns": np.full(packets, NOT_SET, np.int64),
+        "delivery_order": np.full(packets, NOT_SET, np.int64),
+    }

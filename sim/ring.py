@@ -1,0 +1,55 @@
+"""The BPF maps as the model sees them: N payload slots and a write index under a spin lock."""
+
+from __future__ import annotations
+
+import simpy
+
+EMPTY = -1
+
+
+class MapRing:
+    """The array map of N slots (each EMPTY or holding one packet) and the one-element lock map.
+
+    ``write_index`` is only touched by writers holding ``lock``. A slot is valid from the moment
+    ``try_write`` fills it until the poller clears it.
+    """
+
+    def __init__(self, env: simpy.Environment, slots: int):
+        self.env = env
+        self.slots = [EMPTY] * slots
+        self.write_index = 0
+        self.lock = simpy.Resource(env, capacity=1)
+        self._became_valid: dict[int, simpy.Event] = {}
+
+    def __len__(self) -> int:
+        return len(self.slots)
+
+    def is_full(self, slot: int) -> bool:
+        return self.slots[slot] != EMPTY
+
+    def try_write(self, slot: int, packet: int) -> bool:
+        """Copy ``packet`` into ``slot`` if it is empty (magic written last); False if still full."""
+        if self.slots[slot] != EMPTY:
+            return False
+        self.slots[slot] = packet
+        waiting = self._became_valid.pop(slot, None)
+        if waiting is not None:
+            waiting.succeed()
+        return True
+
+    def read(self, slot: int) -> int:
+        """The packet in ``slot``, or EMPTY."""
+        return self.slots[slot]
+
+    def clear(self, slot: int) -> None:
+        """Zero ``slot``: it becomes EMPTY."""
+        self.slots[slot] = EMPTY
+
+    def when_valid(self, slot: int) -> simpy.Event | None:
+        """An event that fires when ``slot`` becomes valid, or None if it already is."""
+        if self.slots[slot] != EMPTY:
+            return None
+        event = self._became_valid.get(slot)
+        if event is None:
+            event = self._became_valid[slot] = self.env.event()
+        return event
