@@ -1,0 +1,86 @@
+"""The shared analysis (warnings, dump) and the command line's files."""
+
+import json
+
+import numpy as np
+import matplotlib.image
+
+from ringlab.analysis import format_warnings, max_displacement, poller_warnings
+from ringlab.cli import main
+from ringlab.dump import format_frame
+from ringlab.trace import Trace
+from tests.test_bad_input import EXAMPLE
+
+
+def test_warnings_follow_the_pollers_semantics_and_format():
+    rows = poller_warnings(np.array([1, 2, 5, 3, 4, 6, 7]))
+    assert format_warnings(rows) == (
+        "WARN: missed 2 packets between 2 and 5\n"
+        "WARN: missed -3 packets between 5 and 3\n"
+        "WARN: missed -2 packets between 5 and 4\n"
+    )
+
+
+def test_first_packet_other_than_id_1_warns():
+    assert poller_warnings(np.array([3, 4])).tolist() == [[2, 0, 3]]
+
+
+def test_max_displacement_is_distance_from_sorted_position():
+    assert max_displacement(np.array([1, 2, 3])) == 0
+    assert max_displacement(np.array([4, 1, 2, 3])) == 3
+
+
+def test_dump_frame_marks_the_pollers_slot():
+    frame = format_frame([None, 1234, None], 1)
+    assert frame.splitlines() == ["  EMPTY   (0001234)   EMPTY  ", "          ^^^^^^^^^"]
+
+
+def test_sim_writes_trace_summary_and_warnings_that_agree(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["sim", str(EXAMPLE), "--out", str(out), "--set", "packets=8000"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    trace = Trace.load(out / "trace.npz")
+    assert summary["backend"] == "sim" and summary["seed"] == 1
+    assert summary["summary"]["dropped_full"] == 22
+    assert summary["summary"]["lasting_offset_slots"] == 6
+    lines = (out / "warnings.log").read_text().splitlines()
+    assert len(lines) == summary["summary"]["warnings"] > 0
+    assert lines[0] == "WARN: missed 32 packets between 5015 and 5048"
+    assert trace.packets == 8000
+    assert "buggy-one-stall [sim]" in capsys.readouterr().out
+
+
+def test_dump_prints_the_map_over_time(tmp_path, capsys):
+    out = tmp_path / "run"
+    main(["sim", str(EXAMPLE), "--out", str(out), "--set", "packets=6000"])
+    capsys.readouterr()
+    assert main(["dump", str(out), "--from", "5037.3us", "--to", "5037.45us"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    # Full ring at the stall's end, the poller on slot 7 holding packet 5000; then 5000 is read.
+    assert lines[0].startswith("t=5.0373ms")
+    assert lines[1].split() == [f"({i:07d})" for i in list(range(5009, 5016)) + list(range(5000, 5009))]
+    assert lines[2] == " " * 70 + "^^^^^^^^^"
+    assert "  EMPTY  " in lines[4] and lines[5] == " " * 80 + "^^^^^^^^^"
+
+
+def test_plot_writes_png_and_svg_of_the_timeline(tmp_path, capsys):
+    out = tmp_path / "run"
+    main(["sim", str(EXAMPLE), "--out", str(out), "--set", "packets=6000"])
+    assert main(["plot", str(out)]) == 0
+    image = matplotlib.image.imread(out / "timeline.png")
+    assert image.shape[0] > 400 and image.shape[1] > 800
+    svg = (out / "timeline.svg").read_text()
+    assert "poller index r" in svg and "time since start of run" in svg
+
+
+def test_trace_round_trips_through_its_file(tmp_path):
+    from sim.model import simulate
+    from tests.helpers import scenario, scripted
+
+    trace = simulate(scenario(500, "buggy", scripted((100_000, 30_000))))
+    trace.save(tmp_path / "t.npz")
+    loaded = Trace.load(tmp_path / "t.npz")
+    for name in ("id", "fate", "slot", "delivery_order", "stall_start_ns"):
+        assert np.array_equal(getattr(trace, name), getattr(loaded, name))
+    assert loaded.ring_slots == 16 and loaded.end_ns == trace.end_ns
+    assert not list(tmp_path.glob(".*tmp"))

@@ -1,0 +1,26 @@
+import pytest
+from hypothesis import given, strategies as st
+
+from ringlab.errors import ScenarioError
+from ringlab.units import parse_time_ns
+
+
+@pytest.mark.parametrize(
+    "text, ns",
+    [("1us", 1000), ("67.5us", 67500), ("2ms", 2_000_000), ("500ns", 500), ("1s", 10**9), (250, 250), ("1e3ns", 1000)],
+)
+def test_times_with_units_become_integer_nanoseconds(text, ns):
+    assert parse_time_ns(text, "interval") == ns
+
+
+@pytest.mark.parametrize("text", ["1 parsec", "us", "-1us", "0.5ns", "1.5", True, 1.5, "1uss"])
+def test_bad_times_name_the_field(text):
+    with pytest.raises(ScenarioError) as error:
+        parse_time_ns(text, "poller.cost")
+    assert str(error.value).startswith("poller.cost: ")
+
+
+@given(st.integers(0, 10**12))
+def test_every_whole_nanosecond_count_round_trips_through_each_unit(ns):
+    assert parse_time_ns(f"{ns}ns", "x") == ns
+    assert parse_time_ns(f"{ns / 1000}us", "x") == ns
