@@ -89,6 +89,85 @@ def cmd_plot(args) -> int:
     return 0
 
 
+def cmd_hw_trial(args) -> int:
+    from hw.state import HardwareError
+    from hw.trial import run_trial
+    from ringlab.run_files import write_run
+    from ringlab.scenario import SIM_ONLY_FIELDS, load_scenario
+
+    scenario = load_scenario(args.scenario, args.overrides)
+    ignored = scenario.given_fields(SIM_ONLY_FIELDS)
+    notes = [f"ignored by the hardware backend (real costs apply): {', '.join(ignored)}"] if ignored else []
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    try:
+        result = run_trial(scenario, iface=args.iface, force=args.force)
+    except HardwareError as error:
+        print(f"ringlab: hardware: {error}", file=sys.stderr)
+        return 1
+    extra = {"xdp_counters": result.counters, "sender": {"sent": result.sent, "late_sends": result.late_sends},
+             "conservation": result.conservation, "interface": args.iface or "testbed"}
+    summary = write_run(args.out, scenario, result.trace, "hw", notes, extra)
+    _print_summary(scenario.name, "hw", summary, args.out)
+    print(f"conservation (sent = written + dropped_full + lost before XDP, counters agree): "
+          f"{'holds' if result.conservation['holds'] else 'VIOLATED'}")
+    return 0 if result.conservation["holds"] else 1
+
+
+def cmd_hw_testbed(args) -> int:
+    from hw import testbed
+
+    if args.action == "up":
+        links = testbed.up(args.queues)
+        print(f"testbed up: attach XDP to {links.host_iface} ({links.host_mac}); "
+              f"send from {links.peer_iface} in namespace {links.netns}")
+    else:
+        testbed.down()
+        print("testbed down")
+    return 0
+
+
+def cmd_hw_cleanup(args) -> int:
+    from hw.cleanup import cleanup_stale
+
+    removed = cleanup_stale(everything=True)
+    print("\n".join(removed) if removed else "nothing to clean up")
+    return 0
+
+
+def cmd_hw_doctor(args) -> int:
+    from hw.doctor import run_checks
+
+    checks = run_checks()
+    for check in checks:
+        print(f"[{'ok' if check.ok else 'MISSING'}] {check.name}: {check.detail}" + ("" if check.ok else f"\n      fix: {check.fix}"))
+    return 0 if all(c.ok for c in checks) else 1
+
+
+def cmd_hw_send(args) -> int:
+    import time
+
+    from hw.sender import open_socket, send_paced
+    from hw.wire import frame_template, id_patcher, parse_mac
+    from ringlab.plan import draw_plan
+    from ringlab.scenario import load_scenario
+
+    scenario = load_scenario(args.scenario, args.overrides)
+    try:
+        dst_mac = parse_mac(args.dst_mac)
+    except ValueError as error:
+        raise ScenarioError("--dst-mac", str(error)) from None
+    plan = draw_plan(scenario)
+    sock = open_socket(args.iface)
+    src_mac = parse_mac(Path(f"/sys/class/net/{args.iface}/address").read_text().strip())
+    frame = frame_template(dst_mac, src_mac, scenario.hw.payload_layout)
+    start_ns = time.monotonic_ns() + 100_000_000
+    sent = send_paced(sock, frame, id_patcher(scenario.hw.payload_layout), plan.arrival_ns, start_ns)
+    late = int((sent - start_ns - plan.arrival_ns > 10_000).sum())
+    print(f"sent {len(sent)} frames from {args.iface} in {(sent[-1] - sent[0]) / 1e9:.3f} s, {late} more than 10 us late")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="ringlab", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -111,6 +190,30 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("--from", dest="from_ns", type=_time_option, default=None, help="start time")
     plot.add_argument("--to", dest="to_ns", type=_time_option, default=None, help="end time")
     plot.set_defaults(handler=cmd_plot)
+
+    hw = commands.add_parser("hw", help="the hardware backend: real XDP through BCC")
+    hw_commands = hw.add_subparsers(dest="hw_command", required=True, parser_class=_Parser)
+    trial = hw_commands.add_parser("trial", help="run a scenario on real XDP and write the same files as sim")
+    trial.add_argument("scenario", type=Path)
+    where = trial.add_mutually_exclusive_group(required=True)
+    where.add_argument("--testbed", action="store_true", help="on a local veth testbed made for the trial")
+    where.add_argument("--iface", help="on this interface; frames come from 'ringlab hw send' on another host")
+    trial.add_argument("--out", type=Path, required=True)
+    trial.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    trial.add_argument("--force", action="store_true", help="replace an XDP program ringlab did not attach")
+    trial.set_defaults(handler=cmd_hw_trial)
+    bed = hw_commands.add_parser("testbed", help="create or remove the veth testbed")
+    bed.add_argument("action", choices=["up", "down"])
+    bed.add_argument("--queues", type=int, default=0, help="RX/TX queues per veth end (for several writer CPUs)")
+    bed.set_defaults(handler=cmd_hw_testbed)
+    hw_commands.add_parser("cleanup", help="detach ringlab's XDP programs and remove its testbed").set_defaults(handler=cmd_hw_cleanup)
+    hw_commands.add_parser("doctor", help="check the prerequisites of real XDP runs").set_defaults(handler=cmd_hw_doctor)
+    send = hw_commands.add_parser("send", help="send a scenario's paced frames from IFACE (on a remote host)")
+    send.add_argument("scenario", type=Path)
+    send.add_argument("--iface", required=True)
+    send.add_argument("--dst-mac", required=True)
+    send.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    send.set_defaults(handler=cmd_hw_send)
     return parser
 
 

@@ -1,0 +1,154 @@
+/* ringlab's XDP writer: hands pingpong payloads to a userspace poller through a map ring.
+ *
+ * Compile-time parameters (set by hw/loader.py with -D):
+ *   RING_SLOTS      N, the number of payload slots
+ *   LOG_SLOTS       entries of the per-packet log (ids >= LOG_SLOTS are counted, not logged)
+ *   POLICY_BUGGY | POLICY_FIXED | POLICY_LOCKED   the write-index discipline
+ *   PAYLOAD_PACKED  the later sender's layout (u64 id, packed); otherwise the original one
+ *
+ * Frames: Ethernet (EtherType 0x2002), a 20-byte IPv4 filler header, a 48-byte payload whose
+ * magic must read 0x8badbeef. Anything else passes untouched (XDP_PASS).
+ *
+ * The ring is one map value holding N slots, so that the locked policy can look at slot `key`
+ * while it holds the lock (no helper call is allowed inside a bpf_spin_lock section). The
+ * memory the poller mmaps is the same as an N-entry array of payloads.
+ */
+#include <uapi/linux/bpf.h>
+#include <uapi/linux/if_ether.h>
+
+#define ETHERTYPE_PINGPONG 0x2002
+#define IPV4_FILLER_BYTES 20
+#define PAYLOAD_MAGIC 0x8badbeef
+
+#ifdef PAYLOAD_PACKED
+struct payload {
+    u64 id;
+    u64 ts[4];
+    u32 phase;
+    u32 magic;
+} __attribute__((packed));
+#else
+struct payload {
+    u32 id;
+    u32 phase;
+    u64 ts[4];
+    u32 magic;
+    u32 padding;
+};
+#endif
+
+struct ring {
+    struct payload slots[RING_SLOTS];
+};
+
+struct write_index {
+    struct bpf_spin_lock lock;
+    u32 index;
+};
+
+/* One record per packet id: what the writer did with it. */
+struct packet_log {
+    u64 seen_ns;      /* bpf_ktime_get_ns() when the program started on it (CLOCK_MONOTONIC) */
+    u64 decided_ns;   /* when it wrote the slot or dropped the packet */
+    u32 slot;         /* the slot it chose */
+    u32 index_after;  /* the write index it left behind */
+    u32 fate;         /* FATE_WRITTEN or FATE_DROPPED_FULL */
+    u32 cpu;
+};
+
+#define FATE_WRITTEN 1
+#define FATE_DROPPED_FULL 2
+
+enum counter { SEEN, WRITTEN, DROPPED_FULL, NOT_OURS, NOT_LOGGED, COUNTERS };
+
+BPF_F_TABLE("array", u32, struct ring, ring, 1, BPF_F_MMAPABLE);
+BPF_ARRAY(write_index, struct write_index, 1);
+BPF_F_TABLE("array", u32, struct packet_log, packet_log, LOG_SLOTS, BPF_F_MMAPABLE);
+BPF_PERCPU_ARRAY(counters, u64, COUNTERS);
+
+static __always_inline void count(u32 which) {
+    u64 *value = counters.lookup(&which);
+    if (value)
+        *value += 1;
+}
+
+static __always_inline void copy_payload(struct payload *slot, struct payload *in, u64 now) {
+    slot->id = in->id;
+    slot->phase = in->phase;
+    slot->ts[0] = in->ts[0];
+    slot->ts[1] = now;
+    slot->ts[2] = in->ts[2];
+    slot->ts[3] = in->ts[3];
+    /* The magic goes last: until it is set, the poller sees the slot as empty. */
+    asm volatile("" ::: "memory"); /* compiler barrier; BPF stores are not reordered by x86 */
+    slot->magic = PAYLOAD_MAGIC;
+}
+
+int xdp_ring_writer(struct xdp_md *ctx) {
+    void *data = (void *)(long)ctx->data;
+    void *data_end = (void *)(long)ctx->data_end;
+    struct ethhdr *eth = data;
+    struct payload *in = data + sizeof(struct ethhdr) + IPV4_FILLER_BYTES;
+    u32 zero = 0;
+
+    if ((void *)(in + 1) > data_end || eth->h_proto != htons(ETHERTYPE_PINGPONG) || in->magic != PAYLOAD_MAGIC) {
+        count(NOT_OURS);
+        return XDP_PASS;
+    }
+    u64 seen_ns = bpf_ktime_get_ns();
+    count(SEEN);
+    struct ring *ring_value = ring.lookup(&zero);
+    struct write_index *w = write_index.lookup(&zero);
+    if (!ring_value || !w)
+        return XDP_PASS;
+
+    u32 key, index_after;
+    int full;
+#if defined(POLICY_LOCKED)
+    /* Look at the slot and advance the index in one critical section. */
+    bpf_spin_lock(&w->lock);
+    key = w->index % RING_SLOTS;
+    full = ring_value->slots[key].magic == PAYLOAD_MAGIC;
+    if (!full)
+        w->index = (key + 1) % RING_SLOTS;
+    index_after = w->index;
+    bpf_spin_unlock(&w->lock);
+#else
+    /* Take the index and advance it, then look at the slot. */
+    bpf_spin_lock(&w->lock);
+    key = w->index % RING_SLOTS;
+    w->index = (key + 1) % RING_SLOTS;
+    index_after = w->index;
+    bpf_spin_unlock(&w->lock);
+    full = ring_value->slots[key].magic == PAYLOAD_MAGIC;
+#if defined(POLICY_FIXED)
+    if (full) {
+        /* The fix: retry this slot next time. The lock was released in between: the race. */
+        bpf_spin_lock(&w->lock);
+        w->index = key;
+        bpf_spin_unlock(&w->lock);
+        index_after = key;
+    }
+#endif
+#endif
+    if (full)
+        count(DROPPED_FULL);
+    else {
+        copy_payload(&ring_value->slots[key], in, seen_ns);
+        count(WRITTEN);
+    }
+
+    u32 id = (u32)in->id;
+    struct packet_log *log = id < LOG_SLOTS ? packet_log.lookup(&id) : 0;
+    if (log) {
+        log->seen_ns = seen_ns;
+        log->decided_ns = bpf_ktime_get_ns();
+        log->slot = key;
+        log->index_after = index_after;
+        log->cpu = bpf_get_smp_processor_id();
+        log->fate = full ? FATE_DROPPED_FULL : FATE_WRITTEN;
+    } else {
+        count(NOT_LOGGED);
+    }
+    return XDP_DROP;
+}

@@ -1,0 +1,24 @@
+"""Remove what a killed hardware run left behind: attached XDP programs and the testbed."""
+
+from __future__ import annotations
+
+from hw import iplink, loader, state, testbed
+
+
+def cleanup_stale(everything: bool = False) -> list[str]:
+    """Detach programs and remove testbeds whose owning process is gone (all of them if
+    ``everything``). Returns one line per thing removed."""
+    removed = []
+    for entry in state.records("xdp"):
+        if everything or not entry["alive"]:
+            if iplink.link(entry["name"]) is not None:
+                loader.detach(entry["name"])
+                removed.append(f"detached the XDP program from {entry['name']} (left by pid {entry['pid']})")
+            state.forget("xdp", entry["name"])
+    owner = state.recorded("testbed", testbed.NETNS)
+    if testbed.exists() and (everything or owner is None or not owner["alive"]):
+        testbed.down()
+        removed.append(f"removed the testbed {testbed.NETNS}" + (f" (left by pid {owner['pid']})" if owner else ""))
+    elif owner is not None and not owner["alive"]:
+        state.forget("testbed", testbed.NETNS)
+    return removed

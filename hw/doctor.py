@@ -1,0 +1,80 @@
+"""Checks each prerequisite of the hardware backend and says what is missing and how to fix it."""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+
+def check_root() -> Check:
+    ok = os.geteuid() == 0
+    return Check("root", ok, "running as root" if ok else "not root: BPF and XDP need CAP_BPF/CAP_NET_ADMIN",
+                 "run as root (sudo)")
+
+
+def check_bcc() -> Check:
+    try:
+        import bcc  # noqa: F401
+    except ImportError as error:
+        return Check("bcc", False, f"BCC is not importable: {error}", "make setup (apt-get install python3-bpfcc; links bcc into .venv)")
+    return Check("bcc", True, f"BCC importable from {Path(bcc.__file__).parent}")
+
+
+def check_headers() -> Check:
+    build = Path(f"/lib/modules/{platform.release()}/build")
+    ok = (build / "include").is_dir()
+    return Check("kernel headers", ok, f"{build} " + ("is reachable" if ok else "is missing"),
+                 "make setup (apt-get install linux-headers-amd64; links them to /lib/modules/$(uname -r)/build)")
+
+
+def check_bpf_syscall() -> Check:
+    if not Path("/sys/fs/bpf").exists() and not Path("/proc/sys/kernel/unprivileged_bpf_disabled").exists():
+        return Check("bpf syscall", False, "the kernel shows no sign of BPF support", "use a kernel with CONFIG_BPF_SYSCALL")
+    try:
+        from bcc import BPF
+        BPF(text=b"int ok(void *ctx) { return 0; }").load_func(b"ok", BPF.SOCKET_FILTER)
+    except Exception as error:  # noqa: BLE001 - any failure here is the answer
+        return Check("bpf syscall", False, f"loading a trivial BPF program failed: {str(error).splitlines()[0]}",
+                     "run as root on a kernel with BPF; see the other checks")
+    return Check("bpf syscall", True, "a trivial BPF program loads")
+
+
+def check_veth() -> Check:
+    if shutil.which("ip") is None:
+        return Check("veth", False, "iproute2 ('ip') is missing", "apt-get install iproute2")
+    name = "rl-doctor0"
+    result = subprocess.run(["ip", "link", "add", name, "type", "veth", "peer", "name", "rl-doctor1"],
+                            capture_output=True, text=True)
+    subprocess.run(["ip", "link", "del", name], capture_output=True)
+    ok = result.returncode == 0
+    return Check("veth", ok, "veth pairs can be created" if ok else f"cannot create a veth pair: {result.stderr.strip()}",
+                 "use a kernel with CONFIG_VETH, as root")
+
+
+def run_checks() -> list[Check]:
+    checks = [check_root(), check_bcc(), check_headers()]
+    if checks[0].ok and checks[1].ok:
+        checks.append(check_bpf_syscall())
+    if checks[0].ok:
+        checks.append(check_veth())
+    return checks
+
+
+def hardware_ready() -> tuple[bool, str]:
+    """Whether trials can run here, and if not, the first reason."""
+    for check in run_checks():
+        if not check.ok:
+            return False, f"{check.name}: {check.detail}"
+    return True, "ready"

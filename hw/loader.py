@@ -1,0 +1,126 @@
+"""Compile the XDP writer with BCC, attach it, map its ring and log, and detach it on every exit."""
+
+from __future__ import annotations
+
+import mmap
+from dataclasses import dataclass
+
+import numpy as np
+
+from bpf import RING_WRITER_SOURCE
+from hw import iplink, state
+from hw.wire import PAYLOAD_DTYPES
+
+XDP_FLAGS_UPDATE_IF_NOEXIST = 1 << 0
+XDP_FLAGS_SKB_MODE = 1 << 1
+XDP_FLAGS_DRV_MODE = 1 << 2
+MODE_FLAGS = {"generic": XDP_FLAGS_SKB_MODE, "native": XDP_FLAGS_DRV_MODE}
+COUNTER_NAMES = ("seen", "written", "dropped_full", "not_ours", "not_logged")
+LOG_DTYPE = np.dtype([("seen_ns", "<u8"), ("decided_ns", "<u8"), ("slot", "<u4"), ("index_after", "<u4"),
+                      ("fate", "<u4"), ("cpu", "<u4")])
+LOG_WRITTEN, LOG_DROPPED_FULL = 1, 2
+
+
+def log_slots_for(packets: int) -> int:
+    """The per-packet log's size: a power of two above the largest id."""
+    return max(1024, 1 << int(packets + 1).bit_length())
+
+
+def detach(iface: str) -> None:
+    """Remove any XDP program from ``iface``, whatever its mode (no BCC needed)."""
+    for mode in ("xdpgeneric", "xdpdrv", "xdp"):
+        iplink.ip("link", "set", "dev", iface, mode, "off", check=False)
+
+
+@dataclass(frozen=True)
+class WriterSettings:
+    """What the XDP program is compiled for."""
+
+    ring_slots: int
+    policy: str
+    payload_layout: str
+    log_slots: int
+
+    def cflags(self) -> list[str]:
+        flags = [f"-DRING_SLOTS={self.ring_slots}", f"-DLOG_SLOTS={self.log_slots}", f"-DPOLICY_{self.policy.upper()}"]
+        if self.payload_layout == "packed":
+            flags.append("-DPAYLOAD_PACKED")
+        return flags
+
+
+def _map_array(table, value_bytes: int, entries: int) -> mmap.mmap:
+    length = value_bytes * entries
+    length = -(-length // mmap.PAGESIZE) * mmap.PAGESIZE
+    return mmap.mmap(table.get_fd(), length, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+
+
+class AttachedWriter:
+    """Context manager: the XDP writer compiled, attached to ``iface``, its ring and log mmapped.
+
+    Refuses to replace an XDP program someone else attached unless ``force``. On leaving the
+    block (normally, by exception, or by a signal turned into one) it unmaps, detaches and
+    forgets its state record.
+    """
+
+    def __init__(self, iface: str, settings: WriterSettings, mode: str = "generic", force: bool = False):
+        self.iface, self.settings, self.mode, self.force = iface, settings, mode, force
+        self.bpf = None
+        self._maps: list[mmap.mmap] = []
+        self.ring = None
+        self.log = None
+
+    def __enter__(self) -> "AttachedWriter":
+        from bcc import BPF
+
+        present = iplink.xdp_attached(self.iface)
+        if iplink.link(self.iface) is None:
+            raise state.HardwareError(f"no network interface {self.iface!r}")
+        if present and not self.force:
+            raise state.HardwareError(
+                f"{self.iface} already has an XDP program (id {present.get('prog', {}).get('id', '?')}) that ringlab "
+                "did not attach; pass --force to replace it"
+            )
+        self.bpf = BPF(src_file=str(RING_WRITER_SOURCE).encode(), cflags=self.settings.cflags())
+        function = self.bpf.load_func(b"xdp_ring_writer", BPF.XDP)
+        state.record("xdp", self.iface, mode=self.mode)
+        try:
+            flags = MODE_FLAGS[self.mode] | (0 if self.force else XDP_FLAGS_UPDATE_IF_NOEXIST)
+            self.bpf.attach_xdp(self.iface, function, flags)
+            dtype = PAYLOAD_DTYPES[self.settings.payload_layout]
+            ring_map = _map_array(self.bpf["ring"], dtype.itemsize * self.settings.ring_slots, 1)
+            log_map = _map_array(self.bpf["packet_log"], LOG_DTYPE.itemsize, self.settings.log_slots)
+            self._maps = [ring_map, log_map]
+            self.ring = ring_map
+            self.log = np.frombuffer(log_map, LOG_DTYPE, self.settings.log_slots)
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def ring_contents(self) -> np.ndarray:
+        """A copy of the N slots as payload records."""
+        dtype = PAYLOAD_DTYPES[self.settings.payload_layout]
+        return np.frombuffer(self.ring, dtype, self.settings.ring_slots).copy()
+
+    def counters(self) -> dict[str, int]:
+        """The per-CPU counters, summed over CPUs."""
+        table = self.bpf["counters"]
+        return {name: int(sum(table[table.Key(i)])) for i, name in enumerate(COUNTER_NAMES)}
+
+    def __exit__(self, *exc) -> None:
+        self.log = None
+        self.ring = None
+        for mapping in self._maps:
+            try:
+                mapping.close()
+            except BufferError:
+                pass  # a view is still alive; the mapping goes when it does
+        self._maps = []
+        if self.bpf is not None:
+            try:
+                self.bpf.remove_xdp(self.iface, MODE_FLAGS[self.mode])
+            except Exception:
+                detach(self.iface)
+            self.bpf.cleanup()
+            self.bpf = None
+        state.forget("xdp", self.iface)

@@ -1,0 +1,70 @@
+"""The paced sender: ids 1, 2, 3, ... at planned times, busy-waiting to each send time.
+
+Run as a process of its own (inside the testbed's namespace, or on a remote host in front of a
+real NIC). Protocol with a trial: it prints ``ready`` once its socket is open, reads the start
+time (CLOCK_MONOTONIC ns) on standard input, sends, and writes the actual send times to a .npy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+import time
+
+import numpy as np
+
+from hw.wire import ETHERTYPE_PINGPONG, frame_template, id_patcher, parse_mac
+from ringlab.results import atomic_path
+
+from pathlib import Path
+
+
+def open_socket(iface: str) -> socket.socket:
+    sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETHERTYPE_PINGPONG))
+    sock.bind((iface, 0))
+    return sock
+
+
+def send_paced(sock, frame: bytearray, set_id, arrival_ns: np.ndarray, start_ns: int) -> np.ndarray:
+    """Send packet ``i`` (id ``i + 1``) at ``start_ns + arrival_ns[i]``; return the actual send times."""
+    clock = time.monotonic_ns
+    targets = (arrival_ns + start_ns).tolist()
+    sent = [0] * len(targets)
+    send = sock.send
+    for i, target in enumerate(targets):
+        set_id(frame, i + 1)
+        while clock() < target:
+            pass
+        send(frame)
+        sent[i] = clock()
+    return np.asarray(sent, dtype=np.int64)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--iface", required=True)
+    parser.add_argument("--dst-mac", required=True)
+    parser.add_argument("--layout", default="original", choices=["original", "packed"])
+    parser.add_argument("--plan", required=True, type=Path, help=".npy of send offsets in ns")
+    parser.add_argument("--out", required=True, type=Path, help=".npy for the actual send times")
+    parser.add_argument("--cpu", type=int, default=None, help="pin to this CPU")
+    args = parser.parse_args(argv)
+    if args.cpu is not None:
+        os.sched_setaffinity(0, {args.cpu})
+    arrival_ns = np.load(args.plan)
+    sock = open_socket(args.iface)
+    src_mac = parse_mac(open(f"/sys/class/net/{args.iface}/address").read().strip())
+    frame = frame_template(parse_mac(args.dst_mac), src_mac, args.layout)
+    print("ready", flush=True)
+    start_ns = int(sys.stdin.readline())
+    sent = send_paced(sock, frame, id_patcher(args.layout), arrival_ns, start_ns)
+    with atomic_path(args.out) as tmp:
+        with open(tmp, "wb") as handle:
+            np.save(handle, sent)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""What a hardware run leaves on the machine, recorded so that a later run can clean up after a
+killed one: one small JSON file per attached program or testbed under /run/ringlab."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+STATE_DIR = Path(os.environ.get("RINGLAB_STATE_DIR", "/run/ringlab"))
+
+
+class HardwareError(RuntimeError):
+    """The hardware backend cannot do what was asked; the message says why and what to do."""
+
+
+def record(kind: str, name: str, **details) -> Path:
+    """Note that this process owns ``kind`` (``xdp`` or ``testbed``) called ``name``."""
+    STATE_DIR.mkdir(parents=True, exist_ok=True)
+    path = STATE_DIR / f"{kind}-{name}.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"pid": os.getpid(), "name": name, **details}))
+    os.replace(tmp, path)
+    return path
+
+
+def forget(kind: str, name: str) -> None:
+    (STATE_DIR / f"{kind}-{name}.json").unlink(missing_ok=True)
+
+
+def owner_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def records(kind: str) -> list[dict]:
+    """Every recorded ``kind`` with its owner's pid and whether that owner still runs."""
+    found = []
+    for path in sorted(STATE_DIR.glob(f"{kind}-*.json")):
+        try:
+            entry = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        entry["alive"] = entry.get("pid") != os.getpid() and owner_alive(int(entry.get("pid", 0)))
+        found.append(entry)
+    return found
+
+
+def recorded(kind: str, name: str) -> dict | None:
+    return next((r for r in records(kind) if r["name"] == name), None)

@@ -1,0 +1,169 @@
+"""One hardware trial: the sender, the attached XDP writer and the stalling poller for a scenario,
+recorded in the same trace format as the simulator, with the XDP counters and a conservation check."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from hw import loader, testbed
+from hw.cleanup import cleanup_stale
+from hw.poller import PollRecord, poll_ring
+from ringlab.plan import RunPlan, draw_plan
+from ringlab.scenario import Scenario
+from ringlab.trace import DELIVERED, DROPPED_FULL, IN_RING, LOST_BEFORE_RING, NOT_SET, Trace, empty_columns
+from hw.state import HardwareError
+
+POLLER_CPU, SENDER_CPU = 0, 1
+START_DELAY_NS = 20_000_000
+LATE_SEND_NS = 10_000  # a frame leaving more than this after its planned time counts as late
+
+
+@dataclass(frozen=True)
+class TrialResult:
+    """The trial's trace, and what only hardware knows: counters, send times, conservation."""
+
+    trace: Trace
+    counters: dict
+    sent: int
+    late_sends: int
+    conservation: dict
+
+
+@contextlib.contextmanager
+def signals_as_exceptions():
+    """SIGTERM (and SIGHUP) raise SystemExit inside the block, so every ``finally`` runs."""
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+@contextlib.contextmanager
+def sender_process(netns: str | None, iface: str, dst_mac: str, layout: str, plan: RunPlan, workdir: Path):
+    """Start the sender (in ``netns`` if given), wait until it is ready; kill it on the way out."""
+    plan_file, sent_file = workdir / "plan.npy", workdir / "sent.npy"
+    np.save(plan_file, plan.arrival_ns)
+    command = [sys.executable, "-m", "hw.sender", "--iface", iface, "--dst-mac", dst_mac, "--layout", layout,
+               "--plan", str(plan_file), "--out", str(sent_file)]
+    if os.cpu_count() and os.cpu_count() > 1:
+        command += ["--cpu", str(SENDER_CPU)]
+    if netns:
+        command = ["ip", "netns", "exec", netns] + command
+    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                               cwd=Path(__file__).resolve().parent.parent)
+    try:
+        if process.stdout.readline().strip() != "ready":
+            raise HardwareError(f"the sender did not start (exit status {process.wait()})")
+        yield process, sent_file
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+
+
+def build_trace(scenario: Scenario, plan: RunPlan, log: np.ndarray, record: PollRecord, sent_ns: np.ndarray,
+                start_ns: int) -> Trace:
+    """Turn the XDP program's per-packet log and the poller's reads into a :class:`Trace`."""
+    packets = plan.packets
+    entries = log[1:packets + 1]
+    columns = empty_columns(packets)
+    seen = entries["fate"] != 0
+    columns["fate"][:] = LOST_BEFORE_RING
+    columns["fate"][seen & (entries["fate"] == loader.LOG_WRITTEN)] = IN_RING
+    columns["fate"][seen & (entries["fate"] == loader.LOG_DROPPED_FULL)] = DROPPED_FULL
+    columns["slot"][seen] = entries["slot"][seen]
+    columns["writer_index_after"][seen] = entries["index_after"][seen]
+    columns["decided_ns"][seen] = entries["decided_ns"][seen].astype(np.int64) - start_ns
+    ours = (record.ids >= 1) & (record.ids <= packets)
+    read_index = record.ids[ours] - 1
+    columns["fate"][read_index] = DELIVERED
+    columns["delivery_ns"][read_index] = record.read_ns[ours] - start_ns
+    columns["delivery_order"][read_index] = np.arange(len(read_index))
+    arrival_ns = np.where(seen, entries["seen_ns"].astype(np.int64) - start_ns, sent_ns - start_ns)
+    cpu = np.where(seen, entries["cpu"], NOT_SET).astype(np.int16)
+    return Trace(id=np.arange(1, packets + 1, dtype=np.int64), arrival_ns=arrival_ns, cpu=cpu,
+                 stall_start_ns=plan.stalls.start_ns, stall_length_ns=plan.stalls.length_ns,
+                 ring_slots=scenario.ring_slots, end_ns=plan.end_ns, **columns)
+
+
+def run_trial(scenario: Scenario, iface: str | None = None, dst_mac: str | None = None, force: bool = False) -> TrialResult:
+    """Run ``scenario`` on the local testbed (``iface`` None) or on ``iface`` (frames from elsewhere).
+
+    Cleans up what a killed run left first; detaches and removes everything it made on every exit.
+    """
+    for line in cleanup_stale():
+        print(f"cleanup: {line}", file=sys.stderr)
+    plan = draw_plan(scenario)
+    settings = loader.WriterSettings(scenario.ring_slots, scenario.writer.policy, scenario.hw.payload_layout,
+                                     loader.log_slots_for(scenario.packets))
+    netns = peer = None
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(signals_as_exceptions())
+        if iface is None:
+            links = stack.enter_context(testbed.Testbed(scenario.hw.queues))
+            iface, netns, peer, dst_mac = links.host_iface, links.netns, links.peer_iface, links.host_mac
+        writer = stack.enter_context(loader.AttachedWriter(iface, settings, scenario.hw.mode, force))
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ringlab-trial-")))
+        if netns is None:
+            return _remote_trial(scenario, plan, writer)
+        process, sent_file = stack.enter_context(
+            sender_process(netns, peer, dst_mac, scenario.hw.payload_layout, plan, workdir))
+        if os.cpu_count() and os.cpu_count() > 1:
+            os.sched_setaffinity(0, {POLLER_CPU})
+        start_ns = time.monotonic_ns() + START_DELAY_NS
+        process.stdin.write(f"{start_ns}\n")
+        process.stdin.flush()
+        record = poll_ring(writer.ring, scenario.ring_slots, scenario.hw.payload_layout, plan.stalls,
+                           start_ns, start_ns + plan.end_ns)
+        if process.wait(timeout=60) != 0:
+            raise HardwareError(f"the sender failed (exit status {process.returncode})")
+        sent_ns = np.load(sent_file)
+        counters = writer.counters()
+        log = writer.log.copy()
+    trace = build_trace(scenario, plan, log, record, sent_ns, start_ns)
+    return _result(trace, counters, sent_ns - start_ns, plan)
+
+
+def _remote_trial(scenario: Scenario, plan: RunPlan, writer: loader.AttachedWriter, wait_s: float = 60.0) -> TrialResult:
+    """On a real NIC the sender ('ringlab hw send') runs on the far host: the run's clock starts
+    when the XDP program sees packet 1, and the poller starts from there."""
+    deadline = time.monotonic() + wait_s
+    while writer.log["seen_ns"][1] == 0:
+        if time.monotonic() > deadline:
+            raise HardwareError(f"no pingpong frame arrived within {wait_s:g} s")
+    start_ns = int(writer.log["seen_ns"][1]) - int(plan.arrival_ns[0])
+    record = poll_ring(writer.ring, scenario.ring_slots, scenario.hw.payload_layout, plan.stalls,
+                       start_ns, start_ns + plan.end_ns)
+    log = writer.log.copy()
+    trace = build_trace(scenario, plan, log, record, plan.arrival_ns + start_ns, start_ns)
+    return _result(trace, writer.counters(), plan.arrival_ns, plan)
+
+
+def _result(trace: Trace, counters: dict, sent_offsets_ns: np.ndarray, plan: RunPlan) -> TrialResult:
+    counts = trace.fate_counts()
+    written = counts["delivered"] + counts["in_ring"]
+    conservation = {
+        "sent": plan.packets,
+        "written": written,
+        "dropped_full": counts["dropped_full"],
+        "lost_before_ring": counts["lost_before_ring"],
+        "holds": plan.packets == written + counts["dropped_full"] + counts["lost_before_ring"]
+                 and counters["written"] == written and counters["dropped_full"] == counts["dropped_full"],
+    }
+    late = int(np.sum(sent_offsets_ns - plan.arrival_ns > LATE_SEND_NS))
+    return TrialResult(trace, counters, plan.packets, late, conservation)
