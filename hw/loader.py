@@ -85,10 +85,10 @@ class AttachedWriter:
         state.record("xdp", self.iface, mode=self.mode)
         try:
             flags = MODE_FLAGS[self.mode] | (0 if self.force else XDP_FLAGS_UPDATE_IF_NOEXIST)
-            self.bpf.attach_xdp(self.iface, function, flags)
+            self.bpf.attach_xdp(self.iface.encode(), function, flags)
             dtype = PAYLOAD_DTYPES[self.settings.payload_layout]
-            ring_map = _map_array(self.bpf["ring"], dtype.itemsize * self.settings.ring_slots, 1)
-            log_map = _map_array(self.bpf["packet_log"], LOG_DTYPE.itemsize, self.settings.log_slots)
+            ring_map = _map_array(self.bpf[b"ring"], dtype.itemsize * self.settings.ring_slots, 1)
+            log_map = _map_array(self.bpf[b"packet_log"], LOG_DTYPE.itemsize, self.settings.log_slots)
             self._maps = [ring_map, log_map]
             self.ring = ring_map
             self.log = np.frombuffer(log_map, LOG_DTYPE, self.settings.log_slots)
@@ -104,7 +104,7 @@ class AttachedWriter:
 
     def counters(self) -> dict[str, int]:
         """The per-CPU counters, summed over CPUs."""
-        table = self.bpf["counters"]
+        table = self.bpf[b"counters"]
         return {name: int(sum(table[table.Key(i)])) for i, name in enumerate(COUNTER_NAMES)}
 
     def __exit__(self, *exc) -> None:
@@ -118,7 +118,7 @@ class AttachedWriter:
         self._maps = []
         if self.bpf is not None:
             try:
-                self.bpf.remove_xdp(self.iface, MODE_FLAGS[self.mode])
+                self.bpf.remove_xdp(self.iface.encode(), MODE_FLAGS[self.mode])
             except Exception:
                 detach(self.iface)
             self.bpf.cleanup()

@@ -1,0 +1,23 @@
+"""Gate for tests that run real XDP: skip with the reason where the machine cannot, but fail
+instead when RINGLAB_REQUIRE_HARDWARE=1 (CI sets it), so CI cannot pass by skipping."""
+
+import functools
+import os
+
+import pytest
+
+
+@functools.cache
+def _ready():
+    from hw.doctor import hardware_ready
+
+    return hardware_ready()
+
+
+def require_hardware():
+    ready, reason = _ready()
+    if ready:
+        return
+    if os.environ.get("RINGLAB_REQUIRE_HARDWARE") == "1":
+        pytest.fail(f"hardware tests are required here (RINGLAB_REQUIRE_HARDWARE=1) but cannot run: {reason}")
+    pytest.skip(f"real XDP cannot run here: {reason}")

@@ -1,0 +1,150 @@
+"""Real XDP on a veth testbed: the bug, the fix, conservation, and cleanup on every exit path.
+
+These run the real program through BCC. The machine is shared and noisy (the Python poller and
+sender have stalls of their own), so assertions are on structure and counts with margins.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ringlab.analysis import index_timeline, lasting_offset_slots, late_mask, summarize
+from ringlab.scenario import scenario_from_dict
+from ringlab.trace import DROPPED_FULL
+from tests.hardware import require_hardware
+
+pytestmark = pytest.mark.hardware
+ROOT = Path(__file__).resolve().parent.parent
+INTERVAL_NS = 20_000
+STALL_AT_NS = 100_000_000
+
+
+@pytest.fixture(autouse=True)
+def hardware():
+    require_hardware()
+    from hw import iplink, testbed
+
+    yield
+    assert not testbed.exists(), "a test left the testbed behind"
+    assert all("xdp" not in entry for entry in iplink.links()), "a test left an XDP program attached"
+
+
+def trial(policy, stall_ns, packets=15_000):
+    from hw.trial import run_trial
+
+    sc = scenario_from_dict({"name": f"hw-{policy}", "packets": packets, "interval": INTERVAL_NS,
+                             "writer": {"policy": policy}, "drain": "5ms",
+                             "stalls": {"model": "scripted", "stalls": [[STALL_AT_NS, stall_ns]]}})
+    return run_trial(sc)
+
+
+def test_buggy_stall_leaves_a_lasting_new_then_old_pattern():
+    for stall_ns in (1_530_000, 1_710_000, 1_290_000):
+        result = trial("buggy", stall_ns)
+        trace = result.trace
+        assert result.conservation["holds"], result.conservation
+        drops = int((trace.fate == DROPPED_FULL).sum())
+        k = lasting_offset_slots(trace)
+        # Every drop of the buggy writer moves its index one slot further: k = drops mod N.
+        assert k == drops % 16
+        assert drops >= stall_ns // INTERVAL_NS - 16 - 5
+        if k != 0:
+            break
+    assert k != 0, "three stalls in a row dropped a multiple of N packets"
+    late = late_mask(trace.delivered_ids())
+    reads_after = trace.delivery_ns[trace.fate == 0]
+    tail = late[-2000:]
+    # Old packets keep coming long after the stall: about N - k of every N reads.
+    assert tail.mean() == pytest.approx((16 - k) / 16, abs=0.15)
+    timeline = index_timeline(trace)
+    assert np.all(timeline.misalignment(16)[timeline.time_ns > timeline.time_ns[-1] - 20_000_000] == k)
+    assert reads_after.max() > STALL_AT_NS + 100_000_000
+
+
+@pytest.mark.parametrize("policy", ["fixed", "locked"])
+def test_fixed_and_locked_keep_order_after_a_stall(policy):
+    result = trial(policy, 1_530_000)
+    trace, summary = result.trace, summarize(result.trace)
+    assert result.conservation["holds"], result.conservation
+    assert result.counters["seen"] == result.counters["written"] + result.counters["dropped_full"]
+    assert summary.out_of_order == 0
+    assert summary.lasting_offset_slots == 0
+    assert summary.dropped_full >= 1_530_000 // INTERVAL_NS - 16 - 5
+    assert summary.delivered + summary.dropped_full + summary.in_ring + summary.lost_before_ring == trace.packets
+
+
+def start_trial_process(tmp_path, packets=400_000):
+    command = [sys.executable, "-m", "ringlab.cli", "hw", "trial", str(ROOT / "examples" / "buggy-one-stall.toml"),
+               "--testbed", "--out", str(tmp_path / "run"), "--set", f"packets={packets}", "--set", "interval=20us"]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    from hw import iplink, testbed
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        entry = iplink.link(testbed.HOST_IFACE)
+        if entry is not None and "xdp" in entry:
+            return process
+        time.sleep(0.05)
+    process.kill()
+    pytest.fail("the trial never attached its XDP program")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signalled_trial_detaches_and_removes_its_testbed(tmp_path, signum):
+    from hw import testbed
+
+    process = start_trial_process(tmp_path)
+    time.sleep(0.5)
+    process.send_signal(signum)
+    process.wait(timeout=60)
+    assert process.returncode != 0
+    assert not testbed.exists()
+    assert not (tmp_path / "run" / "summary.json").exists()
+    assert "Traceback" not in process.stderr.read()
+
+
+def test_the_next_run_cleans_up_after_a_killed_one(tmp_path):
+    from hw import iplink, testbed
+
+    process = start_trial_process(tmp_path)
+    process.kill()
+    process.wait()
+    assert testbed.exists() and "xdp" in iplink.link(testbed.HOST_IFACE)  # SIGKILL cannot clean up
+    result = subprocess.run(
+        [sys.executable, "-m", "ringlab.cli", "hw", "trial", str(ROOT / "examples" / "fixed-one-stall.toml"),
+         "--testbed", "--out", str(tmp_path / "next"), "--set", "packets=2000", "--set", "interval=20us",
+         "--set", "stalls.stalls=[]"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "cleanup: removed the testbed" in result.stderr
+    assert (tmp_path / "next" / "summary.json").exists()
+
+
+def test_refuses_to_replace_a_program_ringlab_did_not_attach():
+    from bcc import BPF
+
+    from hw import iplink, loader
+    from hw.state import HardwareError
+
+    iplink.ip("link", "add", "rl-foreign0", "type", "veth", "peer", "name", "rl-foreign1")
+    try:
+        foreign = BPF(text=b"int pass_all(struct xdp_md *ctx) { return XDP_PASS; }")
+        foreign.attach_xdp(b"rl-foreign0", foreign.load_func(b"pass_all", BPF.XDP), loader.XDP_FLAGS_SKB_MODE)
+        settings = loader.WriterSettings(16, "fixed", "original", 1024)
+        with pytest.raises(HardwareError, match="did not attach"):
+            with loader.AttachedWriter("rl-foreign0", settings):
+                pass
+        assert iplink.xdp_attached("rl-foreign0") is not None  # still the foreign program
+    finally:
+        iplink.ip("link", "del", "rl-foreign0", check=False)
+
+
+def test_doctor_finds_every_prerequisite_here():
+    result = subprocess.run([sys.executable, "-m", "ringlab.cli", "hw", "doctor"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
+    assert result.stdout.count("[ok]") == 5
