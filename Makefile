@@ -7,13 +7,21 @@ RESULTS := results
 setup:
 	bash scripts/setup.sh
 
-# The main job: simulate every example, draw its timeline.
+# The main job: simulate every example and draw its timeline; where real XDP can run here, run
+# the one-stall examples on the veth testbed too (at 20 us: the Python poller's pace).
+HW_SETTINGS := --set interval=20us --set packets=20000 --set 'stalls.stalls=[["100ms","1.53ms"]]'
 demo: setup
 	@for scenario in examples/*.toml; do \
 	  name=$$(basename $$scenario .toml); \
 	  $(VENV)/ringlab sim $$scenario --out $(RESULTS)/$$name || exit 1; \
 	  $(VENV)/ringlab plot $(RESULTS)/$$name >/dev/null || exit 1; \
 	done
+	@if $(VENV)/ringlab hw doctor >/dev/null 2>&1; then \
+	  for policy in buggy fixed; do \
+	    $(VENV)/ringlab hw trial examples/$$policy-one-stall.toml --testbed --out $(RESULTS)/hw-$$policy-one-stall $(HW_SETTINGS) || exit 1; \
+	    $(VENV)/ringlab plot $(RESULTS)/hw-$$policy-one-stall --from 99.9ms --to 103ms >/dev/null || exit 1; \
+	  done; \
+	else echo "real XDP cannot run here ('ringlab hw doctor' says why): simulator results only"; fi
 	@echo "results and timelines in $(RESULTS)/"
 
 test: setup
@@ -21,6 +29,7 @@ test: setup
 
 bench: setup
 	$(VENV)/python benchmarks/sim_speed.py
+	$(VENV)/python benchmarks/hw_shortest_interval.py
 
 clean:
 	rm -rf $(RESULTS)
