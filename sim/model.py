@@ -10,6 +10,7 @@ from ringlab.scenario import Scenario
 from ringlab.trace import DELIVERED, DROPPED_FULL, IN_RING, Trace, empty_columns
 from sim.poller import poller
 from sim.ring import MapRing
+from sim.wake import writer_priority
 from sim.writer import writer_cpu
 
 
@@ -41,7 +42,8 @@ def simulate(scenario: Scenario, plan: RunPlan | None = None) -> Trace:
     for cpu in range(writer.cpus):
         packets = np.flatnonzero(plan.cpu == cpu)
         env.process(
-            writer_cpu(env, ring, writer.policy, packets, plan.arrival_ns, writer.cost_ns, writer.lock_hold_ns, record_write)
+            writer_cpu(env, ring, writer.policy, packets, plan.arrival_ns, writer.cost_ns, writer.lock_hold_ns,
+                       writer_priority(cpu), record_write)
         )
     env.process(poller(env, ring, plan.stalls, scenario.poller.cost_ns, scenario.poller.wakeup_ns, record_read))
     env.run(until=plan.end_ns)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ringlab.stalls import StallSchedule
 from sim.ring import MapRing
+from sim.wake import POLLER_PRIORITY, Wake
 
 
 def poller(env, ring: MapRing, stalls: StallSchedule, cost_ns: int, wakeup_ns: int, record):
@@ -24,7 +25,7 @@ def poller(env, ring: MapRing, stalls: StallSchedule, cost_ns: int, wakeup_ns: i
             notice_ns = env.now
         start_ns = stalls.resume_ns(notice_ns)
         done_ns = stalls.work_end_ns(start_ns, cost_ns)
-        yield env.timeout(done_ns - env.now)
+        yield Wake(env, done_ns - env.now, POLLER_PRIORITY)
         packet = ring.read(read_index)
         ring.clear(read_index)
         record(packet, read_index, env.now)

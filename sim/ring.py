@@ -10,15 +10,16 @@ EMPTY = -1
 class MapRing:
     """The array map of N slots (each EMPTY or holding one packet) and the one-element lock map.
 
-    ``write_index`` is only touched by writers holding ``lock``. A slot is valid from the moment
-    ``try_write`` fills it until the poller clears it.
+    ``write_index`` is only touched by a writer holding the spin lock, which is held until
+    ``lock_free_at_ns``. A slot is valid from the moment ``try_write`` fills it until the poller
+    clears it.
     """
 
     def __init__(self, env: simpy.Environment, slots: int):
         self.env = env
         self.slots = [EMPTY] * slots
         self.write_index = 0
-        self.lock = simpy.Resource(env, capacity=1)
+        self.lock_free_at_ns = 0
         self._became_valid: dict[int, simpy.Event] = {}
 
     def __len__(self) -> int:
@@ -34,7 +35,7 @@ class MapRing:
         self.slots[slot] = packet
         waiting = self._became_valid.pop(slot, None)
         if waiting is not None:
-            waiting.succeed()
+            waiting.succeed()  # scheduled now, at the poller's priority (NORMAL)
         return True
 
     def read(self, slot: int) -> int:

@@ -8,64 +8,70 @@ They differ only in when the write index moves relative to the look at the slot:
 * ``fixed``: as buggy, but after a drop take the lock again and set ``w = key`` so the next packet
   retries the slot. The lock is released in between, which is the race.
 * ``locked``: look at the slot and advance ``w`` only if it is free, in one critical section.
+
+A critical section's effects take place when the lock is taken; the lock then stays held for
+``lock_hold_ns``, so the next holder sees them.
 """
 
 from __future__ import annotations
 
 from sim.ring import MapRing
+from sim.wake import Wake
 
 
-def _hold_lock(env, hold_ns: int):
-    if hold_ns:
-        yield env.timeout(hold_ns)
+def take_lock(env, ring: MapRing, lock_hold_ns: int, priority: int):
+    """Spin until the lock is free, then take it for ``lock_hold_ns``."""
+    while ring.lock_free_at_ns > env.now:
+        yield Wake(env, ring.lock_free_at_ns - env.now, priority)
+    ring.lock_free_at_ns = env.now + lock_hold_ns
 
 
-def buggy(env, ring: MapRing, packet: int, cost_ns: int, lock_hold_ns: int):
+def spend(env, time_ns: int, priority: int):
+    """Let ``time_ns`` pass on this CPU."""
+    if time_ns:
+        yield Wake(env, time_ns, priority)
+
+
+def buggy(env, ring: MapRing, packet: int, cost_ns: int, lock_hold_ns: int, priority: int):
     """Advance, then drop if full."""
-    with ring.lock.request() as request:
-        yield request
-        yield from _hold_lock(env, lock_hold_ns)
-        key = ring.write_index
-        ring.write_index = (key + 1) % len(ring)
-        index_after = ring.write_index
-    if cost_ns:
-        yield env.timeout(cost_ns)
+    yield from take_lock(env, ring, lock_hold_ns, priority)
+    key = ring.write_index
+    ring.write_index = (key + 1) % len(ring)
+    index_after = ring.write_index
+    yield from spend(env, lock_hold_ns + cost_ns, priority)
     return key, ring.try_write(key, packet), index_after
 
 
-def fixed(env, ring: MapRing, packet: int, cost_ns: int, lock_hold_ns: int):
+def fixed(env, ring: MapRing, packet: int, cost_ns: int, lock_hold_ns: int, priority: int):
     """Advance, then look; on a full slot take the lock again and reset the index to it."""
-    key, written, index_after = yield from buggy(env, ring, packet, cost_ns, lock_hold_ns)
+    key, written, index_after = yield from buggy(env, ring, packet, cost_ns, lock_hold_ns, priority)
     if not written:
-        with ring.lock.request() as request:
-            yield request
-            yield from _hold_lock(env, lock_hold_ns)
-            ring.write_index = key
-            index_after = key
+        yield from take_lock(env, ring, lock_hold_ns, priority)
+        ring.write_index = key
+        index_after = key
+        yield from spend(env, lock_hold_ns, priority)
     return key, written, index_after
 
 
-def locked(env, ring: MapRing, packet: int, cost_ns: int, lock_hold_ns: int):
+def locked(env, ring: MapRing, packet: int, cost_ns: int, lock_hold_ns: int, priority: int):
     """Decide "slot is free" and "advance the index" under the same lock, then copy."""
-    with ring.lock.request() as request:
-        yield request
-        yield from _hold_lock(env, lock_hold_ns)
-        key = ring.write_index
-        free = not ring.is_full(key)
-        if free:
-            ring.write_index = (key + 1) % len(ring)
-        index_after = ring.write_index
+    yield from take_lock(env, ring, lock_hold_ns, priority)
+    key = ring.write_index
+    free = not ring.is_full(key)
+    if free:
+        ring.write_index = (key + 1) % len(ring)
+    index_after = ring.write_index
     if not free:
+        yield from spend(env, lock_hold_ns, priority)
         return key, False, index_after
-    if cost_ns:
-        yield env.timeout(cost_ns)
+    yield from spend(env, lock_hold_ns + cost_ns, priority)
     return key, ring.try_write(key, packet), index_after
 
 
 POLICIES = {"buggy": buggy, "fixed": fixed, "locked": locked}
 
 
-def writer_cpu(env, ring: MapRing, policy: str, packets, arrival_ns, cost_ns: int, lock_hold_ns: int, record):
+def writer_cpu(env, ring: MapRing, policy: str, packets, arrival_ns, cost_ns: int, lock_hold_ns: int, priority: int, record):
     """One CPU running the XDP program: handles its packets in arrival order, one at a time.
 
     ``record(packet, slot, written, index_after, decided_ns)`` is called once per packet.
@@ -74,6 +80,6 @@ def writer_cpu(env, ring: MapRing, policy: str, packets, arrival_ns, cost_ns: in
     for packet in packets:
         arrival = int(arrival_ns[packet])
         if arrival > env.now:
-            yield env.timeout(arrival - env.now)
-        slot, written, index_after = yield from handle(env, ring, packet, cost_ns, lock_hold_ns)
+            yield Wake(env, arrival - env.now, priority)
+        slot, written, index_after = yield from handle(env, ring, packet, cost_ns, lock_hold_ns, priority)
         record(packet, slot, written, index_after, env.now)

@@ -37,7 +37,7 @@ def one_stall_runs(draw):
     policy = draw(st.sampled_from(["fixed", "locked"]))
     # Start the stall while the poller is idle: after the read of packet j, before packet j+1's look.
     j = draw(st.integers(5, 20))
-    look = lock_hold + (writer_cost if policy == "fixed" else 0)
+    look = lock_hold + writer_cost if policy == "fixed" else 0  # locked looks as it takes the lock
     write = lock_hold + writer_cost
     idle_from, idle_to = j * interval + write + wakeup + poller_cost, (j + 1) * interval + look
     assume(idle_from < idle_to)
