@@ -1,8 +1,9 @@
-"""Simulated packets per second of the SimPy model, and its peak memory.
+"""Simulated packets per second of both engines, the fast engine's compile time, and peak memory.
 
-Runs the buggy and fixed one-stall examples at 10^5 and 10^6 packets (override with --packets),
-each in a fresh process so that peak memory (ru_maxrss) belongs to that run alone.
-Usage: python benchmarks/sim_speed.py [--packets 100000 1000000]
+Each measurement runs in a fresh process, so peak memory (ru_maxrss) belongs to that run alone,
+and the fast engine's first call in a process pays for loading its compiled code from Numba's
+cache (or for compiling it, the first time ever: reported on its own line).
+Usage: python benchmarks/sim_speed.py [--packets 100000 1000000] [--huge 10000000]
 """
 
 import argparse
@@ -14,39 +15,81 @@ import sys
 import time
 from pathlib import Path
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
 
 
-def measure(example: str, packets: int) -> dict:
-    """Simulate in this process and report wall time, rate and peak memory."""
+def measure(engine: str, example: str, packets: int) -> dict:
+    """Simulate in this process: wall time of the run, rate, peak memory; for the fast engine also
+    the one-time cost of its first call (importing Numba, loading or compiling the engine)."""
     from ringlab.scenario import load_scenario
-    from sim.model import simulate
 
     scenario = load_scenario(EXAMPLES / f"{example}.toml", [f"packets={packets}"])
+    first_call = 0.0
+    if engine == "simpy":
+        from sim.model import simulate as run
+    else:
+        began = time.perf_counter()
+        from sim.fast_engine import run_fast
+
+        run_fast(load_scenario(EXAMPLES / f"{example}.toml", ["packets=100"]))
+        first_call = time.perf_counter() - began
+
+        def run(scenario):
+            return run_fast(scenario, keep_trace=(engine == "fast"))
     began = time.perf_counter()
-    trace = simulate(scenario)
+    run(scenario)
     seconds = time.perf_counter() - began
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"example": example, "packets": trace.packets, "seconds": round(seconds, 2),
-            "packets_per_second": round(trace.packets / seconds), "peak_rss_mib": round(peak_mib)}
+    return {"engine": engine, "example": example, "packets": packets, "seconds": round(seconds, 3),
+            "first_call_seconds": round(first_call, 3),
+            "packets_per_second": round(packets / seconds), "peak_rss_mib": round(peak_mib)}
+
+
+def in_fresh_process(engine: str, example: str, packets: int) -> dict:
+    output = subprocess.run([sys.executable, __file__, "--one", engine, example, str(packets)],
+                            check=True, capture_output=True, text=True).stdout
+    return json.loads(output)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--packets", type=int, nargs="+", default=[100_000, 1_000_000])
-    parser.add_argument("--one", nargs=2, metavar=("EXAMPLE", "PACKETS"), help=argparse.SUPPRESS)
+    parser.add_argument("--huge", type=int, default=10_000_000, help="packets for the summary-only run")
+    parser.add_argument("--one", nargs=3, metavar=("ENGINE", "EXAMPLE", "PACKETS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(measure(args.one[0], int(args.one[1]))))
+        print(json.dumps(measure(args.one[0], args.one[1], int(args.one[2]))))
         return
-    print(f"machine: {platform.machine()}, {platform.processor() or 'unknown cpu'}, Python {platform.python_version()}")
-    print(f"{'example':<18}{'packets':>10}{'seconds':>10}{'packets/s':>12}{'peak MiB':>10}")
+    print(f"machine: {platform.machine()}, {platform.release()}, Python {platform.python_version()}")
+    cache = ROOT / "sim" / "__pycache__"
+    for stale in cache.glob("fast_engine*.nbi"):
+        stale.unlink()
+    for stale in cache.glob("fast_engine*.nbc"):
+        stale.unlink()
+    cold = in_fresh_process("fast", "buggy-one-stall", 1000)
+    warm = in_fresh_process("fast", "buggy-one-stall", 1000)
+    print(f"fast engine's one-time cost: first call ever (compiles, then caches) {cold['first_call_seconds']} s; "
+          f"first call in a new process (imports Numba, loads the cache) {warm['first_call_seconds']} s")
+    print("(the runs below are timed after that first call; the simpy rows run the model alone, the fast rows"
+          " include the summary)")
+    print(f"{'engine':<14}{'example':<18}{'packets':>10}{'seconds':>10}{'packets/s':>12}{'peak MiB':>10}")
+    rates = {}
     for example in ("buggy-one-stall", "fixed-one-stall"):
         for packets in args.packets:
-            output = subprocess.run([sys.executable, __file__, "--one", example, str(packets)],
-                                    check=True, capture_output=True, text=True).stdout
-            r = json.loads(output)
-            print(f"{r['example']:<18}{r['packets']:>10}{r['seconds']:>10}{r['packets_per_second']:>12}{r['peak_rss_mib']:>10}")
+            for engine in ("simpy", "fast"):
+                r = in_fresh_process(engine, example, packets)
+                rates[engine, example, packets] = r["packets_per_second"]
+                print(f"{engine:<14}{example:<18}{packets:>10}{r['seconds']:>10}{r['packets_per_second']:>12}"
+                      f"{r['peak_rss_mib']:>10}")
+    for example in ("buggy-one-stall", "fixed-one-stall"):
+        r = in_fresh_process("fast-summary", example, args.huge)
+        print(f"{'fast-summary':<14}{example:<18}{args.huge:>10}{r['seconds']:>10}{r['packets_per_second']:>12}"
+              f"{r['peak_rss_mib']:>10}")
+    for example in ("buggy-one-stall", "fixed-one-stall"):
+        packets = max(args.packets)
+        ratio = rates["fast", example, packets] / rates["simpy", example, packets]
+        print(f"speed-up of the fast engine on {example} at {packets} packets: {ratio:.0f}x")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,21 @@ from ringlab.trace import DELIVERED, DROPPED_FULL, IN_RING, LOST_BEFORE_RING, NO
 WARNING_FORMAT = "WARN: missed %d packets between %d and %d"
 
 
+def _largest_before(ids: np.ndarray) -> np.ndarray:
+    """For each read, the largest id read before it (0 before the first)."""
+    current = np.empty(len(ids), np.int64)
+    if len(ids):
+        current[0] = 0
+        np.maximum.accumulate(ids[:-1], out=current[1:])
+    return current
+
+
+def out_of_step_mask(delivered_ids: np.ndarray) -> np.ndarray:
+    """True for each read that makes the poller warn (its id is not the largest so far plus one)."""
+    ids = np.asarray(delivered_ids)
+    return ids != _largest_before(ids) + 1
+
+
 def poller_warnings(delivered_ids: np.ndarray) -> np.ndarray:
     """The poller's warnings as rows ``(missed, current, id)``, one per packet read out of step.
 
@@ -18,11 +33,10 @@ def poller_warnings(delivered_ids: np.ndarray) -> np.ndarray:
     not ``current + 1``, and ``missed = id - current - 1`` (negative for an old packet read late).
     """
     ids = np.asarray(delivered_ids, dtype=np.int64)
-    if len(ids) == 0:
-        return np.zeros((0, 3), np.int64)
-    current = np.concatenate(([0], np.maximum.accumulate(ids)[:-1]))
-    out_of_step = ids != current + 1
-    return np.column_stack([ids - current - 1, current, ids])[out_of_step]
+    current = _largest_before(ids)
+    out_of_step = np.flatnonzero(ids != current + 1)
+    ids, current = ids[out_of_step], current[out_of_step]
+    return np.column_stack([ids - current - 1, current, ids])
 
 
 def format_warnings(rows: np.ndarray) -> str:
@@ -32,11 +46,8 @@ def format_warnings(rows: np.ndarray) -> str:
 
 def late_mask(delivered_ids: np.ndarray) -> np.ndarray:
     """True for each delivered packet whose id is below one already read (an "old" packet)."""
-    ids = np.asarray(delivered_ids, dtype=np.int64)
-    if len(ids) == 0:
-        return np.zeros(0, bool)
-    before = np.concatenate(([0], np.maximum.accumulate(ids)[:-1]))
-    return ids < before
+    ids = np.asarray(delivered_ids)
+    return ids < _largest_before(ids)
 
 
 def max_displacement(delivered_ids: np.ndarray) -> int:
@@ -158,31 +169,39 @@ class RunSummary:
         return asdict(self)
 
 
-def summarize(trace: Trace) -> RunSummary:
-    """Compute every figure of :class:`RunSummary` from ``trace``."""
-    counts = trace.fate_counts()
-    delivered_ids = trace.delivered_ids()
-    per_stall, before_any = drops_per_stall(trace)
-    timeline = index_timeline(trace)
-    recovery = recovery_times_ns(trace, timeline)
-    recovered = recovery[~np.isnan(recovery)]
-    lost = counts["dropped_full"] + counts["lost_before_ring"]
+def summary_from_parts(packets: int, fate_counts: dict, delivered_ids: np.ndarray, drops_per_stall: np.ndarray,
+                       drops_before_first_stall: int, stalled_ns: int, recovery_ns: np.ndarray,
+                       lasting_offset: int) -> RunSummary:
+    """Assemble a :class:`RunSummary` from its parts (what :func:`summarize` derives from a trace)."""
+    recovered = recovery_ns[~np.isnan(recovery_ns)]
+    lost = fate_counts["dropped_full"] + fate_counts["lost_before_ring"]
     return RunSummary(
-        packets=trace.packets,
-        delivered=counts["delivered"],
-        dropped_full=counts["dropped_full"],
-        in_ring=counts["in_ring"],
-        lost_before_ring=counts["lost_before_ring"],
-        pending=counts["pending"],
-        loss_fraction=lost / trace.packets if trace.packets else 0.0,
+        packets=packets,
+        delivered=fate_counts["delivered"],
+        dropped_full=fate_counts["dropped_full"],
+        in_ring=fate_counts["in_ring"],
+        lost_before_ring=fate_counts["lost_before_ring"],
+        pending=fate_counts["pending"],
+        loss_fraction=lost / packets if packets else 0.0,
         out_of_order=int(late_mask(delivered_ids).sum()),
         max_displacement=max_displacement(delivered_ids),
-        warnings=len(poller_warnings(delivered_ids)),
-        stalls=len(trace.stall_start_ns),
-        stalled_ns=int(trace.stall_length_ns.sum()),
-        drops_per_stall_mean=float(per_stall.mean()) if len(per_stall) else 0.0,
-        drops_before_first_stall=before_any,
+        warnings=int(np.count_nonzero(out_of_step_mask(delivered_ids))),
+        stalls=len(drops_per_stall),
+        stalled_ns=stalled_ns,
+        drops_per_stall_mean=float(drops_per_stall.mean()) if len(drops_per_stall) else 0.0,
+        drops_before_first_stall=int(drops_before_first_stall),
         stalls_recovered=int(len(recovered)),
         recovery_median_ns=float(np.median(recovered)) if len(recovered) else None,
-        lasting_offset_slots=lasting_offset_slots(trace, timeline),
+        lasting_offset_slots=int(lasting_offset),
+    )
+
+
+def summarize(trace: Trace) -> RunSummary:
+    """Compute every figure of :class:`RunSummary` from ``trace``."""
+    per_stall, before_any = drops_per_stall(trace)
+    timeline = index_timeline(trace)
+    return summary_from_parts(
+        packets=trace.packets, fate_counts=trace.fate_counts(), delivered_ids=trace.delivered_ids(),
+        drops_per_stall=per_stall, drops_before_first_stall=before_any, stalled_ns=int(trace.stall_length_ns.sum()),
+        recovery_ns=recovery_times_ns(trace, timeline), lasting_offset=lasting_offset_slots(trace, timeline),
     )

@@ -40,15 +40,24 @@ def _print_summary(name: str, backend: str, summary, out_dir: Path) -> None:
 def cmd_sim(args) -> int:
     from ringlab.run_files import write_run
     from ringlab.scenario import HW_ONLY_FIELDS, load_scenario
-    from sim.model import simulate
 
     scenario = load_scenario(args.scenario, args.overrides)
+    if args.summary_only and args.engine == "simpy":
+        raise ScenarioError("--summary-only", "needs the fast engine (the SimPy model always keeps its trace)")
     ignored = scenario.given_fields(HW_ONLY_FIELDS)
     notes = [f"ignored by the simulator: {', '.join(ignored)}"] if ignored else []
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
-    trace = simulate(scenario)
-    summary = write_run(args.out, scenario, trace, "sim", notes, {"engine": "simpy"})
+    if args.engine == "simpy":
+        from sim.model import simulate
+
+        summary = write_run(args.out, scenario, simulate(scenario), "sim", notes, {"engine": "simpy"})
+    else:
+        from sim.fast_engine import run_fast
+
+        run = run_fast(scenario, keep_trace=not args.summary_only)
+        summary = write_run(args.out, scenario, run.trace, "sim", notes, {"engine": "fast"},
+                            summary=run.summary, delivered_ids=run.delivered_ids)
     _print_summary(scenario.name, "sim", summary, args.out)
     return 0
 
@@ -58,7 +67,10 @@ def _load_run(directory: Path):
 
     if not is_complete(directory):
         raise ScenarioError(str(directory), "not a complete ringlab run (no summary.json)")
-    return load_trace(directory), load_summary(directory)
+    summary = load_summary(directory)
+    if summary.get("trace_file", "trace.npz") is None:
+        raise ScenarioError(str(directory), "was run with --summary-only: it has no trace to dump or plot")
+    return load_trace(directory), summary
 
 
 def cmd_dump(args) -> int:
@@ -172,11 +184,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="ringlab", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    sim = commands.add_parser("sim", help="simulate a scenario with the SimPy model")
+    sim = commands.add_parser("sim", help="simulate a scenario")
     sim.add_argument("scenario", type=Path, help="scenario TOML file")
     sim.add_argument("--out", type=Path, required=True, help="directory for trace, summary and warnings")
     sim.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="override a scenario field, e.g. writer.policy=fixed (repeatable)")
+    sim.add_argument("--engine", choices=["fast", "simpy"], default="fast",
+                     help="fast: the compiled engine (default); simpy: the readable reference model")
+    sim.add_argument("--summary-only", action="store_true",
+                     help="keep only the summary and the warnings, not the per-packet trace (for huge runs)")
     sim.set_defaults(handler=cmd_sim)
 
     dump = commands.add_parser("dump", help="print the map over time, as the original debugging thread did")

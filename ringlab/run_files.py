@@ -9,7 +9,7 @@ from pathlib import Path
 
 import ringlab
 from ringlab.analysis import RunSummary, format_warnings, poller_warnings, summarize
-from ringlab.results import read_json, write_json, write_text, write_toml
+from ringlab.results import atomic_path, read_json, write_json, write_toml
 from ringlab.scenario import Scenario
 from ringlab.trace import Trace
 
@@ -19,12 +19,30 @@ WARNINGS_FILE = "warnings.log"
 SCENARIO_FILE = "scenario.toml"
 
 
-def write_run(out_dir, scenario: Scenario, trace: Trace, backend: str, notes=(), extra=None) -> RunSummary:
-    """Write a run's files into ``out_dir`` atomically and return its summary."""
+def write_warnings(path: Path, delivered_ids, rows_per_chunk: int = 200_000) -> None:
+    """Write the poller's warning lines atomically, a chunk at a time (there can be millions)."""
+    rows = poller_warnings(delivered_ids)
+    with atomic_path(Path(path)) as tmp:
+        with open(tmp, "w") as handle:
+            for start in range(0, len(rows), rows_per_chunk):
+                handle.write(format_warnings(rows[start:start + rows_per_chunk]))
+
+
+def write_run(out_dir, scenario: Scenario, trace: Trace | None, backend: str, notes=(), extra=None,
+              summary: RunSummary | None = None, delivered_ids=None) -> RunSummary:
+    """Write a run's files into ``out_dir`` atomically and return its summary.
+
+    Without a trace (a summary-only run) pass ``summary`` and ``delivered_ids``: there is then no
+    trace file, and the summary says so.
+    """
     out_dir = Path(out_dir)
-    summary = summarize(trace)
-    trace.save(out_dir / TRACE_FILE)
-    write_text(out_dir / WARNINGS_FILE, format_warnings(poller_warnings(trace.delivered_ids())))
+    if trace is not None:
+        summary = summary if summary is not None else summarize(trace)
+        delivered_ids = trace.delivered_ids()
+        trace.save(out_dir / TRACE_FILE)
+    else:
+        (out_dir / TRACE_FILE).unlink(missing_ok=True)
+    write_warnings(out_dir / WARNINGS_FILE, delivered_ids)
     write_toml(out_dir / SCENARIO_FILE, scenario.to_dict())
     document = {
         "ringlab_version": ringlab.__version__,
@@ -34,6 +52,7 @@ def write_run(out_dir, scenario: Scenario, trace: Trace, backend: str, notes=(),
         "seed": scenario.seed,
         "scenario": scenario.to_dict(),
         "summary": summary.to_dict(),
+        "trace_file": TRACE_FILE if trace is not None else None,
         "notes": list(notes),
     }
     document.update(extra or {})

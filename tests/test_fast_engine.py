@@ -1,0 +1,75 @@
+"""The fast engine equals the SimPy model packet for packet, and its summary-only mode equals the
+analysis of the full trace."""
+
+import json
+
+import numpy as np
+from hypothesis import given, settings, strategies as st
+
+from ringlab.analysis import format_warnings, poller_warnings, summarize
+from ringlab.cli import main
+from ringlab.scenario import load_scenario
+from sim.fast_engine import run_fast
+from sim.model import simulate
+from tests.test_bad_input import EXAMPLE
+from tests.helpers import scenario, scripted
+from tests.test_model import any_scenario
+
+COLUMNS = ("slot", "fate", "decided_ns", "writer_index_after", "delivery_ns", "delivery_order")
+
+
+def assert_same_trace(reference, fast):
+    for name in COLUMNS:
+        assert np.array_equal(getattr(reference, name), getattr(fast, name)), name
+    assert format_warnings(poller_warnings(reference.delivered_ids())) == format_warnings(
+        poller_warnings(fast.delivered_ids()))
+
+
+@settings(max_examples=150)
+@given(any_scenario())
+def test_fast_engine_gives_the_simpy_trace_for_generated_scenarios(sc):
+    assert_same_trace(simulate(sc), run_fast(sc).trace)
+
+
+@given(any_scenario())
+def test_summary_only_mode_equals_the_analysis_of_the_full_trace(sc):
+    full = run_fast(sc)
+    lean = run_fast(sc, keep_trace=False)
+    assert lean.trace is None
+    assert lean.summary == summarize(full.trace) == full.summary
+    assert np.array_equal(lean.delivered_ids, full.trace.delivered_ids())
+
+
+def test_examples_agree_between_engines():
+    for name in ("buggy-one-stall", "fixed-one-stall", "renewal-stalls", "two-cpu-race"):
+        sc = load_scenario(EXAMPLE.parent / f"{name}.toml", ["packets=30000"])
+        assert_same_trace(simulate(sc), run_fast(sc).trace)
+
+
+def test_sim_command_uses_the_fast_engine_and_can_keep_only_the_summary(tmp_path, capsys):
+    assert main(["sim", str(EXAMPLE), "--out", str(tmp_path / "fast"), "--set", "packets=8000"]) == 0
+    assert main(["sim", str(EXAMPLE), "--out", str(tmp_path / "ref"), "--set", "packets=8000", "--engine", "simpy"]) == 0
+    assert main(["sim", str(EXAMPLE), "--out", str(tmp_path / "lean"), "--set", "packets=8000", "--summary-only"]) == 0
+    fast, ref, lean = (json.loads((tmp_path / d / "summary.json").read_text()) for d in ("fast", "ref", "lean"))
+    assert (fast["engine"], ref["engine"]) == ("fast", "simpy")
+    assert fast["summary"] == ref["summary"] == lean["summary"]
+    assert not (tmp_path / "lean" / "trace.npz").exists() and lean["trace_file"] is None
+    assert (tmp_path / "lean" / "warnings.log").read_text() == (tmp_path / "ref" / "warnings.log").read_text()
+    capsys.readouterr()
+    assert main(["dump", str(tmp_path / "lean")]) == 2
+    assert "--summary-only" in capsys.readouterr().err
+
+
+@settings(max_examples=150)
+@given(st.data())
+def test_engines_agree_when_events_coincide(data):
+    """Round times make many events fall on the same nanosecond: the tie order must match too."""
+    pick = lambda values: data.draw(st.sampled_from(values))
+    sc = scenario(
+        data.draw(st.integers(1, 300)), pick(["buggy", "fixed", "locked"]),
+        pick([None, scripted((2000, 3000)), {"model": "periodic", "period": "4us", "length": "2us"}]),
+        ring_slots=pick([1, 2, 4, 16]), interval=pick([50, 100, 200]), writer_cpus=pick([1, 2, 3]),
+        writer_cost=pick([0, 50, 100, 150]), writer_lock_hold=pick([0, 50, 100]),
+        poller_cost=pick([0, 50, 100]), poller_wakeup=pick([0, 50]), drain=pick([0, 1000, 10_000]),
+    )
+    assert_same_trace(simulate(sc), run_fast(sc).trace)
