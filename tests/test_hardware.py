@@ -44,6 +44,23 @@ def trial(policy, stall_ns, packets=15_000):
     return run_trial(sc)
 
 
+def steady_stretches(trace, min_reads=320):
+    """Stretches of consecutive reads during which the writer's misalignment k did not change,
+    without their first two ring-fulls (the change settling): (k, fraction of old reads)."""
+    timeline = index_timeline(trace)
+    misalignment = timeline.misalignment(16)
+    delivered = np.flatnonzero(trace.fate == 0)
+    delivered = delivered[np.argsort(trace.delivery_order[delivered])]
+    k_at_read = misalignment[np.searchsorted(timeline.time_ns, trace.delivery_ns[delivered], side="right") - 1]
+    late = late_mask(trace.id[delivered])
+    changes = np.flatnonzero(np.diff(k_at_read)) + 1
+    stretches = []
+    for begin, end in zip(np.r_[0, changes], np.r_[changes, len(k_at_read)]):
+        if end - begin >= min_reads:
+            stretches.append((int(k_at_read[begin]), float(late[begin + 32:end].mean())))
+    return stretches
+
+
 def test_buggy_stall_leaves_a_lasting_new_then_old_pattern():
     for stall_ns in (1_530_000, 1_710_000, 1_290_000):
         result = trial("buggy", stall_ns)
@@ -54,17 +71,14 @@ def test_buggy_stall_leaves_a_lasting_new_then_old_pattern():
         # Every drop of the buggy writer moves its index one slot further: k = drops mod N.
         assert k == drops % 16
         assert drops >= stall_ns // INTERVAL_NS - 16 - 5
-        if k != 0:
+        stretches = steady_stretches(trace)
+        if any(k_steady != 0 for k_steady, _ in stretches):
             break
-    assert k != 0, "three stalls in a row dropped a multiple of N packets"
-    late = late_mask(trace.delivered_ids())
-    reads_after = trace.delivery_ns[trace.fate == 0]
-    tail = late[-2000:]
-    # Old packets keep coming long after the stall: about N - k of every N reads.
-    assert tail.mean() == pytest.approx((16 - k) / 16, abs=0.15)
-    timeline = index_timeline(trace)
-    assert np.all(timeline.misalignment(16)[timeline.time_ns > timeline.time_ns[-1] - 20_000_000] == k)
-    assert reads_after.max() > STALL_AT_NS + 100_000_000
+    # The machine's own pauses may drop more packets and change k, but while k holds steady the
+    # poller reads N - k old packets in every N: the lasting new-then-old pattern.
+    assert any(k_steady != 0 for k_steady, _ in stretches), stretches
+    for k_steady, old_fraction in stretches:
+        assert old_fraction == pytest.approx((16 - k_steady) / 16 if k_steady else 0.0, abs=0.1), stretches
 
 
 @pytest.mark.parametrize("policy", ["fixed", "locked"])

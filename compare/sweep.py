@@ -1,0 +1,115 @@
+"""Running a sweep: every point once, each result written atomically under a key derived from its
+scenario, so that an interrupted sweep resumes where it stopped and recomputes nothing finished.
+
+Simulation points run in parallel (local processes, or a Dask cluster); hardware points run one at
+a time in this process, since they share the machine's one testbed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+from tqdm import tqdm
+
+from compare.sweep_file import Sweep, SweepPoint
+from compare.table import write_table
+from ringlab.run_files import is_complete, write_run
+from ringlab.scenario import HW_ONLY_FIELDS, SIM_ONLY_FIELDS
+
+POINTS_DIR = "points"
+
+
+def point_dir(out_dir: Path, point: SweepPoint) -> Path:
+    return Path(out_dir) / POINTS_DIR / point.key
+
+
+def run_point(point: SweepPoint, out_dir: str, keep_trace: bool) -> str:
+    """Run one point and move its finished directory into place in one rename."""
+    final = point_dir(Path(out_dir), point)
+    if is_complete(final):
+        return point.key
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{point.key}.", dir=final.parent))
+    try:
+        extra = {"sweep_parameters": dict(point.parameters), "repeat": point.repeat}
+        if point.backend == "sim":
+            from sim.fast_engine import run_fast
+
+            run = run_fast(point.scenario, keep_trace=keep_trace)
+            ignored = point.scenario.given_fields(HW_ONLY_FIELDS)
+            notes = [f"ignored by the simulator: {', '.join(ignored)}"] if ignored else []
+            write_run(staging, point.scenario, run.trace, "sim", notes, {"engine": "fast", **extra},
+                      summary=run.summary, delivered_ids=run.delivered_ids)
+        else:
+            from hw.trial import run_trial
+
+            result = run_trial(point.scenario)
+            ignored = point.scenario.given_fields(SIM_ONLY_FIELDS)
+            notes = [f"ignored by the hardware backend (real costs apply): {', '.join(ignored)}"] if ignored else []
+            extra.update({"xdp_counters": result.counters, "conservation": result.conservation,
+                          "sender": {"sent": result.sent, "late_sends": result.late_sends}})
+            write_run(staging, point.scenario, result.trace, "hw", notes, extra)
+        if final.exists():
+            shutil.rmtree(final)  # an incomplete leftover
+        os.rename(staging, final)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return point.key
+
+
+def remove_staging_leftovers(out_dir: Path) -> None:
+    """Remove half-written points a killed sweep left (they are recomputed)."""
+    for leftover in (Path(out_dir) / POINTS_DIR).glob(".*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+
+
+def run_sweep(sweep: Sweep, out_dir, scheduler: str | None = None, workers: int | None = None,
+              progress: bool = True) -> dict:
+    """Run every missing point of ``sweep`` into ``out_dir``, then write the table.
+
+    Returns counts: points in all, already finished (skipped), computed now.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    remove_staging_leftovers(out_dir)
+    missing = [p for p in sweep.points if not is_complete(point_dir(out_dir, p))]
+    skipped = len(sweep.points) - len(missing)
+    sim_points = [p for p in missing if p.backend == "sim"]
+    hw_points = [p for p in missing if p.backend == "hw"]
+    bar = tqdm(total=len(sweep.points), initial=skipped, desc=sweep.name, unit="point", disable=not progress)
+    try:
+        if sim_points:
+            if scheduler:
+                _run_on_dask(sim_points, out_dir, sweep.keep_traces, scheduler, bar)
+            elif workers == 1:
+                for point in sim_points:
+                    run_point(point, str(out_dir), sweep.keep_traces)
+                    bar.update()
+            else:
+                with ProcessPoolExecutor(max_workers=workers or os.cpu_count()) as pool:
+                    futures = [pool.submit(run_point, p, str(out_dir), sweep.keep_traces) for p in sim_points]
+                    for future in as_completed(futures):
+                        future.result()
+                        bar.update()
+        for point in hw_points:
+            run_point(point, str(out_dir), True)
+            bar.update()
+    finally:
+        bar.close()
+    write_table(sweep, out_dir)
+    return {"points": len(sweep.points), "skipped": skipped, "computed": len(missing)}
+
+
+def _run_on_dask(points, out_dir: Path, keep_traces: bool, scheduler: str, bar) -> None:
+    from dask.distributed import Client, as_completed as dask_completed
+
+    with Client(scheduler) as client:
+        futures = client.map(run_point, points, out_dir=str(out_dir), keep_trace=keep_traces, pure=False)
+        for future in dask_completed(futures):
+            future.result()
+            bar.update()

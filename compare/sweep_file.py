@@ -1,0 +1,126 @@
+"""The sweep file: a base scenario, what to vary (grid or zipped lists), repeats with derived
+seeds, and which backends to run. Validated like a scenario: one line naming the field."""
+
+from __future__ import annotations
+
+import itertools
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ringlab.errors import ScenarioError
+from ringlab.scenario import Scenario, apply_overrides, scenario_from_dict
+
+BACKENDS = ("sim", "hw")
+SWEEP_KEYS = {"name", "base", "vary", "mode", "repeats", "seed", "backends", "set", "keep_traces"}
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    """One scenario of the sweep, for one repeat and one backend."""
+
+    backend: str
+    parameters: tuple[tuple[str, object], ...]  # the varied fields and their values here
+    repeat: int
+    scenario: Scenario
+
+    @property
+    def key(self) -> str:
+        """Names the point's result: the backend and the hash of its full scenario."""
+        return f"{self.backend}-{self.scenario.key()}"
+
+
+@dataclass(frozen=True)
+class Sweep:
+    name: str
+    points: tuple[SweepPoint, ...]
+    varied: tuple[str, ...]
+    backends: tuple[str, ...]
+    keep_traces: bool
+
+
+def repeat_seeds(seed: int, repeats: int) -> list[int]:
+    """One seed per repeat, derived with SeedSequence; the same for every point and backend."""
+    return [int(child.generate_state(1)[0]) for child in np.random.SeedSequence(seed).spawn(repeats)]
+
+
+def load_sweep(path) -> Sweep:
+    """Read and validate a sweep file; the base scenario path is relative to the sweep file."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except OSError as error:
+        raise ScenarioError(str(path), f"cannot read sweep: {error.strerror}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ScenarioError(str(path), f"not valid TOML: {error}") from None
+    sweep = data.get("sweep")
+    if not isinstance(sweep, dict) or len(data) != 1:
+        raise ScenarioError("sweep", "a sweep file has exactly one table, [sweep]")
+    for key in sweep:
+        if key not in SWEEP_KEYS:
+            raise ScenarioError(f"sweep.{key}", "unknown field")
+
+    base = sweep.get("base")
+    if isinstance(base, str):
+        base_path = path.parent / base
+        try:
+            with open(base_path, "rb") as handle:
+                base = tomllib.load(handle)
+        except (OSError, tomllib.TOMLDecodeError) as error:
+            raise ScenarioError("sweep.base", f"cannot read {base_path}: {error}") from None
+    if not isinstance(base, dict):
+        raise ScenarioError("sweep.base", "give a scenario file path or an inline scenario table")
+    fixed = sweep.get("set", {})
+    if not isinstance(fixed, dict):
+        raise ScenarioError("sweep.set", "expected a table of dotted keys and values")
+    base = apply_overrides(base, [f"{k}={_toml_value(v)}" for k, v in fixed.items()])
+
+    vary = sweep.get("vary", {})
+    if not isinstance(vary, dict) or not vary:
+        raise ScenarioError("sweep.vary", "expected a table of field = [values, ...]")
+    for field, values in vary.items():
+        if not isinstance(values, list) or not values:
+            raise ScenarioError(f"sweep.vary.{field}", "expected a non-empty list of values")
+    mode = sweep.get("mode", "grid")
+    if mode == "grid":
+        combos = list(itertools.product(*vary.values()))
+    elif mode == "zip":
+        lengths = {len(v) for v in vary.values()}
+        if len(lengths) != 1:
+            raise ScenarioError("sweep.vary", "with mode = \"zip\" every list must have the same length")
+        combos = list(zip(*vary.values()))
+    else:
+        raise ScenarioError("sweep.mode", f"unknown mode {mode!r} (choose grid, zip)")
+    repeats = sweep.get("repeats", 1)
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+        raise ScenarioError("sweep.repeats", f"expected a whole number >= 1, got {repeats!r}")
+    seed = sweep.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ScenarioError("sweep.seed", f"expected a whole number >= 0, got {seed!r}")
+    backends = sweep.get("backends", ["sim"])
+    if not isinstance(backends, list) or not backends or any(b not in BACKENDS for b in backends):
+        raise ScenarioError("sweep.backends", f"expected a list drawn from {', '.join(BACKENDS)}, got {backends!r}")
+
+    points = []
+    seeds = repeat_seeds(seed, repeats)
+    for combo in combos:
+        for repeat, repeat_seed in enumerate(seeds):
+            overrides = [f"{k}={_toml_value(v)}" for k, v in zip(vary, combo)] + [f"seed={repeat_seed}"]
+            try:
+                scenario = scenario_from_dict(apply_overrides(base, overrides), base_dir=path.parent)
+            except ScenarioError as error:
+                raise ScenarioError(f"sweep: {error.field}", error.problem) from None
+            for backend in backends:
+                points.append(SweepPoint(backend, tuple(zip(vary, combo)), repeat, scenario))
+    return Sweep(sweep.get("name", path.stem), tuple(points), tuple(vary), tuple(backends),
+                 bool(sweep.get("keep_traces", False)))
+
+
+def _toml_value(value) -> str:
+    """A value as TOML text, so that it survives the ``key=value`` override path unchanged."""
+    import tomli_w
+
+    return tomli_w.dumps({"v": value})[4:].strip()

@@ -1,0 +1,45 @@
+"""The table of a sweep: one row per point and backend, from the points' summaries."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from ringlab.results import write_text
+from ringlab.run_files import load_summary
+
+TABLE_FILE = "table.csv"
+FIGURES = ("packets", "delivered", "dropped_full", "in_ring", "lost_before_ring", "pending", "loss_fraction",
+           "out_of_order", "max_displacement", "warnings", "stalls", "drops_per_stall_mean",
+           "recovery_median_ns", "lasting_offset_slots")
+
+
+def table_rows(sweep, out_dir) -> list[dict]:
+    """Rows in the sweep's point order: backend, repeat, seed, the varied parameters, the figures."""
+    from compare.sweep import point_dir
+
+    rows = []
+    for point in sweep.points:
+        summary = load_summary(point_dir(out_dir, point))
+        row = {"backend": point.backend, "repeat": point.repeat, "seed": point.scenario.seed,
+               "scenario_key": point.scenario.key(), **dict(point.parameters)}
+        row.update({name: summary["summary"][name] for name in FIGURES})
+        rows.append(row)
+    return rows
+
+
+def write_table(sweep, out_dir) -> Path:
+    rows = table_rows(sweep, out_dir)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else ["backend"], lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    path = Path(out_dir) / TABLE_FILE
+    write_text(path, buffer.getvalue())
+    return path
+
+
+def read_table(path) -> list[dict]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
