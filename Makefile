@@ -7,8 +7,9 @@ RESULTS := results
 setup:
 	bash scripts/setup.sh
 
-# The main job: simulate every example and draw its timeline; where real XDP can run here, run
-# the one-stall examples on the veth testbed too (at 20 us: the Python poller's pace).
+# The main job: simulate every example and draw its timeline; sweep and compare. Where real XDP
+# can run here, also run the one-stall examples on the veth testbed (at 20 us, the Python poller's
+# pace) and a sweep over both backends, and end with their comparison report.
 HW_SETTINGS := --set interval=20us --set packets=20000 --set 'stalls.stalls=[["100ms","1.53ms"]]'
 demo: setup
 	@for scenario in examples/*.toml; do \
@@ -16,13 +17,19 @@ demo: setup
 	  $(VENV)/ringlab sim $$scenario --out $(RESULTS)/$$name || exit 1; \
 	  $(VENV)/ringlab plot $(RESULTS)/$$name >/dev/null || exit 1; \
 	done
+	$(VENV)/ringlab sweep examples/sweeps/interval.toml --out $(RESULTS)/sweep-interval
 	@if $(VENV)/ringlab hw doctor >/dev/null 2>&1; then \
 	  for policy in buggy fixed; do \
 	    $(VENV)/ringlab hw trial examples/$$policy-one-stall.toml --testbed --out $(RESULTS)/hw-$$policy-one-stall $(HW_SETTINGS) || exit 1; \
 	    $(VENV)/ringlab plot $(RESULTS)/hw-$$policy-one-stall --from 99.9ms --to 103ms >/dev/null || exit 1; \
 	  done; \
-	else echo "real XDP cannot run here ('ringlab hw doctor' says why): simulator results only"; fi
-	@echo "results and timelines in $(RESULTS)/"
+	  $(VENV)/ringlab sweep examples/sweeps/hw-interval.toml --out $(RESULTS)/sweep-hw-interval || exit 1; \
+	  $(VENV)/ringlab compare $(RESULTS)/sweep-hw-interval --out $(RESULTS)/report || exit 1; \
+	else \
+	  echo "real XDP cannot run here ('ringlab hw doctor' says why): simulator results only"; \
+	  $(VENV)/ringlab compare $(RESULTS)/sweep-interval --out $(RESULTS)/report || exit 1; \
+	fi
+	@echo "results and timelines in $(RESULTS)/, the comparison in $(RESULTS)/report/report.md"
 
 test: setup
 	$(VENV)/python -m pytest -q

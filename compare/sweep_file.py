@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ringlab.errors import ScenarioError
-from ringlab.scenario import Scenario, apply_overrides, scenario_from_dict
+from ringlab.scenario import Scenario, scenario_from_dict, set_fields
 
 BACKENDS = ("sim", "hw")
 SWEEP_KEYS = {"name", "base", "vary", "mode", "repeats", "seed", "backends", "set", "keep_traces"}
@@ -76,7 +76,7 @@ def load_sweep(path) -> Sweep:
     fixed = sweep.get("set", {})
     if not isinstance(fixed, dict):
         raise ScenarioError("sweep.set", "expected a table of dotted keys and values")
-    base = apply_overrides(base, [f"{k}={_toml_value(v)}" for k, v in fixed.items()])
+    base = set_fields(base, fixed)
 
     vary = sweep.get("vary", {})
     if not isinstance(vary, dict) or not vary:
@@ -108,19 +108,12 @@ def load_sweep(path) -> Sweep:
     seeds = repeat_seeds(seed, repeats)
     for combo in combos:
         for repeat, repeat_seed in enumerate(seeds):
-            overrides = [f"{k}={_toml_value(v)}" for k, v in zip(vary, combo)] + [f"seed={repeat_seed}"]
+            values = {**dict(zip(vary, combo)), "seed": repeat_seed}
             try:
-                scenario = scenario_from_dict(apply_overrides(base, overrides), base_dir=path.parent)
+                scenario = scenario_from_dict(set_fields(base, values), base_dir=path.parent)
             except ScenarioError as error:
                 raise ScenarioError(f"sweep: {error.field}", error.problem) from None
             for backend in backends:
                 points.append(SweepPoint(backend, tuple(zip(vary, combo)), repeat, scenario))
     return Sweep(sweep.get("name", path.stem), tuple(points), tuple(vary), tuple(backends),
                  bool(sweep.get("keep_traces", False)))
-
-
-def _toml_value(value) -> str:
-    """A value as TOML text, so that it survives the ``key=value`` override path unchanged."""
-    import tomli_w
-
-    return tomli_w.dumps({"v": value})[4:].strip()

@@ -180,6 +180,41 @@ def cmd_hw_send(args) -> int:
     return 0
 
 
+def cmd_sweep(args) -> int:
+    from compare.sweep import run_sweep
+    from compare.sweep_file import load_sweep
+
+    sweep = load_sweep(args.sweep)
+    if "hw" in sweep.backends:
+        from hw.doctor import hardware_ready
+
+        ready, reason = hardware_ready()
+        if not ready:
+            print(f"ringlab: hardware: the sweep asks for hw points, but real XDP cannot run here: {reason}",
+                  file=sys.stderr)
+            return 1
+    if args.workers is not None and args.workers < 1:
+        raise ScenarioError("--workers", "must be at least 1")
+    counts = run_sweep(sweep, args.out, scheduler=args.scheduler, workers=args.workers, progress=not args.quiet)
+    print(f"{sweep.name}: {counts['points']} points, {counts['skipped']} already done, {counts['computed']} computed "
+          f"-> {Path(args.out) / 'table.csv'}")
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from compare.report import build_report
+
+    for directory in args.sweeps:
+        if not (Path(directory) / "table.csv").is_file():
+            raise ScenarioError(str(directory), "not a finished sweep (no table.csv): run 'ringlab sweep' first")
+    figures = build_report(args.sweeps, args.out, fit=not args.no_fit, family=args.family)
+    overall = figures["overall"]
+    print(f"report: {Path(args.out) / 'report.md'}"
+          + (f"; simulated vs measured: chi2 {overall['chi2']:.1f} over {overall['dof']} points, "
+             f"p = {overall['p_value']:.3g}" if overall["dof"] else "; simulator only"))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="ringlab", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -206,6 +241,21 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("--from", dest="from_ns", type=_time_option, default=None, help="start time")
     plot.add_argument("--to", dest="to_ns", type=_time_option, default=None, help="end time")
     plot.set_defaults(handler=cmd_plot)
+
+    sweep = commands.add_parser("sweep", help="run every point of a sweep file (resumes where it stopped)")
+    sweep.add_argument("sweep", type=Path, help="sweep TOML file")
+    sweep.add_argument("--out", type=Path, required=True)
+    sweep.add_argument("--scheduler", help="a Dask scheduler address: run simulation points on that cluster")
+    sweep.add_argument("--workers", type=int, default=None, help="local worker processes (default: one per core)")
+    sweep.add_argument("--quiet", action="store_true", help="no progress bar")
+    sweep.set_defaults(handler=cmd_sweep)
+
+    compare = commands.add_parser("compare", help="compare simulated and measured sweeps: report and plots")
+    compare.add_argument("sweeps", type=Path, nargs="+", help="sweep output directories")
+    compare.add_argument("--out", type=Path, required=True, help="directory for report.md and the figures")
+    compare.add_argument("--no-fit", action="store_true", help="skip the fit of background stalls")
+    compare.add_argument("--family", default="expon", help="scipy.stats family of background stall lengths")
+    compare.set_defaults(handler=cmd_compare)
 
     hw = commands.add_parser("hw", help="the hardware backend: real XDP through BCC")
     hw_commands = hw.add_subparsers(dest="hw_command", required=True, parser_class=_Parser)

@@ -148,19 +148,27 @@ def parse_override(text: str) -> tuple[list[str], object]:
     return key.strip().split("."), value
 
 
-def apply_overrides(data: dict, overrides) -> dict:
-    """Return ``data`` with each ``key=value`` override applied (creating tables as needed)."""
+def set_fields(data: dict, values: dict) -> dict:
+    """Return ``data`` with each dotted field in ``values`` set (creating tables as needed)."""
     data = copy.deepcopy(data)
-    for text in overrides:
-        path, value = parse_override(text)
+    for dotted, value in values.items():
+        path = dotted.split(".")
         table = data
         for part in path[:-1]:
             nxt = table.setdefault(part, {})
             if not isinstance(nxt, dict):
-                raise ScenarioError(".".join(path), f"{part!r} is not a table")
+                raise ScenarioError(dotted, f"{part!r} is not a table")
             table = nxt
-        table[path[-1]] = value
+        table[path[-1]] = copy.deepcopy(value)
     return data
+
+
+def apply_overrides(data: dict, overrides) -> dict:
+    """Return ``data`` with each ``key=value`` override applied, in order."""
+    for text in overrides:
+        path, value = parse_override(text)
+        data = set_fields(data, {".".join(path): value})
+    return copy.deepcopy(data)
 
 
 def scenario_from_dict(given: dict, base_dir: Path | None = None) -> Scenario:

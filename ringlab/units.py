@@ -40,9 +40,10 @@ def parse_time_ns(value, field: str, *, allow_zero: bool = True) -> int:
     return ns
 
 
-def format_time_ns(ns: float) -> str:
-    """Render nanoseconds with the largest unit that keeps the number readable (``1.5ms``)."""
+def format_time_ns(ns: float, digits: int = 6) -> str:
+    """Render nanoseconds with the largest unit that keeps the number readable (``1.5ms``),
+    to ``digits`` significant digits."""
     for unit, scale in (("s", 1e9), ("ms", 1e6), ("us", 1e3)):
         if abs(ns) >= scale:
-            return f"{ns / scale:g}{unit}"
-    return f"{ns:g}ns"
+            return f"{ns / scale:.{digits}g}{unit}"
+    return f"{ns:.{digits}g}ns"

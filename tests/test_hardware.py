@@ -162,3 +162,31 @@ def test_doctor_finds_every_prerequisite_here():
     result = subprocess.run([sys.executable, "-m", "ringlab.cli", "hw", "doctor"], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
     assert result.stdout.count("[ok]") == 5
+
+
+def test_sweep_over_both_backends_and_its_comparison_report(tmp_path):
+    sweep_file = tmp_path / "sweep.toml"
+    sweep_file.write_text(f"""
+[sweep]
+name = "hw-test"
+base = "{ROOT / 'examples' / 'fixed-one-stall.toml'}"
+backends = ["sim", "hw"]
+repeats = 1
+[sweep.set]
+packets = 8000
+stalls = {{ model = "periodic", period = "40ms", length = "600us", phase = "10ms" }}
+[sweep.vary]
+interval = ["20us", "30us"]
+""")
+    run = lambda *args: subprocess.run([sys.executable, "-m", "ringlab.cli", *args], cwd=ROOT, capture_output=True,
+                                       text=True, timeout=600)
+    result = run("sweep", str(sweep_file), "--out", str(tmp_path / "sweep"), "--quiet")
+    assert result.returncode == 0, result.stderr
+    table = (tmp_path / "sweep" / "table.csv").read_text().splitlines()
+    assert len(table) == 5 and sum(line.startswith("hw,") for line in table) == 2
+    result = run("compare", str(tmp_path / "sweep"), "--out", str(tmp_path / "report"))
+    assert result.returncode == 0, result.stderr
+    report = (tmp_path / "report" / "report.md").read_text()
+    assert "| interval = 20us |" in report and "## Stalls nobody injected" in report
+    for figure in ("loss-interval", "timelines", "warnings", "stalls"):
+        assert (tmp_path / "report" / f"{figure}.png").exists()

@@ -1,0 +1,127 @@
+"""The comparison's figures (matplotlib), each written as PNG and SVG."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from compare.curves import CurvePoint, _value_ns  # noqa: E402
+from ringlab.results import atomic_path  # noqa: E402
+from ringlab.timeline_plot import draw_timeline  # noqa: E402
+
+COLOURS = {"sim": "tab:blue", "hw": "tab:red", "fit": "tab:green"}
+
+
+def save(figure, stem: Path) -> list[Path]:
+    """Write ``figure`` as ``stem.png`` and ``stem.svg`` (atomically) and close it."""
+    paths = []
+    for suffix in (".png", ".svg"):
+        path = stem.with_suffix(suffix)
+        with atomic_path(path) as tmp:
+            figure.savefig(tmp, dpi=120, format=suffix[1:])
+        paths.append(path)
+    plt.close(figure)
+    return paths
+
+
+def _axis_values(parameter: str, settings) -> tuple[np.ndarray, str]:
+    values = np.array([_value_ns(dict(s)[parameter]) for s in settings])
+    if np.all(np.isfinite(values)) and any(("s" in dict(s)[parameter]) for s in settings):
+        return values / 1e3, f"{parameter} (µs)"
+    return values, parameter
+
+
+def loss_curve_figure(points: list[CurvePoint], parameter: str, fitted: dict | None = None, title: str = ""):
+    """Loss against ``parameter``: simulation as a line with its band, measurement as points with
+    error bars, on a log scale; below, the residual (measured − simulated) in standard errors.
+    ``fitted`` maps settings to the loss predicted with the fitted background stalls."""
+    figure, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1]},
+                                         constrained_layout=True)
+    sims = [p for p in points if p.backend == "sim"]
+    hws = [p for p in points if p.backend == "hw"]
+    floor = 0.5 / max(p.packets for p in points)
+    if sims:
+        x, label = _axis_values(parameter, [p.setting for p in sims])
+        order = np.argsort(x)
+        x = x[order]
+        loss = np.array([sims[i].loss for i in order])
+        low = np.array([sims[i].loss_low for i in order])
+        high = np.array([sims[i].loss_high for i in order])
+        top.plot(x, np.maximum(loss, floor), "-o", color=COLOURS["sim"], ms=3, label="simulated")
+        top.fill_between(x, np.maximum(low, floor), np.maximum(high, floor), color=COLOURS["sim"], alpha=0.25,
+                         label="simulated, 95 % interval")
+    if hws:
+        x, label = _axis_values(parameter, [p.setting for p in hws])
+        loss = np.array([p.loss for p in hws])
+        errors = np.array([[p.loss - p.loss_low for p in hws], [p.loss_high - p.loss for p in hws]])
+        top.errorbar(x, np.maximum(loss, floor), yerr=errors, fmt="s", color=COLOURS["hw"], capsize=3,
+                     label="measured (real XDP), 95 % interval")
+    if fitted:
+        fit_points = sorted((_axis_values(parameter, [s])[0][0], v) for s, v in fitted.items())
+        top.plot([a for a, _ in fit_points], [max(b, floor) for _, b in fit_points], "--", color=COLOURS["fit"],
+                 label="simulated + fitted background stalls")
+    top.set_yscale("log")
+    top.set_ylabel("packets lost (fraction)")
+    top.set_title(title or f"Loss against {parameter}")
+    top.grid(True, which="both", alpha=0.3)
+    top.legend(fontsize="small")
+    sim_by_setting = {p.setting: p for p in sims}
+    paired = [(p, sim_by_setting[p.setting]) for p in hws if p.setting in sim_by_setting]
+    if paired:
+        x, _ = _axis_values(parameter, [h.setting for h, _ in paired])
+        z = [(h.loss - s.loss) / max(np.hypot(h.loss_se, s.loss_se), 1e-12) for h, s in paired]
+        bottom.axhline(0, color="0.5", lw=0.8)
+        bottom.axhspan(-2, 2, color="0.9")
+        bottom.plot(x, z, "s", color=COLOURS["hw"])
+    else:
+        bottom.text(0.5, 0.5, "no measured points to compare", ha="center", va="center", transform=bottom.transAxes)
+    bottom.set_ylabel("residual (s.e.)")
+    bottom.set_xlabel(label)
+    return figure
+
+
+def timelines_figure(sim_trace, hw_trace, from_ns: int, to_ns: int, title: str):
+    """One simulated and one measured run of the same scenario, drawn as ``ringlab plot`` draws them."""
+    figure, axes = plt.subplots(2, 2, figsize=(16, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1]},
+                                constrained_layout=True)
+    draw_timeline(axes[0, 0], axes[1, 0], sim_trace, from_ns, to_ns, "simulated")
+    draw_timeline(axes[0, 1], axes[1, 1], hw_trace, from_ns, to_ns, "measured (real XDP)")
+    figure.suptitle(title)
+    return figure
+
+
+def warnings_figure(sim_sizes: np.ndarray, hw_sizes: np.ndarray, title: str):
+    """Histograms of the poller's warnings by their ``missed`` count, both backends."""
+    figure, ax = plt.subplots(figsize=(8, 4), constrained_layout=True)
+    values = np.concatenate([sim_sizes, hw_sizes]) if len(sim_sizes) + len(hw_sizes) else np.array([0])
+    bins = np.arange(values.min() - 0.5, values.max() + 1.5, max(1, (values.max() - values.min() + 1) // 60))
+    for sizes, backend, label in ((sim_sizes, "sim", "simulated"), (hw_sizes, "hw", "measured")):
+        if len(sizes):
+            ax.hist(sizes, bins=bins, histtype="step", lw=1.5, color=COLOURS[backend], label=f"{label} ({len(sizes)})")
+    ax.set_yscale("log")
+    ax.set_xlabel("missed packets reported by a warning (negative: an old packet read late)")
+    ax.set_ylabel("warnings")
+    ax.set_title(title)
+    ax.legend(fontsize="small")
+    return figure
+
+
+def stall_distributions_figure(injected_lengths_ns: np.ndarray, fitted_frozen, title: str):
+    """The fitted background stall-length distribution against the injected stalls' lengths."""
+    figure, ax = plt.subplots(figsize=(8, 4), constrained_layout=True)
+    top = max(float(fitted_frozen.ppf(0.995)), float(injected_lengths_ns.max()) if len(injected_lengths_ns) else 0.0)
+    grid = np.linspace(0, top * 1.05, 400)
+    ax.plot(grid / 1e3, fitted_frozen.pdf(grid) * 1e3, color=COLOURS["fit"], label="fitted background stalls (pdf)")
+    if len(injected_lengths_ns):
+        ax.hist(injected_lengths_ns / 1e3, bins=40, density=True, color=COLOURS["sim"], alpha=0.5,
+                label=f"injected stalls ({len(injected_lengths_ns)})")
+    ax.set_xlabel("stall length (µs)")
+    ax.set_ylabel("density (1/µs)")
+    ax.set_title(title)
+    ax.legend(fontsize="small")
+    return figure
