@@ -1,17 +1,19 @@
 """Simulated packets per second of both engines, the fast engine's compile time, and peak memory.
 
 Each measurement runs in a fresh process, so peak memory (ru_maxrss) belongs to that run alone,
-and the fast engine's first call in a process pays for loading its compiled code from Numba's
-cache (or for compiling it, the first time ever: reported on its own line).
+and the fast engine's first call in a process pays for loading its compiled library from the cache
+(or for compiling it, the first time ever: reported on its own line).
 Usage: python benchmarks/sim_speed.py [--packets 100000 1000000] [--huge 10000000]
 """
 
 import argparse
 import json
+import os
 import platform
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -21,7 +23,7 @@ EXAMPLES = ROOT / "examples"
 
 def measure(engine: str, example: str, packets: int) -> dict:
     """Simulate in this process: wall time of the run, rate, peak memory; for the fast engine also
-    the one-time cost of its first call (importing Numba, loading or compiling the engine)."""
+    the one-time cost of its first call (building the engine, or loading it from the cache)."""
     from ringlab.scenario import load_scenario
 
     scenario = load_scenario(EXAMPLES / f"{example}.toml", [f"packets={packets}"])
@@ -32,6 +34,7 @@ def measure(engine: str, example: str, packets: int) -> dict:
         began = time.perf_counter()
         from sim.fast_engine import run_fast
 
+        began = time.perf_counter()
         run_fast(load_scenario(EXAMPLES / f"{example}.toml", ["packets=100"]))
         first_call = time.perf_counter() - began
 
@@ -46,9 +49,9 @@ def measure(engine: str, example: str, packets: int) -> dict:
             "packets_per_second": round(packets / seconds), "peak_rss_mib": round(peak_mib)}
 
 
-def in_fresh_process(engine: str, example: str, packets: int) -> dict:
+def in_fresh_process(engine: str, example: str, packets: int, env=None) -> dict:
     output = subprocess.run([sys.executable, __file__, "--one", engine, example, str(packets)],
-                            check=True, capture_output=True, text=True).stdout
+                            check=True, capture_output=True, text=True, env=env).stdout
     return json.loads(output)
 
 
@@ -62,15 +65,12 @@ def main() -> None:
         print(json.dumps(measure(args.one[0], args.one[1], int(args.one[2]))))
         return
     print(f"machine: {platform.machine()}, {platform.release()}, Python {platform.python_version()}")
-    cache = ROOT / "sim" / "__pycache__"
-    for stale in cache.glob("fast_engine*.nbi"):
-        stale.unlink()
-    for stale in cache.glob("fast_engine*.nbc"):
-        stale.unlink()
-    cold = in_fresh_process("fast", "buggy-one-stall", 1000)
+    with tempfile.TemporaryDirectory() as empty_cache:
+        cold = in_fresh_process("fast", "buggy-one-stall", 1000, {**os.environ, "RINGLAB_CACHE": empty_cache})
     warm = in_fresh_process("fast", "buggy-one-stall", 1000)
-    print(f"fast engine's one-time cost: first call ever (compiles, then caches) {cold['first_call_seconds']} s; "
-          f"first call in a new process (imports Numba, loads the cache) {warm['first_call_seconds']} s")
+    print(f"fast engine's one-time cost: first call ever (compiles the C engine, then caches it) "
+          f"{cold['first_call_seconds']} s; first call in a new process (loads the cached library) "
+          f"{warm['first_call_seconds']} s")
     print("(the runs below are timed after that first call; the simpy rows run the model alone, the fast rows"
           " include the summary)")
     print(f"{'engine':<14}{'example':<18}{'packets':>10}{'seconds':>10}{'packets/s':>12}{'peak MiB':>10}")
