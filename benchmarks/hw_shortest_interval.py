@@ -4,6 +4,7 @@
 Tries intervals from long to short, each --repeats times, prints the median loss at each, and the
 shortest whose median passed. Needs root and the hardware prerequisites ('ringlab hw doctor').
 Usage: python benchmarks/hw_shortest_interval.py [--packets 100000] [--policy fixed] [--ring-slots 16]
+       [--loops native|python]
 """
 
 import argparse
@@ -15,7 +16,7 @@ from hw.trial import run_trial
 from ringlab.analysis import summarize
 from ringlab.scenario import scenario_from_dict
 
-INTERVALS_US = (50, 30, 20, 15, 10, 7, 5, 3, 2)
+INTERVALS_US = (50, 30, 20, 15, 10, 7, 5, 3, 2, 1.5, 1)
 LOSS_LIMIT = 0.001
 
 
@@ -25,16 +26,18 @@ def main() -> None:
     parser.add_argument("--policy", default="fixed", choices=["buggy", "fixed", "locked"])
     parser.add_argument("--ring-slots", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--loops", default="native", choices=["native", "python"],
+                        help="the poller's and sender's hot loops: C (default) or Python")
     args = parser.parse_args()
     print(f"machine: {platform.machine()}, {platform.release()}, Python {platform.python_version()}; "
-          f"{args.packets} frames, N = {args.ring_slots}, policy {args.policy}, no injected stalls, "
-          f"median of {args.repeats}")
+          f"{args.packets} frames, N = {args.ring_slots}, policy {args.policy}, {args.loops} loops, "
+          f"no injected stalls, median of {args.repeats}")
     print(f"{'interval':>9}{'loss % (each run)':>30}{'median %':>10}")
     shortest = None
     for interval_us in INTERVALS_US:
         scenario = scenario_from_dict({"name": "shortest-interval", "packets": args.packets,
                                        "ring_slots": args.ring_slots, "interval": f"{interval_us}us",
-                                       "writer": {"policy": args.policy}})
+                                       "writer": {"policy": args.policy}, "hw": {"loops": args.loops}})
         losses = [summarize(run_trial(scenario).trace).loss_fraction for _ in range(args.repeats)]
         median = float(np.median(losses))
         each = " ".join(f"{100 * loss:.3f}" for loss in losses)

@@ -55,6 +55,24 @@ def in_fresh_process(engine: str, example: str, packets: int, env=None) -> dict:
     return json.loads(output)
 
 
+def trace_load_seconds(packets: int) -> float:
+    """Best of five loads of a saved trace of ``packets`` packets."""
+    from ringlab.scenario import load_scenario
+    from ringlab.trace import Trace
+    from sim.fast_engine import run_fast
+
+    trace = run_fast(load_scenario(EXAMPLES / "buggy-one-stall.toml", [f"packets={packets}"])).trace
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "trace.npz"
+        trace.save(path)
+        times = []
+        for _ in range(5):
+            began = time.perf_counter()
+            Trace.load(path)
+            times.append(time.perf_counter() - began)
+    return min(times)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--packets", type=int, nargs="+", default=[100_000, 1_000_000])
@@ -86,6 +104,7 @@ def main() -> None:
         r = in_fresh_process("fast-summary", example, args.huge)
         print(f"{'fast-summary':<14}{example:<18}{args.huge:>10}{r['seconds']:>10}{r['packets_per_second']:>12}"
               f"{r['peak_rss_mib']:>10}")
+    print(f"loading a 10^6-packet trace: {trace_load_seconds(1_000_000):.3f} s (best of 5)")
     for example in ("buggy-one-stall", "fixed-one-stall"):
         packets = max(args.packets)
         ratio = rates["fast", example, packets] / rates["simpy", example, packets]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import matplotlib
 
 matplotlib.use("Agg")
@@ -11,22 +9,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from compare.curves import CurvePoint, _value_ns  # noqa: E402
-from ringlab.results import atomic_path  # noqa: E402
-from ringlab.timeline_plot import draw_timeline  # noqa: E402
+from ringlab.timeline_plot import draw_timeline, save_figure  # noqa: E402
 
 COLOURS = {"sim": "tab:blue", "hw": "tab:red", "fit": "tab:green"}
 
 
-def save(figure, stem: Path) -> list[Path]:
-    """Write ``figure`` as ``stem.png`` and ``stem.svg`` (atomically) and close it."""
-    paths = []
-    for suffix in (".png", ".svg"):
-        path = stem.with_suffix(suffix)
-        with atomic_path(path) as tmp:
-            figure.savefig(tmp, dpi=120, format=suffix[1:])
-        paths.append(path)
-    plt.close(figure)
-    return paths
+save = save_figure  # each figure below is written as PNG and SVG by ringlab's one saver
 
 
 def _axis_values(parameter: str, settings) -> tuple[np.ndarray, str]:

@@ -4,14 +4,13 @@ seeds, and which backends to run. Validated like a scenario: one line naming the
 from __future__ import annotations
 
 import itertools
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ringlab.errors import ScenarioError
-from ringlab.scenario import Scenario, scenario_from_dict, set_fields
+from ringlab.scenario import Scenario, read_toml, scenario_from_dict, set_fields
 
 BACKENDS = ("sim", "hw")
 SWEEP_KEYS = {"name", "base", "vary", "mode", "repeats", "seed", "backends", "set", "keep_traces"}
@@ -49,13 +48,7 @@ def repeat_seeds(seed: int, repeats: int) -> list[int]:
 def load_sweep(path) -> Sweep:
     """Read and validate a sweep file; the base scenario path is relative to the sweep file."""
     path = Path(path)
-    try:
-        with open(path, "rb") as handle:
-            data = tomllib.load(handle)
-    except OSError as error:
-        raise ScenarioError(str(path), f"cannot read sweep: {error.strerror}") from None
-    except tomllib.TOMLDecodeError as error:
-        raise ScenarioError(str(path), f"not valid TOML: {error}") from None
+    data = read_toml(path, "sweep")
     sweep = data.get("sweep")
     if not isinstance(sweep, dict) or len(data) != 1:
         raise ScenarioError("sweep", "a sweep file has exactly one table, [sweep]")
@@ -65,12 +58,10 @@ def load_sweep(path) -> Sweep:
 
     base = sweep.get("base")
     if isinstance(base, str):
-        base_path = path.parent / base
         try:
-            with open(base_path, "rb") as handle:
-                base = tomllib.load(handle)
-        except (OSError, tomllib.TOMLDecodeError) as error:
-            raise ScenarioError("sweep.base", f"cannot read {base_path}: {error}") from None
+            base = read_toml(path.parent / base, "base scenario")
+        except ScenarioError as error:
+            raise ScenarioError("sweep.base", str(error)) from None
     if not isinstance(base, dict):
         raise ScenarioError("sweep.base", "give a scenario file path or an inline scenario table")
     fixed = sweep.get("set", {})

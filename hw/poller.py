@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from hw.wire import PAYLOAD_DTYPES, PAYLOAD_MAGIC
-from ringlab.stalls import StallSchedule
+
+if TYPE_CHECKING:  # importing it costs scipy's import time, which the sender cannot afford
+    from ringlab.stalls import StallSchedule
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,10 @@ import time
 
 import numpy as np
 
+from pathlib import Path
+
 from hw.wire import ETHERTYPE_PINGPONG, frame_template, id_patcher, parse_mac
 from ringlab.results import atomic_path
-
-from pathlib import Path
 
 
 def open_socket(iface: str) -> socket.socket:
@@ -50,16 +50,24 @@ def main(argv=None) -> int:
     parser.add_argument("--plan", required=True, type=Path, help=".npy of send offsets in ns")
     parser.add_argument("--out", required=True, type=Path, help=".npy for the actual send times")
     parser.add_argument("--cpu", type=int, default=None, help="pin to this CPU")
+    parser.add_argument("--loops", default="native", choices=["native", "python"], help="the pacing loop in C or Python")
     args = parser.parse_args(argv)
     if args.cpu is not None:
         os.sched_setaffinity(0, {args.cpu})
     arrival_ns = np.load(args.plan)
+    if args.loops == "native":
+        from hw.native_loops import library, send_paced_native
+
+        library()  # build or load it now: everything slow happens before "ready"
     sock = open_socket(args.iface)
     src_mac = parse_mac(open(f"/sys/class/net/{args.iface}/address").read().strip())
     frame = frame_template(parse_mac(args.dst_mac), src_mac, args.layout)
     print("ready", flush=True)
     start_ns = int(sys.stdin.readline())
-    sent = send_paced(sock, frame, id_patcher(args.layout), arrival_ns, start_ns)
+    if args.loops == "native":
+        sent = send_paced_native(sock, frame, args.layout, arrival_ns, start_ns)
+    else:
+        sent = send_paced(sock, frame, id_patcher(args.layout), arrival_ns, start_ns)
     with atomic_path(args.out) as tmp:
         with open(tmp, "wb") as handle:
             np.save(handle, sent)

@@ -54,12 +54,12 @@ def signals_as_exceptions():
 
 
 @contextlib.contextmanager
-def sender_process(netns: str | None, iface: str, dst_mac: str, layout: str, plan: RunPlan, workdir: Path):
+def sender_process(netns: str | None, iface: str, dst_mac: str, layout: str, loops: str, plan: RunPlan, workdir: Path):
     """Start the sender (in ``netns`` if given), wait until it is ready; kill it on the way out."""
     plan_file, sent_file = workdir / "plan.npy", workdir / "sent.npy"
     np.save(plan_file, plan.arrival_ns)
     command = [sys.executable, "-m", "hw.sender", "--iface", iface, "--dst-mac", dst_mac, "--layout", layout,
-               "--plan", str(plan_file), "--out", str(sent_file)]
+               "--plan", str(plan_file), "--out", str(sent_file), "--loops", loops]
     if os.cpu_count() and os.cpu_count() > 1:
         command += ["--cpu", str(SENDER_CPU)]
     if netns:
@@ -74,6 +74,17 @@ def sender_process(netns: str | None, iface: str, dst_mac: str, layout: str, pla
         if process.poll() is None:
             process.kill()
         process.wait()
+
+
+def poll(scenario: Scenario, writer: loader.AttachedWriter, plan: RunPlan, start_ns: int) -> PollRecord:
+    """Poll the ring from ``start_ns`` to the end of the run, with the scenario's hot loop."""
+    if scenario.hw.loops == "native":
+        from hw.native_loops import poll_ring_native
+
+        return poll_ring_native(writer.ring, scenario.ring_slots, scenario.hw.payload_layout, plan.stalls, start_ns,
+                                start_ns + plan.end_ns, capacity=plan.packets + scenario.ring_slots)
+    return poll_ring(writer.ring, scenario.ring_slots, scenario.hw.payload_layout, plan.stalls, start_ns,
+                     start_ns + plan.end_ns)
 
 
 def build_trace(scenario: Scenario, plan: RunPlan, log: np.ndarray, record: PollRecord, sent_ns: np.ndarray,
@@ -122,14 +133,13 @@ def run_trial(scenario: Scenario, iface: str | None = None, dst_mac: str | None 
         if netns is None:
             return _remote_trial(scenario, plan, writer)
         process, sent_file = stack.enter_context(
-            sender_process(netns, peer, dst_mac, scenario.hw.payload_layout, plan, workdir))
+            sender_process(netns, peer, dst_mac, scenario.hw.payload_layout, scenario.hw.loops, plan, workdir))
         if os.cpu_count() and os.cpu_count() > 1:
             os.sched_setaffinity(0, {POLLER_CPU})
         start_ns = time.monotonic_ns() + START_DELAY_NS
         process.stdin.write(f"{start_ns}\n")
         process.stdin.flush()
-        record = poll_ring(writer.ring, scenario.ring_slots, scenario.hw.payload_layout, plan.stalls,
-                           start_ns, start_ns + plan.end_ns)
+        record = poll(scenario, writer, plan, start_ns)
         if process.wait(timeout=60) != 0:
             raise HardwareError(f"the sender failed (exit status {process.returncode})")
         sent_ns = np.load(sent_file)
@@ -147,8 +157,7 @@ def _remote_trial(scenario: Scenario, plan: RunPlan, writer: loader.AttachedWrit
         if time.monotonic() > deadline:
             raise HardwareError(f"no pingpong frame arrived within {wait_s:g} s")
     start_ns = int(writer.log["seen_ns"][1]) - int(plan.arrival_ns[0])
-    record = poll_ring(writer.ring, scenario.ring_slots, scenario.hw.payload_layout, plan.stalls,
-                       start_ns, start_ns + plan.end_ns)
+    record = poll(scenario, writer, plan, start_ns)
     log = writer.log.copy()
     trace = build_trace(scenario, plan, log, record, plan.arrival_ns + start_ns, start_ns)
     return _result(trace, writer.counters(), plan.arrival_ns, plan)

@@ -21,10 +21,11 @@ WRITER_POLICIES = ("buggy", "fixed", "locked")
 RSS_MODES = ("round_robin", "random")
 XDP_MODES = ("generic", "native")
 PAYLOAD_LAYOUTS = ("original", "packed")
+HOT_LOOPS = ("native", "python")
 
 # Fields that only one backend uses; the other accepts them and says it ignores them.
 SIM_ONLY_FIELDS = ("writer.cost", "writer.lock_hold", "writer.rss", "poller.cost", "poller.wakeup")
-HW_ONLY_FIELDS = ("hw.mode", "hw.payload_layout", "hw.queues")
+HW_ONLY_FIELDS = ("hw.mode", "hw.payload_layout", "hw.queues", "hw.loops")
 
 DEFAULTS = {
     "name": "unnamed",
@@ -36,7 +37,7 @@ DEFAULTS = {
     "writer": {"policy": "buggy", "cost": "100ns", "lock_hold": "20ns", "cpus": 1, "rss": "round_robin"},
     "poller": {"cost": "100ns", "wakeup": "50ns"},
     "stalls": {"model": "none"},
-    "hw": {"mode": "generic", "payload_layout": "original", "queues": 0},
+    "hw": {"mode": "generic", "payload_layout": "original", "queues": 0, "loops": "native"},
 }
 TOP_LEVEL_KEYS = set(DEFAULTS) | {"packets", "duration"}
 
@@ -67,6 +68,7 @@ class HardwareConfig:
     mode: str
     payload_layout: str
     queues: int
+    loops: str  # the poller's and sender's hot loops: native (C) or python
 
 
 @dataclass(frozen=True)
@@ -219,19 +221,24 @@ def scenario_from_dict(given: dict, base_dir: Path | None = None) -> Scenario:
         mode=_choice(h["mode"], "hw.mode", XDP_MODES),
         payload_layout=_choice(h["payload_layout"], "hw.payload_layout", PAYLOAD_LAYOUTS),
         queues=_int(h["queues"], "hw.queues", 0),
+        loops=_choice(h["loops"], "hw.loops", HOT_LOOPS),
     )
     stalls = stall_model_from_spec(data["stalls"], "stalls", base_dir)
     return Scenario(name, seed, ring_slots, interval_ns, jitter_ns, packets, drain_ns, writer, poller, stalls, hw, data)
 
 
+def read_toml(path, what: str) -> dict:
+    """Read a TOML file; a missing file or bad TOML is a ScenarioError naming the file."""
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except OSError as error:
+        raise ScenarioError(str(path), f"cannot read {what}: {error.strerror}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ScenarioError(str(path), f"not valid TOML: {error}") from None
+
+
 def load_scenario(path, overrides=()) -> Scenario:
     """Read a scenario TOML file, apply ``--set`` overrides, validate."""
     path = Path(path)
-    try:
-        with open(path, "rb") as handle:
-            data = tomllib.load(handle)
-    except OSError as error:
-        raise ScenarioError(str(path), f"cannot read scenario: {error.strerror}") from None
-    except tomllib.TOMLDecodeError as error:
-        raise ScenarioError(str(path), f"not valid TOML: {error}") from None
-    return scenario_from_dict(apply_overrides(data, overrides), base_dir=path.parent)
+    return scenario_from_dict(apply_overrides(read_toml(path, "scenario"), overrides), base_dir=path.parent)

@@ -72,9 +72,14 @@ def plot_run(trace: Trace, out_stem: Path, from_ns: int, to_ns: int, title: str)
         2, 1, figsize=(11, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1]}, constrained_layout=True
     )
     draw_timeline(ax_slots, ax_index, trace, from_ns, to_ns, title)
+    return save_figure(figure, out_stem)
+
+
+def save_figure(figure, stem: Path) -> list[Path]:
+    """Write ``figure`` as ``stem.png`` and ``stem.svg`` (each atomically) and close it."""
     paths = []
     for suffix in (".png", ".svg"):
-        path = out_stem.with_suffix(suffix)
+        path = stem.with_suffix(suffix)
         with atomic_path(path) as tmp:
             figure.savefig(tmp, dpi=120, format=suffix[1:])
         paths.append(path)

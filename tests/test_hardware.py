@@ -35,11 +35,11 @@ def hardware():
     assert all("xdp" not in entry for entry in iplink.links()), "a test left an XDP program attached"
 
 
-def trial(policy, stall_ns, packets=15_000):
+def trial(policy, stall_ns, packets=15_000, loops="native"):
     from hw.trial import run_trial
 
     sc = scenario_from_dict({"name": f"hw-{policy}", "packets": packets, "interval": INTERVAL_NS,
-                             "writer": {"policy": policy}, "drain": "5ms",
+                             "writer": {"policy": policy}, "drain": "5ms", "hw": {"loops": loops},
                              "stalls": {"model": "scripted", "stalls": [[STALL_AT_NS, stall_ns]]}})
     return run_trial(sc)
 
@@ -81,9 +81,9 @@ def test_buggy_stall_leaves_a_lasting_new_then_old_pattern():
         assert old_fraction == pytest.approx((16 - k_steady) / 16 if k_steady else 0.0, abs=0.1), stretches
 
 
-@pytest.mark.parametrize("policy", ["fixed", "locked"])
-def test_fixed_and_locked_keep_order_after_a_stall(policy):
-    result = trial(policy, 1_530_000)
+@pytest.mark.parametrize("policy, loops", [("fixed", "native"), ("locked", "native"), ("fixed", "python")])
+def test_fixed_and_locked_keep_order_after_a_stall(policy, loops):
+    result = trial(policy, 1_530_000, loops=loops)
     trace, summary = result.trace, summarize(result.trace)
     assert result.conservation["holds"], result.conservation
     assert result.counters["seen"] == result.counters["written"] + result.counters["dropped_full"]

@@ -1,0 +1,74 @@
+"""The poller and the paced sender in C (``hot_loops.c``), with the same contracts as the Python
+versions in :mod:`hw.poller` and :mod:`hw.sender`, which stay for comparison."""
+
+from __future__ import annotations
+
+import ctypes
+import mmap
+import os
+from typing import TYPE_CHECKING
+from pathlib import Path
+
+import numpy as np
+
+from hw.poller import PollRecord
+from hw.wire import PAYLOAD_DTYPES, PAYLOAD_OFFSET
+from ringlab import native
+
+if TYPE_CHECKING:  # importing it costs scipy's import time, which the sender cannot afford
+    from ringlab.stalls import StallSchedule
+
+_SOURCE = Path(__file__).with_name("hot_loops.c")
+_library = None
+
+
+def library() -> ctypes.CDLL:
+    global _library
+    if _library is None:
+        lib = native.load(_SOURCE)
+        i64, pointer = ctypes.c_int64, ctypes.c_void_p
+        lib.ringlab_poll.argtypes = [pointer, i64, i64, i64, i64, ctypes.c_int, pointer, pointer, i64, i64, pointer,
+                                     pointer, pointer, i64]
+        lib.ringlab_poll.restype = i64
+        lib.ringlab_send.argtypes = [ctypes.c_int, pointer, i64, i64, ctypes.c_int, pointer, i64, pointer]
+        lib.ringlab_send.restype = i64
+        _library = lib
+    return _library
+
+
+def poll_ring_native(ring_buffer: mmap.mmap, ring_slots: int, layout: str, stalls: StallSchedule, start_ns: int,
+                     stop_ns: int, capacity: int) -> PollRecord:
+    """As :func:`hw.poller.poll_ring`, in C; records at most ``capacity`` reads."""
+    dtype = PAYLOAD_DTYPES[layout]
+    starts = np.ascontiguousarray(stalls.start_ns + start_ns, np.int64)
+    ends = np.ascontiguousarray(stalls.end_ns + start_ns, np.int64)
+    ids = np.zeros(capacity, np.int64)
+    slots = np.zeros(capacity, np.int32)
+    read_ns = np.zeros(capacity, np.int64)
+    view = ctypes.c_char.from_buffer(ring_buffer)
+    try:
+        reads = library().ringlab_poll(
+            ctypes.addressof(view), ring_slots, dtype.itemsize, dtype.fields["magic"][1], dtype.fields["id"][1],
+            dtype.fields["id"][0].itemsize, starts.ctypes.data, ends.ctypes.data, len(starts), stop_ns,
+            ids.ctypes.data, slots.ctypes.data, read_ns.ctypes.data, capacity)
+    finally:
+        del view  # release the export so the mapping can be closed
+    if reads < 0:
+        raise ValueError("payload slot larger than the poller's copy buffer")
+    return PollRecord(ids[:reads], slots[:reads], read_ns[:reads])
+
+
+def send_paced_native(sock, frame: bytearray, layout: str, arrival_ns: np.ndarray, start_ns: int) -> np.ndarray:
+    """As :func:`hw.sender.send_paced`, in C."""
+    targets = np.ascontiguousarray(arrival_ns + start_ns, np.int64)
+    sent = np.zeros(len(targets), np.int64)
+    buffer = (ctypes.c_uint8 * len(frame)).from_buffer(frame)
+    id_bytes = PAYLOAD_DTYPES[layout].fields["id"][0].itemsize
+    try:
+        result = library().ringlab_send(sock.fileno(), ctypes.addressof(buffer), len(frame), PAYLOAD_OFFSET,
+                                        id_bytes, targets.ctypes.data, len(targets), sent.ctypes.data)
+    finally:
+        del buffer
+    if result < 0:
+        raise OSError(-result, f"sending a frame failed: {os.strerror(-result)}")
+    return sent
