@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import scipy.stats
 
-from compare.table import TABLE_FILE, read_table
+from compare.table import FIGURES, TABLE_FILE, read_table
 from ringlab.units import parse_time_ns
 
 CONFIDENCE = 0.95
@@ -59,15 +59,10 @@ def load_rows(sweep_dirs) -> tuple[list[dict], list[str]]:
         for row in table:
             row["_dir"] = str(directory)
         rows.extend(table)
-        fixed_columns = {"backend", "repeat", "seed", "scenario_key", "_dir"} | set(_FIGURE_COLUMNS)
+        fixed_columns = {"backend", "repeat", "seed", "scenario_key", "_dir"} | set(FIGURES)
         columns = [c for c in (table[0] if table else {}) if c not in fixed_columns]
         varied = columns if varied is None else [c for c in varied if c in columns]
     return rows, varied or []
-
-
-_FIGURE_COLUMNS = ("packets", "delivered", "dropped_full", "in_ring", "lost_before_ring", "pending", "loss_fraction",
-                   "out_of_order", "max_displacement", "warnings", "stalls", "drops_per_stall_mean",
-                   "recovery_median_ns", "lasting_offset_slots")
 
 
 def _float(text) -> float:

@@ -24,49 +24,61 @@ def _axis_values(parameter: str, settings) -> tuple[np.ndarray, str]:
     return values, parameter
 
 
+def _series(points: list[CurvePoint], parameter: str) -> dict:
+    """Points grouped by the values of the other varied parameters: one curve each."""
+    groups = {}
+    for p in points:
+        others = tuple((k, v) for k, v in p.setting if k != parameter)
+        groups.setdefault(others, []).append(p)
+    return {others: sorted(group, key=lambda p: _value_ns(dict(p.setting)[parameter])) for others, group in groups.items()}
+
+
 def loss_curve_figure(points: list[CurvePoint], parameter: str, fitted: dict | None = None, title: str = ""):
     """Loss against ``parameter``: simulation as a line with its band, measurement as points with
     error bars, on a log scale; below, the residual (measured − simulated) in standard errors.
-    ``fitted`` maps settings to the loss predicted with the fitted background stalls."""
+    With other varied parameters, one curve per combination of their values. ``fitted`` maps
+    settings to the loss predicted with the fitted background stalls."""
     figure, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1]},
                                          constrained_layout=True)
-    sims = [p for p in points if p.backend == "sim"]
-    hws = [p for p in points if p.backend == "hw"]
     floor = 0.5 / max(p.packets for p in points)
-    if sims:
-        x, label = _axis_values(parameter, [p.setting for p in sims])
-        order = np.argsort(x)
-        x = x[order]
-        loss = np.array([sims[i].loss for i in order])
-        low = np.array([sims[i].loss_low for i in order])
-        high = np.array([sims[i].loss_high for i in order])
-        top.plot(x, np.maximum(loss, floor), "-o", color=COLOURS["sim"], ms=3, label="simulated")
-        top.fill_between(x, np.maximum(low, floor), np.maximum(high, floor), color=COLOURS["sim"], alpha=0.25,
-                         label="simulated, 95 % interval")
-    if hws:
-        x, label = _axis_values(parameter, [p.setting for p in hws])
-        loss = np.array([p.loss for p in hws])
-        errors = np.array([[p.loss - p.loss_low for p in hws], [p.loss_high - p.loss for p in hws]])
-        top.errorbar(x, np.maximum(loss, floor), yerr=errors, fmt="s", color=COLOURS["hw"], capsize=3,
-                     label="measured (real XDP), 95 % interval")
-    if fitted:
-        fit_points = sorted((_axis_values(parameter, [s])[0][0], v) for s, v in fitted.items())
-        top.plot([a for a, _ in fit_points], [max(b, floor) for _, b in fit_points], "--", color=COLOURS["fit"],
-                 label="simulated + fitted background stalls")
+    label = parameter
+    bottom.axhline(0, color="0.5", lw=0.8)
+    bottom.axhspan(-2, 2, color="0.9")
+    sim_by_setting = {p.setting: p for p in points if p.backend == "sim"}
+    for number, (others, group) in enumerate(_series(points, parameter).items()):
+        suffix = "".join(f", {k} = {v}" for k, v in others)
+        sims = [p for p in group if p.backend == "sim"]
+        hws = [p for p in group if p.backend == "hw"]
+        if sims:
+            x, label = _axis_values(parameter, [p.setting for p in sims])
+            colour = COLOURS["sim"] if not others else f"C{2 * number}"
+            top.plot(x, np.maximum([p.loss for p in sims], floor), "-o", color=colour, ms=3, label=f"simulated{suffix}")
+            top.fill_between(x, np.maximum([p.loss_low for p in sims], floor),
+                             np.maximum([p.loss_high for p in sims], floor), color=colour, alpha=0.25,
+                             label=f"simulated, 95 % interval{suffix}")
+        if hws:
+            x, label = _axis_values(parameter, [p.setting for p in hws])
+            colour = COLOURS["hw"] if not others else f"C{2 * number + 1}"
+            errors = np.array([[p.loss - p.loss_low for p in hws], [p.loss_high - p.loss for p in hws]])
+            top.errorbar(x, np.maximum([p.loss for p in hws], floor), yerr=errors, fmt="s", color=colour, capsize=3,
+                         label=f"measured (real XDP), 95 % interval{suffix}")
+            paired = [(h, sim_by_setting[h.setting]) for h in hws if h.setting in sim_by_setting]
+            if paired:
+                xs, _ = _axis_values(parameter, [h.setting for h, _ in paired])
+                z = [(h.loss - s.loss) / max(np.hypot(h.loss_se, s.loss_se), 1e-12) for h, s in paired]
+                bottom.plot(xs, z, "s", color=colour)
+            if fitted:
+                known = [h for h in hws if h.setting in fitted]
+                if known:
+                    xs, _ = _axis_values(parameter, [h.setting for h in known])
+                    top.plot(xs, np.maximum([fitted[h.setting] for h in known], floor), "--", color=COLOURS["fit"],
+                             label=f"simulated + fitted background stalls{suffix}")
     top.set_yscale("log")
     top.set_ylabel("packets lost (fraction)")
     top.set_title(title or f"Loss against {parameter}")
     top.grid(True, which="both", alpha=0.3)
     top.legend(fontsize="small")
-    sim_by_setting = {p.setting: p for p in sims}
-    paired = [(p, sim_by_setting[p.setting]) for p in hws if p.setting in sim_by_setting]
-    if paired:
-        x, _ = _axis_values(parameter, [h.setting for h, _ in paired])
-        z = [(h.loss - s.loss) / max(np.hypot(h.loss_se, s.loss_se), 1e-12) for h, s in paired]
-        bottom.axhline(0, color="0.5", lw=0.8)
-        bottom.axhspan(-2, 2, color="0.9")
-        bottom.plot(x, z, "s", color=COLOURS["hw"])
-    else:
+    if not bottom.lines[1:]:  # only the zero line: nothing measured
         bottom.text(0.5, 0.5, "no measured points to compare", ha="center", va="center", transform=bottom.transAxes)
     bottom.set_ylabel("residual (s.e.)")
     bottom.set_xlabel(label)

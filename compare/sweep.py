@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from compare.sweep_file import Sweep, SweepPoint
 from compare.table import write_table
-from ringlab.run_files import is_complete, write_run
+from ringlab.run_files import is_complete, write_hardware_run, write_run
 from ringlab.scenario import HW_ONLY_FIELDS, SIM_ONLY_FIELDS
 
 POINTS_DIR = "points"
@@ -50,9 +50,7 @@ def run_point(point: SweepPoint, out_dir: str, keep_trace: bool) -> str:
             result = run_trial(point.scenario)
             ignored = point.scenario.given_fields(SIM_ONLY_FIELDS)
             notes = [f"ignored by the hardware backend (real costs apply): {', '.join(ignored)}"] if ignored else []
-            extra.update({"xdp_counters": result.counters, "conservation": result.conservation,
-                          "sender": {"sent": result.sent, "late_sends": result.late_sends}})
-            write_run(staging, point.scenario, result.trace, "hw", notes, extra)
+            write_hardware_run(staging, point.scenario, result, notes, extra)
         if final.exists():
             shutil.rmtree(final)  # an incomplete leftover
         os.rename(staging, final)

@@ -37,6 +37,7 @@ class TrialResult:
     sent: int
     late_sends: int
     conservation: dict
+    sent_ns: np.ndarray  # when each frame left the sender, ns from the start of the run
 
 
 @contextlib.contextmanager
@@ -175,4 +176,4 @@ def _result(trace: Trace, counters: dict, sent_offsets_ns: np.ndarray, plan: Run
                  and counters["written"] == written and counters["dropped_full"] == counts["dropped_full"],
     }
     late = int(np.sum(sent_offsets_ns - plan.arrival_ns > LATE_SEND_NS))
-    return TrialResult(trace, counters, plan.packets, late, conservation)
+    return TrialResult(trace, counters, plan.packets, late, conservation, np.asarray(sent_offsets_ns, np.int64))

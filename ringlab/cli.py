@@ -104,7 +104,7 @@ def cmd_plot(args) -> int:
 def cmd_hw_trial(args) -> int:
     from hw.state import HardwareError
     from hw.trial import run_trial
-    from ringlab.run_files import write_run
+    from ringlab.run_files import write_hardware_run
     from ringlab.scenario import SIM_ONLY_FIELDS, load_scenario
 
     scenario = load_scenario(args.scenario, args.overrides)
@@ -117,9 +117,7 @@ def cmd_hw_trial(args) -> int:
     except HardwareError as error:
         print(f"ringlab: hardware: {error}", file=sys.stderr)
         return 1
-    extra = {"xdp_counters": result.counters, "sender": {"sent": result.sent, "late_sends": result.late_sends},
-             "conservation": result.conservation, "interface": args.iface or "testbed"}
-    summary = write_run(args.out, scenario, result.trace, "hw", notes, extra)
+    summary = write_hardware_run(args.out, scenario, result, notes, {"interface": args.iface or "testbed"})
     _print_summary(scenario.name, "hw", summary, args.out)
     print(f"conservation (sent = written + dropped_full + lost before XDP, counters agree): "
           f"{'holds' if result.conservation['holds'] else 'VIOLATED'}")

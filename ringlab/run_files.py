@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 import ringlab
 from ringlab.analysis import RunSummary, format_warnings, poller_warnings, summarize
 from ringlab.results import atomic_path, read_json, write_json, write_toml
@@ -17,6 +19,7 @@ TRACE_FILE = "trace.npz"
 SUMMARY_FILE = "summary.json"
 WARNINGS_FILE = "warnings.log"
 SCENARIO_FILE = "scenario.toml"
+SENT_FILE = "sent.npy"
 
 
 def write_warnings(path: Path, delivered_ids, rows_per_chunk: int = 200_000) -> None:
@@ -58,6 +61,18 @@ def write_run(out_dir, scenario: Scenario, trace: Trace | None, backend: str, no
     document.update(extra or {})
     write_json(out_dir / SUMMARY_FILE, document)
     return summary
+
+
+def write_hardware_run(out_dir, scenario: Scenario, result, notes=(), extra=None) -> RunSummary:
+    """A hardware trial's files: those of every run, plus the send times (``sent.npy``), the XDP
+    counters, the sender's count and the conservation check in the summary."""
+    out_dir = Path(out_dir)
+    with atomic_path(out_dir / SENT_FILE) as tmp:
+        with open(tmp, "wb") as handle:
+            np.save(handle, result.sent_ns)
+    extra = {"xdp_counters": result.counters, "sender": {"sent": result.sent, "late_sends": result.late_sends},
+             "conservation": result.conservation, **(extra or {})}
+    return write_run(out_dir, scenario, result.trace, "hw", notes, extra)
 
 
 def is_complete(out_dir) -> bool:

@@ -198,3 +198,16 @@ def test_compare_command_writes_a_report_for_a_simulated_sweep(small_sweep, tmp_
     report = (tmp_path / "report" / "report.md").read_text()
     assert "| sim | interval = 700ns | 3 |" in report and "No measured points" in report
     assert (tmp_path / "report" / "loss-interval.png").exists()
+
+
+def test_a_grid_of_two_parameters_gives_one_curve_per_value_of_the_other(tmp_path):
+    path = write_sweep(tmp_path / "s.toml", ["1us", "2us"], packets=20000, repeats=1)
+    path.write_text(path.read_text() + 'ring_slots = [8, 16, 32]\n')
+    sweep = load_sweep(path)
+    assert len(sweep.points) == 6 and sweep.varied == ("interval", "ring_slots")
+    run_sweep(sweep, tmp_path / "out", workers=1, progress=False)
+    points = aggregate(*load_rows([tmp_path / "out"]))
+    by_interval = plots.loss_curve_figure(points, "interval").axes[0]
+    assert len(by_interval.lines) == 3 and "ring_slots = 8" in by_interval.lines[0].get_label()
+    by_slots = plots.loss_curve_figure(points, "ring_slots").axes[0]
+    assert len(by_slots.lines) == 2 and all(len(line.get_xdata()) == 3 for line in by_slots.lines)
