@@ -100,7 +100,7 @@ def fit_background(points: list[MeasuredPoint], family: str = "expon", seeds=(10
 
     z_before, predicted_before = evaluate(None)
     grid = list(itertools.product(run_grid_ns, length_grid_ns))
-    scores = [np.sum(evaluate(background_spec(family, r, l), seeds[:1])[0] ** 2) for r, l in grid]
+    scores = [np.sum(evaluate(background_spec(family, r, length), seeds[:1])[0] ** 2) for r, length in grid]
     results = []
     for index in np.argsort(scores)[:starts]:
         # least_squares steps x by diff_step·|x| to difference: aim for 10 % steps of the values.

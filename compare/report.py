@@ -10,7 +10,7 @@ import numpy as np
 
 from compare import plots
 from compare.curves import aggregate, goodness_of_fit, load_rows, pair, two_sample_test, warning_sizes
-from compare.fit import BackgroundFit, MeasuredPoint, fit_background, with_background
+from compare.fit import BackgroundFit, MeasuredPoint, fit_background
 from compare.sweep import POINTS_DIR
 from ringlab.results import write_json, write_text
 from ringlab.run_files import load_trace

@@ -18,7 +18,6 @@ from tqdm import tqdm
 from compare.sweep_file import Sweep, SweepPoint
 from compare.table import write_table
 from ringlab.run_files import is_complete, write_hardware_run, write_run
-from ringlab.scenario import HW_ONLY_FIELDS, SIM_ONLY_FIELDS
 
 POINTS_DIR = "points"
 
@@ -40,17 +39,14 @@ def run_point(point: SweepPoint, out_dir: str, keep_trace: bool) -> str:
             from sim.fast_engine import run_fast
 
             run = run_fast(point.scenario, keep_trace=keep_trace)
-            ignored = point.scenario.given_fields(HW_ONLY_FIELDS)
-            notes = [f"ignored by the simulator: {', '.join(ignored)}"] if ignored else []
-            write_run(staging, point.scenario, run.trace, "sim", notes, {"engine": "fast", **extra},
+            write_run(staging, point.scenario, run.trace, "sim", point.scenario.notes_for("sim"),
+                      {"engine": "fast", **extra},
                       summary=run.summary, delivered_ids=run.delivered_ids)
         else:
             from hw.trial import run_trial
 
             result = run_trial(point.scenario)
-            ignored = point.scenario.given_fields(SIM_ONLY_FIELDS)
-            notes = [f"ignored by the hardware backend (real costs apply): {', '.join(ignored)}"] if ignored else []
-            write_hardware_run(staging, point.scenario, result, notes, extra)
+            write_hardware_run(staging, point.scenario, result, point.scenario.notes_for("hw"), extra)
         if final.exists():
             shutil.rmtree(final)  # an incomplete leftover
         os.rename(staging, final)

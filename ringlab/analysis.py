@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from ringlab.trace import DELIVERED, DROPPED_FULL, IN_RING, LOST_BEFORE_RING, NOT_SET, Trace
+from ringlab.trace import DELIVERED, DROPPED_FULL, IN_RING, NOT_SET, Trace
 
 WARNING_FORMAT = "WARN: missed %d packets between %d and %d"
 

@@ -39,13 +39,12 @@ def _print_summary(name: str, backend: str, summary, out_dir: Path) -> None:
 
 def cmd_sim(args) -> int:
     from ringlab.run_files import write_run
-    from ringlab.scenario import HW_ONLY_FIELDS, load_scenario
+    from ringlab.scenario import load_scenario
 
     scenario = load_scenario(args.scenario, args.overrides)
     if args.summary_only and args.engine == "simpy":
         raise ScenarioError("--summary-only", "needs the fast engine (the SimPy model always keeps its trace)")
-    ignored = scenario.given_fields(HW_ONLY_FIELDS)
-    notes = [f"ignored by the simulator: {', '.join(ignored)}"] if ignored else []
+    notes = scenario.notes_for("sim")
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     if args.engine == "simpy":
@@ -105,11 +104,10 @@ def cmd_hw_trial(args) -> int:
     from hw.state import HardwareError
     from hw.trial import run_trial
     from ringlab.run_files import write_hardware_run
-    from ringlab.scenario import SIM_ONLY_FIELDS, load_scenario
+    from ringlab.scenario import load_scenario
 
     scenario = load_scenario(args.scenario, args.overrides)
-    ignored = scenario.given_fields(SIM_ONLY_FIELDS)
-    notes = [f"ignored by the hardware backend (real costs apply): {', '.join(ignored)}"] if ignored else []
+    notes = scenario.notes_for("hw")
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     try:

@@ -45,7 +45,9 @@ def frames(trace: Trace, from_ns: int, to_ns: int):
     yield from_ns, writer_index, list(slots), read_index
 
     # Events after from_ns: (time, order, kind, packet); decisions and writes before reads at equal times.
-    window = lambda times, idx: idx[(times[idx] > from_ns) & (times[idx] <= to_ns)]
+    def window(times, idx):
+        return idx[(times[idx] > from_ns) & (times[idx] <= to_ns)]
+
     events = sorted(
         [(int(trace.decided_ns[p]), 0, p) for p in window(trace.decided_ns, decided)]
         + [(int(trace.delivery_ns[p]), 1, p) for p in window(trace.delivery_ns, read)]

@@ -97,6 +97,14 @@ class Scenario:
         text = json.dumps(self.source, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
+    def notes_for(self, backend: str) -> list[str]:
+        """A note naming the fields given here that ``backend`` ("sim" or "hw") does not use."""
+        if backend == "sim":
+            ignored, who = self.given_fields(HW_ONLY_FIELDS), "the simulator"
+        else:
+            ignored, who = self.given_fields(SIM_ONLY_FIELDS), "the hardware backend (real costs apply)"
+        return [f"ignored by {who}: {', '.join(ignored)}"] if ignored else []
+
     def given_fields(self, names) -> list[str]:
         """Which of the dotted ``names`` the user set to something other than the default."""
         given = []

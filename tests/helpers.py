@@ -19,4 +19,4 @@ def scenario(packets=2000, policy="buggy", stalls=None, **fields):
 
 def scripted(*stalls_ns):
     """A scripted stall table from (start_ns, length_ns) pairs."""
-    return {"model": "scripted", "stalls": [[int(s), int(l)] for s, l in stalls_ns]}
+    return {"model": "scripted", "stalls": [[int(s), int(length)] for s, length in stalls_ns]}

@@ -84,3 +84,11 @@ def test_trace_round_trips_through_its_file(tmp_path):
         assert np.array_equal(getattr(trace, name), getattr(loaded, name))
     assert loaded.ring_slots == 16 and loaded.end_ns == trace.end_ns
     assert not list(tmp_path.glob(".*tmp"))
+
+
+def test_fields_one_backend_does_not_use_are_accepted_with_a_note(tmp_path, capsys):
+    assert main(["sim", str(EXAMPLE), "--out", str(tmp_path / "r"), "--set", "packets=3000",
+                 "--set", "hw.mode=native"]) == 0
+    assert "note: ignored by the simulator: hw.mode" in capsys.readouterr().err
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert summary["notes"] == ["ignored by the simulator: hw.mode"]

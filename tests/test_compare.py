@@ -1,6 +1,5 @@
 """compare/: sweeps (resume, Dask), curves and their statistics, the background-stall fit, plots."""
 
-import os
 import signal
 import subprocess
 import sys

@@ -64,7 +64,9 @@ def test_sim_command_uses_the_fast_engine_and_can_keep_only_the_summary(tmp_path
 @given(st.data())
 def test_engines_agree_when_events_coincide(data):
     """Round times make many events fall on the same nanosecond: the tie order must match too."""
-    pick = lambda values: data.draw(st.sampled_from(values))
+    def pick(values):
+        return data.draw(st.sampled_from(values))
+
     sc = scenario(
         data.draw(st.integers(1, 300)), pick(["buggy", "fixed", "locked"]),
         pick([None, scripted((2000, 3000)), {"model": "periodic", "period": "4us", "length": "2us"}]),

@@ -4,7 +4,6 @@ These run the real program through BCC. The machine is shared and noisy (the Pyt
 sender have stalls of their own), so assertions are on structure and counts with margins.
 """
 
-import os
 import signal
 import subprocess
 import sys
@@ -178,8 +177,10 @@ stalls = {{ model = "periodic", period = "40ms", length = "600us", phase = "10ms
 [sweep.vary]
 interval = ["20us", "30us"]
 """)
-    run = lambda *args: subprocess.run([sys.executable, "-m", "ringlab.cli", *args], cwd=ROOT, capture_output=True,
-                                       text=True, timeout=600)
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "ringlab.cli", *args], cwd=ROOT, capture_output=True,
+                              text=True, timeout=600)
+
     result = run("sweep", str(sweep_file), "--out", str(tmp_path / "sweep"), "--quiet")
     assert result.returncode == 0, result.stderr
     table = (tmp_path / "sweep" / "table.csv").read_text().splitlines()
