@@ -25,12 +25,15 @@ static inline uint64_t read_id(const volatile uint8_t *slot, int64_t id_offset, 
 
 /* Busy-wait on slot r until its magic is valid; copy the payload out, zero the slot, advance r.
  * Between stall_start[i] and stall_end[i] (absolute CLOCK_MONOTONIC ns) busy-wait without polling.
- * Records up to `capacity` reads (id, slot, read time); returns how many it recorded. */
+ * Polls until stop_ns; state[0] (r) and state[1] (the next stall) carry over from call to call,
+ * so that the caller can poll in slices and stay responsive to signals. Records up to `capacity`
+ * reads (id, slot, read time); returns how many it recorded. */
 int64_t ringlab_poll(uint8_t *ring, int64_t ring_slots, int64_t slot_bytes, int64_t magic_offset, int64_t id_offset,
                      int id_bytes, const int64_t *stall_start, const int64_t *stall_end, int64_t n_stalls,
-                     int64_t stop_ns, int64_t *ids, int32_t *slots, int64_t *read_ns, int64_t capacity) {
+                     int64_t stop_ns, int64_t *state, int64_t *ids, int32_t *slots, int64_t *read_ns,
+                     int64_t capacity) {
     uint8_t copy[MAX_SLOT_BYTES];
-    int64_t reads = 0, next_stall = 0, read_index = 0;
+    int64_t reads = 0, read_index = state[0], next_stall = state[1];
     if (slot_bytes > MAX_SLOT_BYTES) return -1;
     int64_t now = monotonic_ns();
     while (now < stop_ns) {
@@ -55,18 +58,27 @@ int64_t ringlab_poll(uint8_t *ring, int64_t ring_slots, int64_t slot_bytes, int6
         }
         now = monotonic_ns();
     }
+    state[0] = read_index;
+    state[1] = next_stall;
     return reads;
 }
 
 /* Send packet i (id i + 1) at targets[i] (absolute CLOCK_MONOTONIC ns), busy-waiting for each;
- * record the time after each send. Returns the number sent, or -errno if a send failed. */
+ * or, with sleep_ns > 0, as the original experiments paced: the first at targets[0], then a
+ * clock_nanosleep of sleep_ns after each send (so the real spacing is longer and irregular).
+ * Records the time after each send. Returns the number sent, or -errno if a send failed. */
 int64_t ringlab_send(int fd, uint8_t *frame, int64_t frame_bytes, int64_t id_offset, int id_bytes,
-                     const int64_t *targets, int64_t packets, int64_t *sent_ns) {
+                     const int64_t *targets, int64_t packets, int64_t sleep_ns, int64_t *sent_ns) {
+    struct timespec pause = {sleep_ns / 1000000000, sleep_ns % 1000000000};
     for (int64_t i = 0; i < packets; i++) {
         uint64_t id = (uint64_t)(i + 1);
         if (id_bytes == 8) memcpy(frame + id_offset, &id, 8);
         else { uint32_t id32 = (uint32_t)id; memcpy(frame + id_offset, &id32, 4); }
-        while (monotonic_ns() < targets[i]) {
+        if (sleep_ns > 0 && i > 0) {
+            clock_nanosleep(CLOCK_MONOTONIC, 0, &pause, NULL);
+        } else {
+            while (monotonic_ns() < targets[i]) {
+            }
         }
         if (send(fd, frame, (size_t)frame_bytes, 0) < 0) {
             if (errno == ENOBUFS || errno == EAGAIN) { i--; continue; }  /* queue full: retry this frame */

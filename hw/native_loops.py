@@ -6,6 +6,7 @@ from __future__ import annotations
 import ctypes
 import mmap
 import os
+import time
 from typing import TYPE_CHECKING
 from pathlib import Path
 
@@ -28,16 +29,19 @@ def library() -> ctypes.CDLL:
         lib = native.load(_SOURCE)
         i64, pointer = ctypes.c_int64, ctypes.c_void_p
         lib.ringlab_poll.argtypes = [pointer, i64, i64, i64, i64, ctypes.c_int, pointer, pointer, i64, i64, pointer,
-                                     pointer, pointer, i64]
+                                     pointer, pointer, pointer, i64]
         lib.ringlab_poll.restype = i64
-        lib.ringlab_send.argtypes = [ctypes.c_int, pointer, i64, i64, ctypes.c_int, pointer, i64, pointer]
+        lib.ringlab_send.argtypes = [ctypes.c_int, pointer, i64, i64, ctypes.c_int, pointer, i64, i64, pointer]
         lib.ringlab_send.restype = i64
         _library = lib
     return _library
 
 
+SLICE_NS = 50_000_000  # poll in slices this long, so that signals are handled between them
+
+
 def poll_ring_native(ring_buffer: mmap.mmap, ring_slots: int, layout: str, stalls: StallSchedule, start_ns: int,
-                     stop_ns: int, capacity: int) -> PollRecord:
+                     stop_box: np.ndarray, capacity: int) -> PollRecord:
     """As :func:`hw.poller.poll_ring`, in C; records at most ``capacity`` reads."""
     dtype = PAYLOAD_DTYPES[layout]
     starts = np.ascontiguousarray(stalls.start_ns + start_ns, np.int64)
@@ -45,28 +49,35 @@ def poll_ring_native(ring_buffer: mmap.mmap, ring_slots: int, layout: str, stall
     ids = np.zeros(capacity, np.int64)
     slots = np.zeros(capacity, np.int32)
     read_ns = np.zeros(capacity, np.int64)
+    state = np.zeros(2, np.int64)
+    reads = 0
+    poll = library().ringlab_poll
     view = ctypes.c_char.from_buffer(ring_buffer)
     try:
-        reads = library().ringlab_poll(
-            ctypes.addressof(view), ring_slots, dtype.itemsize, dtype.fields["magic"][1], dtype.fields["id"][1],
-            dtype.fields["id"][0].itemsize, starts.ctypes.data, ends.ctypes.data, len(starts), stop_ns,
-            ids.ctypes.data, slots.ctypes.data, read_ns.ctypes.data, capacity)
+        while (now := time.monotonic_ns()) < stop_box[0]:
+            got = poll(ctypes.addressof(view), ring_slots, dtype.itemsize, dtype.fields["magic"][1],
+                       dtype.fields["id"][1], dtype.fields["id"][0].itemsize, starts.ctypes.data, ends.ctypes.data,
+                       len(starts), min(int(stop_box[0]), now + SLICE_NS), state.ctypes.data,
+                       ids[reads:].ctypes.data, slots[reads:].ctypes.data, read_ns[reads:].ctypes.data,
+                       capacity - reads)
+            if got < 0:
+                raise ValueError("payload slot larger than the poller's copy buffer")
+            reads += got
     finally:
         del view  # release the export so the mapping can be closed
-    if reads < 0:
-        raise ValueError("payload slot larger than the poller's copy buffer")
     return PollRecord(ids[:reads], slots[:reads], read_ns[:reads])
 
 
-def send_paced_native(sock, frame: bytearray, layout: str, arrival_ns: np.ndarray, start_ns: int) -> np.ndarray:
-    """As :func:`hw.sender.send_paced`, in C."""
+def send_paced_native(sock, frame: bytearray, layout: str, arrival_ns: np.ndarray, start_ns: int,
+                      sleep_ns: int = 0) -> np.ndarray:
+    """As :func:`hw.sender.send_paced`, in C (with ``sleep_ns``, paced by sleeping instead)."""
     targets = np.ascontiguousarray(arrival_ns + start_ns, np.int64)
     sent = np.zeros(len(targets), np.int64)
     buffer = (ctypes.c_uint8 * len(frame)).from_buffer(frame)
     id_bytes = PAYLOAD_DTYPES[layout].fields["id"][0].itemsize
     try:
         result = library().ringlab_send(sock.fileno(), ctypes.addressof(buffer), len(frame), PAYLOAD_OFFSET,
-                                        id_bytes, targets.ctypes.data, len(targets), sent.ctypes.data)
+                                        id_bytes, targets.ctypes.data, len(targets), sleep_ns, sent.ctypes.data)
     finally:
         del buffer
     if result < 0:

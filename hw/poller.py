@@ -24,8 +24,10 @@ class PollRecord:
     read_ns: np.ndarray
 
 
-def poll_ring(ring_buffer, ring_slots: int, layout: str, stalls: StallSchedule, start_ns: int, stop_ns: int) -> PollRecord:
-    """Poll until ``stop_ns``; stall during ``start_ns + stalls`` (busy, holding the CPU)."""
+def poll_ring(ring_buffer, ring_slots: int, layout: str, stalls: StallSchedule, start_ns: int,
+              stop_box: np.ndarray) -> PollRecord:
+    """Poll until ``stop_box[0]`` (which another thread may move); stall during ``start_ns + stalls``
+    (busy, holding the CPU)."""
     dtype = PAYLOAD_DTYPES[layout]
     words = memoryview(ring_buffer).cast("I")
     per_slot = dtype.itemsize // 4
@@ -33,14 +35,22 @@ def poll_ring(ring_buffer, ring_slots: int, layout: str, stalls: StallSchedule, 
     id_word = dtype.fields["id"][1] // 4
     id_is_u64 = dtype.fields["id"][0].itemsize == 8
     zero_slot = memoryview(bytes(dtype.itemsize)).cast("I")
-    stall_starts = (stalls.start_ns + start_ns).tolist() + [stop_ns + 1]
-    stall_ends = (stalls.end_ns + start_ns).tolist() + [stop_ns + 1]
+    never = np.iinfo(np.int64).max
+    stall_starts = (stalls.start_ns + start_ns).tolist() + [never]
+    stall_ends = (stalls.end_ns + start_ns).tolist() + [never]
+    stop_ns = int(stop_box[0])
+    polls = 0
     next_stall = 0
     clock = time.monotonic_ns
     ids, slots, read_ns = [], [], []
     read_index = 0
     now = clock()
-    while now < stop_ns:
+    while True:
+        polls += 1
+        if now >= stop_ns or polls & 0xFFF == 0:
+            stop_ns = int(stop_box[0])
+            if now >= stop_ns:
+                break
         if now >= stall_starts[next_stall]:
             end = stall_ends[next_stall]
             while clock() < end:

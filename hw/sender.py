@@ -27,16 +27,22 @@ def open_socket(iface: str) -> socket.socket:
     return sock
 
 
-def send_paced(sock, frame: bytearray, set_id, arrival_ns: np.ndarray, start_ns: int) -> np.ndarray:
-    """Send packet ``i`` (id ``i + 1``) at ``start_ns + arrival_ns[i]``; return the actual send times."""
+def send_paced(sock, frame: bytearray, set_id, arrival_ns: np.ndarray, start_ns: int, sleep_ns: int = 0) -> np.ndarray:
+    """Send packet ``i`` (id ``i + 1``) at ``start_ns + arrival_ns[i]``, busy-waiting; or, with
+    ``sleep_ns``, the first at its time and then after a sleep of ``sleep_ns`` each (the original
+    experiments' pacing). Return the actual send times."""
     clock = time.monotonic_ns
     targets = (arrival_ns + start_ns).tolist()
     sent = [0] * len(targets)
     send = sock.send
+    pause_s = sleep_ns / 1e9
     for i, target in enumerate(targets):
         set_id(frame, i + 1)
-        while clock() < target:
-            pass
+        if sleep_ns and i:
+            time.sleep(pause_s)
+        else:
+            while clock() < target:
+                pass
         send(frame)
         sent[i] = clock()
     return np.asarray(sent, dtype=np.int64)
@@ -51,6 +57,8 @@ def main(argv=None) -> int:
     parser.add_argument("--out", required=True, type=Path, help=".npy for the actual send times")
     parser.add_argument("--cpu", type=int, default=None, help="pin to this CPU")
     parser.add_argument("--loops", default="native", choices=["native", "python"], help="the pacing loop in C or Python")
+    parser.add_argument("--sleep-ns", type=int, default=0,
+                        help="pace by sleeping this long after each frame instead of busy-waiting to the plan")
     args = parser.parse_args(argv)
     if args.cpu is not None:
         os.sched_setaffinity(0, {args.cpu})
@@ -65,9 +73,9 @@ def main(argv=None) -> int:
     print("ready", flush=True)
     start_ns = int(sys.stdin.readline())
     if args.loops == "native":
-        sent = send_paced_native(sock, frame, args.layout, arrival_ns, start_ns)
+        sent = send_paced_native(sock, frame, args.layout, arrival_ns, start_ns, args.sleep_ns)
     else:
-        sent = send_paced(sock, frame, id_patcher(args.layout), arrival_ns, start_ns)
+        sent = send_paced(sock, frame, id_patcher(args.layout), arrival_ns, start_ns, args.sleep_ns)
     with atomic_path(args.out) as tmp:
         with open(tmp, "wb") as handle:
             np.save(handle, sent)

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,11 @@ class TrialResult:
     conservation: dict
     sent_ns: np.ndarray  # when each frame left the sender, ns from the start of the run
 
+    @property
+    def mean_gap_ns(self) -> float:
+        """The sender's real mean spacing (the plan's interval, or longer)."""
+        return float(np.diff(self.sent_ns).mean()) if len(self.sent_ns) > 1 else float("nan")
+
 
 @contextlib.contextmanager
 def signals_as_exceptions():
@@ -55,12 +61,13 @@ def signals_as_exceptions():
 
 
 @contextlib.contextmanager
-def sender_process(netns: str | None, iface: str, dst_mac: str, layout: str, loops: str, plan: RunPlan, workdir: Path):
+def sender_process(netns: str | None, iface: str, dst_mac: str, layout: str, loops: str, sleep_ns: int, plan: RunPlan,
+                   workdir: Path):
     """Start the sender (in ``netns`` if given), wait until it is ready; kill it on the way out."""
     plan_file, sent_file = workdir / "plan.npy", workdir / "sent.npy"
     np.save(plan_file, plan.arrival_ns)
     command = [sys.executable, "-m", "hw.sender", "--iface", iface, "--dst-mac", dst_mac, "--layout", layout,
-               "--plan", str(plan_file), "--out", str(sent_file), "--loops", loops]
+               "--plan", str(plan_file), "--out", str(sent_file), "--loops", loops, "--sleep-ns", str(sleep_ns)]
     if os.cpu_count() and os.cpu_count() > 1:
         command += ["--cpu", str(SENDER_CPU)]
     if netns:
@@ -77,19 +84,28 @@ def sender_process(netns: str | None, iface: str, dst_mac: str, layout: str, loo
         process.wait()
 
 
-def poll(scenario: Scenario, writer: loader.AttachedWriter, plan: RunPlan, start_ns: int) -> PollRecord:
-    """Poll the ring from ``start_ns`` to the end of the run, with the scenario's hot loop."""
+def poll(scenario: Scenario, writer: loader.AttachedWriter, plan: RunPlan, start_ns: int,
+         stop_box: np.ndarray) -> PollRecord:
+    """Poll the ring from now until ``stop_box[0]``, with the scenario's hot loop."""
     if scenario.hw.loops == "native":
         from hw.native_loops import poll_ring_native
 
         return poll_ring_native(writer.ring, scenario.ring_slots, scenario.hw.payload_layout, plan.stalls, start_ns,
-                                start_ns + plan.end_ns, capacity=plan.packets + scenario.ring_slots)
-    return poll_ring(writer.ring, scenario.ring_slots, scenario.hw.payload_layout, plan.stalls, start_ns,
-                     start_ns + plan.end_ns)
+                                stop_box, capacity=plan.packets + scenario.ring_slots)
+    return poll_ring(writer.ring, scenario.ring_slots, scenario.hw.payload_layout, plan.stalls, start_ns, stop_box)
+
+
+def end_when_sender_done(process, sent_file: Path, stop_box: np.ndarray, drain_ns: int, at_least_ns: int) -> None:
+    """Wait for the sender; then end the poll ``drain_ns`` after its last frame (not before
+    ``at_least_ns``), or at once if it failed. Runs beside the poller, in a thread."""
+    if process.wait() == 0 and sent_file.exists():
+        stop_box[0] = max(at_least_ns, int(np.load(sent_file)[-1]) + drain_ns)
+    else:
+        stop_box[0] = 0
 
 
 def build_trace(scenario: Scenario, plan: RunPlan, log: np.ndarray, record: PollRecord, sent_ns: np.ndarray,
-                start_ns: int) -> Trace:
+                start_ns: int, end_ns: int) -> Trace:
     """Turn the XDP program's per-packet log and the poller's reads into a :class:`Trace`."""
     packets = plan.packets
     entries = log[1:packets + 1]
@@ -110,7 +126,7 @@ def build_trace(scenario: Scenario, plan: RunPlan, log: np.ndarray, record: Poll
     cpu = np.where(seen, entries["cpu"], NOT_SET).astype(np.int16)
     return Trace(id=np.arange(1, packets + 1, dtype=np.int64), arrival_ns=arrival_ns, cpu=cpu,
                  stall_start_ns=plan.stalls.start_ns, stall_length_ns=plan.stalls.length_ns,
-                 ring_slots=scenario.ring_slots, end_ns=plan.end_ns, **columns)
+                 ring_slots=scenario.ring_slots, end_ns=end_ns, **columns)
 
 
 def run_trial(scenario: Scenario, iface: str | None = None, dst_mac: str | None = None, force: bool = False) -> TrialResult:
@@ -134,19 +150,28 @@ def run_trial(scenario: Scenario, iface: str | None = None, dst_mac: str | None 
         if netns is None:
             return _remote_trial(scenario, plan, writer)
         process, sent_file = stack.enter_context(
-            sender_process(netns, peer, dst_mac, scenario.hw.payload_layout, scenario.hw.loops, plan, workdir))
+            sender_process(netns, peer, dst_mac, scenario.hw.payload_layout, scenario.hw.loops,
+                           scenario.interval_ns if scenario.hw.pacing == "sleep" else 0, plan, workdir))
         if os.cpu_count() and os.cpu_count() > 1:
             os.sched_setaffinity(0, {POLLER_CPU})
         start_ns = time.monotonic_ns() + START_DELAY_NS
         process.stdin.write(f"{start_ns}\n")
         process.stdin.flush()
-        record = poll(scenario, writer, plan, start_ns)
+        # Busy pacing ends on plan (or later, if the sender fell behind); sleep pacing when it ends.
+        planned_end = start_ns + plan.end_ns if scenario.hw.pacing == "busy" else 0
+        stop_box = np.array([start_ns + plan.end_ns if planned_end else np.iinfo(np.int64).max], np.int64)
+        watcher = threading.Thread(target=end_when_sender_done, daemon=True,
+                                   args=(process, sent_file, stop_box, scenario.drain_ns, planned_end))
+        watcher.start()
+        record = poll(scenario, writer, plan, start_ns, stop_box)
+        watcher.join()
+        end_ns = int(stop_box[0]) - start_ns
         if process.wait(timeout=60) != 0:
             raise HardwareError(f"the sender failed (exit status {process.returncode})")
         sent_ns = np.load(sent_file)
         counters = writer.counters()
         log = writer.log.copy()
-    trace = build_trace(scenario, plan, log, record, sent_ns, start_ns)
+    trace = build_trace(scenario, plan, log, record, sent_ns, start_ns, end_ns)
     return _result(trace, counters, sent_ns - start_ns, plan)
 
 
@@ -158,9 +183,9 @@ def _remote_trial(scenario: Scenario, plan: RunPlan, writer: loader.AttachedWrit
         if time.monotonic() > deadline:
             raise HardwareError(f"no pingpong frame arrived within {wait_s:g} s")
     start_ns = int(writer.log["seen_ns"][1]) - int(plan.arrival_ns[0])
-    record = poll(scenario, writer, plan, start_ns)
+    record = poll(scenario, writer, plan, start_ns, np.array([start_ns + plan.end_ns], np.int64))
     log = writer.log.copy()
-    trace = build_trace(scenario, plan, log, record, plan.arrival_ns + start_ns, start_ns)
+    trace = build_trace(scenario, plan, log, record, plan.arrival_ns + start_ns, start_ns, plan.end_ns)
     return _result(trace, writer.counters(), plan.arrival_ns, plan)
 
 
@@ -175,5 +200,5 @@ def _result(trace: Trace, counters: dict, sent_offsets_ns: np.ndarray, plan: Run
         "holds": plan.packets == written + counts["dropped_full"] + counts["lost_before_ring"]
                  and counters["written"] == written and counters["dropped_full"] == counts["dropped_full"],
     }
-    late = int(np.sum(sent_offsets_ns - plan.arrival_ns > LATE_SEND_NS))
+    late = int(np.sum(sent_offsets_ns - plan.arrival_ns > LATE_SEND_NS))  # with sleep pacing: nearly all
     return TrialResult(trace, counters, plan.packets, late, conservation, np.asarray(sent_offsets_ns, np.int64))

@@ -70,7 +70,8 @@ def write_hardware_run(out_dir, scenario: Scenario, result, notes=(), extra=None
     with atomic_path(out_dir / SENT_FILE) as tmp:
         with open(tmp, "wb") as handle:
             np.save(handle, result.sent_ns)
-    extra = {"xdp_counters": result.counters, "sender": {"sent": result.sent, "late_sends": result.late_sends},
+    sender = {"sent": result.sent, "late_sends": result.late_sends, "mean_gap_ns": result.mean_gap_ns}
+    extra = {"xdp_counters": result.counters, "sender": sender,
              "conservation": result.conservation, **(extra or {})}
     return write_run(out_dir, scenario, result.trace, "hw", notes, extra)
 

@@ -22,10 +22,11 @@ RSS_MODES = ("round_robin", "random")
 XDP_MODES = ("generic", "native")
 PAYLOAD_LAYOUTS = ("original", "packed")
 HOT_LOOPS = ("native", "python")
+PACING = ("busy", "sleep")
 
 # Fields that only one backend uses; the other accepts them and says it ignores them.
 SIM_ONLY_FIELDS = ("writer.cost", "writer.lock_hold", "writer.rss", "poller.cost", "poller.wakeup")
-HW_ONLY_FIELDS = ("hw.mode", "hw.payload_layout", "hw.queues", "hw.loops")
+HW_ONLY_FIELDS = ("hw.mode", "hw.payload_layout", "hw.queues", "hw.loops", "hw.pacing")
 
 DEFAULTS = {
     "name": "unnamed",
@@ -37,7 +38,7 @@ DEFAULTS = {
     "writer": {"policy": "buggy", "cost": "100ns", "lock_hold": "20ns", "cpus": 1, "rss": "round_robin"},
     "poller": {"cost": "100ns", "wakeup": "50ns"},
     "stalls": {"model": "none"},
-    "hw": {"mode": "generic", "payload_layout": "original", "queues": 0, "loops": "native"},
+    "hw": {"mode": "generic", "payload_layout": "original", "queues": 0, "loops": "native", "pacing": "busy"},
 }
 TOP_LEVEL_KEYS = set(DEFAULTS) | {"packets", "duration"}
 
@@ -69,6 +70,7 @@ class HardwareConfig:
     payload_layout: str
     queues: int
     loops: str  # the poller's and sender's hot loops: native (C) or python
+    pacing: str  # busy: wait to each planned send time; sleep: sleep one interval after each frame
 
 
 @dataclass(frozen=True)
@@ -230,6 +232,7 @@ def scenario_from_dict(given: dict, base_dir: Path | None = None) -> Scenario:
         payload_layout=_choice(h["payload_layout"], "hw.payload_layout", PAYLOAD_LAYOUTS),
         queues=_int(h["queues"], "hw.queues", 0),
         loops=_choice(h["loops"], "hw.loops", HOT_LOOPS),
+        pacing=_choice(h["pacing"], "hw.pacing", PACING),
     )
     stalls = stall_model_from_spec(data["stalls"], "stalls", base_dir)
     return Scenario(name, seed, ring_slots, interval_ns, jitter_ns, packets, drain_ns, writer, poller, stalls, hw, data)
