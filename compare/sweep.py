@@ -26,8 +26,11 @@ def point_dir(out_dir: Path, point: SweepPoint) -> Path:
     return Path(out_dir) / POINTS_DIR / point.key
 
 
-def run_point(point: SweepPoint, out_dir: str, keep_trace: bool) -> str:
-    """Run one point and move its finished directory into place in one rename."""
+def run_point(point: SweepPoint, out_dir: str, keep_trace: bool, engine: str = "fast") -> str:
+    """Run one point and move its finished directory into place in one rename.
+
+    Simulation points use the fast engine, or the SimPy reference with ``engine="simpy"`` (which
+    always keeps its trace); both give the same results."""
     final = point_dir(Path(out_dir), point)
     if is_complete(final):
         return point.key
@@ -38,10 +41,15 @@ def run_point(point: SweepPoint, out_dir: str, keep_trace: bool) -> str:
         if point.backend == "sim":
             from sim.fast_engine import run_fast
 
-            run = run_fast(point.scenario, keep_trace=keep_trace)
-            write_run(staging, point.scenario, run.trace, "sim", point.scenario.notes_for("sim"),
-                      {"engine": "fast", **extra},
-                      summary=run.summary, delivered_ids=run.delivered_ids)
+            if engine == "simpy":
+                from sim.model import simulate
+
+                write_run(staging, point.scenario, simulate(point.scenario), "sim", point.scenario.notes_for("sim"),
+                          {"engine": "simpy", **extra})
+            else:
+                run = run_fast(point.scenario, keep_trace=keep_trace)
+                write_run(staging, point.scenario, run.trace, "sim", point.scenario.notes_for("sim"),
+                          {"engine": "fast", **extra}, summary=run.summary, delivered_ids=run.delivered_ids)
         else:
             from hw.trial import run_trial
 
@@ -63,7 +71,7 @@ def remove_staging_leftovers(out_dir: Path) -> None:
 
 
 def run_sweep(sweep: Sweep, out_dir, scheduler: str | None = None, workers: int | None = None,
-              progress: bool = True) -> dict:
+              progress: bool = True, engine: str = "fast") -> dict:
     """Run every missing point of ``sweep`` into ``out_dir``, then write the table.
 
     Returns counts: points in all, already finished (skipped), computed now.
@@ -79,14 +87,14 @@ def run_sweep(sweep: Sweep, out_dir, scheduler: str | None = None, workers: int 
     try:
         if sim_points:
             if scheduler:
-                _run_on_dask(sim_points, out_dir, sweep.keep_traces, scheduler, bar)
+                _run_on_dask(sim_points, out_dir, sweep.keep_traces, engine, scheduler, bar)
             elif workers == 1:
                 for point in sim_points:
-                    run_point(point, str(out_dir), sweep.keep_traces)
+                    run_point(point, str(out_dir), sweep.keep_traces, engine)
                     bar.update()
             else:
                 with ProcessPoolExecutor(max_workers=workers or os.cpu_count()) as pool:
-                    futures = [pool.submit(run_point, p, str(out_dir), sweep.keep_traces) for p in sim_points]
+                    futures = [pool.submit(run_point, p, str(out_dir), sweep.keep_traces, engine) for p in sim_points]
                     for future in as_completed(futures):
                         future.result()
                         bar.update()
@@ -99,11 +107,12 @@ def run_sweep(sweep: Sweep, out_dir, scheduler: str | None = None, workers: int 
     return {"points": len(sweep.points), "skipped": skipped, "computed": len(missing)}
 
 
-def _run_on_dask(points, out_dir: Path, keep_traces: bool, scheduler: str, bar) -> None:
+def _run_on_dask(points, out_dir: Path, keep_traces: bool, engine: str, scheduler: str, bar) -> None:
     from dask.distributed import Client, as_completed as dask_completed
 
     with Client(scheduler) as client:
-        futures = client.map(run_point, points, out_dir=str(out_dir), keep_trace=keep_traces, pure=False)
+        futures = client.map(run_point, points, out_dir=str(out_dir), keep_trace=keep_traces, engine=engine,
+                             pure=False)
         for future in dask_completed(futures):
             future.result()
             bar.update()

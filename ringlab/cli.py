@@ -196,7 +196,8 @@ def cmd_sweep(args) -> int:
             return 1
     if args.workers is not None and args.workers < 1:
         raise ScenarioError("--workers", "must be at least 1")
-    counts = run_sweep(sweep, args.out, scheduler=args.scheduler, workers=args.workers, progress=not args.quiet)
+    counts = run_sweep(sweep, args.out, scheduler=args.scheduler, workers=args.workers, progress=not args.quiet,
+                       engine=args.engine)
     print(f"{sweep.name}: {counts['points']} points, {counts['skipped']} already done, {counts['computed']} computed "
           f"-> {Path(args.out) / 'table.csv'}")
     return 0
@@ -249,6 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--scheduler", help="a Dask scheduler address: run simulation points on that cluster")
     sweep.add_argument("--workers", type=int, default=None, help="local worker processes (default: one per core)")
     sweep.add_argument("--quiet", action="store_true", help="no progress bar")
+    sweep.add_argument("--engine", choices=["fast", "simpy"], default="fast",
+                       help="simulation engine for sim points (the same results; simpy is the slow reference)")
     sweep.set_defaults(handler=cmd_sweep)
 
     compare = commands.add_parser("compare", help="compare simulated and measured sweeps: report and plots")

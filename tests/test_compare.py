@@ -210,3 +210,10 @@ def test_a_grid_of_two_parameters_gives_one_curve_per_value_of_the_other(tmp_pat
     assert len(by_interval.lines) == 3 and "ring_slots = 8" in by_interval.lines[0].get_label()
     by_slots = plots.loss_curve_figure(points, "ring_slots").axes[0]
     assert len(by_slots.lines) == 2 and all(len(line.get_xdata()) == 3 for line in by_slots.lines)
+
+
+def test_a_sweep_with_the_simpy_engine_gives_the_same_table(tmp_path):
+    sweep = load_sweep(write_sweep(tmp_path / "s.toml", ["1us", "2us"], packets=5000, repeats=1))
+    run_sweep(sweep, tmp_path / "fast", workers=1, progress=False)
+    run_sweep(sweep, tmp_path / "simpy", workers=1, progress=False, engine="simpy")
+    assert (tmp_path / "fast" / "table.csv").read_text() == (tmp_path / "simpy" / "table.csv").read_text()
