@@ -20,7 +20,6 @@ from compare.table import FIGURES, TABLE_FILE, read_table
 from ringlab.units import parse_time_ns
 
 CONFIDENCE = 0.95
-MEAN_FIGURES = ("reorder_fraction", "drops_per_stall_mean", "recovery_median_ns")
 
 
 @dataclass(frozen=True)
@@ -37,7 +36,6 @@ class CurvePoint:
     loss_high: float
     loss_se: float  # for comparisons: max(binomial, repeat-to-repeat) standard error
     means: dict  # figure -> (mean, half-width of its interval)
-    row_keys: tuple[str, ...]  # the scenario keys of its repeats
 
 
 def _value_ns(text: str) -> float:
@@ -91,7 +89,6 @@ def aggregate(rows: list[dict], varied: list[str]) -> list[CurvePoint]:
         points.append(CurvePoint(
             backend, setting, len(group), lost, packets, loss, interval.low, interval.high,
             float(max(binomial_se, repeat_se)), {name: mean_interval(v) for name, v in figures.items()},
-            tuple(r["scenario_key"] for r in group),
         ))
     return sorted(points, key=lambda p: (p.backend, [_value_ns(v) for _, v in p.setting]))
 

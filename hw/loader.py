@@ -97,11 +97,6 @@ class AttachedWriter:
             raise
         return self
 
-    def ring_contents(self) -> np.ndarray:
-        """A copy of the N slots as payload records."""
-        dtype = PAYLOAD_DTYPES[self.settings.payload_layout]
-        return np.frombuffer(self.ring, dtype, self.settings.ring_slots).copy()
-
     def counters(self) -> dict[str, int]:
         """The per-CPU counters, summed over CPUs."""
         table = self.bpf[b"counters"]

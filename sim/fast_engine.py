@@ -126,8 +126,3 @@ def run_fast(scenario: Scenario, plan: RunPlan | None = None, keep_trace: bool =
             ring_slots=scenario.ring_slots, end_ns=plan.end_ns, **columns,
         )
     return FastRun(trace, summary, delivered_ids, end_state)
-
-
-def simulate_fast(scenario: Scenario, plan: RunPlan | None = None) -> Trace:
-    """The trace of ``scenario`` from the fast engine (identical to ``sim.model.simulate``'s)."""
-    return run_fast(scenario, plan).trace
