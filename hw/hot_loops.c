@@ -63,15 +63,15 @@ int64_t ringlab_poll(uint8_t *ring, int64_t ring_slots, int64_t slot_bytes, int6
     return reads;
 }
 
-/* Send packet i (id i + 1) at targets[i] (absolute CLOCK_MONOTONIC ns), busy-waiting for each;
+/* Send frame i, carrying ids[i], at targets[i] (absolute CLOCK_MONOTONIC ns), busy-waiting for each;
  * or, with sleep_ns > 0, as the original experiments paced: the first at targets[0], then a
  * clock_nanosleep of sleep_ns after each send (so the real spacing is longer and irregular).
  * Records the time after each send. Returns the number sent, or -errno if a send failed. */
 int64_t ringlab_send(int fd, uint8_t *frame, int64_t frame_bytes, int64_t id_offset, int id_bytes,
-                     const int64_t *targets, int64_t packets, int64_t sleep_ns, int64_t *sent_ns) {
+                     const int64_t *ids, const int64_t *targets, int64_t packets, int64_t sleep_ns, int64_t *sent_ns) {
     struct timespec pause = {sleep_ns / 1000000000, sleep_ns % 1000000000};
     for (int64_t i = 0; i < packets; i++) {
-        uint64_t id = (uint64_t)(i + 1);
+        uint64_t id = (uint64_t)ids[i];
         if (id_bytes == 8) memcpy(frame + id_offset, &id, 8);
         else { uint32_t id32 = (uint32_t)id; memcpy(frame + id_offset, &id32, 4); }
         if (sleep_ns > 0 && i > 0) {

@@ -31,7 +31,7 @@ def library() -> ctypes.CDLL:
         lib.ringlab_poll.argtypes = [pointer, i64, i64, i64, i64, ctypes.c_int, pointer, pointer, i64, i64, pointer,
                                      pointer, pointer, pointer, i64]
         lib.ringlab_poll.restype = i64
-        lib.ringlab_send.argtypes = [ctypes.c_int, pointer, i64, i64, ctypes.c_int, pointer, i64, i64, pointer]
+        lib.ringlab_send.argtypes = [ctypes.c_int, pointer, i64, i64, ctypes.c_int, pointer, pointer, i64, i64, pointer]
         lib.ringlab_send.restype = i64
         _library = lib
     return _library
@@ -68,16 +68,18 @@ def poll_ring_native(ring_buffer: mmap.mmap, ring_slots: int, layout: str, stall
     return PollRecord(ids[:reads], slots[:reads], read_ns[:reads])
 
 
-def send_paced_native(sock, frame: bytearray, layout: str, arrival_ns: np.ndarray, start_ns: int,
+def send_paced_native(sock, frame: bytearray, layout: str, ids: np.ndarray, arrival_ns: np.ndarray, start_ns: int,
                       sleep_ns: int = 0) -> np.ndarray:
     """As :func:`hw.sender.send_paced`, in C (with ``sleep_ns``, paced by sleeping instead)."""
+    ids = np.ascontiguousarray(ids, np.int64)
     targets = np.ascontiguousarray(arrival_ns + start_ns, np.int64)
     sent = np.zeros(len(targets), np.int64)
     buffer = (ctypes.c_uint8 * len(frame)).from_buffer(frame)
     id_bytes = PAYLOAD_DTYPES[layout].fields["id"][0].itemsize
     try:
         result = library().ringlab_send(sock.fileno(), ctypes.addressof(buffer), len(frame), PAYLOAD_OFFSET,
-                                        id_bytes, targets.ctypes.data, len(targets), sleep_ns, sent.ctypes.data)
+                                        id_bytes, ids.ctypes.data, targets.ctypes.data, len(targets), sleep_ns,
+                                        sent.ctypes.data)
     finally:
         del buffer
     if result < 0:

@@ -27,8 +27,9 @@ def open_socket(iface: str) -> socket.socket:
     return sock
 
 
-def send_paced(sock, frame: bytearray, set_id, arrival_ns: np.ndarray, start_ns: int, sleep_ns: int = 0) -> np.ndarray:
-    """Send packet ``i`` (id ``i + 1``) at ``start_ns + arrival_ns[i]``, busy-waiting; or, with
+def send_paced(sock, frame: bytearray, set_id, ids: np.ndarray, arrival_ns: np.ndarray, start_ns: int,
+               sleep_ns: int = 0) -> np.ndarray:
+    """Send frame ``i``, carrying ``ids[i]``, at ``start_ns + arrival_ns[i]``, busy-waiting; or, with
     ``sleep_ns``, the first at its time and then after a sleep of ``sleep_ns`` each (the original
     experiments' pacing). Return the actual send times."""
     clock = time.monotonic_ns
@@ -36,8 +37,8 @@ def send_paced(sock, frame: bytearray, set_id, arrival_ns: np.ndarray, start_ns:
     sent = [0] * len(targets)
     send = sock.send
     pause_s = sleep_ns / 1e9
-    for i, target in enumerate(targets):
-        set_id(frame, i + 1)
+    for i, (packet_id, target) in enumerate(zip(ids.tolist(), targets)):
+        set_id(frame, packet_id)
         if sleep_ns and i:
             time.sleep(pause_s)
         else:
@@ -59,10 +60,14 @@ def main(argv=None) -> int:
     parser.add_argument("--loops", default="native", choices=["native", "python"], help="the pacing loop in C or Python")
     parser.add_argument("--sleep-ns", type=int, default=0,
                         help="pace by sleeping this long after each frame instead of busy-waiting to the plan")
+    parser.add_argument("--part", type=int, default=0, help="send the ids of this part (id - 1 = part mod parts)")
+    parser.add_argument("--parts", type=int, default=1, help="how many senders share the plan")
     args = parser.parse_args(argv)
     if args.cpu is not None:
         os.sched_setaffinity(0, {args.cpu})
-    arrival_ns = np.load(args.plan)
+    plan = np.load(args.plan)
+    mine = np.arange(args.part, len(plan), args.parts)
+    ids, arrival_ns = mine + 1, plan[mine]
     if args.loops == "native":
         from hw.native_loops import library, send_paced_native
 
@@ -73,9 +78,9 @@ def main(argv=None) -> int:
     print("ready", flush=True)
     start_ns = int(sys.stdin.readline())
     if args.loops == "native":
-        sent = send_paced_native(sock, frame, args.layout, arrival_ns, start_ns, args.sleep_ns)
+        sent = send_paced_native(sock, frame, args.layout, ids, arrival_ns, start_ns, args.sleep_ns)
     else:
-        sent = send_paced(sock, frame, id_patcher(args.layout), arrival_ns, start_ns, args.sleep_ns)
+        sent = send_paced(sock, frame, id_patcher(args.layout), ids, arrival_ns, start_ns, args.sleep_ns)
     with atomic_path(args.out) as tmp:
         with open(tmp, "wb") as handle:
             np.save(handle, sent)

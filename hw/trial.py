@@ -60,28 +60,67 @@ def signals_as_exceptions():
             signal.signal(s, handler)
 
 
+@dataclass(frozen=True)
+class Sender:
+    """One running sender process and the file it writes its send times to."""
+
+    process: subprocess.Popen
+    sent_file: Path
+    ids: np.ndarray
+
+
+def sender_cpus(senders: int) -> list[int | None]:
+    """Where each sender runs. One sender: the core the poller does not use. Several (one per
+    writer CPU, since generic XDP on veth runs on the sending CPU): one core each, the poller
+    then shares."""
+    cores = os.cpu_count() or 1
+    if cores < 2:
+        return [None] * senders
+    if senders == 1:
+        return [SENDER_CPU]
+    return [k % cores for k in range(senders)]
+
+
 @contextlib.contextmanager
-def sender_process(netns: str | None, iface: str, dst_mac: str, layout: str, loops: str, sleep_ns: int, plan: RunPlan,
-                   workdir: Path):
-    """Start the sender (in ``netns`` if given), wait until it is ready; kill it on the way out."""
-    plan_file, sent_file = workdir / "plan.npy", workdir / "sent.npy"
+def sender_processes(netns: str | None, iface: str, dst_mac: str, scenario: Scenario, plan: RunPlan, workdir: Path):
+    """Start one sender per writer CPU (in ``netns`` if given), each sending every n-th id, and wait
+    until all are ready; kill whatever still runs on the way out."""
+    plan_file = workdir / "plan.npy"
     np.save(plan_file, plan.arrival_ns)
-    command = [sys.executable, "-m", "hw.sender", "--iface", iface, "--dst-mac", dst_mac, "--layout", layout,
-               "--plan", str(plan_file), "--out", str(sent_file), "--loops", loops, "--sleep-ns", str(sleep_ns)]
-    if os.cpu_count() and os.cpu_count() > 1:
-        command += ["--cpu", str(SENDER_CPU)]
-    if netns:
-        command = ["ip", "netns", "exec", netns] + command
-    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                               cwd=Path(__file__).resolve().parent.parent)
+    count = scenario.writer.cpus
+    sleep_ns = scenario.interval_ns * count if scenario.hw.pacing == "sleep" else 0
+    senders = []
     try:
-        if process.stdout.readline().strip() != "ready":
-            raise HardwareError(f"the sender did not start (exit status {process.wait()})")
-        yield process, sent_file
+        for part, cpu in enumerate(sender_cpus(count)):
+            sent_file = workdir / f"sent-{part}.npy"
+            command = [sys.executable, "-m", "hw.sender", "--iface", iface, "--dst-mac", dst_mac,
+                       "--layout", scenario.hw.payload_layout, "--plan", str(plan_file), "--out", str(sent_file),
+                       "--loops", scenario.hw.loops, "--sleep-ns", str(sleep_ns), "--part", str(part),
+                       "--parts", str(count)]
+            if cpu is not None:
+                command += ["--cpu", str(cpu)]
+            if netns:
+                command = ["ip", "netns", "exec", netns] + command
+            process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                       cwd=Path(__file__).resolve().parent.parent)
+            senders.append(Sender(process, sent_file, np.arange(part, plan.packets, count) + 1))
+        for sender in senders:
+            if sender.process.stdout.readline().strip() != "ready":
+                raise HardwareError(f"a sender did not start (exit status {sender.process.wait()})")
+        yield senders
     finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait()
+        for sender in senders:
+            if sender.process.poll() is None:
+                sender.process.kill()
+            sender.process.wait()
+
+
+def merged_send_times(senders: list[Sender], packets: int) -> np.ndarray:
+    """Every frame's send time, indexed by id - 1."""
+    sent_ns = np.zeros(packets, np.int64)
+    for sender in senders:
+        sent_ns[sender.ids - 1] = np.load(sender.sent_file)
+    return sent_ns
 
 
 def poll(scenario: Scenario, writer: loader.AttachedWriter, plan: RunPlan, start_ns: int,
@@ -95,11 +134,12 @@ def poll(scenario: Scenario, writer: loader.AttachedWriter, plan: RunPlan, start
     return poll_ring(writer.ring, scenario.ring_slots, scenario.hw.payload_layout, plan.stalls, start_ns, stop_box)
 
 
-def end_when_sender_done(process, sent_file: Path, stop_box: np.ndarray, drain_ns: int, at_least_ns: int) -> None:
-    """Wait for the sender; then end the poll ``drain_ns`` after its last frame (not before
-    ``at_least_ns``), or at once if it failed. Runs beside the poller, in a thread."""
-    if process.wait() == 0 and sent_file.exists():
-        stop_box[0] = max(at_least_ns, int(np.load(sent_file)[-1]) + drain_ns)
+def end_when_senders_done(senders: list[Sender], stop_box: np.ndarray, drain_ns: int, at_least_ns: int) -> None:
+    """Wait for the senders; then end the poll ``drain_ns`` after the last frame (not before
+    ``at_least_ns``), or at once if one failed. Runs beside the poller, in a thread."""
+    if all(s.process.wait() == 0 and s.sent_file.exists() for s in senders):
+        last = max(int(np.load(s.sent_file).max(initial=0)) for s in senders)
+        stop_box[0] = max(at_least_ns, last + drain_ns)
     else:
         stop_box[0] = 0
 
@@ -149,26 +189,26 @@ def run_trial(scenario: Scenario, iface: str | None = None, dst_mac: str | None 
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ringlab-trial-")))
         if netns is None:
             return _remote_trial(scenario, plan, writer)
-        process, sent_file = stack.enter_context(
-            sender_process(netns, peer, dst_mac, scenario.hw.payload_layout, scenario.hw.loops,
-                           scenario.interval_ns if scenario.hw.pacing == "sleep" else 0, plan, workdir))
-        if os.cpu_count() and os.cpu_count() > 1:
+        senders = stack.enter_context(sender_processes(netns, peer, dst_mac, scenario, plan, workdir))
+        if sender_cpus(len(senders)) == [SENDER_CPU]:
             os.sched_setaffinity(0, {POLLER_CPU})
         start_ns = time.monotonic_ns() + START_DELAY_NS
-        process.stdin.write(f"{start_ns}\n")
-        process.stdin.flush()
+        for sender in senders:
+            sender.process.stdin.write(f"{start_ns}\n")
+            sender.process.stdin.flush()
         # Busy pacing ends on plan (or later, if the sender fell behind); sleep pacing when it ends.
         planned_end = start_ns + plan.end_ns if scenario.hw.pacing == "busy" else 0
         stop_box = np.array([start_ns + plan.end_ns if planned_end else np.iinfo(np.int64).max], np.int64)
-        watcher = threading.Thread(target=end_when_sender_done, daemon=True,
-                                   args=(process, sent_file, stop_box, scenario.drain_ns, planned_end))
+        watcher = threading.Thread(target=end_when_senders_done, daemon=True,
+                                   args=(senders, stop_box, scenario.drain_ns, planned_end))
         watcher.start()
         record = poll(scenario, writer, plan, start_ns, stop_box)
         watcher.join()
         end_ns = int(stop_box[0]) - start_ns
-        if process.wait(timeout=60) != 0:
-            raise HardwareError(f"the sender failed (exit status {process.returncode})")
-        sent_ns = np.load(sent_file)
+        for sender in senders:
+            if sender.process.wait(timeout=60) != 0:
+                raise HardwareError(f"a sender failed (exit status {sender.process.returncode})")
+        sent_ns = merged_send_times(senders, plan.packets)
         counters = writer.counters()
         log = writer.log.copy()
     trace = build_trace(scenario, plan, log, record, sent_ns, start_ns, end_ns)

@@ -155,6 +155,8 @@ def cmd_hw_doctor(args) -> int:
 def cmd_hw_send(args) -> int:
     import time
 
+    import numpy as np
+
     from hw.sender import open_socket, send_paced
     from hw.wire import frame_template, id_patcher, parse_mac
     from ringlab.plan import draw_plan
@@ -170,12 +172,13 @@ def cmd_hw_send(args) -> int:
     src_mac = parse_mac(Path(f"/sys/class/net/{args.iface}/address").read_text().strip())
     frame = frame_template(dst_mac, src_mac, scenario.hw.payload_layout)
     start_ns = time.monotonic_ns() + 100_000_000
+    ids = np.arange(1, plan.packets + 1)
     if scenario.hw.loops == "native":
         from hw.native_loops import send_paced_native
 
-        sent = send_paced_native(sock, frame, scenario.hw.payload_layout, plan.arrival_ns, start_ns)
+        sent = send_paced_native(sock, frame, scenario.hw.payload_layout, ids, plan.arrival_ns, start_ns)
     else:
-        sent = send_paced(sock, frame, id_patcher(scenario.hw.payload_layout), plan.arrival_ns, start_ns)
+        sent = send_paced(sock, frame, id_patcher(scenario.hw.payload_layout), ids, plan.arrival_ns, start_ns)
     late = int((sent - start_ns - plan.arrival_ns > 10_000).sum())
     print(f"sent {len(sent)} frames from {args.iface} in {(sent[-1] - sent[0]) / 1e9:.3f} s, {late} more than 10 us late")
     return 0

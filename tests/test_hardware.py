@@ -212,3 +212,34 @@ def test_sleep_pacing_spaces_frames_wider_than_nominal_and_busy_pacing_keeps_it(
     assert busy.mean_gap_ns == pytest.approx(5_000, rel=0.1)
     # The trace records when the XDP program really saw each frame, so analysis sees the real spacing.
     assert np.diff(sleeping.trace.arrival_ns).mean() > 2 * 5_000
+
+
+def reads_out_of_claim_order(trace, tolerance_ns=20_000):
+    """Reads of packets whose slot was written well before one already read: the reader's order
+    departs from the writers' (allowing for the copy's own time on another CPU)."""
+    delivered = np.flatnonzero(trace.fate == 0)
+    decided = trace.decided_ns[delivered[np.argsort(trace.delivery_order[delivered])]]
+    return int(np.sum(decided < np.maximum.accumulate(decided) - tolerance_ns)), len(decided)
+
+
+def test_two_writer_cpus_race_the_fix_but_not_the_locked_producer():
+    """One sender per CPU, so the XDP program runs on both CPUs at once (generic XDP on veth runs
+    on the sending CPU); the poller shares the cores and stalls, so both CPUs drop together."""
+    from hw.trial import run_trial
+
+    def two_cpu_trial(policy):
+        result = run_trial(scenario_from_dict({"packets": 20000, "interval": "2us", "drain": "5ms",
+                                               "writer": {"policy": policy, "cpus": 2}}))
+        assert result.conservation["holds"], result.conservation
+        assert np.all(np.bincount(result.trace.cpu[result.trace.cpu >= 0], minlength=2)[:2] > 0)
+        return result.trace
+
+    for _ in range(3):
+        fixed = two_cpu_trial("fixed")
+        out_of_order, reads = reads_out_of_claim_order(fixed)
+        if out_of_order > 0.01 * reads:
+            break
+    assert out_of_order > 0.01 * reads, "the fix's race never showed in three trials"
+    locked = two_cpu_trial("locked")
+    assert reads_out_of_claim_order(locked)[0] == 0
+    assert lasting_offset_slots(locked) == 0
