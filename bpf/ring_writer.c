@@ -44,6 +44,7 @@ struct ring {
 struct write_index {
     struct bpf_spin_lock lock;
     u32 index;
+    u64 claims;  /* index takes so far (locked: slots claimed), to order the claims */
 };
 
 /* One record per packet id: what the writer did with it. */
@@ -54,6 +55,7 @@ struct packet_log {
     u32 index_after;  /* the write index it left behind */
     u32 fate;         /* FATE_WRITTEN or FATE_DROPPED_FULL */
     u32 cpu;
+    u64 claim;        /* the value of `claims` when it took its index: the order of the claims */
 };
 
 #define FATE_WRITTEN 1
@@ -103,14 +105,18 @@ int xdp_ring_writer(struct xdp_md *ctx) {
         return XDP_PASS;
 
     u32 key, index_after;
+    u64 claim;
     int full;
 #if defined(POLICY_LOCKED)
     /* Look at the slot and advance the index in one critical section. */
     bpf_spin_lock(&w->lock);
     key = w->index % RING_SLOTS;
     full = ring_value->slots[key].magic == PAYLOAD_MAGIC;
-    if (!full)
+    claim = w->claims;
+    if (!full) {
         w->index = (key + 1) % RING_SLOTS;
+        w->claims = claim + 1;
+    }
     index_after = w->index;
     bpf_spin_unlock(&w->lock);
 #else
@@ -118,6 +124,8 @@ int xdp_ring_writer(struct xdp_md *ctx) {
     bpf_spin_lock(&w->lock);
     key = w->index % RING_SLOTS;
     w->index = (key + 1) % RING_SLOTS;
+    claim = w->claims;
+    w->claims = claim + 1;
     index_after = w->index;
     bpf_spin_unlock(&w->lock);
     full = ring_value->slots[key].magic == PAYLOAD_MAGIC;
@@ -147,6 +155,7 @@ int xdp_ring_writer(struct xdp_md *ctx) {
         log->index_after = index_after;
         log->cpu = bpf_get_smp_processor_id();
         log->fate = full ? FATE_DROPPED_FULL : FATE_WRITTEN;
+        log->claim = claim;
     } else {
         count(NOT_LOGGED);
     }

@@ -17,7 +17,7 @@ XDP_FLAGS_DRV_MODE = 1 << 2
 MODE_FLAGS = {"generic": XDP_FLAGS_SKB_MODE, "native": XDP_FLAGS_DRV_MODE}
 COUNTER_NAMES = ("seen", "written", "dropped_full", "not_ours", "not_logged")
 LOG_DTYPE = np.dtype([("seen_ns", "<u8"), ("decided_ns", "<u8"), ("slot", "<u4"), ("index_after", "<u4"),
-                      ("fate", "<u4"), ("cpu", "<u4")])
+                      ("fate", "<u4"), ("cpu", "<u4"), ("claim", "<u8")])
 LOG_WRITTEN, LOG_DROPPED_FULL = 1, 2
 
 

@@ -39,6 +39,7 @@ class TrialResult:
     late_sends: int
     conservation: dict
     sent_ns: np.ndarray  # when each frame left the sender, ns from the start of the run
+    claim_order: np.ndarray  # per packet, the order in which writers took their index (-1: not seen)
 
     @property
     def mean_gap_ns(self) -> float:
@@ -212,7 +213,7 @@ def run_trial(scenario: Scenario, iface: str | None = None, dst_mac: str | None 
         counters = writer.counters()
         log = writer.log.copy()
     trace = build_trace(scenario, plan, log, record, sent_ns, start_ns, end_ns)
-    return _result(trace, counters, sent_ns - start_ns, plan)
+    return _result(trace, counters, sent_ns - start_ns, plan, log)
 
 
 def _remote_trial(scenario: Scenario, plan: RunPlan, writer: loader.AttachedWriter, wait_s: float = 60.0) -> TrialResult:
@@ -226,10 +227,10 @@ def _remote_trial(scenario: Scenario, plan: RunPlan, writer: loader.AttachedWrit
     record = poll(scenario, writer, plan, start_ns, np.array([start_ns + plan.end_ns], np.int64))
     log = writer.log.copy()
     trace = build_trace(scenario, plan, log, record, plan.arrival_ns + start_ns, start_ns, plan.end_ns)
-    return _result(trace, writer.counters(), plan.arrival_ns, plan)
+    return _result(trace, writer.counters(), plan.arrival_ns, plan, log)
 
 
-def _result(trace: Trace, counters: dict, sent_offsets_ns: np.ndarray, plan: RunPlan) -> TrialResult:
+def _result(trace: Trace, counters: dict, sent_offsets_ns: np.ndarray, plan: RunPlan, log: np.ndarray) -> TrialResult:
     counts = trace.fate_counts()
     written = counts["delivered"] + counts["in_ring"]
     conservation = {
@@ -241,4 +242,7 @@ def _result(trace: Trace, counters: dict, sent_offsets_ns: np.ndarray, plan: Run
                  and counters["written"] == written and counters["dropped_full"] == counts["dropped_full"],
     }
     late = int(np.sum(sent_offsets_ns - plan.arrival_ns > LATE_SEND_NS))  # with sleep pacing: nearly all
-    return TrialResult(trace, counters, plan.packets, late, conservation, np.asarray(sent_offsets_ns, np.int64))
+    entries = log[1:plan.packets + 1]
+    claim_order = np.where(entries["fate"] != 0, entries["claim"].astype(np.int64), NOT_SET)
+    return TrialResult(trace, counters, plan.packets, late, conservation, np.asarray(sent_offsets_ns, np.int64),
+                       claim_order)
