@@ -19,6 +19,7 @@
 #define ETHERTYPE_PINGPONG 0x2002
 #define IPV4_FILLER_BYTES 20
 #define PAYLOAD_MAGIC 0x8badbeef
+#define PAYLOAD_CLAIMED (PAYLOAD_MAGIC & ~1u) /* the magic without its commit bit */
 
 #ifdef PAYLOAD_PACKED
 struct payload {
@@ -81,7 +82,7 @@ static __always_inline void copy_payload(struct payload *slot, struct payload *i
     slot->ts[1] = now;
     slot->ts[2] = in->ts[2];
     slot->ts[3] = in->ts[3];
-    /* The magic goes last: until it is set, the poller sees the slot as empty. */
+    /* The magic goes last: until it is set, the poller sees the slot as not valid. */
     asm volatile("" ::: "memory"); /* compiler barrier; BPF stores are not reordered by x86 */
     slot->magic = PAYLOAD_MAGIC;
 }
@@ -111,9 +112,12 @@ int xdp_ring_writer(struct xdp_md *ctx) {
     /* Look at the slot and advance the index in one critical section. */
     bpf_spin_lock(&w->lock);
     key = w->index % RING_SLOTS;
-    full = ring_value->slots[key].magic == PAYLOAD_MAGIC;
+    full = ring_value->slots[key].magic != 0;
     claim = w->claims;
     if (!full) {
+        /* Claim it: the magic without its commit bit makes it full to other writers and still
+         * invalid to the poller, so a writer delayed past a whole ring cycle keeps its slot. */
+        ring_value->slots[key].magic = PAYLOAD_CLAIMED;
         w->index = (key + 1) % RING_SLOTS;
         w->claims = claim + 1;
     }

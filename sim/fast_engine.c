@@ -10,6 +10,7 @@
 
 #define NEVER INT64_MAX
 #define EMPTY (-1)
+#define RESERVED (-2) /* claimed by a locked writer, not yet committed: full to writers, invalid to the poller */
 #define DELIVERED 0
 #define DROPPED_FULL 1
 #define IN_RING 2
@@ -140,7 +141,7 @@ int ringlab_run(int policy, int64_t ring_slots, const int64_t *arrival_ns, const
             for (;;) {
                 int64_t notice;
                 if (p_state == P_CHECK) {
-                    if (slots[read_index] != EMPTY) {
+                    if (slots[read_index] >= 0) {
                         notice = now;
                     } else {
                         poller_waiting = 1;
@@ -208,7 +209,10 @@ int ringlab_run(int policy, int64_t ring_slots, const int64_t *arrival_ns, const
                     w_key[c] = key;
                     if (policy == LOCKED) { /* look and advance in one critical section */
                         int free_slot = slots[key] == EMPTY;
-                        if (free_slot) write_index = (key + 1) % ring_slots;
+                        if (free_slot) {
+                            slots[key] = RESERVED;
+                            write_index = (key + 1) % ring_slots;
+                        }
                         w_index_after[c] = write_index;
                         if (!free_slot) {
                             w_written[c] = 0;
@@ -231,7 +235,8 @@ int ringlab_run(int policy, int64_t ring_slots, const int64_t *arrival_ns, const
                     }
                 } else if (state == W_LOOK || state == W_COPY) {
                     int64_t key = w_key[c];
-                    int written = slots[key] == EMPTY;
+                    /* buggy, fixed: look now; locked: commit the slot claimed under the lock */
+                    int written = state == W_COPY ? slots[key] == RESERVED : slots[key] == EMPTY;
                     if (written) {
                         slots[key] = cpu_packets[w_position[c]];
                         occupancy++;

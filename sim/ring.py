@@ -5,10 +5,11 @@ from __future__ import annotations
 import simpy
 
 EMPTY = -1
+RESERVED = -2  # claimed by a writer, payload not yet committed: full to writers, invalid to the poller
 
 
 class MapRing:
-    """The array map of N slots (each EMPTY or holding one packet) and the one-element lock map.
+    """The array map of N slots (each EMPTY, RESERVED or holding one packet) and the lock map.
 
     ``write_index`` is only touched by a writer holding the spin lock, which is held until
     ``lock_free_at_ns``. A slot is valid from the moment ``try_write`` fills it until the poller
@@ -26,20 +27,34 @@ class MapRing:
         return len(self.slots)
 
     def is_full(self, slot: int) -> bool:
+        """What a writer sees: the slot holds a payload or a claim."""
         return self.slots[slot] != EMPTY
+
+    def reserve(self, slot: int) -> None:
+        """Claim an empty ``slot`` for a later :meth:`commit` (the magic without its commit bit)."""
+        assert self.slots[slot] == EMPTY
+        self.slots[slot] = RESERVED
 
     def try_write(self, slot: int, packet: int) -> bool:
         """Copy ``packet`` into ``slot`` if it is empty (magic written last); False if still full."""
         if self.slots[slot] != EMPTY:
             return False
+        self._fill(slot, packet)
+        return True
+
+    def commit(self, slot: int, packet: int) -> None:
+        """Copy ``packet`` into the ``slot`` this writer reserved, then set the commit bit."""
+        assert self.slots[slot] == RESERVED
+        self._fill(slot, packet)
+
+    def _fill(self, slot: int, packet: int) -> None:
         self.slots[slot] = packet
         waiting = self._became_valid.pop(slot, None)
         if waiting is not None:
             waiting.succeed()  # scheduled now, at the poller's priority (NORMAL)
-        return True
 
     def read(self, slot: int) -> int:
-        """The packet in ``slot``, or EMPTY."""
+        """The packet in ``slot`` (only called once it is valid)."""
         return self.slots[slot]
 
     def clear(self, slot: int) -> None:
@@ -48,7 +63,7 @@ class MapRing:
 
     def when_valid(self, slot: int) -> simpy.Event | None:
         """An event that fires when ``slot`` becomes valid, or None if it already is."""
-        if self.slots[slot] != EMPTY:
+        if self.slots[slot] >= 0:
             return None
         event = self._became_valid.get(slot)
         if event is None:

@@ -7,7 +7,9 @@ They differ only in when the write index moves relative to the look at the slot:
   packet, but ``w`` has already moved on.
 * ``fixed``: as buggy, but after a drop take the lock again and set ``w = key`` so the next packet
   retries the slot. The lock is released in between, which is the race.
-* ``locked``: look at the slot and advance ``w`` only if it is free, in one critical section.
+* ``locked``: look at the slot, and only if it is free claim it (the magic without its commit bit)
+  and advance ``w``, in one critical section; copy, then set the commit bit. A claimed slot is full
+  to other writers, so even a writer delayed for a whole ring cycle cannot share its slot.
 
 A critical section's effects take place when the lock is taken; the lock then stays held for
 ``lock_hold_ns``, so the next holder sees them.
@@ -59,13 +61,15 @@ def locked(env, ring: MapRing, packet: int, cost_ns: int, lock_hold_ns: int, pri
     key = ring.write_index
     free = not ring.is_full(key)
     if free:
+        ring.reserve(key)
         ring.write_index = (key + 1) % len(ring)
     index_after = ring.write_index
     if not free:
         yield from spend(env, lock_hold_ns, priority)
         return key, False, index_after
     yield from spend(env, lock_hold_ns + cost_ns, priority)
-    return key, ring.try_write(key, packet), index_after
+    ring.commit(key, packet)
+    return key, True, index_after
 
 
 POLICIES = {"buggy": buggy, "fixed": fixed, "locked": locked}

@@ -7,6 +7,7 @@ from hypothesis import assume, given, strategies as st
 
 from ringlab.analysis import late_mask, lasting_offset_slots, summarize
 from ringlab.trace import DELIVERED, DROPPED_FULL, IN_RING, PENDING
+from sim.fast_engine import run_fast
 from sim.model import simulate
 from tests.helpers import scenario, scripted
 
@@ -218,3 +219,17 @@ def test_locked_producer_keeps_order_with_several_cpus(seed, cpus):
     delivered = np.flatnonzero(trace.fate == DELIVERED)
     by_read = delivered[np.argsort(trace.delivery_order[delivered])]
     assert np.all(np.diff(trace.decided_ns[by_read]) >= 0)
+
+
+def test_locked_claim_holds_the_slot_for_a_writer_still_copying():
+    """Three CPUs, two slots, copies slower than arrivals: the third packet's claim lands on a
+    slot another CPU has claimed but not yet written. The claim (the magic without its commit bit)
+    makes it full, so the packet is dropped and the index stays put, instead of two writers
+    sharing one slot."""
+    sc = scenario(3, "locked", None, ring_slots=2, interval=100, writer_cpus=3, writer_cost=1000,
+                  writer_lock_hold=0, poller_cost=10, poller_wakeup=0)
+    for engine_trace in (simulate(sc), run_fast(sc).trace):
+        assert list(engine_trace.fate) == [DELIVERED, DELIVERED, DROPPED_FULL]
+        assert list(engine_trace.slot) == [0, 1, 0]
+        assert list(engine_trace.writer_index_after) == [1, 0, 0]
+        assert lasting_offset_slots(engine_trace) == 0
