@@ -135,10 +135,17 @@ def poll(scenario: Scenario, writer: loader.AttachedWriter, plan: RunPlan, start
     return poll_ring(writer.ring, scenario.ring_slots, scenario.hw.payload_layout, plan.stalls, start_ns, stop_box)
 
 
-def end_when_senders_done(senders: list[Sender], stop_box: np.ndarray, drain_ns: int, at_least_ns: int) -> None:
+def end_when_senders_done(senders: list[Sender], stop_box: np.ndarray, drain_ns: int, at_least_ns: int,
+                          timeout_s: float) -> None:
     """Wait for the senders; then end the poll ``drain_ns`` after the last frame (not before
-    ``at_least_ns``), or at once if one failed. Runs beside the poller, in a thread."""
-    if all(s.process.wait() == 0 and s.sent_file.exists() for s in senders):
+    ``at_least_ns``), or at once if one failed or took longer than ``timeout_s``. Runs beside the
+    poller, in a thread: the poll goes on as long as a sender sends, however late it runs."""
+    deadline = time.monotonic() + timeout_s
+    try:
+        codes = [s.process.wait(timeout=max(0.0, deadline - time.monotonic())) for s in senders]
+    except subprocess.TimeoutExpired:
+        codes = [None]
+    if all(code == 0 for code in codes) and all(s.sent_file.exists() for s in senders):
         last = max(int(np.load(s.sent_file).max(initial=0)) for s in senders)
         stop_box[0] = max(at_least_ns, last + drain_ns)
     else:
@@ -197,11 +204,12 @@ def run_trial(scenario: Scenario, iface: str | None = None, dst_mac: str | None 
         for sender in senders:
             sender.process.stdin.write(f"{start_ns}\n")
             sender.process.stdin.flush()
-        # Busy pacing ends on plan (or later, if the sender fell behind); sleep pacing when it ends.
+        # The poll ends after the last frame (busy pacing: not before the plan ends), whenever that is.
         planned_end = start_ns + plan.end_ns if scenario.hw.pacing == "busy" else 0
-        stop_box = np.array([start_ns + plan.end_ns if planned_end else np.iinfo(np.int64).max], np.int64)
+        stop_box = np.array([np.iinfo(np.int64).max], np.int64)  # the watcher sets it
+        sender_timeout_s = 60 + 100 * plan.end_ns / 1e9  # sleep pacing runs far longer than planned
         watcher = threading.Thread(target=end_when_senders_done, daemon=True,
-                                   args=(senders, stop_box, scenario.drain_ns, planned_end))
+                                   args=(senders, stop_box, scenario.drain_ns, planned_end, sender_timeout_s))
         watcher.start()
         record = poll(scenario, writer, plan, start_ns, stop_box)
         watcher.join()

@@ -199,8 +199,10 @@ def test_sleep_pacing_spaces_frames_wider_than_nominal_and_busy_pacing_keeps_it(
     was longer and irregular; busy-wait pacing keeps to the plan."""
     from hw.trial import run_trial
 
+    interval_ns = 5_000 if loops == "native" else 20_000  # within each loop's reach (see the benchmark)
+
     def paced(pacing):
-        return run_trial(scenario_from_dict({"packets": 3000, "interval": "5us", "ring_slots": 1024,
+        return run_trial(scenario_from_dict({"packets": 3000, "interval": interval_ns, "ring_slots": 1024,
                                              "writer": {"policy": "fixed"}, "drain": "2ms",
                                              "hw": {"pacing": pacing, "loops": loops}}))
 
@@ -208,10 +210,11 @@ def test_sleep_pacing_spaces_frames_wider_than_nominal_and_busy_pacing_keeps_it(
     for result in (sleeping, busy):
         assert result.conservation["holds"], result.conservation
         assert summarize(result.trace).delivered + result.trace.fate_counts()["dropped_full"] == 3000
-    assert sleeping.mean_gap_ns > 2 * 5_000
-    assert busy.mean_gap_ns == pytest.approx(5_000, rel=0.1)
+    assert sleeping.mean_gap_ns > 2 * interval_ns
+    # Busy pacing: the typical gap is the plan's (after a pause of the machine it catches up).
+    assert np.median(np.diff(busy.sent_ns)) == pytest.approx(interval_ns, rel=0.1)
     # The trace records when the XDP program really saw each frame, so analysis sees the real spacing.
-    assert np.diff(sleeping.trace.arrival_ns).mean() > 2 * 5_000
+    assert np.diff(sleeping.trace.arrival_ns).mean() > 2 * interval_ns
 
 
 def reads_out_of_claim_order(result):
