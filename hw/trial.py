@@ -48,6 +48,18 @@ class TrialResult:
 
 
 @contextlib.contextmanager
+def pinned_to(cpus: set[int] | None):
+    """This process runs on ``cpus`` inside the block (unchanged if None), as before after it."""
+    previous = os.sched_getaffinity(0)
+    if cpus:
+        os.sched_setaffinity(0, cpus)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, previous)
+
+
+@contextlib.contextmanager
 def signals_as_exceptions():
     """SIGTERM (and SIGHUP) raise SystemExit inside the block, so every ``finally`` runs."""
     def stop(signum, frame):
@@ -198,8 +210,8 @@ def run_trial(scenario: Scenario, iface: str | None = None, dst_mac: str | None 
         if netns is None:
             return _remote_trial(scenario, plan, writer)
         senders = stack.enter_context(sender_processes(netns, peer, dst_mac, scenario, plan, workdir))
-        if sender_cpus(len(senders)) == [SENDER_CPU]:
-            os.sched_setaffinity(0, {POLLER_CPU})
+        # With one sender on its own core, the poller takes the other; otherwise it shares.
+        stack.enter_context(pinned_to({POLLER_CPU} if sender_cpus(len(senders)) == [SENDER_CPU] else None))
         start_ns = time.monotonic_ns() + START_DELAY_NS
         for sender in senders:
             sender.process.stdin.write(f"{start_ns}\n")
