@@ -17,6 +17,7 @@ import numpy as np
 import scipy.stats
 
 from compare.table import FIGURES, TABLE_FILE, read_table
+from ringlab.errors import ScenarioError
 from ringlab.units import parse_time_ns
 
 CONFIDENCE = 0.95
@@ -42,7 +43,7 @@ def _value_ns(text: str) -> float:
     """Sort and plot a parameter value: a time in ns if it is one, else a number, else as is."""
     try:
         return float(parse_time_ns(text, "value"))
-    except Exception:  # noqa: BLE001 - not a time: try a number
+    except ScenarioError:  # not a time: try a number
         try:
             return float(text)
         except ValueError:

@@ -16,9 +16,10 @@ def cleanup_stale(everything: bool = False) -> list[str]:
                 removed.append(f"detached the XDP program from {entry['name']} (left by pid {entry['pid']})")
             state.forget("xdp", entry["name"])
     owner = state.recorded("testbed", testbed.NETNS)
-    if testbed.exists() and (everything or owner is None or not owner["alive"]):
+    kept = owner is not None and (owner["alive"] or owner.get("manual"))
+    if testbed.exists() and (everything or not kept):
         testbed.down()
         removed.append(f"removed the testbed {testbed.NETNS}" + (f" (left by pid {owner['pid']})" if owner else ""))
-    elif owner is not None and not owner["alive"]:
+    elif owner is not None and not kept:
         state.forget("testbed", testbed.NETNS)
     return removed

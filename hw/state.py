@@ -39,7 +39,11 @@ def owner_alive(pid: int) -> bool:
 
 
 def records(kind: str) -> list[dict]:
-    """Every recorded ``kind`` with its owner's pid and whether that owner still runs."""
+    """Every recorded ``kind`` with its owner's pid and whether that owner still runs.
+
+    A record of this very process counts as not running: its trials run one at a time and forget
+    their records on the way out, so one found at the start of a trial was left by a failed one.
+    A record marked ``manual`` (a testbed brought up by hand) belongs to no process."""
     found = []
     for path in sorted(STATE_DIR.glob(f"{kind}-*.json")):
         try:

@@ -27,10 +27,13 @@ def exists() -> bool:
     return NETNS in iplink.namespaces() or iplink.link(HOST_IFACE) is not None
 
 
-def up(queues: int = 0) -> TestbedLinks:
-    """Create the namespace and veth pair (``queues`` > 1: multi-queue), both links up."""
+def up(queues: int = 0, manual: bool = False) -> TestbedLinks:
+    """Create the namespace and veth pair (``queues`` > 1: multi-queue), both links up.
+
+    A ``manual`` testbed (``ringlab hw testbed up``) is kept by the cleanup of stale state; only
+    ``ringlab hw testbed down`` or ``ringlab hw cleanup`` removes it."""
     queue_args = ["numtxqueues", str(queues), "numrxqueues", str(queues)] if queues > 1 else []
-    state.record("testbed", NETNS)
+    state.record("testbed", NETNS, manual=manual)
     try:
         iplink.ip("netns", "add", NETNS)
         iplink.ip("link", "add", HOST_IFACE, *queue_args, "type", "veth", "peer", "name", PEER_IFACE, *queue_args)

@@ -126,7 +126,10 @@ def cmd_hw_testbed(args) -> int:
     from hw import testbed
 
     if args.action == "up":
-        links = testbed.up(args.queues)
+        if testbed.exists():
+            print(f"ringlab: hardware: a testbed ({testbed.NETNS}) already exists", file=sys.stderr)
+            return 1
+        links = testbed.up(args.queues, manual=True)
         print(f"testbed up: attach XDP to {links.host_iface} ({links.host_mac}); "
               f"send from {links.peer_iface} in namespace {links.netns}")
     else:

@@ -30,18 +30,6 @@ from ringlab.trace import FATE_NAMES, PENDING, Trace, empty_columns
 
 POLICY_CODES = {"buggy": 0, "fixed": 1, "locked": 2}
 
-
-
-@dataclass(frozen=True)
-class EndState:
-    """What the engine knows when the run ends, for the summary of a run without its timeline."""
-
-    writer_index: int  # as the trace shows it: left by the last packet handled
-    reader_index: int
-    occupancy: int
-    recovery_ns: np.ndarray  # per stall, as ringlab.analysis.recovery_times_ns defines it
-
-
 _ENGINE_SOURCE = Path(__file__).with_name("fast_engine.c")
 _engine = None
 
@@ -73,7 +61,6 @@ class FastRun:
     trace: Trace | None
     summary: RunSummary
     delivered_ids: np.ndarray
-    end_state: EndState
 
 
 def run_fast(scenario: Scenario, plan: RunPlan | None = None, keep_trace: bool = True) -> FastRun:
@@ -107,11 +94,11 @@ def run_fast(scenario: Scenario, plan: RunPlan | None = None, keep_trace: bool =
     )
     if status != 0:
         raise MemoryError("the fast engine ran out of memory")
+    # At the end: the write index as the trace shows it, the read index, the occupancy, the reads.
     writer_index, reader_index, occupancy, reads = (int(v) for v in end)
     del cpu_packets
-    end_state = EndState(int(writer_index), int(reader_index), int(occupancy), recovery)
     delivered_ids = read_sequence[:reads]
-    lasting = (end_state.writer_index - end_state.reader_index - end_state.occupancy) % scenario.ring_slots
+    lasting = (writer_index - reader_index - occupancy) % scenario.ring_slots  # as analysis.lasting_offset_slots
     counts = np.bincount(fate.astype(np.int64), minlength=len(FATE_NAMES))
     summary = summary_from_parts(
         packets=packets, fate_counts={FATE_NAMES[f]: int(counts[f]) for f in FATE_NAMES},
@@ -125,4 +112,4 @@ def run_fast(scenario: Scenario, plan: RunPlan | None = None, keep_trace: bool =
             stall_start_ns=plan.stalls.start_ns, stall_length_ns=plan.stalls.length_ns,
             ring_slots=scenario.ring_slots, end_ns=plan.end_ns, **columns,
         )
-    return FastRun(trace, summary, delivered_ids, end_state)
+    return FastRun(trace, summary, delivered_ids)

@@ -248,3 +248,22 @@ def test_two_writer_cpus_race_the_fix_but_not_the_locked_producer():
     locked = two_cpu_trial("locked")
     assert reads_out_of_claim_order(locked)[0] == 0
     assert lasting_offset_slots(locked.trace) == 0
+
+
+def test_a_testbed_brought_up_by_hand_survives_the_cleanup_of_stale_state():
+    from hw import testbed
+    from hw.cleanup import cleanup_stale
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "ringlab.cli", "hw", *args], cwd=ROOT, capture_output=True,
+                              text=True, timeout=60)
+
+    assert cli("testbed", "up").returncode == 0
+    try:
+        assert testbed.exists()
+        assert cleanup_stale() == []  # its owner (the command) has exited, but it was made on purpose
+        assert testbed.exists()
+        assert cli("testbed", "up").returncode == 1  # one at a time
+    finally:
+        assert cli("testbed", "down").returncode == 0
+    assert not testbed.exists()
