@@ -52,9 +52,11 @@ def build_report(sweep_dirs, out_dir, fit: bool = True, family: str = "expon", f
         figures["points"].append({"backend": p.backend, "setting": dict(p.setting), "repeats": p.repeats,
                                   "loss": p.loss, "loss_interval": [p.loss_low, p.loss_high], "loss_se": p.loss_se,
                                   **{k: {"mean": m, "half_width": h} for k, (m, h) in p.means.items()}})
+    warning_sizes_by_setting = {}  # setting -> (simulated, measured) warning sizes, pooled over repeats
     for pp in pairs:
         sim_sizes = _pooled_sizes(_point_dirs(rows, "sim", pp.setting))
         hw_sizes = _pooled_sizes(_point_dirs(rows, "hw", pp.setting))
+        warning_sizes_by_setting[pp.setting] = (sim_sizes, hw_sizes)
         figures["pairs"].append({
             "setting": dict(pp.setting), "sim_loss": pp.sim.loss, "hw_loss": pp.hw.loss, "residual": pp.residual,
             "z": pp.z, "warnings_test": two_sample_test(sim_sizes, hw_sizes),
@@ -94,12 +96,10 @@ def build_report(sweep_dirs, out_dir, fit: bool = True, family: str = "expon", f
         figure = plots.timelines_figure(sim_trace, hw_trace, *window,
                                         f"The same scenario simulated and measured ({setting_text})")
         images += plots.save(figure, out_dir / "timelines")[:1]
-        figure = plots.warnings_figure(_pooled_sizes(_point_dirs(rows, "sim", first.setting)),
-                                       _pooled_sizes(_point_dirs(rows, "hw", first.setting)),
-                                       f"Poller warnings ({setting_text})")
+        figure = plots.warnings_figure(*warning_sizes_by_setting[first.setting], f"Poller warnings ({setting_text})")
         images += plots.save(figure, out_dir / "warnings")[:1]
         if background is not None:
-            injected = load_trace(hw_dir).stall_length_ns
+            injected = hw_trace.stall_length_ns
             frozen = Distribution.from_spec(background.background_spec()["length"], "fit.length").frozen()
             figure = plots.stall_distributions_figure(injected, frozen,
                                                       "Fitted background stall lengths against the injected ones")

@@ -189,7 +189,7 @@ def build_trace(scenario: Scenario, plan: RunPlan, log: np.ndarray, record: Poll
                  ring_slots=scenario.ring_slots, end_ns=end_ns, **columns)
 
 
-def run_trial(scenario: Scenario, iface: str | None = None, dst_mac: str | None = None, force: bool = False) -> TrialResult:
+def run_trial(scenario: Scenario, iface: str | None = None, force: bool = False) -> TrialResult:
     """Run ``scenario`` on the local testbed (``iface`` None) or on ``iface`` (frames from elsewhere).
 
     Cleans up what a killed run left first; detaches and removes everything it made on every exit.
@@ -199,7 +199,7 @@ def run_trial(scenario: Scenario, iface: str | None = None, dst_mac: str | None 
     plan = draw_plan(scenario)
     settings = loader.WriterSettings(scenario.ring_slots, scenario.writer.policy, scenario.hw.payload_layout,
                                      loader.log_slots_for(scenario.packets))
-    netns = peer = None
+    netns = peer = dst_mac = None
     with contextlib.ExitStack() as stack:
         stack.enter_context(signals_as_exceptions())
         if iface is None:
