@@ -2,7 +2,7 @@
 VENV := .venv/bin
 RESULTS := results
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test test-sim lint bench clean
 
 setup:
 	bash scripts/setup.sh
@@ -33,6 +33,13 @@ demo: setup
 
 test: setup
 	$(VENV)/python -m pytest -q
+
+# A quick loop while changing the simulator or the analysis: every test but the real-XDP ones.
+test-sim: setup
+	$(VENV)/python -m pytest -q -m "not hardware"
+
+lint: setup
+	$(VENV)/ruff check .
 
 bench: setup
 	$(VENV)/python benchmarks/sim_speed.py

@@ -12,8 +12,8 @@ import platform
 
 import numpy as np
 
-from hw.trial import run_trial
 from ringlab.analysis import summarize
+from ringlab.hw.trial import run_trial
 from ringlab.scenario import scenario_from_dict
 
 INTERVALS_US = (50, 30, 20, 15, 10, 7, 5, 3, 2, 1.5, 1)

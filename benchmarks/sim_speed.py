@@ -29,10 +29,10 @@ def measure(engine: str, example: str, packets: int) -> dict:
     scenario = load_scenario(EXAMPLES / f"{example}.toml", [f"packets={packets}"])
     first_call = 0.0
     if engine == "simpy":
-        from sim.model import simulate as run
+        from ringlab.sim.model import simulate as run
     else:
         began = time.perf_counter()
-        from sim.fast_engine import run_fast
+        from ringlab.sim.fast_engine import run_fast
 
         began = time.perf_counter()
         run_fast(load_scenario(EXAMPLES / f"{example}.toml", ["packets=100"]))
@@ -58,8 +58,8 @@ def in_fresh_process(engine: str, example: str, packets: int, env=None) -> dict:
 def trace_load_seconds(packets: int) -> float:
     """Best of five loads of a saved trace of ``packets`` packets."""
     from ringlab.scenario import load_scenario
+    from ringlab.sim.fast_engine import run_fast
     from ringlab.trace import Trace
-    from sim.fast_engine import run_fast
 
     trace = run_fast(load_scenario(EXAMPLES / "buggy-one-stall.toml", [f"packets={packets}"])).trace
     with tempfile.TemporaryDirectory() as tmp:

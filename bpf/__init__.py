@@ -1,5 +1,7 @@
-"""The XDP program's C source, compiled by BCC at load time (see hw/loader.py)."""
+"""The XDP program's C source, compiled by BCC at load time (see :mod:`ringlab.hw.loader`), and the
+header that defines the wire and map formats it shares with the native hot loops."""
 
 from pathlib import Path
 
 RING_WRITER_SOURCE = Path(__file__).with_name("ring_writer.c")
+RING_WIRE_HEADER = Path(__file__).with_name("ring_wire.h")

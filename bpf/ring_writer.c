@@ -6,8 +6,9 @@
  *   POLICY_BUGGY | POLICY_FIXED | POLICY_LOCKED   the write-index discipline
  *   PAYLOAD_PACKED  the later sender's layout (u64 id, packed); otherwise the original one
  *
- * Frames: Ethernet (EtherType 0x2002), a 20-byte IPv4 filler header, a 48-byte payload whose
- * magic must read 0x8badbeef. Anything else passes untouched (XDP_PASS).
+ * Frames and map formats are defined once, in ring_wire.h (see docs/model.md): Ethernet with
+ * EtherType 0x2002, a 20-byte IPv4 filler header, a 48-byte payload whose magic must read
+ * 0x8badbeef. Anything else passes untouched (XDP_PASS).
  *
  * The ring is one map value holding N slots, so that the locked policy can look at slot `key`
  * while it holds the lock (no helper call is allowed inside a bpf_spin_lock section). The
@@ -16,26 +17,12 @@
 #include <uapi/linux/bpf.h>
 #include <uapi/linux/if_ether.h>
 
-#define ETHERTYPE_PINGPONG 0x2002
-#define IPV4_FILLER_BYTES 20
-#define PAYLOAD_MAGIC 0x8badbeef
-#define PAYLOAD_CLAIMED (PAYLOAD_MAGIC & ~1u) /* the magic without its commit bit */
+#include "ring_wire.h"
 
 #ifdef PAYLOAD_PACKED
-struct payload {
-    u64 id;
-    u64 ts[4];
-    u32 phase;
-    u32 magic;
-} __attribute__((packed));
+#define payload payload_packed
 #else
-struct payload {
-    u32 id;
-    u32 phase;
-    u64 ts[4];
-    u32 magic;
-    u32 padding;
-};
+#define payload payload_original
 #endif
 
 struct ring {
@@ -47,22 +34,6 @@ struct write_index {
     u32 index;
     u64 claims;  /* index takes so far (locked: slots claimed), to order the claims */
 };
-
-/* One record per packet id: what the writer did with it. */
-struct packet_log {
-    u64 seen_ns;      /* bpf_ktime_get_ns() when the program started on it (CLOCK_MONOTONIC) */
-    u64 decided_ns;   /* when it wrote the slot or dropped the packet */
-    u32 slot;         /* the slot it chose */
-    u32 index_after;  /* the write index it left behind */
-    u32 fate;         /* FATE_WRITTEN or FATE_DROPPED_FULL */
-    u32 cpu;
-    u64 claim;        /* the value of `claims` when it took its index: the order of the claims */
-};
-
-#define FATE_WRITTEN 1
-#define FATE_DROPPED_FULL 2
-
-enum counter { SEEN, WRITTEN, DROPPED_FULL, NOT_OURS, NOT_LOGGED, COUNTERS };
 
 BPF_F_TABLE("array", u32, struct ring, ring, 1, BPF_F_MMAPABLE);
 BPF_ARRAY(write_index, struct write_index, 1);
@@ -95,11 +66,11 @@ int xdp_ring_writer(struct xdp_md *ctx) {
     u32 zero = 0;
 
     if ((void *)(in + 1) > data_end || eth->h_proto != htons(ETHERTYPE_PINGPONG) || in->magic != PAYLOAD_MAGIC) {
-        count(NOT_OURS);
+        count(COUNTER_NOT_OURS);
         return XDP_PASS;
     }
     u64 seen_ns = bpf_ktime_get_ns();
-    count(SEEN);
+    count(COUNTER_SEEN);
     struct ring *ring_value = ring.lookup(&zero);
     struct write_index *w = write_index.lookup(&zero);
     if (!ring_value || !w)
@@ -144,10 +115,10 @@ int xdp_ring_writer(struct xdp_md *ctx) {
 #endif
 #endif
     if (full)
-        count(DROPPED_FULL);
+        count(COUNTER_DROPPED_FULL);
     else {
         copy_payload(&ring_value->slots[key], in, seen_ns);
-        count(WRITTEN);
+        count(COUNTER_WRITTEN);
     }
 
     u32 id = (u32)in->id;
@@ -161,7 +132,7 @@ int xdp_ring_writer(struct xdp_md *ctx) {
         log->fate = full ? FATE_DROPPED_FULL : FATE_WRITTEN;
         log->claim = claim;
     } else {
-        count(NOT_LOGGED);
+        count(COUNTER_NOT_LOGGED);
     }
     return XDP_DROP;
 }

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import scipy.stats
 
-from compare.table import FIGURES, TABLE_FILE, read_table
-from ringlab.errors import ScenarioError
+from ringlab.compare.table import FIGURES, TABLE_FILE, read_table
+from ringlab.errors import InputError
 from ringlab.units import parse_time_ns
 
 CONFIDENCE = 0.95
@@ -43,7 +43,7 @@ def _value_ns(text: str) -> float:
     """Sort and plot a parameter value: a time in ns if it is one, else a number, else as is."""
     try:
         return float(parse_time_ns(text, "value"))
-    except ScenarioError:  # not a time: try a number
+    except InputError:  # not a time: try a number
         try:
             return float(text)
         except ValueError:
@@ -58,7 +58,7 @@ def load_rows(sweep_dirs) -> tuple[list[dict], list[str]]:
         for row in table:
             row["_dir"] = str(directory)
         rows.extend(table)
-        fixed_columns = {"backend", "repeat", "seed", "scenario_key", "_dir"} | set(FIGURES)
+        fixed_columns = {"backend", "repeat", "seed", "point", "_dir"} | set(FIGURES)
         columns = [c for c in (table[0] if table else {}) if c not in fixed_columns]
         varied = columns if varied is None else [c for c in varied if c in columns]
     return rows, varied or []

@@ -18,7 +18,7 @@ import numpy as np
 import scipy.optimize
 import scipy.stats
 
-from compare.curves import GoodnessOfFit, goodness_of_fit
+from ringlab.compare.curves import GoodnessOfFit, goodness_of_fit
 from ringlab.scenario import Scenario, scenario_from_dict
 
 PARAMETERS = ("run_mean_ns", "length_scale_ns")
@@ -66,9 +66,9 @@ def with_background(scenario: Scenario, background: dict | None, seed: int) -> S
 
 def predicted_loss(scenario: Scenario, background: dict | None, seeds) -> tuple[float, float]:
     """Mean simulated loss over ``seeds`` and its standard error."""
-    from sim.fast_engine import run_fast
+    from ringlab.runner import run
 
-    losses = np.array([run_fast(with_background(scenario, background, s), keep_trace=False).summary.loss_fraction
+    losses = np.array([run(with_background(scenario, background, s), keep_trace=False).summary.loss_fraction
                        for s in seeds])
     se = losses.std(ddof=1) / np.sqrt(len(losses)) if len(losses) > 1 else 0.0
     return float(losses.mean()), float(se)

@@ -8,7 +8,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from compare.curves import CurvePoint, _value_ns  # noqa: E402
+from ringlab.compare.curves import CurvePoint, _value_ns  # noqa: E402
 from ringlab.timeline_plot import draw_timeline, save_figure  # noqa: E402
 
 COLOURS = {"sim": "tab:blue", "hw": "tab:red", "fit": "tab:green"}

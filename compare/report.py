@@ -8,19 +8,20 @@ from pathlib import Path
 
 import numpy as np
 
-from compare import plots
-from compare.curves import aggregate, goodness_of_fit, load_rows, pair, two_sample_test, warning_sizes
-from compare.fit import BackgroundFit, MeasuredPoint, fit_background
-from compare.sweep import POINTS_DIR
-from ringlab.results import write_json, write_text
-from ringlab.run_files import load_trace
+from ringlab.atomic_files import write_json, write_text
+from ringlab.compare import plots
+from ringlab.compare.curves import aggregate, goodness_of_fit, load_rows, pair, two_sample_test, warning_sizes
+from ringlab.compare.fit import BackgroundFit, MeasuredPoint, fit_background
+from ringlab.compare.sweep import POINTS_DIR
+from ringlab.run_directory import load_trace
+from ringlab.runner import run
 from ringlab.scenario import load_scenario
 from ringlab.stalls import Distribution
 from ringlab.units import format_time_ns
 
 
 def _point_dirs(rows, backend, setting):
-    return [Path(r["_dir"]) / POINTS_DIR / f"{backend}-{r['scenario_key']}" for r in rows
+    return [Path(r["_dir"]) / POINTS_DIR / r["point"] for r in rows
             if r["backend"] == backend and tuple((p, r[p]) for p, _ in setting) == setting]
 
 
@@ -85,9 +86,7 @@ def build_report(sweep_dirs, out_dir, fit: bool = True, family: str = "expon", f
         hw_dir = _point_dirs(rows, "hw", first.setting)[0]
         hw_trace = load_trace(hw_dir)
         scenario = load_scenario(hw_dir / "scenario.toml")
-        from sim.fast_engine import run_fast
-
-        sim_trace = run_fast(scenario).trace
+        sim_trace = run(scenario).trace
         stalls = hw_trace.stalls
         start, length = (int(stalls.start_ns[0]), int(stalls.length_ns[0])) if len(stalls) else (0, 0)
         span = 6 * scenario.ring_slots * scenario.interval_ns

@@ -15,9 +15,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from compare.sweep_file import Sweep, SweepPoint
-from compare.table import write_table
-from ringlab.run_files import is_complete, write_hardware_run, write_run
+from ringlab.compare.sweep_file import Sweep, SweepPoint
+from ringlab.compare.table import write_table
+from ringlab.run_directory import is_complete, write_run_directory
+from ringlab.runner import run
 
 POINTS_DIR = "points"
 
@@ -37,24 +38,10 @@ def run_point(point: SweepPoint, out_dir: str, keep_trace: bool, engine: str = "
     final.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{point.key}.", dir=final.parent))
     try:
-        extra = {"sweep_parameters": dict(point.parameters), "repeat": point.repeat}
-        if point.backend == "sim":
-            from sim.fast_engine import run_fast
-
-            if engine == "simpy":
-                from sim.model import simulate
-
-                write_run(staging, point.scenario, simulate(point.scenario), "sim", point.scenario.notes_for("sim"),
-                          {"engine": "simpy", **extra})
-            else:
-                run = run_fast(point.scenario, keep_trace=keep_trace)
-                write_run(staging, point.scenario, run.trace, "sim", point.scenario.notes_for("sim"),
-                          {"engine": "fast", **extra}, summary=run.summary, delivered_ids=run.delivered_ids)
-        else:
-            from hw.trial import run_trial
-
-            result = run_trial(point.scenario)
-            write_hardware_run(staging, point.scenario, result, point.scenario.notes_for("hw"), extra)
+        result = run(point.scenario, point.backend, engine=engine,
+                     keep_trace=keep_trace or engine == "simpy" or point.backend == "hw")
+        write_run_directory(staging, result, {"sweep_parameters": dict(point.parameters), "repeat": point.repeat,
+                                              "point": point.key})
         if final.exists():
             shutil.rmtree(final)  # an incomplete leftover
         os.rename(staging, final)
@@ -108,7 +95,8 @@ def run_sweep(sweep: Sweep, out_dir, scheduler: str | None = None, workers: int 
 
 
 def _run_on_dask(points, out_dir: Path, keep_traces: bool, engine: str, scheduler: str, bar) -> None:
-    from dask.distributed import Client, as_completed as dask_completed
+    from dask.distributed import Client
+    from dask.distributed import as_completed as dask_completed
 
     with Client(scheduler) as client:
         futures = client.map(run_point, points, out_dir=str(out_dir), keep_trace=keep_traces, engine=engine,

@@ -3,13 +3,15 @@ seeds, and which backends to run. Validated like a scenario: one line naming the
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ringlab.errors import ScenarioError
+from ringlab.errors import InputError
+from ringlab.provenance import code_digest
 from ringlab.scenario import Scenario, read_toml, scenario_from_dict, set_fields
 
 BACKENDS = ("sim", "hw")
@@ -27,8 +29,10 @@ class SweepPoint:
 
     @property
     def key(self) -> str:
-        """Names the point's result: the backend and the hash of its full scenario."""
-        return f"{self.backend}-{self.scenario.key()}"
+        """Names the point's result: the backend, and a hash of its full scenario and of the code
+        that computes that backend's results (so a changed ringlab recomputes, never reuses)."""
+        code = code_digest(self.backend)
+        return f"{self.backend}-{hashlib.sha256((self.scenario.key() + code).encode()).hexdigest()[:16]}"
 
 
 @dataclass(frozen=True)
@@ -51,49 +55,49 @@ def load_sweep(path) -> Sweep:
     data = read_toml(path, "sweep")
     sweep = data.get("sweep")
     if not isinstance(sweep, dict) or len(data) != 1:
-        raise ScenarioError("sweep", "a sweep file has exactly one table, [sweep]")
+        raise InputError("sweep", "a sweep file has exactly one table, [sweep]")
     for key in sweep:
         if key not in SWEEP_KEYS:
-            raise ScenarioError(f"sweep.{key}", "unknown field")
+            raise InputError(f"sweep.{key}", "unknown field")
 
     base = sweep.get("base")
     if isinstance(base, str):
         try:
             base = read_toml(path.parent / base, "base scenario")
-        except ScenarioError as error:
-            raise ScenarioError("sweep.base", str(error)) from None
+        except InputError as error:
+            raise InputError("sweep.base", str(error)) from None
     if not isinstance(base, dict):
-        raise ScenarioError("sweep.base", "give a scenario file path or an inline scenario table")
+        raise InputError("sweep.base", "give a scenario file path or an inline scenario table")
     fixed = sweep.get("set", {})
     if not isinstance(fixed, dict):
-        raise ScenarioError("sweep.set", "expected a table of dotted keys and values")
+        raise InputError("sweep.set", "expected a table of dotted keys and values")
     base = set_fields(base, fixed)
 
     vary = sweep.get("vary", {})
     if not isinstance(vary, dict) or not vary:
-        raise ScenarioError("sweep.vary", "expected a table of field = [values, ...]")
+        raise InputError("sweep.vary", "expected a table of field = [values, ...]")
     for field, values in vary.items():
         if not isinstance(values, list) or not values:
-            raise ScenarioError(f"sweep.vary.{field}", "expected a non-empty list of values")
+            raise InputError(f"sweep.vary.{field}", "expected a non-empty list of values")
     mode = sweep.get("mode", "grid")
     if mode == "grid":
         combos = list(itertools.product(*vary.values()))
     elif mode == "zip":
         lengths = {len(v) for v in vary.values()}
         if len(lengths) != 1:
-            raise ScenarioError("sweep.vary", "with mode = \"zip\" every list must have the same length")
+            raise InputError("sweep.vary", "with mode = \"zip\" every list must have the same length")
         combos = list(zip(*vary.values()))
     else:
-        raise ScenarioError("sweep.mode", f"unknown mode {mode!r} (choose grid, zip)")
+        raise InputError("sweep.mode", f"unknown mode {mode!r} (choose grid, zip)")
     repeats = sweep.get("repeats", 1)
     if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
-        raise ScenarioError("sweep.repeats", f"expected a whole number >= 1, got {repeats!r}")
+        raise InputError("sweep.repeats", f"expected a whole number >= 1, got {repeats!r}")
     seed = sweep.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ScenarioError("sweep.seed", f"expected a whole number >= 0, got {seed!r}")
+        raise InputError("sweep.seed", f"expected a whole number >= 0, got {seed!r}")
     backends = sweep.get("backends", ["sim"])
     if not isinstance(backends, list) or not backends or any(b not in BACKENDS for b in backends):
-        raise ScenarioError("sweep.backends", f"expected a list drawn from {', '.join(BACKENDS)}, got {backends!r}")
+        raise InputError("sweep.backends", f"expected a list drawn from {', '.join(BACKENDS)}, got {backends!r}")
 
     points = []
     seeds = repeat_seeds(seed, repeats)
@@ -102,8 +106,8 @@ def load_sweep(path) -> Sweep:
             values = {**dict(zip(vary, combo)), "seed": repeat_seed}
             try:
                 scenario = scenario_from_dict(set_fields(base, values), base_dir=path.parent)
-            except ScenarioError as error:
-                raise ScenarioError(f"sweep: {error.field}", error.problem) from None
+            except InputError as error:
+                raise InputError(f"sweep: {error.field}", error.problem) from None
             for backend in backends:
                 points.append(SweepPoint(backend, tuple(zip(vary, combo)), repeat, scenario))
     return Sweep(sweep.get("name", path.stem), tuple(points), tuple(vary), tuple(backends),

@@ -6,8 +6,8 @@ import csv
 import io
 from pathlib import Path
 
-from ringlab.results import write_text
-from ringlab.run_files import load_summary
+from ringlab.atomic_files import write_text
+from ringlab.run_directory import load_summary
 
 TABLE_FILE = "table.csv"
 FIGURES = ("packets", "delivered", "dropped_full", "in_ring", "lost_before_ring", "pending", "loss_fraction",
@@ -17,13 +17,13 @@ FIGURES = ("packets", "delivered", "dropped_full", "in_ring", "lost_before_ring"
 
 def table_rows(sweep, out_dir) -> list[dict]:
     """Rows in the sweep's point order: backend, repeat, seed, the varied parameters, the figures."""
-    from compare.sweep import point_dir
+    from ringlab.compare.sweep import point_dir
 
     rows = []
     for point in sweep.points:
         summary = load_summary(point_dir(out_dir, point))
         row = {"backend": point.backend, "repeat": point.repeat, "seed": point.scenario.seed,
-               "scenario_key": point.scenario.key(), **dict(point.parameters)}
+               "point": point.key, **dict(point.parameters)}
         row.update({name: summary["summary"][name] for name in FIGURES})
         rows.append(row)
     return rows

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hw import iplink, loader, state, testbed
+from ringlab.hw import iplink, loader, state, testbed
 
 
 def cleanup_stale(everything: bool = False) -> list[str]:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import subprocess
 
+from ringlab.errors import HardwareError
 
-class IpError(RuntimeError):
+
+class IpError(HardwareError):
     """An ``ip`` command failed; the message carries its stderr."""
 
 

@@ -2,28 +2,28 @@
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 from dataclasses import dataclass
 
 import numpy as np
 
-from bpf import RING_WRITER_SOURCE
-from hw import iplink, state
-from hw.wire import PAYLOAD_DTYPES
-
-XDP_FLAGS_UPDATE_IF_NOEXIST = 1 << 0
-XDP_FLAGS_SKB_MODE = 1 << 1
-XDP_FLAGS_DRV_MODE = 1 << 2
-MODE_FLAGS = {"generic": XDP_FLAGS_SKB_MODE, "native": XDP_FLAGS_DRV_MODE}
-COUNTER_NAMES = ("seen", "written", "dropped_full", "not_ours", "not_logged")
-LOG_DTYPE = np.dtype([("seen_ns", "<u8"), ("decided_ns", "<u8"), ("slot", "<u4"), ("index_after", "<u4"),
-                      ("fate", "<u4"), ("cpu", "<u4"), ("claim", "<u8")])
-LOG_WRITTEN, LOG_DROPPED_FULL = 1, 2
+from ringlab.bpf import RING_WIRE_HEADER, RING_WRITER_SOURCE
+from ringlab.errors import HardwareError
+from ringlab.hw import iplink, state
+from ringlab.hw.wire import COUNTER_NAMES, LOG_DTYPE, PAYLOAD_DTYPES
 
 
 def log_slots_for(packets: int) -> int:
     """The per-packet log's size: a power of two above the largest id."""
     return max(1024, 1 << int(packets + 1).bit_length())
+
+
+def mode_flags(mode: str) -> int:
+    """BCC's XDP attach flag for ``mode`` (generic: the kernel's skb path; native: the driver's)."""
+    from bcc import BPF
+
+    return {"generic": BPF.XDP_FLAGS_SKB_MODE, "native": BPF.XDP_FLAGS_DRV_MODE}[mode]
 
 
 def detach(iface: str) -> None:
@@ -42,7 +42,8 @@ class WriterSettings:
     log_slots: int
 
     def cflags(self) -> list[str]:
-        flags = [f"-DRING_SLOTS={self.ring_slots}", f"-DLOG_SLOTS={self.log_slots}", f"-DPOLICY_{self.policy.upper()}"]
+        flags = [f"-I{RING_WIRE_HEADER.parent}", f"-DRING_SLOTS={self.ring_slots}", f"-DLOG_SLOTS={self.log_slots}",
+                 f"-DPOLICY_{self.policy.upper()}"]
         if self.payload_layout == "packed":
             flags.append("-DPAYLOAD_PACKED")
         return flags
@@ -69,14 +70,14 @@ class AttachedWriter:
         self.ring = None
         self.log = None
 
-    def __enter__(self) -> "AttachedWriter":
+    def __enter__(self) -> AttachedWriter:
         from bcc import BPF
 
         present = iplink.xdp_attached(self.iface)
         if iplink.link(self.iface) is None:
-            raise state.HardwareError(f"no network interface {self.iface!r}")
+            raise HardwareError(f"no network interface {self.iface!r}")
         if present and not self.force:
-            raise state.HardwareError(
+            raise HardwareError(
                 f"{self.iface} already has an XDP program (id {present.get('prog', {}).get('id', '?')}) that ringlab "
                 "did not attach; pass --force to replace it"
             )
@@ -84,7 +85,7 @@ class AttachedWriter:
         function = self.bpf.load_func(b"xdp_ring_writer", BPF.XDP)
         state.record("xdp", self.iface, mode=self.mode)
         try:
-            flags = MODE_FLAGS[self.mode] | (0 if self.force else XDP_FLAGS_UPDATE_IF_NOEXIST)
+            flags = mode_flags(self.mode) | (0 if self.force else BPF.XDP_FLAGS_UPDATE_IF_NOEXIST)
             self.bpf.attach_xdp(self.iface.encode(), function, flags)
             dtype = PAYLOAD_DTYPES[self.settings.payload_layout]
             ring_map = _map_array(self.bpf[b"ring"], dtype.itemsize * self.settings.ring_slots, 1)
@@ -106,15 +107,13 @@ class AttachedWriter:
         self.log = None
         self.ring = None
         for mapping in self._maps:
-            try:
+            with contextlib.suppress(BufferError):  # a view is still alive: the mapping goes when it does
                 mapping.close()
-            except BufferError:
-                pass  # a view is still alive; the mapping goes when it does
         self._maps = []
         if self.bpf is not None:
             try:
-                self.bpf.remove_xdp(self.iface.encode(), MODE_FLAGS[self.mode])
-            except Exception:
+                self.bpf.remove_xdp(self.iface.encode(), mode_flags(self.mode))
+            except Exception:  # noqa: BLE001 - whatever BCC failed on, detach with iproute2 instead
                 detach(self.iface)
             self.bpf.cleanup()
             self.bpf = None

@@ -1,5 +1,5 @@
 """The poller and the paced sender in C (``hot_loops.c``), with the same contracts as the Python
-versions in :mod:`hw.poller` and :mod:`hw.sender`, which stay for comparison."""
+versions in :mod:`ringlab.hw.poller` and :mod:`ringlab.hw.sender`, which stay for comparison."""
 
 from __future__ import annotations
 
@@ -7,14 +7,15 @@ import ctypes
 import mmap
 import os
 import time
-from typing import TYPE_CHECKING
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from hw.poller import PollRecord
-from hw.wire import PAYLOAD_DTYPES, PAYLOAD_OFFSET
 from ringlab import native
+from ringlab.bpf import RING_WIRE_HEADER
+from ringlab.hw.poller import PollRecord
+from ringlab.hw.wire import LAYOUT_CODES
 
 if TYPE_CHECKING:  # importing it costs scipy's import time, which the sender cannot afford
     from ringlab.stalls import StallSchedule
@@ -26,12 +27,12 @@ _library = None
 def library() -> ctypes.CDLL:
     global _library
     if _library is None:
-        lib = native.load(_SOURCE)
-        i64, pointer = ctypes.c_int64, ctypes.c_void_p
-        lib.ringlab_poll.argtypes = [pointer, i64, i64, i64, i64, ctypes.c_int, pointer, pointer, i64, i64, pointer,
-                                     pointer, pointer, pointer, i64]
+        lib = native.load(_SOURCE, headers=(RING_WIRE_HEADER,))
+        i64, pointer, c_int = ctypes.c_int64, ctypes.c_void_p, ctypes.c_int
+        lib.ringlab_poll.argtypes = [pointer, i64, c_int, pointer, pointer, i64, i64, pointer, pointer, pointer,
+                                     pointer, i64]
         lib.ringlab_poll.restype = i64
-        lib.ringlab_send.argtypes = [ctypes.c_int, pointer, i64, i64, ctypes.c_int, pointer, pointer, i64, i64, pointer]
+        lib.ringlab_send.argtypes = [c_int, pointer, i64, c_int, pointer, pointer, i64, i64, pointer]
         lib.ringlab_send.restype = i64
         _library = lib
     return _library
@@ -42,8 +43,7 @@ SLICE_NS = 50_000_000  # poll in slices this long, so that signals are handled b
 
 def poll_ring_native(ring_buffer: mmap.mmap, ring_slots: int, layout: str, stalls: StallSchedule, start_ns: int,
                      stop_box: np.ndarray, capacity: int) -> PollRecord:
-    """As :func:`hw.poller.poll_ring`, in C; records at most ``capacity`` reads."""
-    dtype = PAYLOAD_DTYPES[layout]
+    """As :func:`ringlab.hw.poller.poll_ring`, in C; records at most ``capacity`` reads."""
     starts = np.ascontiguousarray(stalls.start_ns + start_ns, np.int64)
     ends = np.ascontiguousarray(stalls.end_ns + start_ns, np.int64)
     ids = np.zeros(capacity, np.int64)
@@ -55,14 +55,10 @@ def poll_ring_native(ring_buffer: mmap.mmap, ring_slots: int, layout: str, stall
     view = ctypes.c_char.from_buffer(ring_buffer)
     try:
         while (now := time.monotonic_ns()) < stop_box[0]:
-            got = poll(ctypes.addressof(view), ring_slots, dtype.itemsize, dtype.fields["magic"][1],
-                       dtype.fields["id"][1], dtype.fields["id"][0].itemsize, starts.ctypes.data, ends.ctypes.data,
-                       len(starts), min(int(stop_box[0]), now + SLICE_NS), state.ctypes.data,
-                       ids[reads:].ctypes.data, slots[reads:].ctypes.data, read_ns[reads:].ctypes.data,
-                       capacity - reads)
-            if got < 0:
-                raise ValueError("payload slot larger than the poller's copy buffer")
-            reads += got
+            reads += poll(ctypes.addressof(view), ring_slots, LAYOUT_CODES[layout], starts.ctypes.data,
+                          ends.ctypes.data, len(starts), min(int(stop_box[0]), now + SLICE_NS), state.ctypes.data,
+                          ids[reads:].ctypes.data, slots[reads:].ctypes.data, read_ns[reads:].ctypes.data,
+                          capacity - reads)
     finally:
         del view  # release the export so the mapping can be closed
     return PollRecord(ids[:reads], slots[:reads], read_ns[:reads])
@@ -70,15 +66,14 @@ def poll_ring_native(ring_buffer: mmap.mmap, ring_slots: int, layout: str, stall
 
 def send_paced_native(sock, frame: bytearray, layout: str, ids: np.ndarray, arrival_ns: np.ndarray, start_ns: int,
                       sleep_ns: int = 0) -> np.ndarray:
-    """As :func:`hw.sender.send_paced`, in C (with ``sleep_ns``, paced by sleeping instead)."""
+    """As :func:`ringlab.hw.sender.send_paced`, in C (with ``sleep_ns``, paced by sleeping instead)."""
     ids = np.ascontiguousarray(ids, np.int64)
     targets = np.ascontiguousarray(arrival_ns + start_ns, np.int64)
     sent = np.zeros(len(targets), np.int64)
     buffer = (ctypes.c_uint8 * len(frame)).from_buffer(frame)
-    id_bytes = PAYLOAD_DTYPES[layout].fields["id"][0].itemsize
     try:
-        result = library().ringlab_send(sock.fileno(), ctypes.addressof(buffer), len(frame), PAYLOAD_OFFSET,
-                                        id_bytes, ids.ctypes.data, targets.ctypes.data, len(targets), sleep_ns,
+        result = library().ringlab_send(sock.fileno(), ctypes.addressof(buffer), len(frame), LAYOUT_CODES[layout],
+                                        ids.ctypes.data, targets.ctypes.data, len(targets), sleep_ns,
                                         sent.ctypes.data)
     finally:
         del buffer

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from hw.wire import PAYLOAD_DTYPES, PAYLOAD_MAGIC
+from ringlab.hw.wire import PAYLOAD_DTYPES, PAYLOAD_MAGIC
 
 if TYPE_CHECKING:  # importing it costs scipy's import time, which the sender cannot afford
     from ringlab.stalls import StallSchedule

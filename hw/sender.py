@@ -1,24 +1,35 @@
-"""The paced sender: ids 1, 2, 3, ... at planned times, busy-waiting to each send time.
+"""The paced sender: ids 1, 2, 3, ... at planned times, in C or Python, busy-waiting to each send
+time (or sleeping one interval after each frame, as the original experiments did).
 
-Run as a process of its own (inside the testbed's namespace, or on a remote host in front of a
-real NIC). Protocol with a trial: it prints ``ready`` once its socket is open, reads the start
-time (CLOCK_MONOTONIC ns) on standard input, sends, and writes the actual send times to a .npy.
+Each sender is a process of its own (inside the testbed's namespace, or on the host in front of a
+real NIC), one per writer CPU, each sending every n-th id. Protocol: it prints ``ready`` once its
+socket is open and everything slow is done, reads the start time (CLOCK_MONOTONIC ns) on standard
+input, sends, and writes the actual send times to a .npy. A trial and ``ringlab hw send`` both run
+senders through :class:`SenderProcesses`.
+
+This module imports nothing heavy (no scipy, no BCC): a sender must be ready quickly.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import socket
+import subprocess
 import sys
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from pathlib import Path
+from ringlab.atomic_files import atomic_path
+from ringlab.errors import HardwareError
+from ringlab.hw.wire import ETHERTYPE_PINGPONG, frame_template, id_patcher, parse_mac
 
-from hw.wire import ETHERTYPE_PINGPONG, frame_template, id_patcher, parse_mac
-from ringlab.results import atomic_path
+SENDER_CPU = 1  # one sender: the core the poller (on core 0) does not use
+QUEUE_FULL = (errno.ENOBUFS, errno.EAGAIN)
 
 
 def open_socket(iface: str) -> socket.socket:
@@ -31,7 +42,7 @@ def send_paced(sock, frame: bytearray, set_id, ids: np.ndarray, arrival_ns: np.n
                sleep_ns: int = 0) -> np.ndarray:
     """Send frame ``i``, carrying ``ids[i]``, at ``start_ns + arrival_ns[i]``, busy-waiting; or, with
     ``sleep_ns``, the first at its time and then after a sleep of ``sleep_ns`` each (the original
-    experiments' pacing). Return the actual send times."""
+    experiments' pacing). A full send queue is retried, as the C loop does. Return the send times."""
     clock = time.monotonic_ns
     targets = (arrival_ns + start_ns).tolist()
     sent = [0] * len(targets)
@@ -44,9 +55,130 @@ def send_paced(sock, frame: bytearray, set_id, ids: np.ndarray, arrival_ns: np.n
         else:
             while clock() < target:
                 pass
-        send(frame)
+        while True:
+            try:
+                send(frame)
+                break
+            except OSError as error:
+                if error.errno not in QUEUE_FULL:
+                    raise
         sent[i] = clock()
     return np.asarray(sent, dtype=np.int64)
+
+
+def send_frames(sock, frame: bytearray, layout: str, loops: str, ids: np.ndarray, arrival_ns: np.ndarray,
+                start_ns: int, sleep_ns: int = 0) -> np.ndarray:
+    """Send with the chosen hot loop (``native``: C, ``python``); return the send times."""
+    if loops == "native":
+        from ringlab.hw.native_loops import send_paced_native
+
+        return send_paced_native(sock, frame, layout, ids, arrival_ns, start_ns, sleep_ns)
+    return send_paced(sock, frame, id_patcher(layout), ids, arrival_ns, start_ns, sleep_ns)
+
+
+def sender_cpus(senders: int) -> list[int | None]:
+    """Where each sender runs. One sender: the core the poller does not use. Several (one per
+    writer CPU, since generic XDP on veth runs on the sending CPU): one core each, the poller
+    then shares."""
+    cores = os.cpu_count() or 1
+    if cores < 2:
+        return [None] * senders
+    if senders == 1:
+        return [SENDER_CPU]
+    return [k % cores for k in range(senders)]
+
+
+@dataclass(frozen=True)
+class Sender:
+    """One running sender process, the ids it sends and the file it writes its send times to."""
+
+    process: subprocess.Popen
+    sent_file: Path
+    ids: np.ndarray
+
+
+@dataclass(frozen=True)
+class SenderSettings:
+    """How the senders send: the payload layout, the hot loop, and the pacing."""
+
+    layout: str
+    loops: str
+    pacing: str  # busy | sleep
+    interval_ns: int
+
+
+class SenderProcesses:
+    """Context manager: one sender process per part (in ``netns`` if given), each sending every
+    ``parts``-th id of the plan, all ready when the block starts; any still running on the way
+    out is killed."""
+
+    def __init__(self, iface: str, dst_mac: str, settings: SenderSettings, arrival_ns: np.ndarray, parts: int,
+                 workdir: Path, netns: str | None = None):
+        self.iface, self.dst_mac, self.settings, self.netns = iface, dst_mac, settings, netns
+        self.arrival_ns, self.parts, self.workdir = arrival_ns, parts, Path(workdir)
+        self.senders: list[Sender] = []
+
+    def __enter__(self) -> SenderProcesses:
+        plan_file = self.workdir / "plan.npy"
+        np.save(plan_file, self.arrival_ns)
+        settings = self.settings
+        sleep_ns = settings.interval_ns * self.parts if settings.pacing == "sleep" else 0
+        try:
+            for part, cpu in enumerate(sender_cpus(self.parts)):
+                sent_file = self.workdir / f"sent-{part}.npy"
+                command = [sys.executable, "-m", "ringlab.hw.sender", "--iface", self.iface, "--dst-mac", self.dst_mac,
+                           "--layout", settings.layout, "--plan", str(plan_file), "--out", str(sent_file),
+                           "--loops", settings.loops, "--sleep-ns", str(sleep_ns), "--part", str(part),
+                           "--parts", str(self.parts)]
+                if cpu is not None:
+                    command += ["--cpu", str(cpu)]
+                if self.netns:
+                    command = ["ip", "netns", "exec", self.netns] + command
+                process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                ids = np.arange(part, len(self.arrival_ns), self.parts) + 1
+                self.senders.append(Sender(process, sent_file, ids))
+            for sender in self.senders:
+                if sender.process.stdout.readline().strip() != "ready":
+                    raise HardwareError(f"a sender did not start (exit status {sender.process.wait()})")
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def start(self, start_ns: int) -> None:
+        """Tell every sender the run's start time (CLOCK_MONOTONIC ns)."""
+        for sender in self.senders:
+            sender.process.stdin.write(f"{start_ns}\n")
+            sender.process.stdin.flush()
+
+    def wait(self, timeout_s: float) -> bool:
+        """Wait for every sender; True if all finished well within ``timeout_s`` and wrote their times."""
+        deadline = time.monotonic() + timeout_s
+        try:
+            codes = [s.process.wait(timeout=max(0.0, deadline - time.monotonic())) for s in self.senders]
+        except subprocess.TimeoutExpired:
+            return False
+        return all(code == 0 for code in codes) and all(s.sent_file.exists() for s in self.senders)
+
+    def last_send_ns(self) -> int:
+        """The latest send time of any frame (after :meth:`wait` returned True)."""
+        return max(int(np.load(s.sent_file).max(initial=0)) for s in self.senders)
+
+    def send_times(self) -> np.ndarray:
+        """Every frame's send time, indexed by id - 1; fails if a sender failed."""
+        for sender in self.senders:
+            if sender.process.wait(timeout=60) != 0:
+                raise HardwareError(f"a sender failed (exit status {sender.process.returncode})")
+        sent_ns = np.zeros(len(self.arrival_ns), np.int64)
+        for sender in self.senders:
+            sent_ns[sender.ids - 1] = np.load(sender.sent_file)
+        return sent_ns
+
+    def __exit__(self, *exc) -> None:
+        for sender in self.senders:
+            if sender.process.poll() is None:
+                sender.process.kill()
+            sender.process.wait()
 
 
 def main(argv=None) -> int:
@@ -69,21 +201,17 @@ def main(argv=None) -> int:
     mine = np.arange(args.part, len(plan), args.parts)
     ids, arrival_ns = mine + 1, plan[mine]
     if args.loops == "native":
-        from hw.native_loops import library, send_paced_native
+        from ringlab.hw.native_loops import library
 
         library()  # build or load it now: everything slow happens before "ready"
     sock = open_socket(args.iface)
-    src_mac = parse_mac(open(f"/sys/class/net/{args.iface}/address").read().strip())
+    src_mac = parse_mac(Path(f"/sys/class/net/{args.iface}/address").read_text().strip())
     frame = frame_template(parse_mac(args.dst_mac), src_mac, args.layout)
     print("ready", flush=True)
     start_ns = int(sys.stdin.readline())
-    if args.loops == "native":
-        sent = send_paced_native(sock, frame, args.layout, ids, arrival_ns, start_ns, args.sleep_ns)
-    else:
-        sent = send_paced(sock, frame, id_patcher(args.layout), ids, arrival_ns, start_ns, args.sleep_ns)
-    with atomic_path(args.out) as tmp:
-        with open(tmp, "wb") as handle:
-            np.save(handle, sent)
+    sent = send_frames(sock, frame, args.layout, args.loops, ids, arrival_ns, start_ns, args.sleep_ns)
+    with atomic_path(args.out) as tmp, open(tmp, "wb") as handle:
+        np.save(handle, sent)
     return 0
 
 

@@ -10,10 +10,6 @@ from pathlib import Path
 STATE_DIR = Path(os.environ.get("RINGLAB_STATE_DIR", "/run/ringlab"))
 
 
-class HardwareError(RuntimeError):
-    """The hardware backend cannot do what was asked; the message says why and what to do."""
-
-
 def record(kind: str, name: str, **details) -> Path:
     """Note that this process owns ``kind`` (``xdp`` or ``testbed``) called ``name``."""
     STATE_DIR.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hw import iplink, state
+from ringlab.errors import HardwareError
+from ringlab.hw import iplink, state
 
 NETNS = "ringlab-testbed"
 HOST_IFACE = "rl-xdp0"   # root namespace: the XDP program attaches here
@@ -65,7 +66,7 @@ class Testbed:
 
     def __enter__(self) -> TestbedLinks:
         if exists():
-            raise state.HardwareError(
+            raise HardwareError(
                 f"a testbed ({NETNS}) already exists; if no trial is running, 'ringlab hw cleanup' removes it"
             )
         self.links = up(self.queues)

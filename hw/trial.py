@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -16,15 +15,17 @@ from pathlib import Path
 
 import numpy as np
 
-from hw import loader, testbed
-from hw.cleanup import cleanup_stale
-from hw.poller import PollRecord, poll_ring
+from ringlab.errors import HardwareError
+from ringlab.hw import loader, testbed
+from ringlab.hw.cleanup import cleanup_stale
+from ringlab.hw.poller import PollRecord, poll_ring
+from ringlab.hw.sender import SENDER_CPU, SenderProcesses, SenderSettings, sender_cpus
+from ringlab.hw.wire import LOG_DROPPED_FULL, LOG_WRITTEN
 from ringlab.plan import RunPlan, draw_plan
 from ringlab.scenario import Scenario
 from ringlab.trace import DELIVERED, DROPPED_FULL, IN_RING, LOST_BEFORE_RING, NOT_SET, Trace, empty_columns
-from hw.state import HardwareError
 
-POLLER_CPU, SENDER_CPU = 0, 1
+POLLER_CPU = 0
 START_DELAY_NS = 20_000_000
 LATE_SEND_NS = 10_000  # a frame leaving more than this after its planned time counts as late
 
@@ -73,93 +74,24 @@ def signals_as_exceptions():
             signal.signal(s, handler)
 
 
-@dataclass(frozen=True)
-class Sender:
-    """One running sender process and the file it writes its send times to."""
-
-    process: subprocess.Popen
-    sent_file: Path
-    ids: np.ndarray
-
-
-def sender_cpus(senders: int) -> list[int | None]:
-    """Where each sender runs. One sender: the core the poller does not use. Several (one per
-    writer CPU, since generic XDP on veth runs on the sending CPU): one core each, the poller
-    then shares."""
-    cores = os.cpu_count() or 1
-    if cores < 2:
-        return [None] * senders
-    if senders == 1:
-        return [SENDER_CPU]
-    return [k % cores for k in range(senders)]
-
-
-@contextlib.contextmanager
-def sender_processes(netns: str | None, iface: str, dst_mac: str, scenario: Scenario, plan: RunPlan, workdir: Path):
-    """Start one sender per writer CPU (in ``netns`` if given), each sending every n-th id, and wait
-    until all are ready; kill whatever still runs on the way out."""
-    plan_file = workdir / "plan.npy"
-    np.save(plan_file, plan.arrival_ns)
-    count = scenario.writer.cpus
-    sleep_ns = scenario.interval_ns * count if scenario.hw.pacing == "sleep" else 0
-    senders = []
-    try:
-        for part, cpu in enumerate(sender_cpus(count)):
-            sent_file = workdir / f"sent-{part}.npy"
-            command = [sys.executable, "-m", "hw.sender", "--iface", iface, "--dst-mac", dst_mac,
-                       "--layout", scenario.hw.payload_layout, "--plan", str(plan_file), "--out", str(sent_file),
-                       "--loops", scenario.hw.loops, "--sleep-ns", str(sleep_ns), "--part", str(part),
-                       "--parts", str(count)]
-            if cpu is not None:
-                command += ["--cpu", str(cpu)]
-            if netns:
-                command = ["ip", "netns", "exec", netns] + command
-            process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                                       cwd=Path(__file__).resolve().parent.parent)
-            senders.append(Sender(process, sent_file, np.arange(part, plan.packets, count) + 1))
-        for sender in senders:
-            if sender.process.stdout.readline().strip() != "ready":
-                raise HardwareError(f"a sender did not start (exit status {sender.process.wait()})")
-        yield senders
-    finally:
-        for sender in senders:
-            if sender.process.poll() is None:
-                sender.process.kill()
-            sender.process.wait()
-
-
-def merged_send_times(senders: list[Sender], packets: int) -> np.ndarray:
-    """Every frame's send time, indexed by id - 1."""
-    sent_ns = np.zeros(packets, np.int64)
-    for sender in senders:
-        sent_ns[sender.ids - 1] = np.load(sender.sent_file)
-    return sent_ns
-
-
 def poll(scenario: Scenario, writer: loader.AttachedWriter, plan: RunPlan, start_ns: int,
          stop_box: np.ndarray) -> PollRecord:
     """Poll the ring from now until ``stop_box[0]``, with the scenario's hot loop."""
     if scenario.hw.loops == "native":
-        from hw.native_loops import poll_ring_native
+        from ringlab.hw.native_loops import poll_ring_native
 
         return poll_ring_native(writer.ring, scenario.ring_slots, scenario.hw.payload_layout, plan.stalls, start_ns,
                                 stop_box, capacity=plan.packets + scenario.ring_slots)
     return poll_ring(writer.ring, scenario.ring_slots, scenario.hw.payload_layout, plan.stalls, start_ns, stop_box)
 
 
-def end_when_senders_done(senders: list[Sender], stop_box: np.ndarray, drain_ns: int, at_least_ns: int,
+def end_when_senders_done(senders: SenderProcesses, stop_box: np.ndarray, drain_ns: int, at_least_ns: int,
                           timeout_s: float) -> None:
     """Wait for the senders; then end the poll ``drain_ns`` after the last frame (not before
     ``at_least_ns``), or at once if one failed or took longer than ``timeout_s``. Runs beside the
     poller, in a thread: the poll goes on as long as a sender sends, however late it runs."""
-    deadline = time.monotonic() + timeout_s
-    try:
-        codes = [s.process.wait(timeout=max(0.0, deadline - time.monotonic())) for s in senders]
-    except subprocess.TimeoutExpired:
-        codes = [None]
-    if all(code == 0 for code in codes) and all(s.sent_file.exists() for s in senders):
-        last = max(int(np.load(s.sent_file).max(initial=0)) for s in senders)
-        stop_box[0] = max(at_least_ns, last + drain_ns)
+    if senders.wait(timeout_s):
+        stop_box[0] = max(at_least_ns, senders.last_send_ns() + drain_ns)
     else:
         stop_box[0] = 0
 
@@ -172,8 +104,8 @@ def build_trace(scenario: Scenario, plan: RunPlan, log: np.ndarray, record: Poll
     columns = empty_columns(packets)
     seen = entries["fate"] != 0
     columns["fate"][:] = LOST_BEFORE_RING
-    columns["fate"][seen & (entries["fate"] == loader.LOG_WRITTEN)] = IN_RING
-    columns["fate"][seen & (entries["fate"] == loader.LOG_DROPPED_FULL)] = DROPPED_FULL
+    columns["fate"][seen & (entries["fate"] == LOG_WRITTEN)] = IN_RING
+    columns["fate"][seen & (entries["fate"] == LOG_DROPPED_FULL)] = DROPPED_FULL
     columns["slot"][seen] = entries["slot"][seen]
     columns["writer_index_after"][seen] = entries["index_after"][seen]
     columns["decided_ns"][seen] = entries["decided_ns"][seen].astype(np.int64) - start_ns
@@ -209,13 +141,15 @@ def run_trial(scenario: Scenario, iface: str | None = None, force: bool = False)
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ringlab-trial-")))
         if netns is None:
             return _remote_trial(scenario, plan, writer)
-        senders = stack.enter_context(sender_processes(netns, peer, dst_mac, scenario, plan, workdir))
+        sender_settings = SenderSettings(scenario.hw.payload_layout, scenario.hw.loops, scenario.hw.pacing,
+                                         scenario.interval_ns)
+        senders = stack.enter_context(SenderProcesses(peer, dst_mac, sender_settings, plan.arrival_ns,
+                                                      scenario.writer.cpus, workdir, netns))
         # With one sender on its own core, the poller takes the other; otherwise it shares.
-        stack.enter_context(pinned_to({POLLER_CPU} if sender_cpus(len(senders)) == [SENDER_CPU] else None))
+        alone = sender_cpus(scenario.writer.cpus) == [SENDER_CPU]
+        stack.enter_context(pinned_to({POLLER_CPU} if alone else None))
         start_ns = time.monotonic_ns() + START_DELAY_NS
-        for sender in senders:
-            sender.process.stdin.write(f"{start_ns}\n")
-            sender.process.stdin.flush()
+        senders.start(start_ns)
         # The poll ends after the last frame (busy pacing: not before the plan ends), whenever that is.
         planned_end = start_ns + plan.end_ns if scenario.hw.pacing == "busy" else 0
         stop_box = np.array([np.iinfo(np.int64).max], np.int64)  # the watcher sets it
@@ -226,10 +160,7 @@ def run_trial(scenario: Scenario, iface: str | None = None, force: bool = False)
         record = poll(scenario, writer, plan, start_ns, stop_box)
         watcher.join()
         end_ns = int(stop_box[0]) - start_ns
-        for sender in senders:
-            if sender.process.wait(timeout=60) != 0:
-                raise HardwareError(f"a sender failed (exit status {sender.process.returncode})")
-        sent_ns = merged_send_times(senders, plan.packets)
+        sent_ns = senders.send_times()
         counters = writer.counters()
         log = writer.log.copy()
     trace = build_trace(scenario, plan, log, record, sent_ns, start_ns, end_ns)

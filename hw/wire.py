@@ -1,4 +1,9 @@
-"""The pingpong wire format of phenomenon.md: frames, and the two payload layouts."""
+"""The pingpong wire format and the maps' records as NumPy and struct layouts.
+
+The one definition is ``bpf/ring_wire.h`` (shared by the XDP program and the native hot loops);
+these dtypes mirror it for the Python side, and ``tests/test_wire.py`` compiles the header and
+fails if they drift apart.
+"""
 
 from __future__ import annotations
 
@@ -13,13 +18,19 @@ IPV4_FILLER = bytes([0x45, 0, 0, 0x44, 0, 0, 0, 0, 64, 0xFF, 0, 0]) + bytes(8)  
 PAYLOAD_OFFSET = 14 + len(IPV4_FILLER)
 PHASE_PING = 0
 
-# The payload as the ring's slots hold it (numpy views of the mmapped map use these).
+# The payload as the ring's slots hold it (struct payload_original / payload_packed).
 PAYLOAD_DTYPES = {
     "original": np.dtype([("id", "<u4"), ("phase", "<u4"), ("ts", "<u8", 4), ("magic", "<u4"), ("padding", "<u4")]),
     "packed": np.dtype([("id", "<u8"), ("ts", "<u8", 4), ("phase", "<u4"), ("magic", "<u4")]),
 }
 PAYLOAD_STRUCTS = {"original": struct.Struct("<IIQQQQI4x"), "packed": struct.Struct("<QQQQQII")}
-assert all(d.itemsize == 48 for d in PAYLOAD_DTYPES.values())
+LAYOUT_CODES = {"original": 0, "packed": 1}  # enum payload_layout
+
+# struct packet_log: one record per packet id, written by the XDP program.
+LOG_DTYPE = np.dtype([("seen_ns", "<u8"), ("decided_ns", "<u8"), ("slot", "<u4"), ("index_after", "<u4"),
+                      ("fate", "<u4"), ("cpu", "<u4"), ("claim", "<u8")])
+LOG_WRITTEN, LOG_DROPPED_FULL = 1, 2  # FATE_WRITTEN, FATE_DROPPED_FULL
+COUNTER_NAMES = ("seen", "written", "dropped_full", "not_ours", "not_logged")  # enum counter, in order
 
 
 def pack_payload(layout: str, packet_id: int, send_ns: int) -> bytes:
@@ -30,7 +41,7 @@ def pack_payload(layout: str, packet_id: int, send_ns: int) -> bytes:
 
 
 def frame_template(dst_mac: bytes, src_mac: bytes, layout: str) -> bytearray:
-    """A full 1024-byte frame for id 0; ``set_id`` patches the id in place."""
+    """A full 1024-byte frame for id 0; ``id_patcher`` writes the id in place."""
     header = dst_mac + src_mac + struct.pack("!H", ETHERTYPE_PINGPONG) + IPV4_FILLER
     frame = bytearray(header + pack_payload(layout, 0, 0))
     frame.extend(bytes(FRAME_BYTES - len(frame)))
@@ -45,6 +56,9 @@ def id_patcher(layout: str):
 
 def parse_mac(text: str) -> bytes:
     parts = text.split(":")
-    if len(parts) != 6:
+    if len(parts) != 6 or not all(len(p) == 2 for p in parts):
         raise ValueError(f"not a MAC address: {text!r}")
-    return bytes(int(p, 16) for p in parts)
+    try:
+        return bytes(int(p, 16) for p in parts)
+    except ValueError:
+        raise ValueError(f"not a MAC address: {text!r}") from None

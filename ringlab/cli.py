@@ -3,19 +3,41 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import traceback
 from pathlib import Path
 
-from ringlab.errors import ScenarioError
-
-EXIT_BAD_INPUT = 2
+from ringlab.errors import (
+    EXIT_BUG,
+    EXIT_CHECK_FAILED,
+    EXIT_INTERRUPTED,
+    HardwareError,
+    InputError,
+    RinglabError,
+    one_line,
+)
 
 
 class _Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line and exit with status 2."""
 
     def error(self, message):
-        self.exit(EXIT_BAD_INPUT, f"ringlab: error: {message}\n")
+        self.exit(InputError.exit_status, f"ringlab: error: {message}\n")
+
+
+def output_directory(path: Path) -> Path:
+    """``--out`` as a directory ringlab may write into (created if absent), or an InputError."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError("--out", f"cannot create {path}: {error.strerror}") from None
+    if not path.is_dir():
+        raise InputError("--out", f"{path} is not a directory")
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise InputError("--out", f"{path} is not writable")
+    return path
 
 
 def _time_option(value: str) -> int:
@@ -23,7 +45,7 @@ def _time_option(value: str) -> int:
 
     try:
         return parse_time_ns(value, "time")
-    except ScenarioError as error:
+    except InputError as error:
         raise argparse.ArgumentTypeError(error.problem) from None
 
 
@@ -37,98 +59,68 @@ def _print_summary(name: str, backend: str, summary, out_dir: Path) -> None:
     )
 
 
+def _write(out_dir: Path, result, extra: dict | None = None) -> None:
+    from ringlab.run_directory import write_run_directory
+
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    write_run_directory(out_dir, result, extra)
+    _print_summary(result.scenario.name, result.backend, result.summary, out_dir)
+
+
 def cmd_sim(args) -> int:
-    from ringlab.run_files import write_run
+    from ringlab.runner import run
     from ringlab.scenario import load_scenario
 
     scenario = load_scenario(args.scenario, args.overrides)
-    if args.summary_only and args.engine == "simpy":
-        raise ScenarioError("--summary-only", "needs the fast engine (the SimPy model always keeps its trace)")
-    notes = scenario.notes_for("sim")
-    for note in notes:
-        print(f"note: {note}", file=sys.stderr)
-    if args.engine == "simpy":
-        from sim.model import simulate
-
-        summary = write_run(args.out, scenario, simulate(scenario), "sim", notes, {"engine": "simpy"})
-    else:
-        from sim.fast_engine import run_fast
-
-        run = run_fast(scenario, keep_trace=not args.summary_only)
-        summary = write_run(args.out, scenario, run.trace, "sim", notes, {"engine": "fast"},
-                            summary=run.summary, delivered_ids=run.delivered_ids)
-    _print_summary(scenario.name, "sim", summary, args.out)
+    out_dir = output_directory(args.out)
+    _write(out_dir, run(scenario, "sim", engine=args.engine, keep_trace=not args.summary_only))
     return 0
-
-
-def _load_run(directory: Path):
-    from ringlab.run_files import is_complete, load_summary, load_trace
-
-    if not is_complete(directory):
-        raise ScenarioError(str(directory), "not a complete ringlab run (no summary.json)")
-    summary = load_summary(directory)
-    if summary.get("trace_file", "trace.npz") is None:
-        raise ScenarioError(str(directory), "was run with --summary-only: it has no trace to dump or plot")
-    return load_trace(directory), summary
 
 
 def cmd_dump(args) -> int:
     from ringlab.dump import render_dump
+    from ringlab.run_directory import load_run
 
-    trace, _ = _load_run(args.run)
+    trace, _ = load_run(args.run)
     to_ns = args.to_ns if args.to_ns is not None else trace.end_ns
     if to_ns < args.from_ns:
-        raise ScenarioError("--to", "must not be before --from")
+        raise InputError("--to", "must not be before --from")
     sys.stdout.write(render_dump(trace, args.from_ns, to_ns))
     return 0
 
 
 def cmd_plot(args) -> int:
-    from ringlab.timeline_plot import default_window_ns, plot_run
-    from ringlab.units import parse_time_ns
+    from ringlab.run_directory import load_run
+    from ringlab.timeline_plot import plot_run
 
-    trace, summary = _load_run(args.run)
-    interval_ns = parse_time_ns(summary["scenario"]["interval"], "interval")
-    from_ns, to_ns = default_window_ns(trace, interval_ns)
-    from_ns = args.from_ns if args.from_ns is not None else from_ns
-    to_ns = args.to_ns if args.to_ns is not None else to_ns
-    if to_ns <= from_ns:
-        raise ScenarioError("--to", "must be after --from")
+    trace, summary = load_run(args.run)
     title = f"{summary['scenario_name']} [{summary['backend']}], policy {summary['scenario']['writer']['policy']}"
-    for path in plot_run(trace, Path(args.run) / "timeline", from_ns, to_ns, title):
+    for path in plot_run(trace, Path(args.run) / "timeline", args.from_ns, args.to_ns, title):
         print(path)
     return 0
 
 
 def cmd_hw_trial(args) -> int:
-    from hw.state import HardwareError
-    from hw.trial import run_trial
-    from ringlab.run_files import write_hardware_run
+    from ringlab.runner import run
     from ringlab.scenario import load_scenario
 
     scenario = load_scenario(args.scenario, args.overrides)
-    notes = scenario.notes_for("hw")
-    for note in notes:
-        print(f"note: {note}", file=sys.stderr)
-    try:
-        result = run_trial(scenario, iface=args.iface, force=args.force)
-    except HardwareError as error:
-        print(f"ringlab: hardware: {error}", file=sys.stderr)
-        return 1
-    summary = write_hardware_run(args.out, scenario, result, notes, {"interface": args.iface or "testbed"})
-    _print_summary(scenario.name, "hw", summary, args.out)
+    out_dir = output_directory(args.out)
+    result = run(scenario, "hw", iface=args.iface, force=args.force)
+    _write(out_dir, result, {"interface": args.iface or "testbed"})
+    holds = result.hardware.conservation["holds"]
     print(f"conservation (sent = written + dropped_full + lost before XDP, counters agree): "
-          f"{'holds' if result.conservation['holds'] else 'VIOLATED'}")
-    return 0 if result.conservation["holds"] else 1
+          f"{'holds' if holds else 'VIOLATED'}")
+    return 0 if holds else EXIT_CHECK_FAILED
 
 
 def cmd_hw_testbed(args) -> int:
-    from hw import testbed
+    from ringlab.hw import testbed
 
     if args.action == "up":
         if testbed.exists():
-            print(f"ringlab: hardware: a testbed ({testbed.NETNS}) already exists", file=sys.stderr)
-            return 1
+            raise HardwareError(f"a testbed ({testbed.NETNS}) already exists ('ringlab hw testbed down' removes it)")
         links = testbed.up(args.queues, manual=True)
         print(f"testbed up: attach XDP to {links.host_iface} ({links.host_mac}); "
               f"send from {links.peer_iface} in namespace {links.netns}")
@@ -139,7 +131,7 @@ def cmd_hw_testbed(args) -> int:
 
 
 def cmd_hw_cleanup(args) -> int:
-    from hw.cleanup import cleanup_stale
+    from ringlab.hw.cleanup import cleanup_stale
 
     removed = cleanup_stale(everything=True)
     print("\n".join(removed) if removed else "nothing to clean up")
@@ -147,61 +139,57 @@ def cmd_hw_cleanup(args) -> int:
 
 
 def cmd_hw_doctor(args) -> int:
-    from hw.doctor import run_checks
+    from ringlab.hw.doctor import run_checks
 
     checks = run_checks()
     for check in checks:
         print(f"[{'ok' if check.ok else 'MISSING'}] {check.name}: {check.detail}" + ("" if check.ok else f"\n      fix: {check.fix}"))
-    return 0 if all(c.ok for c in checks) else 1
+    return 0 if all(c.ok for c in checks) else EXIT_CHECK_FAILED
 
 
 def cmd_hw_send(args) -> int:
+    import tempfile
     import time
 
-    import numpy as np
-
-    from hw.sender import open_socket, send_paced
-    from hw.wire import frame_template, id_patcher, parse_mac
+    from ringlab.hw.sender import SenderProcesses, SenderSettings
+    from ringlab.hw.wire import parse_mac
     from ringlab.plan import draw_plan
     from ringlab.scenario import load_scenario
 
     scenario = load_scenario(args.scenario, args.overrides)
     try:
-        dst_mac = parse_mac(args.dst_mac)
+        parse_mac(args.dst_mac)
     except ValueError as error:
-        raise ScenarioError("--dst-mac", str(error)) from None
+        raise InputError("--dst-mac", str(error)) from None
+    if not Path(f"/sys/class/net/{args.iface}").exists():
+        raise InputError("--iface", f"no network interface {args.iface!r} here")
     plan = draw_plan(scenario)
-    sock = open_socket(args.iface)
-    src_mac = parse_mac(Path(f"/sys/class/net/{args.iface}/address").read_text().strip())
-    frame = frame_template(dst_mac, src_mac, scenario.hw.payload_layout)
-    start_ns = time.monotonic_ns() + 100_000_000
-    ids = np.arange(1, plan.packets + 1)
-    if scenario.hw.loops == "native":
-        from hw.native_loops import send_paced_native
-
-        sent = send_paced_native(sock, frame, scenario.hw.payload_layout, ids, plan.arrival_ns, start_ns)
-    else:
-        sent = send_paced(sock, frame, id_patcher(scenario.hw.payload_layout), ids, plan.arrival_ns, start_ns)
+    settings = SenderSettings(scenario.hw.payload_layout, scenario.hw.loops, scenario.hw.pacing, scenario.interval_ns)
+    with tempfile.TemporaryDirectory(prefix="ringlab-send-") as workdir, \
+            SenderProcesses(args.iface, args.dst_mac, settings, plan.arrival_ns, scenario.writer.cpus,
+                            Path(workdir)) as senders:
+        start_ns = time.monotonic_ns() + 100_000_000
+        senders.start(start_ns)
+        sent = senders.send_times()
     late = int((sent - start_ns - plan.arrival_ns > 10_000).sum())
-    print(f"sent {len(sent)} frames from {args.iface} in {(sent[-1] - sent[0]) / 1e9:.3f} s, {late} more than 10 us late")
+    print(f"sent {len(sent)} frames from {args.iface} in {(sent.max() - sent.min()) / 1e9:.3f} s, "
+          f"{late} more than 10 us late")
     return 0
 
 
 def cmd_sweep(args) -> int:
-    from compare.sweep import run_sweep
-    from compare.sweep_file import load_sweep
+    from ringlab.compare.sweep import run_sweep
+    from ringlab.compare.sweep_file import load_sweep
 
     sweep = load_sweep(args.sweep)
     if "hw" in sweep.backends:
-        from hw.doctor import hardware_ready
+        from ringlab.hw.doctor import hardware_ready
 
         ready, reason = hardware_ready()
         if not ready:
-            print(f"ringlab: hardware: the sweep asks for hw points, but real XDP cannot run here: {reason}",
-                  file=sys.stderr)
-            return 1
+            raise HardwareError(f"the sweep asks for hw points, but real XDP cannot run here: {reason}")
     if args.workers is not None and args.workers < 1:
-        raise ScenarioError("--workers", "must be at least 1")
+        raise InputError("--workers", "must be at least 1")
     counts = run_sweep(sweep, args.out, scheduler=args.scheduler, workers=args.workers, progress=not args.quiet,
                        engine=args.engine)
     print(f"{sweep.name}: {counts['points']} points, {counts['skipped']} already done, {counts['computed']} computed "
@@ -210,11 +198,11 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from compare.report import build_report
+    from ringlab.compare.report import build_report
 
     for directory in args.sweeps:
         if not (Path(directory) / "table.csv").is_file():
-            raise ScenarioError(str(directory), "not a finished sweep (no table.csv): run 'ringlab sweep' first")
+            raise InputError(str(directory), "not a finished sweep (no table.csv): run 'ringlab sweep' first")
     figures = build_report(args.sweeps, args.out, fit=not args.no_fit, family=args.family)
     overall = figures["overall"]
     print(f"report: {Path(args.out) / 'report.md'}"
@@ -238,7 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="keep only the summary and the warnings, not the per-packet trace (for huge runs)")
     sim.set_defaults(handler=cmd_sim)
 
-    dump = commands.add_parser("dump", help="print the map over time, as the original debugging thread did")
+    dump = commands.add_parser("dump", help="print the map over time, one line of slots per change (see docs/model.md)")
     dump.add_argument("run", type=Path, help="a run directory")
     dump.add_argument("--from", dest="from_ns", type=_time_option, default=0, help="start time, e.g. 5ms")
     dump.add_argument("--to", dest="to_ns", type=_time_option, default=None, help="end time, e.g. 5.1ms")
@@ -294,15 +282,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    """Run one command. ringlab's own errors end in one line and their exit status (see
+    :mod:`ringlab.errors`); anything else is a bug, shown with its traceback."""
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except ScenarioError as error:
-        print(f"ringlab: error: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    except RinglabError as error:
+        print(f"ringlab: {error.label}: {one_line(error)}", file=sys.stderr)
+        return error.exit_status
     except KeyboardInterrupt:
         print("ringlab: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except Exception:  # noqa: BLE001 - not a user's error: show it, and say so
+        traceback.print_exc()
+        print("ringlab: internal error: this is a bug in ringlab; please report it with the traceback above",
+              file=sys.stderr)
+        return EXIT_BUG
 
 
 if __name__ == "__main__":

@@ -16,40 +16,42 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from ringlab.errors import BuildError
+
 CACHE_DIR = Path(os.environ.get("RINGLAB_CACHE", Path.home() / ".cache" / "ringlab"))
 CFLAGS = ("-O2", "-shared", "-fPIC", "-std=c11", "-Wall", "-Werror")
 
 
-class NativeBuildError(RuntimeError):
-    """The C compiler is missing or rejected the source; the message carries its output."""
+def library_path(source: Path, cflags=CFLAGS, headers=()) -> Path:
+    """Where the library of this exact source, headers and flags is cached."""
+    content = b"".join(Path(f).read_bytes() for f in (source, *headers)) + " ".join(cflags).encode()
+    return CACHE_DIR / f"{source.stem}-{hashlib.sha256(content).hexdigest()[:16]}.so"
 
 
-def library_path(source: Path, cflags=CFLAGS) -> Path:
-    digest = hashlib.sha256(source.read_bytes() + " ".join(cflags).encode()).hexdigest()[:16]
-    return CACHE_DIR / f"{source.stem}-{digest}.so"
-
-
-def build(source: Path, cflags=CFLAGS) -> Path:
-    """Compile ``source`` unless a library of this exact source is cached; return its path."""
-    target = library_path(source, cflags)
+def build(source: Path, cflags=CFLAGS, headers=()) -> Path:
+    """Compile ``source`` (which may include ``headers``) unless a library of this exact source is
+    cached; return its path."""
+    target = library_path(source, cflags, headers)
     if target.exists():
         return target
     compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
     if compiler is None:
-        raise NativeBuildError("no C compiler found (install gcc: apt-get install gcc)")
+        raise BuildError("no C compiler found (install gcc: apt-get install gcc, or run make setup)")
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".so", dir=target.parent)
     os.close(fd)
     try:
-        result = subprocess.run([compiler, *cflags, "-o", tmp, str(source)], capture_output=True, text=True)
+        includes = [f"-I{directory}" for directory in sorted({str(Path(h).parent) for h in headers})]
+        result = subprocess.run([compiler, *cflags, *includes, "-o", tmp, str(source)], capture_output=True, text=True)
         if result.returncode != 0:
-            raise NativeBuildError(f"compiling {source.name} failed:\n{result.stderr}")
+            first = next((line for line in result.stderr.splitlines() if "error" in line), result.stderr.strip()[:200])
+            raise BuildError(f"compiling {source.name} failed: {first}", result.stderr)
         os.replace(tmp, target)
     finally:
         Path(tmp).unlink(missing_ok=True)
     return target
 
 
-def load(source: Path, cflags=CFLAGS) -> ctypes.CDLL:
+def load(source: Path, cflags=CFLAGS, headers=()) -> ctypes.CDLL:
     """Build (if needed) and load ``source`` as a shared library."""
-    return ctypes.CDLL(str(build(source, cflags)))
+    return ctypes.CDLL(str(build(source, cflags, headers)))

@@ -1,7 +1,7 @@
 """The scenario: everything that defines a run, loaded from TOML and overridable with ``--set``.
 
 Validation lives here, apart from both engines, and fails early with one line that names the
-field and the problem (:class:`ringlab.errors.ScenarioError`).
+field and the problem (:class:`ringlab.errors.InputError`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ringlab.errors import ScenarioError
+from ringlab.errors import InputError
 from ringlab.stalls import StallModel, stall_model_from_spec
 from ringlab.units import parse_time_ns
 
@@ -89,10 +89,15 @@ class Scenario:
     stalls: StallModel
     hw: HardwareConfig
     source: dict = field(compare=False, repr=False)
+    base_dir: Path | None = field(default=None, compare=False, repr=False)  # relative paths start here
 
     def to_dict(self) -> dict:
         """The scenario as given (defaults filled in), ready for TOML or JSON."""
         return copy.deepcopy(self.source)
+
+    def with_values(self, values: dict) -> Scenario:
+        """A new, validated scenario with each dotted field of ``values`` set (``{"writer.policy": "fixed"}``)."""
+        return scenario_from_dict(set_fields(self.source, values), self.base_dir)
 
     def key(self) -> str:
         """A short hash identifying this scenario (stable across runs and machines)."""
@@ -130,29 +135,29 @@ def _merge(defaults: dict, given: dict) -> dict:
 
 def _int(value, field_name: str, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ScenarioError(field_name, f"expected a whole number, got {value!r}")
+        raise InputError(field_name, f"expected a whole number, got {value!r}")
     if value < minimum:
-        raise ScenarioError(field_name, f"must be at least {minimum}, got {value}")
+        raise InputError(field_name, f"must be at least {minimum}, got {value}")
     return value
 
 
 def _choice(value, field_name: str, choices) -> str:
     if value not in choices:
-        raise ScenarioError(field_name, f"unknown value {value!r} (choose {', '.join(choices)})")
+        raise InputError(field_name, f"unknown value {value!r} (choose {', '.join(choices)})")
     return value
 
 
 def _check_keys(table: dict, allowed, prefix: str) -> None:
     for key in table:
         if key not in allowed:
-            raise ScenarioError(f"{prefix}{key}", "unknown field")
+            raise InputError(f"{prefix}{key}", "unknown field")
 
 
 def parse_override(text: str) -> tuple[list[str], object]:
     """Split ``writer.policy=fixed`` into a key path and a TOML value (bare words are strings)."""
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
-        raise ScenarioError("--set", f"expected key=value, got {text!r}")
+        raise InputError("--set", f"expected key=value, got {text!r}")
     try:
         value = tomllib.loads(f"value = {raw.strip()}")["value"]
     except tomllib.TOMLDecodeError:
@@ -169,7 +174,7 @@ def set_fields(data: dict, values: dict) -> dict:
         for part in path[:-1]:
             nxt = table.setdefault(part, {})
             if not isinstance(nxt, dict):
-                raise ScenarioError(dotted, f"{part!r} is not a table")
+                raise InputError(dotted, f"{part!r} is not a table")
             table = nxt
         table[path[-1]] = copy.deepcopy(value)
     return data
@@ -186,32 +191,32 @@ def apply_overrides(data: dict, overrides) -> dict:
 def scenario_from_dict(given: dict, base_dir: Path | None = None) -> Scenario:
     """Validate a scenario table (as read from TOML) into a :class:`Scenario`."""
     if not isinstance(given, dict):
-        raise ScenarioError("scenario", "expected a table")
+        raise InputError("scenario", "expected a table")
     _check_keys(given, TOP_LEVEL_KEYS, "")
     for table in ("writer", "poller", "hw"):
         if table in given:
             if not isinstance(given[table], dict):
-                raise ScenarioError(table, "expected a table")
+                raise InputError(table, "expected a table")
             _check_keys(given[table], DEFAULTS[table], f"{table}.")
     data = _merge(DEFAULTS, given)
 
     name = data["name"]
     if not isinstance(name, str) or not name:
-        raise ScenarioError("name", f"expected a non-empty string, got {name!r}")
+        raise InputError("name", f"expected a non-empty string, got {name!r}")
     seed = _int(data["seed"], "seed", 0)
     ring_slots = _int(data["ring_slots"], "ring_slots", 1)
     interval_ns = parse_time_ns(data["interval"], "interval", allow_zero=False)
     jitter_ns = parse_time_ns(data["jitter"], "jitter")
     drain_ns = parse_time_ns(data["drain"], "drain")
     if "packets" in data and "duration" in data:
-        raise ScenarioError("duration", "give either packets or duration, not both")
+        raise InputError("duration", "give either packets or duration, not both")
     if "packets" in data:
         packets = _int(data["packets"], "packets", 1)
     elif "duration" in data:
         duration_ns = parse_time_ns(data["duration"], "duration", allow_zero=False)
         packets = max(1, duration_ns // interval_ns)
     else:
-        raise ScenarioError("packets", "missing (give packets, or a duration)")
+        raise InputError("packets", "missing (give packets, or a duration)")
 
     w = data["writer"]
     writer = WriterConfig(
@@ -235,18 +240,19 @@ def scenario_from_dict(given: dict, base_dir: Path | None = None) -> Scenario:
         pacing=_choice(h["pacing"], "hw.pacing", PACING),
     )
     stalls = stall_model_from_spec(data["stalls"], "stalls", base_dir)
-    return Scenario(name, seed, ring_slots, interval_ns, jitter_ns, packets, drain_ns, writer, poller, stalls, hw, data)
+    return Scenario(name, seed, ring_slots, interval_ns, jitter_ns, packets, drain_ns, writer, poller, stalls, hw, data,
+                    base_dir)
 
 
 def read_toml(path, what: str) -> dict:
-    """Read a TOML file; a missing file or bad TOML is a ScenarioError naming the file."""
+    """Read a TOML file; a missing file or bad TOML is a InputError naming the file."""
     try:
         with open(path, "rb") as handle:
             return tomllib.load(handle)
     except OSError as error:
-        raise ScenarioError(str(path), f"cannot read {what}: {error.strerror}") from None
+        raise InputError(str(path), f"cannot read {what}: {error.strerror}") from None
     except tomllib.TOMLDecodeError as error:
-        raise ScenarioError(str(path), f"not valid TOML: {error}") from None
+        raise InputError(str(path), f"not valid TOML: {error}") from None
 
 
 def load_scenario(path, overrides=()) -> Scenario:

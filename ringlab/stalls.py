@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import scipy.stats
 
-from ringlab.errors import ScenarioError
+from ringlab.errors import InputError
 from ringlab.units import parse_time_ns
 
 TIME_PARAMETERS = ("loc", "scale")
@@ -28,7 +28,7 @@ class StallSchedule:
     length_ns: np.ndarray
 
     @classmethod
-    def from_intervals(cls, start_ns, length_ns) -> "StallSchedule":
+    def from_intervals(cls, start_ns, length_ns) -> StallSchedule:
         """Build a schedule from any intervals: sorts them, merges overlaps, drops empty ones."""
         start = np.asarray(start_ns, dtype=np.int64).ravel()
         end = start + np.asarray(length_ns, dtype=np.int64).ravel()
@@ -46,7 +46,7 @@ class StallSchedule:
         return cls(start.astype(np.int64), (end - start).astype(np.int64))
 
     @classmethod
-    def empty(cls) -> "StallSchedule":
+    def empty(cls) -> StallSchedule:
         return cls(np.zeros(0, np.int64), np.zeros(0, np.int64))
 
     @property
@@ -74,7 +74,7 @@ class StallSchedule:
             i += 1
         return now + remaining
 
-    def clipped(self, horizon_ns: int) -> "StallSchedule":
+    def clipped(self, horizon_ns: int) -> StallSchedule:
         """The stalls that start before ``horizon_ns``."""
         keep = self.start_ns < horizon_ns
         return StallSchedule(self.start_ns[keep], self.length_ns[keep])
@@ -88,17 +88,17 @@ class Distribution:
     parameters: tuple[tuple[str, float], ...]
 
     @classmethod
-    def from_spec(cls, spec, field_name: str) -> "Distribution":
+    def from_spec(cls, spec, field_name: str) -> Distribution:
         """Parse ``{dist = "expon", scale = "20us"}``: loc and scale are times, shapes are numbers."""
         if not isinstance(spec, dict):
-            raise ScenarioError(field_name, f"expected a table like {{dist = \"expon\", scale = \"20us\"}}, got {spec!r}")
+            raise InputError(field_name, f"expected a table like {{dist = \"expon\", scale = \"20us\"}}, got {spec!r}")
         spec = dict(spec)
         name = spec.pop("dist", None)
         if not isinstance(name, str):
-            raise ScenarioError(f"{field_name}.dist", "missing: name a scipy.stats distribution, e.g. \"expon\"")
+            raise InputError(f"{field_name}.dist", "missing: name a scipy.stats distribution, e.g. \"expon\"")
         family = getattr(scipy.stats, name, None)
         if not isinstance(family, scipy.stats.rv_continuous):
-            raise ScenarioError(f"{field_name}.dist", f"unknown continuous scipy.stats distribution {name!r}")
+            raise InputError(f"{field_name}.dist", f"unknown continuous scipy.stats distribution {name!r}")
         shapes = [s.strip() for s in (family.shapes or "").split(",") if s.strip()]
         parameters = {}
         for key, value in spec.items():
@@ -107,21 +107,21 @@ class Distribution:
                 parameters[key] = float(parse_time_ns(value, where))
             elif key in shapes:
                 if isinstance(value, bool) or not isinstance(value, (int, float)):
-                    raise ScenarioError(where, f"expected a number, got {value!r}")
+                    raise InputError(where, f"expected a number, got {value!r}")
                 parameters[key] = float(value)
             else:
                 allowed = ", ".join(shapes + list(TIME_PARAMETERS))
-                raise ScenarioError(where, f"unknown parameter of {name} (it takes {allowed})")
+                raise InputError(where, f"unknown parameter of {name} (it takes {allowed})")
         missing = [s for s in shapes if s not in parameters]
         if missing:
-            raise ScenarioError(f"{field_name}.{missing[0]}", f"missing shape parameter of {name}")
+            raise InputError(f"{field_name}.{missing[0]}", f"missing shape parameter of {name}")
         distribution = cls(name, tuple(sorted(parameters.items())))
         try:
             sample = distribution.frozen().rvs(size=8, random_state=np.random.default_rng(0))
         except (ValueError, OverflowError) as error:
-            raise ScenarioError(field_name, f"invalid parameters for {name}: {error}") from None
+            raise InputError(field_name, f"invalid parameters for {name}: {error}") from None
         if not np.all(np.isfinite(sample)):
-            raise ScenarioError(field_name, f"invalid parameters for {name}: samples are not finite")
+            raise InputError(field_name, f"invalid parameters for {name}: samples are not finite")
         return distribution
 
     def frozen(self):
@@ -217,23 +217,23 @@ class EmpiricalStalls(StallModel):
     length_ns: tuple[int, ...] = field(repr=False)
 
     @classmethod
-    def from_file(cls, path: str, field_name: str) -> "EmpiricalStalls":
+    def from_file(cls, path: str, field_name: str) -> EmpiricalStalls:
         try:
             with open(path, newline="") as handle:
                 rows = list(csv.DictReader(handle))
         except OSError as error:
-            raise ScenarioError(field_name, f"cannot read {path}: {error.strerror}") from None
+            raise InputError(field_name, f"cannot read {path}: {error.strerror}") from None
         try:
             gaps = tuple(int(float(row["gap_ns"])) for row in rows)
             lengths = tuple(int(float(row["length_ns"])) for row in rows)
         except (KeyError, TypeError, ValueError):
-            raise ScenarioError(field_name, f"{path} needs numeric columns gap_ns and length_ns") from None
+            raise InputError(field_name, f"{path} needs numeric columns gap_ns and length_ns") from None
         if not rows:
-            raise ScenarioError(field_name, f"{path} has no rows")
+            raise InputError(field_name, f"{path} has no rows")
         if min(gaps) < 0 or min(lengths) < 0:
-            raise ScenarioError(field_name, f"{path} has a negative gap or length")
+            raise InputError(field_name, f"{path} has a negative gap or length")
         if sum(gaps) + sum(lengths) == 0:
-            raise ScenarioError(field_name, f"{path} has only zero gaps and lengths")
+            raise InputError(field_name, f"{path} has only zero gaps and lengths")
         return cls(path, gaps, lengths)
 
     def schedule(self, horizon_ns, rng):
@@ -267,14 +267,14 @@ class SuperposedStalls(StallModel):
 def _take(spec: dict, key: str, field_name: str, required: bool = True):
     if key not in spec:
         if required:
-            raise ScenarioError(f"{field_name}.{key}", "missing")
+            raise InputError(f"{field_name}.{key}", "missing")
         return None
     return spec.pop(key)
 
 
 def _reject_rest(spec: dict, field_name: str, model: str) -> None:
     for key in spec:
-        raise ScenarioError(f"{field_name}.{key}", f"unknown field for stall model {model!r}")
+        raise InputError(f"{field_name}.{key}", f"unknown field for stall model {model!r}")
 
 
 def stall_model_from_spec(spec, field_name: str = "stalls", base_dir: Path | None = None) -> StallModel:
@@ -282,7 +282,7 @@ def stall_model_from_spec(spec, field_name: str = "stalls", base_dir: Path | Non
     if spec is None:
         return NoStalls()
     if not isinstance(spec, dict):
-        raise ScenarioError(field_name, f"expected a table with a 'model' key, got {spec!r}")
+        raise InputError(field_name, f"expected a table with a 'model' key, got {spec!r}")
     spec = dict(spec)
     model = _take(spec, "model", field_name)
     if model == "none":
@@ -301,30 +301,30 @@ def stall_model_from_spec(spec, field_name: str = "stalls", base_dir: Path | Non
     elif model == "scripted":
         entries = _take(spec, "stalls", field_name)
         if not isinstance(entries, list):
-            raise ScenarioError(f"{field_name}.stalls", "expected a list of [start, length] pairs")
+            raise InputError(f"{field_name}.stalls", "expected a list of [start, length] pairs")
         starts, lengths = [], []
         for i, entry in enumerate(entries):
             where = f"{field_name}.stalls[{i}]"
             if not isinstance(entry, list) or len(entry) != 2:
-                raise ScenarioError(where, f"expected [start, length], got {entry!r}")
+                raise InputError(where, f"expected [start, length], got {entry!r}")
             starts.append(parse_time_ns(entry[0], where + ".start"))
             lengths.append(parse_time_ns(entry[1], where + ".length"))
         result = ScriptedStalls(tuple(starts), tuple(lengths))
     elif model == "empirical":
         path = _take(spec, "file", field_name)
         if not isinstance(path, str):
-            raise ScenarioError(f"{field_name}.file", f"expected a path, got {path!r}")
+            raise InputError(f"{field_name}.file", f"expected a path, got {path!r}")
         resolved = Path(path) if base_dir is None or Path(path).is_absolute() else base_dir / path
         result = EmpiricalStalls.from_file(str(resolved), f"{field_name}.file")
     elif model == "superposition":
         parts = _take(spec, "models", field_name)
         if not isinstance(parts, list) or not parts:
-            raise ScenarioError(f"{field_name}.models", "expected a non-empty list of stall models")
+            raise InputError(f"{field_name}.models", "expected a non-empty list of stall models")
         result = SuperposedStalls(
             tuple(stall_model_from_spec(p, f"{field_name}.models[{i}]", base_dir) for i, p in enumerate(parts))
         )
     else:
-        raise ScenarioError(
+        raise InputError(
             f"{field_name}.model",
             f"unknown stall model {model!r} (choose none, renewal, periodic, scripted, empirical, superposition)",
         )

@@ -11,15 +11,17 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ringlab.analysis import index_timeline, poller_warnings  # noqa: E402
-from ringlab.results import atomic_path  # noqa: E402
+from ringlab.atomic_files import atomic_path  # noqa: E402
+from ringlab.errors import InputError  # noqa: E402
 from ringlab.trace import DELIVERED, IN_RING, NOT_SET, Trace  # noqa: E402
 
 US = 1e3
 
 
-def default_window_ns(trace: Trace, interval_ns: int) -> tuple[int, int]:
+def default_window_ns(trace: Trace) -> tuple[int, int]:
     """Around the first stall: from a few ring-fulls before it to several ring-fulls after it."""
-    span = 4 * trace.ring_slots * interval_ns
+    interval_ns = int(np.median(np.diff(trace.arrival_ns))) if trace.packets > 1 else 1000
+    span = 4 * trace.ring_slots * max(1, interval_ns)
     if len(trace.stall_start_ns):
         start = int(trace.stall_start_ns[0])
         return max(0, start - span // 4), min(trace.end_ns, start + int(trace.stall_length_ns[0]) + 2 * span)
@@ -66,13 +68,20 @@ def draw_timeline(ax_slots, ax_index, trace: Trace, from_ns: int, to_ns: int, ti
     ax_index.legend(loc="upper right", fontsize="x-small")
 
 
-def plot_run(trace: Trace, out_stem: Path, from_ns: int, to_ns: int, title: str) -> list[Path]:
-    """Write the timeline of one run as ``out_stem.png`` and ``out_stem.svg``."""
+def plot_run(trace: Trace, out_stem, from_ns: int | None = None, to_ns: int | None = None,
+             title: str = "") -> list[Path]:
+    """Write the timeline of one run between two times (by default around its first stall) as
+    ``out_stem.png`` and ``out_stem.svg``; return their paths."""
+    default_from, default_to = default_window_ns(trace)
+    from_ns = default_from if from_ns is None else from_ns
+    to_ns = default_to if to_ns is None else to_ns
+    if to_ns <= from_ns:
+        raise InputError("--to", "must be after --from")
     figure, (ax_slots, ax_index) = plt.subplots(
         2, 1, figsize=(11, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1]}, constrained_layout=True
     )
     draw_timeline(ax_slots, ax_index, trace, from_ns, to_ns, title)
-    return save_figure(figure, out_stem)
+    return save_figure(figure, Path(out_stem))
 
 
 def save_figure(figure, stem: Path) -> list[Path]:

@@ -1,7 +1,8 @@
 """The per-packet trace both backends write: one flat record per packet, and the stalls.
 
 Analysis is done on traces, never inside an engine. A trace is one uncompressed NumPy ``.npz``
-file, so a million-packet trace loads in a fraction of a second.
+file, so a million-packet trace loads in a fraction of a second; it carries a format version, and
+a trace of another version is refused with one line saying so.
 """
 
 from __future__ import annotations
@@ -11,8 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ringlab.results import atomic_path
+from ringlab.atomic_files import atomic_path
+from ringlab.errors import InputError
 from ringlab.stalls import StallSchedule
+
+# Version 1: the first format (no version stored). Version 2: the version is stored.
+FORMAT_VERSION = 2
 
 # What became of a packet.
 DELIVERED = 0         # the poller read it
@@ -71,16 +76,37 @@ class Trace:
         counts = np.bincount(self.fate.astype(np.int64), minlength=len(FATE_NAMES))
         return {FATE_NAMES[f]: int(counts[f]) for f in FATE_NAMES}
 
+    PER_PACKET = ("id", "arrival_ns", "cpu", "slot", "fate", "decided_ns", "writer_index_after", "delivery_ns",
+                  "delivery_order")
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """The per-packet records as NumPy columns (one row per packet), with the fate's name."""
+        table = {name: getattr(self, name) for name in self.PER_PACKET}
+        table["fate_name"] = np.array(list(FATE_NAMES.values()))[self.fate]
+        return table
+
+    def to_dataframe(self):
+        """The per-packet records as a pandas DataFrame (needs pandas; :meth:`columns` does not)."""
+        try:
+            import pandas
+        except ImportError:
+            raise InputError("to_dataframe", "needs pandas (pip install pandas); Trace.columns() gives NumPy columns") from None
+        return pandas.DataFrame(self.columns())
+
     def save(self, path) -> None:
         """Write atomically: a reader sees the old file or the whole new one, never half."""
         arrays = {f.name: np.asarray(getattr(self, f.name)) for f in fields(self)}
-        with atomic_path(Path(path)) as tmp:
-            with open(tmp, "wb") as handle:
-                np.savez(handle, **arrays)
+        with atomic_path(Path(path)) as tmp, open(tmp, "wb") as handle:
+            np.savez(handle, format_version=np.int64(FORMAT_VERSION), **arrays)
 
     @classmethod
-    def load(cls, path) -> "Trace":
+    def load(cls, path) -> Trace:
+        """Read a trace written by :meth:`save`; one of another format version is an InputError."""
         with np.load(path) as data:
+            version = int(data["format_version"]) if "format_version" in data.files else 1
+            if version != FORMAT_VERSION:
+                raise InputError(str(path), f"trace format version {version}; this ringlab reads version "
+                                            f"{FORMAT_VERSION} (run it again to write it in this version)")
             values = {f.name: data[f.name] for f in fields(cls)}
         values["ring_slots"] = int(values["ring_slots"])
         values["end_ns"] = int(values["end_ns"])

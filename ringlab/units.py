@@ -2,7 +2,7 @@
 
 import re
 
-from ringlab.errors import ScenarioError
+from ringlab.errors import InputError
 
 NS_PER_UNIT = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 1_000_000_000}
 _TIME = re.compile(r"^\s*([0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?)\s*([a-zµ]+)\s*$")
@@ -11,32 +11,32 @@ _TIME = re.compile(r"^\s*([0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?)\s*([a-zµ]+)\
 def parse_time_ns(value, field: str, *, allow_zero: bool = True) -> int:
     """Return ``value`` (a string with a unit, or an integer count of ns) as integer nanoseconds.
 
-    Raises ScenarioError naming ``field`` for a bad unit, a negative time, a fraction of a
+    Raises InputError naming ``field`` for a bad unit, a negative time, a fraction of a
     nanosecond, or zero where ``allow_zero`` is false.
     """
     if isinstance(value, bool):
-        raise ScenarioError(field, f"expected a time such as '1us', got {value!r}")
+        raise InputError(field, f"expected a time such as '1us', got {value!r}")
     if isinstance(value, int):
         ns = value
     elif isinstance(value, str):
         match = _TIME.match(value)
         if value.strip().startswith("-"):
-            raise ScenarioError(field, f"time must not be negative, got {value!r}")
+            raise InputError(field, f"time must not be negative, got {value!r}")
         if not match:
-            raise ScenarioError(field, f"expected a number with a unit (ns, us, ms, s), got {value!r}")
+            raise InputError(field, f"expected a number with a unit (ns, us, ms, s), got {value!r}")
         number, unit = match.groups()
         if unit not in NS_PER_UNIT:
-            raise ScenarioError(field, f"unknown time unit {unit!r} in {value!r} (use ns, us, ms, s)")
+            raise InputError(field, f"unknown time unit {unit!r} in {value!r} (use ns, us, ms, s)")
         exact = float(number) * NS_PER_UNIT[unit]
         ns = round(exact)
         if abs(exact - ns) > 1e-6 * max(1.0, exact):
-            raise ScenarioError(field, f"{value!r} is not a whole number of nanoseconds")
+            raise InputError(field, f"{value!r} is not a whole number of nanoseconds")
     else:
-        raise ScenarioError(field, f"expected a time such as '1us', got {value!r}")
+        raise InputError(field, f"expected a time such as '1us', got {value!r}")
     if ns < 0:
-        raise ScenarioError(field, f"time must not be negative, got {value!r}")
+        raise InputError(field, f"time must not be negative, got {value!r}")
     if ns == 0 and not allow_zero:
-        raise ScenarioError(field, f"time must be positive, got {value!r}")
+        raise InputError(field, f"time must be positive, got {value!r}")
     return ns
 
 

@@ -1,4 +1,5 @@
-"""The simulator: a SimPy discrete-event model of the XDP writer, the map ring and the poller.
-
-``sim.model.simulate(scenario)`` runs one scenario and returns its :class:`ringlab.trace.Trace`.
+"""The simulator (:mod:`ringlab.sim`): a SimPy discrete-event model of the XDP writer, the map ring
+and the poller (the readable reference, :func:`ringlab.sim.model.simulate`), and the same rules
+in C (:mod:`ringlab.sim.fast_engine`), used by default. Run it through :func:`ringlab.run`.
+docs/model.md states the model's rules and where each lives.
 """

@@ -1,4 +1,4 @@
-/* ringlab's fast engine: the SimPy model's rules (sim/ring.py, sim/writer.py, sim/poller.py) as
+/* ringlab's fast engine: the SimPy model's rules (docs/model.md; sim/ring.py, sim/writer.py, sim/poller.py) as
  * one event loop. Each process has at most one pending wake-up; the next to run is the one with
  * the earliest (time, priority): the poller first, then the writer CPUs in order, which is the
  * order of the SimPy model's events (sim/wake.py). The trace is therefore identical, packet for

@@ -15,17 +15,16 @@ which a sweep of many short points pays again and again; a cached C library load
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import ctypes
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ringlab.plan import RunPlan, draw_plan
-from ringlab.scenario import Scenario
 from ringlab import native
 from ringlab.analysis import RunSummary, summary_from_parts
+from ringlab.plan import RunPlan, draw_plan
+from ringlab.scenario import Scenario
 from ringlab.trace import FATE_NAMES, PENDING, Trace, empty_columns
 
 POLICY_CODES = {"buggy": 0, "fixed": 1, "locked": 2}

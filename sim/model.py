@@ -7,11 +7,11 @@ import simpy
 
 from ringlab.plan import RunPlan, draw_plan
 from ringlab.scenario import Scenario
+from ringlab.sim.poller import poller
+from ringlab.sim.ring import MapRing
+from ringlab.sim.wake import writer_priority
+from ringlab.sim.writer import writer_cpu
 from ringlab.trace import DELIVERED, DROPPED_FULL, IN_RING, Trace, empty_columns
-from sim.poller import poller
-from sim.ring import MapRing
-from sim.wake import writer_priority
-from sim.writer import writer_cpu
 
 
 def simulate(scenario: Scenario, plan: RunPlan | None = None) -> Trace:

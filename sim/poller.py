@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from ringlab.sim.ring import MapRing
+from ringlab.sim.wake import POLLER_PRIORITY, Wake
 from ringlab.stalls import StallSchedule
-from sim.ring import MapRing
-from sim.wake import POLLER_PRIORITY, Wake
 
 
 def poller(env, ring: MapRing, stalls: StallSchedule, cost_ns: int, wakeup_ns: int, record):

@@ -1,4 +1,5 @@
-"""The XDP program as SimPy processes: one per writer CPU, one policy per index discipline.
+"""The XDP program as SimPy processes: one per writer CPU, one policy per index discipline
+(docs/model.md states the rules and where each also lives in the fast engine and in bpf/).
 
 Each policy is a generator that handles one packet and returns ``(slot, written, index_after)``.
 They differ only in when the write index moves relative to the look at the slot:
@@ -17,8 +18,8 @@ A critical section's effects take place when the lock is taken; the lock then st
 
 from __future__ import annotations
 
-from sim.ring import MapRing
-from sim.wake import Wake
+from ringlab.sim.ring import MapRing
+from ringlab.sim.wake import Wake
 
 
 def take_lock(env, ring: MapRing, lock_hold_ns: int, priority: int):

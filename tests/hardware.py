@@ -9,7 +9,7 @@ import pytest
 
 @functools.cache
 def _ready():
-    from hw.doctor import hardware_ready
+    from ringlab.hw.doctor import hardware_ready
 
     return hardware_ready()
 

@@ -2,8 +2,8 @@
 
 import json
 
-import numpy as np
 import matplotlib.image
+import numpy as np
 
 from ringlab.analysis import format_warnings, max_displacement, poller_warnings
 from ringlab.cli import main
@@ -74,7 +74,7 @@ def test_plot_writes_png_and_svg_of_the_timeline(tmp_path, capsys):
 
 
 def test_trace_round_trips_through_its_file(tmp_path):
-    from sim.model import simulate
+    from ringlab.sim.model import simulate
     from tests.helpers import scenario, scripted
 
     trace = simulate(scenario(500, "buggy", scripted((100_000, 30_000))))

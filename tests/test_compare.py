@@ -9,14 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from compare import plots
-from compare.curves import aggregate, goodness_of_fit, load_rows
-from compare.fit import MeasuredPoint, background_spec, fit_background, predicted_loss
-from compare.sweep import run_sweep
-from compare.sweep_file import load_sweep
 from ringlab.cli import main
+from ringlab.compare import plots
+from ringlab.compare.curves import aggregate, goodness_of_fit, load_rows
+from ringlab.compare.fit import MeasuredPoint, background_spec, fit_background, predicted_loss
+from ringlab.compare.sweep import run_sweep
+from ringlab.compare.sweep_file import load_sweep
 from ringlab.scenario import scenario_from_dict
-from sim.fast_engine import run_fast
+from ringlab.sim.fast_engine import run_fast
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -122,9 +122,9 @@ def test_killed_sweep_resumes_computing_only_the_missing_points(tmp_path):
 
 
 def test_sweep_on_a_dask_cluster_gives_the_same_table():
-    from dask.distributed import LocalCluster
-
     import tempfile
+
+    from dask.distributed import LocalCluster
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

@@ -4,15 +4,16 @@ analysis of the full trace."""
 import json
 
 import numpy as np
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ringlab.analysis import format_warnings, poller_warnings, summarize
 from ringlab.cli import main
 from ringlab.scenario import load_scenario
-from sim.fast_engine import run_fast
-from sim.model import simulate
-from tests.test_bad_input import EXAMPLE
+from ringlab.sim.fast_engine import run_fast
+from ringlab.sim.model import simulate
 from tests.helpers import scenario, scripted
+from tests.test_bad_input import EXAMPLE
 from tests.test_model import any_scenario
 
 COLUMNS = ("slot", "fate", "decided_ns", "writer_index_after", "delivery_ns", "delivery_order")

@@ -1,14 +1,15 @@
-"""The SimPy model reproduces phenomenon.md: the buggy index, the fix, its race, and the arithmetic."""
+"""The SimPy model reproduces the behaviour of docs/model.md: the buggy index, the fix, its race, and the arithmetic."""
 
 import math
 
 import numpy as np
-from hypothesis import assume, given, strategies as st
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
-from ringlab.analysis import late_mask, lasting_offset_slots, summarize
+from ringlab.analysis import lasting_offset_slots, late_mask, summarize
+from ringlab.sim.fast_engine import run_fast
+from ringlab.sim.model import simulate
 from ringlab.trace import DELIVERED, DROPPED_FULL, IN_RING, PENDING
-from sim.fast_engine import run_fast
-from sim.model import simulate
 from tests.helpers import scenario, scripted
 
 

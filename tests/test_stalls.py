@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
-from ringlab.errors import ScenarioError
+from ringlab.errors import InputError
 from ringlab.stalls import StallSchedule, stall_model_from_spec
 
 intervals = st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 2_000)), max_size=30)
@@ -88,5 +89,5 @@ def test_empirical_model_resamples_only_measured_pairs(tmp_path):
 def test_empirical_file_without_columns_is_a_named_error(tmp_path):
     measured = tmp_path / "stalls.csv"
     measured.write_text("a,b\n1,2\n")
-    with pytest.raises(ScenarioError, match="^stalls.file: .*gap_ns and length_ns"):
+    with pytest.raises(InputError, match="^stalls.file: .*gap_ns and length_ns"):
         stall_model_from_spec({"model": "empirical", "file": str(measured)})

@@ -1,7 +1,8 @@
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
-from ringlab.errors import ScenarioError
+from ringlab.errors import InputError
 from ringlab.units import parse_time_ns
 
 
@@ -15,7 +16,7 @@ def test_times_with_units_become_integer_nanoseconds(text, ns):
 
 @pytest.mark.parametrize("text", ["1 parsec", "us", "-1us", "0.5ns", "1.5", True, 1.5, "1uss"])
 def test_bad_times_name_the_field(text):
-    with pytest.raises(ScenarioError) as error:
+    with pytest.raises(InputError) as error:
         parse_time_ns(text, "poller.cost")
     assert str(error.value).startswith("poller.cost: ")
 

@@ -1,0 +1,95 @@
+"""A run directory: the files of one run, the same for both backends, written by one function.
+
+``trace.npz`` (one record per packet; absent for a summary-only run), ``warnings.log`` (the
+poller's warnings), ``scenario.toml`` (what was run), for hardware ``sent.npy`` (send times), and
+``summary.json`` (the figures, the provenance, and what only hardware knows), written last: a
+directory with a summary holds a complete run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ringlab.analysis import format_warnings, poller_warnings
+from ringlab.atomic_files import atomic_path, read_json, write_json, write_toml
+from ringlab.errors import InputError
+from ringlab.provenance import provenance
+from ringlab.runner import RunResult
+from ringlab.trace import Trace
+
+TRACE_FILE = "trace.npz"
+SUMMARY_FILE = "summary.json"
+WARNINGS_FILE = "warnings.log"
+SCENARIO_FILE = "scenario.toml"
+SENT_FILE = "sent.npy"
+
+
+def write_warnings(path: Path, delivered_ids, rows_per_chunk: int = 200_000) -> None:
+    """Write the poller's warning lines atomically, a chunk at a time (there can be millions)."""
+    rows = poller_warnings(delivered_ids)
+    with atomic_path(Path(path)) as tmp, open(tmp, "w") as handle:
+        for start in range(0, len(rows), rows_per_chunk):
+            handle.write(format_warnings(rows[start:start + rows_per_chunk]))
+
+
+def hardware_figures(trial) -> dict:
+    """What a hardware trial adds to its summary: the XDP counters, the sender, conservation."""
+    sender = {"sent": trial.sent, "late_sends": trial.late_sends, "mean_gap_ns": trial.mean_gap_ns}
+    return {"xdp_counters": trial.counters, "sender": sender, "conservation": trial.conservation}
+
+
+def write_run_directory(out_dir, result: RunResult, extra: dict | None = None) -> Path:
+    """Write ``result``'s files into ``out_dir`` (each atomically, the summary last); return the directory."""
+    out_dir = Path(out_dir)
+    if result.trace is not None:
+        result.trace.save(out_dir / TRACE_FILE)
+    else:
+        (out_dir / TRACE_FILE).unlink(missing_ok=True)
+    if result.hardware is not None:
+        with atomic_path(out_dir / SENT_FILE) as tmp, open(tmp, "wb") as handle:
+            np.save(handle, result.hardware.sent_ns)
+    write_warnings(out_dir / WARNINGS_FILE, result.delivered_ids)
+    scenario = result.scenario
+    write_toml(out_dir / SCENARIO_FILE, scenario.to_dict())
+    document = {
+        **provenance(result.backend),
+        "backend": result.backend,
+        "engine": result.engine,
+        "scenario_name": scenario.name,
+        "scenario_key": scenario.key(),
+        "seed": scenario.seed,
+        "scenario": scenario.to_dict(),
+        "summary": result.summary.to_dict(),
+        "trace_file": TRACE_FILE if result.trace is not None else None,
+        "notes": list(result.notes),
+    }
+    if result.hardware is not None:
+        document.update(hardware_figures(result.hardware))
+    document.update(extra or {})
+    write_json(out_dir / SUMMARY_FILE, document)
+    return out_dir
+
+
+def is_complete(out_dir) -> bool:
+    return (Path(out_dir) / SUMMARY_FILE).is_file()
+
+
+def load_summary(out_dir) -> dict:
+    return read_json(Path(out_dir) / SUMMARY_FILE)
+
+
+def load_trace(out_dir) -> Trace:
+    return Trace.load(Path(out_dir) / TRACE_FILE)
+
+
+def load_run(out_dir) -> tuple[Trace, dict]:
+    """A complete run's trace and summary; an InputError if the directory holds no such run."""
+    out_dir = Path(out_dir)
+    if not is_complete(out_dir):
+        raise InputError(str(out_dir), "not a complete ringlab run (no summary.json)")
+    summary = load_summary(out_dir)
+    if summary.get("trace_file", TRACE_FILE) is None:
+        raise InputError(str(out_dir), "was run with --summary-only: it has no trace")
+    return load_trace(out_dir), summary

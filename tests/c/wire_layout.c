@@ -1,0 +1,32 @@
+/* Prints, as JSON, the layouts bpf/ring_wire.h defines, for tests/test_wire.py to compare with
+ * the NumPy dtypes of ringlab/hw/wire.py. */
+#include <stddef.h>
+#include <stdio.h>
+
+#include "ring_wire.h"
+
+#define FIELD(type, name) printf("\"%s\": [%zu, %zu], ", #name, offsetof(type, name), sizeof(((type *)0)->name))
+
+int main(void) {
+    printf("{\"payload_original\": {");
+    FIELD(struct payload_original, id); FIELD(struct payload_original, phase); FIELD(struct payload_original, ts);
+    FIELD(struct payload_original, magic); FIELD(struct payload_original, padding);
+    printf("\"size\": %zu}, ", sizeof(struct payload_original));
+    printf("\"payload_packed\": {");
+    FIELD(struct payload_packed, id); FIELD(struct payload_packed, ts); FIELD(struct payload_packed, phase);
+    FIELD(struct payload_packed, magic);
+    printf("\"size\": %zu}, ", sizeof(struct payload_packed));
+    printf("\"packet_log\": {");
+    FIELD(struct packet_log, seen_ns); FIELD(struct packet_log, decided_ns); FIELD(struct packet_log, slot);
+    FIELD(struct packet_log, index_after); FIELD(struct packet_log, fate); FIELD(struct packet_log, cpu);
+    FIELD(struct packet_log, claim);
+    printf("\"size\": %zu}, ", sizeof(struct packet_log));
+    printf("\"constants\": {\"ETHERTYPE_PINGPONG\": %d, \"IPV4_FILLER_BYTES\": %d, \"FRAME_BYTES\": %d, "
+           "\"PAYLOAD_MAGIC\": %u, \"PHASE_PING\": %d, \"LAYOUT_ORIGINAL\": %d, \"LAYOUT_PACKED\": %d, "
+           "\"FATE_WRITTEN\": %d, \"FATE_DROPPED_FULL\": %d}, ",
+           ETHERTYPE_PINGPONG, IPV4_FILLER_BYTES, FRAME_BYTES, PAYLOAD_MAGIC, PHASE_PING, LAYOUT_ORIGINAL,
+           LAYOUT_PACKED, FATE_WRITTEN, FATE_DROPPED_FULL);
+    printf("\"counters\": [%d, %d, %d, %d, %d, %d]}\n", COUNTER_SEEN, COUNTER_WRITTEN, COUNTER_DROPPED_FULL,
+           COUNTER_NOT_OURS, COUNTER_NOT_LOGGED, COUNTERS);
+    return 0;
+}

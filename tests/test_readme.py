@@ -1,0 +1,24 @@
+"""The README's Python API example runs as written and prints what its comments say."""
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def readme_api_block() -> str:
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## Python API"):]
+    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+
+
+def test_the_readme_api_example_runs_and_prints_what_it_says(tmp_path, monkeypatch, capsys):
+    (tmp_path / "examples").symlink_to(ROOT / "examples")
+    monkeypatch.chdir(tmp_path)
+    block = readme_api_block()
+    exec(compile(block, "README.md", "exec"), {})
+    printed = capsys.readouterr().out.splitlines()
+    promised = re.findall(r"print\(.*\)\s+# (.*)", block)
+    assert printed == promised
+    assert (tmp_path / "fixed-timeline.png").stat().st_size > 10_000
+    assert (tmp_path / "results" / "fixed" / "summary.json").is_file()

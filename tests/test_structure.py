@@ -1,0 +1,139 @@
+"""The structure a newcomer relies on: one import name, one runner, provenance on every result, and
+ringlab's own errors as one line with a documented exit status."""
+
+import importlib.metadata
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import ringlab
+from ringlab import provenance
+from ringlab.cli import main
+from ringlab.trace import Trace
+from tests.helpers import scenario, scripted
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "buggy-one-stall.toml"
+
+
+def test_the_distribution_installs_ringlab_and_nothing_else_at_the_top_level(tmp_path):
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w",
+                    str(tmp_path), str(ROOT)], check=True, capture_output=True)
+    wheel = next(tmp_path.glob("ringlab-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    top_level = {name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")}
+    assert top_level == {"ringlab"}
+    for needed in ("ringlab/sim/fast_engine.c", "ringlab/hw/hot_loops.c", "ringlab/bpf/ring_writer.c",
+                   "ringlab/bpf/ring_wire.h", "ringlab/compare/report.py"):
+        assert needed in names
+
+
+def test_every_backend_and_engine_runs_through_one_function_with_one_result_type():
+    sc = scenario(3000, "buggy", scripted((1_000_000, 37_300)))
+    fast = ringlab.run(sc)
+    reference = ringlab.run(sc, engine="simpy")
+    lean = ringlab.run(sc, keep_trace=False)
+    assert type(fast) is type(reference) is type(lean) is ringlab.RunResult
+    assert (fast.engine, reference.engine, lean.trace) == ("fast", "simpy", None)
+    assert fast.summary == reference.summary == lean.summary
+    assert np.array_equal(fast.delivered_ids, lean.delivered_ids)
+
+
+def test_bad_backend_or_engine_names_the_field():
+    sc = scenario(10)
+    with pytest.raises(ringlab.errors.InputError, match="^backend: "):
+        ringlab.run(sc, "gpu")
+    with pytest.raises(ringlab.errors.InputError, match="^engine: "):
+        ringlab.run(sc, engine="numba")
+
+
+def test_every_run_records_version_commit_and_code_digest(tmp_path):
+    assert main(["sim", str(EXAMPLE), "--out", str(tmp_path), "--set", "packets=2000"]) == 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["ringlab_version"] == importlib.metadata.version("ringlab") == ringlab.__version__
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    assert summary["git_commit"].removesuffix("-dirty") == head
+    assert summary["code_digest"] == provenance.code_digest("sim")
+
+
+def test_the_code_digest_follows_the_code(tmp_path, monkeypatch):
+    source = tmp_path / "engine.c"
+    source.write_text("int rule = 1;")
+    monkeypatch.setattr(provenance, "_module_files", lambda name: [source])
+    provenance.code_digest.cache_clear()
+    before = provenance.code_digest("sim")
+    source.write_text("int rule = 2;")
+    provenance.code_digest.cache_clear()
+    assert provenance.code_digest("sim") != before
+    provenance.code_digest.cache_clear()
+
+
+def test_a_sweep_point_is_keyed_by_the_code_that_computes_it(tmp_path, monkeypatch):
+    from ringlab.compare import sweep_file
+    from ringlab.compare.sweep_file import SweepPoint
+
+    point = SweepPoint("sim", (), 0, scenario(100))
+    key = point.key
+    monkeypatch.setattr(sweep_file, "code_digest", lambda backend: "another-version")
+    assert point.key != key and point.key.startswith("sim-")
+
+
+def test_a_trace_of_another_format_version_is_refused_in_one_line(tmp_path, capsys):
+    assert main(["sim", str(EXAMPLE), "--out", str(tmp_path), "--set", "packets=2000"]) == 0
+    with np.load(tmp_path / "trace.npz") as data:
+        arrays = {name: data[name] for name in data.files}
+    arrays["format_version"] = np.int64(1)
+    np.savez(tmp_path / "trace.npz", **arrays)
+    capsys.readouterr()
+    assert main(["dump", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "trace format version 1; this ringlab reads version" in err
+    with pytest.raises(ringlab.errors.InputError):
+        Trace.load(tmp_path / "trace.npz")
+
+
+def test_a_failed_build_is_one_line_with_exit_status_4(tmp_path, monkeypatch, capsys):
+    from ringlab import native
+    from ringlab.sim import fast_engine
+
+    monkeypatch.setattr(native, "CACHE_DIR", tmp_path / "cache")
+    monkeypatch.setattr(fast_engine, "_engine", None)
+    monkeypatch.setenv("CC", "/bin/false")
+    assert main(["sim", str(EXAMPLE), "--out", str(tmp_path / "run"), "--set", "packets=200"]) == 4
+    err = capsys.readouterr().err
+    assert err.startswith("ringlab: build: compiling fast_engine.c failed") and err.count("\n") == 1
+
+
+def test_an_unwritable_out_is_bad_input(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    assert main(["sim", str(EXAMPLE), "--out", str(blocker / "run"), "--set", "packets=200"]) == 2
+    assert capsys.readouterr().err.startswith("ringlab: error: --out: ")
+
+
+def test_a_bug_shows_its_traceback_and_says_it_is_a_bug(monkeypatch, capsys):
+    from ringlab import cli
+
+    def broken(args):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(cli, "cmd_dump", broken)
+    parser = cli.build_parser
+    monkeypatch.setattr(cli, "build_parser", lambda: _with_handler(parser(), broken))
+    assert main(["dump", "anywhere"]) == 70
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "ZeroDivisionError" in err
+    assert err.strip().splitlines()[-1].startswith("ringlab: internal error: this is a bug in ringlab")
+
+
+def _with_handler(parser, handler):
+    parser.set_defaults(handler=handler)
+    for action in parser._subparsers._group_actions:
+        for sub in action.choices.values():
+            sub.set_defaults(handler=handler)
+    return parser
