@@ -5,3 +5,5 @@ from pathlib import Path
 
 RING_WRITER_SOURCE = Path(__file__).with_name("ring_writer.c")
 RING_WIRE_HEADER = Path(__file__).with_name("ring_wire.h")
+CPU_EVENTS_SOURCE = Path(__file__).with_name("cpu_events.c")
+CPU_EVENTS_HEADER = Path(__file__).with_name("cpu_events.h")

@@ -52,6 +52,7 @@ struct packet_log {
     __u32 fate;        /* FATE_WRITTEN or FATE_DROPPED_FULL; 0: never seen */
     __u32 cpu;
     __u64 claim;       /* the order in which writers took their index (locked: claimed a slot) */
+    __u64 blocked_by;  /* dropped: the id of the packet found holding the slot (0: not seen) */
 };
 
 #define FATE_WRITTEN 1

@@ -77,7 +77,7 @@ int xdp_ring_writer(struct xdp_md *ctx) {
         return XDP_PASS;
 
     u32 key, index_after;
-    u64 claim;
+    u64 claim, blocked_by = 0;
     int full;
 #if defined(POLICY_LOCKED)
     /* Look at the slot and advance the index in one critical section. */
@@ -85,9 +85,13 @@ int xdp_ring_writer(struct xdp_md *ctx) {
     key = w->index % RING_SLOTS;
     full = ring_value->slots[key].magic != 0;
     claim = w->claims;
-    if (!full) {
+    if (full) {
+        blocked_by = ring_value->slots[key].id;
+    } else {
         /* Claim it: the magic without its commit bit makes it full to other writers and still
-         * invalid to the poller, so a writer delayed past a whole ring cycle keeps its slot. */
+         * invalid to the poller, so a writer delayed past a whole ring cycle keeps its slot. The
+         * id goes in with the claim, so that a writer finding the slot full can name its holder. */
+        ring_value->slots[key].id = in->id;
         ring_value->slots[key].magic = PAYLOAD_CLAIMED;
         w->index = (key + 1) % RING_SLOTS;
         w->claims = claim + 1;
@@ -104,6 +108,8 @@ int xdp_ring_writer(struct xdp_md *ctx) {
     index_after = w->index;
     bpf_spin_unlock(&w->lock);
     full = ring_value->slots[key].magic == PAYLOAD_MAGIC;
+    if (full)
+        blocked_by = ring_value->slots[key].id; /* 0 if the poller cleared it just now */
 #if defined(POLICY_FIXED)
     if (full) {
         /* The fix: retry this slot next time. The lock was released in between: the race. */
@@ -131,6 +137,7 @@ int xdp_ring_writer(struct xdp_md *ctx) {
         log->cpu = bpf_get_smp_processor_id();
         log->fate = full ? FATE_DROPPED_FULL : FATE_WRITTEN;
         log->claim = claim;
+        log->blocked_by = full ? blocked_by : 0;
     } else {
         count(COUNTER_NOT_LOGGED);
     }

@@ -39,44 +39,86 @@ static inline uint64_t read_id(const uint8_t *slot, const struct layout *l) {
     return id;
 }
 
+/* The stalls the poller injects (absolute CLOCK_MONOTONIC ns); a stall not `reported` is executed
+ * but not recorded as injected, so the poller finds it as a pause like any other (tests use it). */
+struct stall_plan {
+    const int64_t *start, *end;
+    const int8_t *reported;
+    int64_t count;
+};
+
+#define PAUSE_INJECTED 0
+#define PAUSE_BACKGROUND 1
+
+/* What the poller records, into arrays the caller owns: its reads (id, slot, time) and its pauses
+ * (start, length, kind). Past a capacity, entries are counted in *_lost instead. */
+struct poll_record {
+    int64_t *ids;
+    int32_t *slots;
+    int64_t *read_ns;
+    int64_t read_capacity, reads, reads_lost;
+    int64_t *pause_start, *pause_length;
+    int8_t *pause_kind;
+    int64_t pause_capacity, pauses, pauses_lost;
+};
+
+static inline void note_pause(struct poll_record *out, int64_t start, int64_t length, int8_t kind) {
+    if (out->pauses < out->pause_capacity) {
+        out->pause_start[out->pauses] = start;
+        out->pause_length[out->pauses] = length;
+        out->pause_kind[out->pauses] = kind;
+        out->pauses++;
+    } else {
+        out->pauses_lost++;
+    }
+}
+
 /* Busy-wait on slot r until its magic is valid; copy the payload out, zero the slot, advance r.
- * Between stall_start[i] and stall_end[i] (absolute CLOCK_MONOTONIC ns) busy-wait without polling.
- * Polls until stop_ns; state[0] (r) and state[1] (the next stall) carry over from call to call,
- * so that the caller can poll in slices and stay responsive to signals. Records up to `capacity`
- * reads (id, slot, read time); returns how many it recorded. */
-int64_t ringlab_poll(uint8_t *ring, int64_t ring_slots, int payload_layout, const int64_t *stall_start,
-                     const int64_t *stall_end, int64_t n_stalls, int64_t stop_ns, int64_t *state, int64_t *ids,
-                     int32_t *slots, int64_t *read_ns, int64_t capacity) {
+ * During each planned stall, busy-wait without polling (holding the CPU). Polls until *stop_ns,
+ * which another thread may move. Every gap between two consecutive iterations longer than
+ * pause_threshold_ns is recorded as a background pause, and every injected stall as it was really
+ * executed (a busy-wait can start late and overrun). With ring == NULL the loop polls nothing and
+ * only records pauses: the machine's pause profile (`ringlab hw noise`). */
+void ringlab_poll(uint8_t *ring, int64_t ring_slots, int payload_layout, const struct stall_plan *stalls,
+                  const int64_t *stop_ns, int64_t pause_threshold_ns, struct poll_record *out) {
     const struct layout l = layout_of(payload_layout);
     uint8_t copy[sizeof(struct payload_original) > sizeof(struct payload_packed) ? sizeof(struct payload_original)
                                                                                  : sizeof(struct payload_packed)];
-    int64_t reads = 0, read_index = state[0], next_stall = state[1];
-    int64_t now = monotonic_ns();
-    while (now < stop_ns) {
-        if (next_stall < n_stalls && now >= stall_start[next_stall]) {
-            while (monotonic_ns() < stall_end[next_stall]) {
-            }
+    int64_t read_index = 0, next_stall = 0;
+    int64_t last = monotonic_ns();
+    for (;;) {
+        int64_t now = monotonic_ns();
+        if (now - last > pause_threshold_ns) note_pause(out, last, now - last, PAUSE_BACKGROUND);
+        if (now >= __atomic_load_n(stop_ns, __ATOMIC_RELAXED)) break;
+        if (next_stall < stalls->count && now >= stalls->start[next_stall]) {
+            int64_t until = stalls->end[next_stall], t = now;
+            while (t < until) t = monotonic_ns();
+            if (stalls->reported[next_stall]) {
+                if (t > now) note_pause(out, now, t - now, PAUSE_INJECTED);
+                now = t;
+            } /* not reported: `last` stays before the stall, so the next iteration finds it as a gap */
             next_stall++;
         }
-        volatile uint8_t *slot = ring + read_index * l.slot_bytes;
-        if (*(volatile uint32_t *)(slot + l.magic_offset) == PAYLOAD_MAGIC) {
-            memcpy(copy, (const uint8_t *)slot, (size_t)l.slot_bytes);
-            uint64_t id = read_id(copy, &l);
-            memset((uint8_t *)slot, 0, (size_t)l.slot_bytes);
-            __asm__ __volatile__("" ::: "memory");
-            if (reads < capacity) {
-                ids[reads] = (int64_t)id;
-                slots[reads] = (int32_t)read_index;
-                read_ns[reads] = monotonic_ns();
-                reads++;
+        if (ring) {
+            volatile uint8_t *slot = ring + read_index * l.slot_bytes;
+            if (*(volatile uint32_t *)(slot + l.magic_offset) == PAYLOAD_MAGIC) {
+                memcpy(copy, (const uint8_t *)slot, (size_t)l.slot_bytes);
+                uint64_t id = read_id(copy, &l);
+                memset((uint8_t *)slot, 0, (size_t)l.slot_bytes);
+                __asm__ __volatile__("" ::: "memory");
+                if (out->reads < out->read_capacity) {
+                    out->ids[out->reads] = (int64_t)id;
+                    out->slots[out->reads] = (int32_t)read_index;
+                    out->read_ns[out->reads] = monotonic_ns();
+                    out->reads++;
+                } else {
+                    out->reads_lost++;
+                }
+                read_index = (read_index + 1) % ring_slots;
             }
-            read_index = (read_index + 1) % ring_slots;
         }
-        now = monotonic_ns();
+        last = now;
     }
-    state[0] = read_index;
-    state[1] = next_stall;
-    return reads;
 }
 
 /* Send frame i, carrying ids[i], at targets[i] (absolute CLOCK_MONOTONIC ns), busy-waiting for each;

@@ -11,6 +11,7 @@ import numpy as np
 from ringlab.bpf import RING_WIRE_HEADER, RING_WRITER_SOURCE
 from ringlab.errors import HardwareError
 from ringlab.hw import iplink, state
+from ringlab.hw.signals import signals_deferred
 from ringlab.hw.wire import COUNTER_NAMES, LOG_DTYPE, PAYLOAD_DTYPES
 
 
@@ -104,17 +105,18 @@ class AttachedWriter:
         return {name: int(sum(table[table.Key(i)])) for i, name in enumerate(COUNTER_NAMES)}
 
     def __exit__(self, *exc) -> None:
-        self.log = None
-        self.ring = None
-        for mapping in self._maps:
-            with contextlib.suppress(BufferError):  # a view is still alive: the mapping goes when it does
-                mapping.close()
-        self._maps = []
-        if self.bpf is not None:
-            try:
-                self.bpf.remove_xdp(self.iface.encode(), mode_flags(self.mode))
-            except Exception:  # noqa: BLE001 - whatever BCC failed on, detach with iproute2 instead
-                detach(self.iface)
-            self.bpf.cleanup()
-            self.bpf = None
-        state.forget("xdp", self.iface)
+        with signals_deferred():  # a second signal must not leave the program half-detached
+            self.log = None
+            self.ring = None
+            for mapping in self._maps:
+                with contextlib.suppress(BufferError):  # a view is still alive: the mapping goes when it does
+                    mapping.close()
+            self._maps = []
+            if self.bpf is not None:
+                try:
+                    self.bpf.remove_xdp(self.iface.encode(), mode_flags(self.mode))
+                except Exception:  # noqa: BLE001 - whatever BCC failed on, detach with iproute2 instead
+                    detach(self.iface)
+                self.bpf.cleanup()
+                self.bpf = None
+            state.forget("xdp", self.iface)

@@ -6,22 +6,33 @@ from __future__ import annotations
 import ctypes
 import mmap
 import os
-import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ringlab import native
 from ringlab.bpf import RING_WIRE_HEADER
-from ringlab.hw.poller import PollRecord
+from ringlab.hw.poller import PollRecord, StallPlan
 from ringlab.hw.wire import LAYOUT_CODES
-
-if TYPE_CHECKING:  # importing it costs scipy's import time, which the sender cannot afford
-    from ringlab.stalls import StallSchedule
 
 _SOURCE = Path(__file__).with_name("hot_loops.c")
 _library = None
+
+
+class _StallPlan(ctypes.Structure):
+    """struct stall_plan of hot_loops.c."""
+
+    _fields_ = [("start", ctypes.c_void_p), ("end", ctypes.c_void_p), ("reported", ctypes.c_void_p),
+                ("count", ctypes.c_int64)]
+
+
+class _PollRecord(ctypes.Structure):
+    """struct poll_record of hot_loops.c."""
+
+    _fields_ = [("ids", ctypes.c_void_p), ("slots", ctypes.c_void_p), ("read_ns", ctypes.c_void_p),
+                ("read_capacity", ctypes.c_int64), ("reads", ctypes.c_int64), ("reads_lost", ctypes.c_int64),
+                ("pause_start", ctypes.c_void_p), ("pause_length", ctypes.c_void_p), ("pause_kind", ctypes.c_void_p),
+                ("pause_capacity", ctypes.c_int64), ("pauses", ctypes.c_int64), ("pauses_lost", ctypes.c_int64)]
 
 
 def library() -> ctypes.CDLL:
@@ -29,39 +40,39 @@ def library() -> ctypes.CDLL:
     if _library is None:
         lib = native.load(_SOURCE, headers=(RING_WIRE_HEADER,))
         i64, pointer, c_int = ctypes.c_int64, ctypes.c_void_p, ctypes.c_int
-        lib.ringlab_poll.argtypes = [pointer, i64, c_int, pointer, pointer, i64, i64, pointer, pointer, pointer,
-                                     pointer, i64]
-        lib.ringlab_poll.restype = i64
+        lib.ringlab_poll.argtypes = [pointer, i64, c_int, ctypes.POINTER(_StallPlan), pointer, i64,
+                                     ctypes.POINTER(_PollRecord)]
+        lib.ringlab_poll.restype = None
         lib.ringlab_send.argtypes = [c_int, pointer, i64, c_int, pointer, pointer, i64, i64, pointer]
         lib.ringlab_send.restype = i64
         _library = lib
     return _library
 
 
-SLICE_NS = 50_000_000  # poll in slices this long, so that signals are handled between them
-
-
-def poll_ring_native(ring_buffer: mmap.mmap, ring_slots: int, layout: str, stalls: StallSchedule, start_ns: int,
-                     stop_box: np.ndarray, capacity: int) -> PollRecord:
-    """As :func:`ringlab.hw.poller.poll_ring`, in C; records at most ``capacity`` reads."""
-    starts = np.ascontiguousarray(stalls.start_ns + start_ns, np.int64)
-    ends = np.ascontiguousarray(stalls.end_ns + start_ns, np.int64)
-    ids = np.zeros(capacity, np.int64)
-    slots = np.zeros(capacity, np.int32)
-    read_ns = np.zeros(capacity, np.int64)
-    state = np.zeros(2, np.int64)
-    reads = 0
-    poll = library().ringlab_poll
-    view = ctypes.c_char.from_buffer(ring_buffer)
+def poll_ring_native(ring_buffer: mmap.mmap | None, ring_slots: int, layout: str, stalls: StallPlan,
+                     stop_box: np.ndarray, pause_threshold_ns: int, read_capacity: int,
+                     pause_capacity: int) -> PollRecord:
+    """As :func:`ringlab.hw.poller.poll_ring`, in C; keeps at most the capacities' reads and pauses.
+    The C loop reads ``stop_box[0]`` on every iteration (and holds no Python lock meanwhile)."""
+    assert stop_box.dtype == np.int64 and stop_box.flags.c_contiguous
+    starts = np.ascontiguousarray(stalls.start_ns, np.int64)
+    ends = np.ascontiguousarray(stalls.end_ns, np.int64)
+    reported = np.ascontiguousarray(stalls.reported, np.int8)
+    plan = _StallPlan(starts.ctypes.data, ends.ctypes.data, reported.ctypes.data, len(starts))
+    ids, slots, read_ns = np.zeros(read_capacity, np.int64), np.zeros(read_capacity, np.int32), np.zeros(read_capacity, np.int64)
+    pause_start, pause_length = np.zeros(pause_capacity, np.int64), np.zeros(pause_capacity, np.int64)
+    pause_kind = np.zeros(pause_capacity, np.int8)
+    record = _PollRecord(ids.ctypes.data, slots.ctypes.data, read_ns.ctypes.data, read_capacity, 0, 0,
+                         pause_start.ctypes.data, pause_length.ctypes.data, pause_kind.ctypes.data, pause_capacity, 0, 0)
+    view = ctypes.c_char.from_buffer(ring_buffer) if ring_buffer is not None else None
     try:
-        while (now := time.monotonic_ns()) < stop_box[0]:
-            reads += poll(ctypes.addressof(view), ring_slots, LAYOUT_CODES[layout], starts.ctypes.data,
-                          ends.ctypes.data, len(starts), min(int(stop_box[0]), now + SLICE_NS), state.ctypes.data,
-                          ids[reads:].ctypes.data, slots[reads:].ctypes.data, read_ns[reads:].ctypes.data,
-                          capacity - reads)
+        library().ringlab_poll(ctypes.addressof(view) if view is not None else None, ring_slots, LAYOUT_CODES[layout],
+                               ctypes.byref(plan), stop_box.ctypes.data, pause_threshold_ns, ctypes.byref(record))
     finally:
         del view  # release the export so the mapping can be closed
-    return PollRecord(ids[:reads], slots[:reads], read_ns[:reads])
+    reads, pauses = record.reads, record.pauses
+    return PollRecord(ids[:reads], slots[:reads], read_ns[:reads], pause_start[:pauses], pause_length[:pauses],
+                      pause_kind[:pauses], int(record.reads_lost), int(record.pauses_lost))
 
 
 def send_paced_native(sock, frame: bytearray, layout: str, ids: np.ndarray, arrival_ns: np.ndarray, start_ns: int,

@@ -29,6 +29,8 @@ from ringlab.errors import HardwareError
 from ringlab.hw.wire import ETHERTYPE_PINGPONG, frame_template, id_patcher, parse_mac
 
 SENDER_CPU = 1  # one sender: the core the poller (on core 0) does not use
+# A sender needs no worker threads of the numerical libraries: each is one more task to schedule.
+QUIET_LIBRARIES = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 QUEUE_FULL = (errno.ENOBUFS, errno.EAGAIN)
 
 
@@ -134,7 +136,8 @@ class SenderProcesses:
                     command += ["--cpu", str(cpu)]
                 if self.netns:
                     command = ["ip", "netns", "exec", self.netns] + command
-                process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                           env={**os.environ, **QUIET_LIBRARIES})
                 ids = np.arange(part, len(self.arrival_ns), self.parts) + 1
                 self.senders.append(Sender(process, sent_file, ids))
             for sender in self.senders:

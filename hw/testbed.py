@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from ringlab.errors import HardwareError
 from ringlab.hw import iplink, state
+from ringlab.hw.signals import signals_deferred
 
 NETNS = "ringlab-testbed"
 HOST_IFACE = "rl-xdp0"   # root namespace: the XDP program attaches here
@@ -73,4 +74,5 @@ class Testbed:
         return self.links
 
     def __exit__(self, *exc) -> None:
-        down()
+        with signals_deferred():
+            down()

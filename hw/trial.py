@@ -4,8 +4,8 @@ recorded in the same trace format as the simulator, with the XDP counters and a 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
-import signal
 import sys
 import tempfile
 import threading
@@ -18,21 +18,29 @@ import numpy as np
 from ringlab.errors import HardwareError
 from ringlab.hw import loader, testbed
 from ringlab.hw.cleanup import cleanup_stale
-from ringlab.hw.poller import PollRecord, poll_ring
+from ringlab.hw.environment import machine_environment, steal_ns
+from ringlab.hw.kernel_trace import CpuEventTracer
+from ringlab.hw.poller import PollerThread, PollRecord, StallPlan, name_this_thread, poll_ring
 from ringlab.hw.sender import SENDER_CPU, SenderProcesses, SenderSettings, sender_cpus
+from ringlab.hw.signals import signals_as_exceptions
 from ringlab.hw.wire import LOG_DROPPED_FULL, LOG_WRITTEN
+from ringlab.pauses import INJECTED, INJECTED_SOURCE, NOT_TRACED, Pauses
 from ringlab.plan import RunPlan, draw_plan
 from ringlab.scenario import Scenario
-from ringlab.trace import DELIVERED, DROPPED_FULL, IN_RING, LOST_BEFORE_RING, NOT_SET, Trace, empty_columns
+from ringlab.stalls import StallSchedule
+from ringlab.trace import DELIVERED, DROPPED_FULL, IN_RING, LOST_BEFORE_RING, NOT_SET, Trace, empty_columns, pause_columns
 
 POLLER_CPU = 0
 START_DELAY_NS = 20_000_000
 LATE_SEND_NS = 10_000  # a frame leaving more than this after its planned time counts as late
+PAUSES_PER_SECOND = 100_000  # room in the C poller's pause table (it sees about 500 a second here)
+NO_KERNEL_EVENT_PYTHON = "no kernel event (hypervisor, hardware, or the Python poller itself)"
 
 
 @dataclass(frozen=True)
 class TrialResult:
-    """The trial's trace, and what only hardware knows: counters, send times, conservation."""
+    """The trial's trace, and what only hardware knows: counters, send times, conservation, the
+    machine, and how the poller's pauses were traced."""
 
     trace: Trace
     counters: dict
@@ -41,6 +49,8 @@ class TrialResult:
     conservation: dict
     sent_ns: np.ndarray  # when each frame left the sender, ns from the start of the run
     claim_order: np.ndarray  # per packet, the order in which writers took their index (-1: not seen)
+    environment: dict
+    tracing: dict
 
     @property
     def mean_gap_ns(self) -> float:
@@ -49,40 +59,39 @@ class TrialResult:
 
 
 @contextlib.contextmanager
-def pinned_to(cpus: set[int] | None):
-    """This process runs on ``cpus`` inside the block (unchanged if None), as before after it."""
-    previous = os.sched_getaffinity(0)
-    if cpus:
-        os.sched_setaffinity(0, cpus)
+def off_cpu(cpu: int | None):
+    """Inside the block every thread of this process (the libraries' worker threads too: NumPy's
+    and SciPy's BLAS start some) and the threads and processes they start keep off ``cpu``, which
+    the poller has to itself; its own thread pins itself there."""
+    previous = {tid: os.sched_getaffinity(tid) for tid in (int(t) for t in os.listdir("/proc/self/task"))}
+    if cpu is not None:
+        for tid, cpus in previous.items():
+            if cpus - {cpu}:
+                os.sched_setaffinity(tid, cpus - {cpu})
     try:
         yield
     finally:
-        os.sched_setaffinity(0, previous)
+        for tid, cpus in previous.items():
+            with contextlib.suppress(ProcessLookupError):  # a thread that has ended since
+                os.sched_setaffinity(tid, cpus)
 
 
-@contextlib.contextmanager
-def signals_as_exceptions():
-    """SIGTERM (and SIGHUP) raise SystemExit inside the block, so every ``finally`` runs."""
-    def stop(signum, frame):
-        raise SystemExit(128 + signum)
-
-    previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
+def expected_seconds(scenario: Scenario, plan: RunPlan) -> float:
+    """About how long the poll will last (sleep pacing runs far longer than planned)."""
+    return plan.end_ns / 1e9 * (100 if scenario.hw.pacing == "sleep" else 1) + 1.0
 
 
-def poll(scenario: Scenario, writer: loader.AttachedWriter, plan: RunPlan, start_ns: int,
-         stop_box: np.ndarray) -> PollRecord:
-    """Poll the ring from now until ``stop_box[0]``, with the scenario's hot loop."""
+def poller(scenario: Scenario, ring, stalls: StallPlan, stop_box: np.ndarray, seconds: float):
+    """The scenario's hot loop, ready to poll ``ring`` (a function of no arguments)."""
+    threshold = scenario.hw.pause_threshold_ns
     if scenario.hw.loops == "native":
         from ringlab.hw.native_loops import poll_ring_native
 
-        return poll_ring_native(writer.ring, scenario.ring_slots, scenario.hw.payload_layout, plan.stalls, start_ns,
-                                stop_box, capacity=plan.packets + scenario.ring_slots)
-    return poll_ring(writer.ring, scenario.ring_slots, scenario.hw.payload_layout, plan.stalls, start_ns, stop_box)
+        pause_capacity = max(1 << 16, int(PAUSES_PER_SECOND * seconds))
+        return functools.partial(poll_ring_native, ring, scenario.ring_slots, scenario.hw.payload_layout, stalls,
+                                 stop_box, threshold, scenario.packets + scenario.ring_slots, pause_capacity)
+    return functools.partial(poll_ring, ring, scenario.ring_slots, scenario.hw.payload_layout, stalls, stop_box,
+                             threshold)
 
 
 def end_when_senders_done(senders: SenderProcesses, stop_box: np.ndarray, drain_ns: int, at_least_ns: int,
@@ -90,25 +99,39 @@ def end_when_senders_done(senders: SenderProcesses, stop_box: np.ndarray, drain_
     """Wait for the senders; then end the poll ``drain_ns`` after the last frame (not before
     ``at_least_ns``), or at once if one failed or took longer than ``timeout_s``. Runs beside the
     poller, in a thread: the poll goes on as long as a sender sends, however late it runs."""
+    name_this_thread("rl-watcher")
     if senders.wait(timeout_s):
         stop_box[0] = max(at_least_ns, senders.last_send_ns() + drain_ns)
     else:
         stop_box[0] = 0
 
 
-def build_trace(scenario: Scenario, plan: RunPlan, log: np.ndarray, record: PollRecord, sent_ns: np.ndarray,
-                start_ns: int, end_ns: int) -> Trace:
-    """Turn the XDP program's per-packet log and the poller's reads into a :class:`Trace`."""
+def observed_pauses(record: PollRecord, labels: list[str], start_ns: int, end_ns: int) -> Pauses:
+    """The poller's pauses within the run, times from its start; injected ones labelled as such."""
+    start = record.pause_start_ns - start_ns
+    within = (start + record.pause_length_ns > 0) & (start < end_ns)
+    names = np.where(record.pause_kind == INJECTED, INJECTED_SOURCE, np.asarray(labels, dtype=object))
+    return Pauses.from_labels(start[within], record.pause_length_ns[within], record.pause_kind[within],
+                              names[within].tolist())
+
+
+def build_trace(scenario: Scenario, plan: RunPlan, log: np.ndarray, record: PollRecord, pauses: Pauses,
+                sent_ns: np.ndarray, start_ns: int, end_ns: int) -> Trace:
+    """Turn the XDP program's per-packet log and the poller's reads and pauses into a :class:`Trace`."""
     packets = plan.packets
     entries = log[1:packets + 1]
     columns = empty_columns(packets)
     seen = entries["fate"] != 0
     columns["fate"][:] = LOST_BEFORE_RING
     columns["fate"][seen & (entries["fate"] == LOG_WRITTEN)] = IN_RING
-    columns["fate"][seen & (entries["fate"] == LOG_DROPPED_FULL)] = DROPPED_FULL
+    dropped = seen & (entries["fate"] == LOG_DROPPED_FULL)
+    columns["fate"][dropped] = DROPPED_FULL
     columns["slot"][seen] = entries["slot"][seen]
     columns["writer_index_after"][seen] = entries["index_after"][seen]
     columns["decided_ns"][seen] = entries["decided_ns"][seen].astype(np.int64) - start_ns
+    blocked_by = entries["blocked_by"].astype(np.int64)
+    named = dropped & (blocked_by >= 1) & (blocked_by <= packets)  # 0: the poller cleared the slot meanwhile
+    columns["blocked_by"][named] = blocked_by[named]
     ours = (record.ids >= 1) & (record.ids <= packets)
     read_index = record.ids[ours] - 1
     columns["fate"][read_index] = DELIVERED
@@ -117,13 +140,30 @@ def build_trace(scenario: Scenario, plan: RunPlan, log: np.ndarray, record: Poll
     arrival_ns = np.where(seen, entries["seen_ns"].astype(np.int64) - start_ns, sent_ns - start_ns)
     cpu = np.where(seen, entries["cpu"], NOT_SET).astype(np.int16)
     return Trace(id=np.arange(1, packets + 1, dtype=np.int64), arrival_ns=arrival_ns, cpu=cpu,
-                 stall_start_ns=plan.stalls.start_ns, stall_length_ns=plan.stalls.length_ns,
-                 ring_slots=scenario.ring_slots, end_ns=end_ns, **columns)
+                 stall_start_ns=plan.stalls.start_ns, stall_length_ns=plan.stalls.length_ns, **pause_columns(pauses),
+                 ring_slots=scenario.ring_slots, interval_ns=scenario.interval_ns, end_ns=end_ns, **columns)
 
 
-def run_trial(scenario: Scenario, iface: str | None = None, force: bool = False) -> TrialResult:
+def background_labels(record: PollRecord, events: np.ndarray | None, poller_tid: int, loops: str) -> list[str]:
+    """The source of each of the poller's pauses (injected ones get a placeholder): named from the
+    kernel events on its CPU, or NOT_TRACED without them."""
+    if events is None:
+        return [NOT_TRACED] * len(record.pause_start_ns)
+    from ringlab.hw.kernel_trace import irq_names
+    from ringlab.hw.pause_sources import NO_KERNEL_EVENT, cpu_activity, name_pauses
+
+    names, _ = name_pauses(record.pause_start_ns, record.pause_length_ns, cpu_activity(events, poller_tid, irq_names()))
+    if loops == "python":  # the interpreter's own hiccups leave no kernel event either
+        names = [NO_KERNEL_EVENT_PYTHON if name == NO_KERNEL_EVENT else name for name in names]
+    return names
+
+
+def run_trial(scenario: Scenario, iface: str | None = None, force: bool = False,
+              unreported_stalls: StallSchedule | None = None) -> TrialResult:
     """Run ``scenario`` on the local testbed (``iface`` None) or on ``iface`` (frames from elsewhere).
 
+    The poller also executes ``unreported_stalls`` (times from the run's start) without noting
+    them as injected: it finds them as pauses, as it finds the machine's (tests use this).
     Cleans up what a killed run left first; detaches and removes everything it made on every exit.
     """
     for line in cleanup_stale():
@@ -131,6 +171,7 @@ def run_trial(scenario: Scenario, iface: str | None = None, force: bool = False)
     plan = draw_plan(scenario)
     settings = loader.WriterSettings(scenario.ring_slots, scenario.writer.policy, scenario.hw.payload_layout,
                                      loader.log_slots_for(scenario.packets))
+    seconds = expected_seconds(scenario, plan)
     netns = peer = dst_mac = None
     with contextlib.ExitStack() as stack:
         stack.enter_context(signals_as_exceptions())
@@ -139,35 +180,55 @@ def run_trial(scenario: Scenario, iface: str | None = None, force: bool = False)
             iface, netns, peer, dst_mac = links.host_iface, links.netns, links.peer_iface, links.host_mac
         writer = stack.enter_context(loader.AttachedWriter(iface, settings, scenario.hw.mode, force))
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ringlab-trial-")))
+        tracer = stack.enter_context(CpuEventTracer(POLLER_CPU, seconds)) if scenario.hw.trace_kernel else None
         if netns is None:
-            return _remote_trial(scenario, plan, writer)
+            return _remote_trial(scenario, plan, writer, tracer, unreported_stalls, seconds)
+        cpus = sender_cpus(scenario.writer.cpus)
+        # With one sender on its own core, the poller takes the other; otherwise it shares.
+        poller_cpu = POLLER_CPU if cpus == [SENDER_CPU] else None
+        stack.enter_context(off_cpu(poller_cpu))  # before the senders start, so that they inherit it
         sender_settings = SenderSettings(scenario.hw.payload_layout, scenario.hw.loops, scenario.hw.pacing,
                                          scenario.interval_ns)
         senders = stack.enter_context(SenderProcesses(peer, dst_mac, sender_settings, plan.arrival_ns,
                                                       scenario.writer.cpus, workdir, netns))
-        # With one sender on its own core, the poller takes the other; otherwise it shares.
-        alone = sender_cpus(scenario.writer.cpus) == [SENDER_CPU]
-        stack.enter_context(pinned_to({POLLER_CPU} if alone else None))
+        steal_before = steal_ns(POLLER_CPU)
         start_ns = time.monotonic_ns() + START_DELAY_NS
+        stop_box = np.array([np.iinfo(np.int64).max], np.int64)  # the watcher sets it
+        stalls = StallPlan.of(plan.stalls, start_ns, unreported_stalls)
+        polling = stack.enter_context(PollerThread(poller(scenario, writer.ring, stalls, stop_box, seconds), stop_box,
+                                                   poller_cpu))
         senders.start(start_ns)
         # The poll ends after the last frame (busy pacing: not before the plan ends), whenever that is.
         planned_end = start_ns + plan.end_ns if scenario.hw.pacing == "busy" else 0
-        stop_box = np.array([np.iinfo(np.int64).max], np.int64)  # the watcher sets it
         sender_timeout_s = 60 + 100 * plan.end_ns / 1e9  # sleep pacing runs far longer than planned
         watcher = threading.Thread(target=end_when_senders_done, daemon=True,
                                    args=(senders, stop_box, scenario.drain_ns, planned_end, sender_timeout_s))
         watcher.start()
-        record = poll(scenario, writer, plan, start_ns, stop_box)
+        record = polling.result()
         watcher.join()
         end_ns = int(stop_box[0]) - start_ns
         sent_ns = senders.send_times()
         counters = writer.counters()
         log = writer.log.copy()
-    trace = build_trace(scenario, plan, log, record, sent_ns, start_ns, end_ns)
-    return _result(trace, counters, sent_ns - start_ns, plan, log)
+        events, events_lost = tracer.events() if tracer is not None else (None, 0)
+        steal_after = steal_ns(POLLER_CPU)
+    pauses = observed_pauses(record, background_labels(record, events, polling.thread_id, scenario.hw.loops),
+                             start_ns, end_ns)
+    trace = build_trace(scenario, plan, log, record, pauses, sent_ns, start_ns, end_ns)
+    tracing = _tracing_figures(scenario, events, events_lost, record, steal_before, steal_after)
+    environment = machine_environment(poller_cpu, [c for c in cpus if c is not None])
+    return _result(trace, counters, sent_ns - start_ns, plan, log, environment, tracing)
 
 
-def _remote_trial(scenario: Scenario, plan: RunPlan, writer: loader.AttachedWriter, wait_s: float = 60.0) -> TrialResult:
+def _tracing_figures(scenario: Scenario, events, events_lost: int, record: PollRecord, steal_before, steal_after) -> dict:
+    return {"pause_threshold_ns": scenario.hw.pause_threshold_ns, "kernel_traced": events is not None,
+            "kernel_events": 0 if events is None else int(len(events)), "kernel_events_lost": int(events_lost),
+            "pauses_lost": int(record.pauses_lost), "reads_lost": int(record.reads_lost),
+            "poller_cpu_steal_ns": None if steal_before is None or steal_after is None else steal_after - steal_before}
+
+
+def _remote_trial(scenario: Scenario, plan: RunPlan, writer: loader.AttachedWriter, tracer, unreported_stalls,
+                  seconds: float, wait_s: float = 60.0) -> TrialResult:
     """On a real NIC the sender ('ringlab hw send') runs on the far host: the run's clock starts
     when the XDP program sees packet 1, and the poller starts from there."""
     deadline = time.monotonic() + wait_s
@@ -175,13 +236,21 @@ def _remote_trial(scenario: Scenario, plan: RunPlan, writer: loader.AttachedWrit
         if time.monotonic() > deadline:
             raise HardwareError(f"no pingpong frame arrived within {wait_s:g} s")
     start_ns = int(writer.log["seen_ns"][1]) - int(plan.arrival_ns[0])
-    record = poll(scenario, writer, plan, start_ns, np.array([start_ns + plan.end_ns], np.int64))
+    stop_box = np.array([start_ns + plan.end_ns], np.int64)
+    stalls = StallPlan.of(plan.stalls, start_ns, unreported_stalls)
+    with PollerThread(poller(scenario, writer.ring, stalls, stop_box, seconds), stop_box, POLLER_CPU) as polling:
+        record = polling.result()
     log = writer.log.copy()
-    trace = build_trace(scenario, plan, log, record, plan.arrival_ns + start_ns, start_ns, plan.end_ns)
-    return _result(trace, writer.counters(), plan.arrival_ns, plan, log)
+    events, events_lost = tracer.events() if tracer is not None else (None, 0)
+    pauses = observed_pauses(record, background_labels(record, events, polling.thread_id, scenario.hw.loops),
+                             start_ns, plan.end_ns)
+    trace = build_trace(scenario, plan, log, record, pauses, plan.arrival_ns + start_ns, start_ns, plan.end_ns)
+    tracing = _tracing_figures(scenario, events, events_lost, record, None, None)
+    return _result(trace, writer.counters(), plan.arrival_ns, plan, log, machine_environment(POLLER_CPU, []), tracing)
 
 
-def _result(trace: Trace, counters: dict, sent_offsets_ns: np.ndarray, plan: RunPlan, log: np.ndarray) -> TrialResult:
+def _result(trace: Trace, counters: dict, sent_offsets_ns: np.ndarray, plan: RunPlan, log: np.ndarray,
+            environment: dict, tracing: dict) -> TrialResult:
     counts = trace.fate_counts()
     written = counts["delivered"] + counts["in_ring"]
     conservation = {
@@ -196,4 +265,4 @@ def _result(trace: Trace, counters: dict, sent_offsets_ns: np.ndarray, plan: Run
     entries = log[1:plan.packets + 1]
     claim_order = np.where(entries["fate"] != 0, entries["claim"].astype(np.int64), NOT_SET)
     return TrialResult(trace, counters, plan.packets, late, conservation, np.asarray(sent_offsets_ns, np.int64),
-                       claim_order)
+                       claim_order, environment, tracing)

@@ -28,7 +28,7 @@ LAYOUT_CODES = {"original": 0, "packed": 1}  # enum payload_layout
 
 # struct packet_log: one record per packet id, written by the XDP program.
 LOG_DTYPE = np.dtype([("seen_ns", "<u8"), ("decided_ns", "<u8"), ("slot", "<u4"), ("index_after", "<u4"),
-                      ("fate", "<u4"), ("cpu", "<u4"), ("claim", "<u8")])
+                      ("fate", "<u4"), ("cpu", "<u4"), ("claim", "<u8"), ("blocked_by", "<u8")])
 LOG_WRITTEN, LOG_DROPPED_FULL = 1, 2  # FATE_WRITTEN, FATE_DROPPED_FULL
 COUNTER_NAMES = ("seen", "written", "dropped_full", "not_ours", "not_logged")  # enum counter, in order
 

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from ringlab.pauses import BACKGROUND, INJECTED, KIND_NAMES, Pauses, length_statistics
 from ringlab.trace import DELIVERED, DROPPED_FULL, IN_RING, NOT_SET, Trace
 
 WARNING_FORMAT = "WARN: missed %d packets between %d and %d"
@@ -92,8 +93,11 @@ class IndexTimeline:
 
 def index_timeline(trace: Trace) -> IndexTimeline:
     """Rebuild the indices from the trace: each decision sets ``w``, each read sets ``r = slot + 1``."""
+    # At one instant the engines run the writer CPUs in order of their number, and reads in read order.
     decided = np.flatnonzero(trace.decided_ns != NOT_SET)
+    decided = decided[np.argsort(trace.cpu[decided], kind="stable")]
     read = np.flatnonzero(trace.fate == DELIVERED)
+    read = read[np.argsort(trace.delivery_order[read], kind="stable")]
     written = np.flatnonzero((trace.fate == DELIVERED) | (trace.fate == IN_RING))
     n = trace.ring_slots
     # Event kinds: 0 = writer decision (index change), 1 = slot written (+1), 2 = slot read (-1, r moves).
@@ -164,14 +168,33 @@ class RunSummary:
     stalls_recovered: int
     recovery_median_ns: float | None
     lasting_offset_slots: int
+    drops_by_cause: dict  # cause -> dropped packets (ringlab.attribution)
+    drops_by_source: dict  # the pauses' sources that caused drops -> dropped packets
+    injected_pauses: dict  # the injected stalls as the poller executed them: count, time, lengths
+    background_pauses: dict  # the pauses nobody injected: count, per second, time, lengths, longest
+    pauses_by_source: dict  # source -> {count, total_ns}
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
+def pause_figures(pauses: Pauses, duration_ns: int) -> dict:
+    """The poller's pauses in figures: injected and background, and by source."""
+    labels = pauses.labels()
+    by_source = {}
+    for name in np.unique(labels):
+        mine = labels == name
+        kind = KIND_NAMES[int(pauses.kind[mine][0])]
+        key = str(name) if kind == "injected" else f"{kind}: {name}"
+        by_source[key] = {"count": int(mine.sum()), "total_ns": int(pauses.length_ns[mine].sum())}
+    return {"injected_pauses": length_statistics(pauses.length_ns[pauses.kind == INJECTED], duration_ns),
+            "background_pauses": length_statistics(pauses.length_ns[pauses.kind == BACKGROUND], duration_ns),
+            "pauses_by_source": by_source}
+
+
 def summary_from_parts(packets: int, fate_counts: dict, delivered_ids: np.ndarray, drops_per_stall: np.ndarray,
                        drops_before_first_stall: int, stalled_ns: int, recovery_ns: np.ndarray,
-                       lasting_offset: int) -> RunSummary:
+                       lasting_offset: int, pause_figures: dict, cause_figures: dict) -> RunSummary:
     """Assemble a :class:`RunSummary` from its parts (what :func:`summarize` derives from a trace)."""
     recovered = recovery_ns[~np.isnan(recovery_ns)]
     lost = fate_counts["dropped_full"] + fate_counts["lost_before_ring"]
@@ -193,15 +216,20 @@ def summary_from_parts(packets: int, fate_counts: dict, delivered_ids: np.ndarra
         stalls_recovered=int(len(recovered)),
         recovery_median_ns=float(np.median(recovered)) if len(recovered) else None,
         lasting_offset_slots=int(lasting_offset),
+        **pause_figures,
+        **cause_figures,
     )
 
 
 def summarize(trace: Trace) -> RunSummary:
     """Compute every figure of :class:`RunSummary` from ``trace``."""
+    from ringlab.attribution import drop_cause_figures
+
     per_stall, before_any = drops_per_stall(trace)
     timeline = index_timeline(trace)
     return summary_from_parts(
         packets=trace.packets, fate_counts=trace.fate_counts(), delivered_ids=trace.delivered_ids(),
         drops_per_stall=per_stall, drops_before_first_stall=before_any, stalled_ns=int(trace.stall_length_ns.sum()),
         recovery_ns=recovery_times_ns(trace, timeline), lasting_offset=lasting_offset_slots(trace, timeline),
+        pause_figures=pause_figures(trace.pauses, trace.end_ns), cause_figures=drop_cause_figures(trace),
     )

@@ -44,15 +44,16 @@ def frames(trace: Trace, from_ns: int, to_ns: int):
     writer_index = int(trace.writer_index_after[before[np.argmax(trace.decided_ns[before])]]) if len(before) else 0
     yield from_ns, writer_index, list(slots), read_index
 
-    # Events after from_ns: (time, order, kind, packet); decisions and writes before reads at equal times.
+    # Events after from_ns: decisions and writes before reads at equal times.
     def window(times, idx):
         return idx[(times[idx] > from_ns) & (times[idx] <= to_ns)]
 
+    # At one instant the engines run the writer CPUs in order, and reads in read order.
     events = sorted(
-        [(int(trace.decided_ns[p]), 0, p) for p in window(trace.decided_ns, decided)]
-        + [(int(trace.delivery_ns[p]), 1, p) for p in window(trace.delivery_ns, read)]
+        [(int(trace.decided_ns[p]), 0, int(trace.cpu[p]), p) for p in window(trace.decided_ns, decided)]
+        + [(int(trace.delivery_ns[p]), 1, int(trace.delivery_order[p]), p) for p in window(trace.delivery_ns, read)]
     )
-    for time_ns, kind, packet in events:
+    for time_ns, kind, _, packet in events:
         if kind == 0:
             writer_index = int(trace.writer_index_after[packet])
             if trace.fate[packet] in (DELIVERED, IN_RING):

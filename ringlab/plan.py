@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ringlab.pauses import Pauses
 from ringlab.scenario import Scenario
 from ringlab.stalls import StallSchedule
 
@@ -19,16 +20,31 @@ STREAM_STALLS, STREAM_ARRIVALS, STREAM_RSS = range(3)
 
 @dataclass(frozen=True)
 class RunPlan:
-    """Per-packet send times and CPUs (packet ``i`` has id ``i + 1``), the stalls, and the end time."""
+    """Per-packet arrival times and CPUs (packet ``i`` has id ``i + 1``; CPU -1: the packet never
+    reaches the writer), the poller's stalls, and the end time.
+
+    ``pauses`` labels the stalls (a replay gives measured ones, background among them); by
+    default they are the stall schedule's, all injected.
+    """
 
     arrival_ns: np.ndarray
     cpu: np.ndarray
     stalls: StallSchedule
     end_ns: int
+    pauses: Pauses | None = None
 
     @property
     def packets(self) -> int:
         return len(self.arrival_ns)
+
+    @property
+    def poller_pauses(self) -> Pauses:
+        return self.pauses if self.pauses is not None else Pauses.injected(self.stalls)
+
+    def packets_of_cpu(self, cpu: int) -> np.ndarray:
+        """The packets ``cpu`` handles, in the order they arrive (ties: by id)."""
+        mine = np.flatnonzero(self.cpu == cpu)
+        return mine[np.argsort(self.arrival_ns[mine], kind="stable")]
 
 
 def streams(seed: int) -> list[np.random.Generator]:

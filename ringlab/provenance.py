@@ -14,7 +14,7 @@ from pathlib import Path
 
 # The modules every result depends on (scenario, plan, trace, analysis), and each backend's own.
 SHARED_MODULES = ("ringlab.units", "ringlab.scenario", "ringlab.stalls", "ringlab.plan", "ringlab.trace",
-                  "ringlab.analysis")
+                  "ringlab.analysis", "ringlab.attribution", "ringlab.pauses")
 BACKEND_PACKAGES = {"sim": ("ringlab.sim",), "hw": ("ringlab.hw", "ringlab.bpf")}
 SOURCE_SUFFIXES = (".py", ".c", ".h")
 

@@ -37,7 +37,8 @@ def write_warnings(path: Path, delivered_ids, rows_per_chunk: int = 200_000) -> 
 def hardware_figures(trial) -> dict:
     """What a hardware trial adds to its summary: the XDP counters, the sender, conservation."""
     sender = {"sent": trial.sent, "late_sends": trial.late_sends, "mean_gap_ns": trial.mean_gap_ns}
-    return {"xdp_counters": trial.counters, "sender": sender, "conservation": trial.conservation}
+    return {"xdp_counters": trial.counters, "sender": sender, "conservation": trial.conservation,
+            "environment": trial.environment, "pause_tracing": trial.tracing}
 
 
 def write_run_directory(out_dir, result: RunResult, extra: dict | None = None) -> Path:

@@ -26,7 +26,8 @@ PACING = ("busy", "sleep")
 
 # Fields that only one backend uses; the other accepts them and says it ignores them.
 SIM_ONLY_FIELDS = ("writer.cost", "writer.lock_hold", "writer.rss", "poller.cost", "poller.wakeup")
-HW_ONLY_FIELDS = ("hw.mode", "hw.payload_layout", "hw.queues", "hw.loops", "hw.pacing")
+HW_ONLY_FIELDS = ("hw.mode", "hw.payload_layout", "hw.queues", "hw.loops", "hw.pacing", "hw.pause_threshold",
+                  "hw.trace_kernel")
 
 DEFAULTS = {
     "name": "unnamed",
@@ -38,7 +39,8 @@ DEFAULTS = {
     "writer": {"policy": "buggy", "cost": "100ns", "lock_hold": "20ns", "cpus": 1, "rss": "round_robin"},
     "poller": {"cost": "100ns", "wakeup": "50ns"},
     "stalls": {"model": "none"},
-    "hw": {"mode": "generic", "payload_layout": "original", "queues": 0, "loops": "native", "pacing": "busy"},
+    "hw": {"mode": "generic", "payload_layout": "original", "queues": 0, "loops": "native", "pacing": "busy",
+           "pause_threshold": "1us", "trace_kernel": True},
 }
 TOP_LEVEL_KEYS = set(DEFAULTS) | {"packets", "duration"}
 
@@ -71,6 +73,8 @@ class HardwareConfig:
     queues: int
     loops: str  # the poller's and sender's hot loops: native (C) or python
     pacing: str  # busy: wait to each planned send time; sleep: sleep one interval after each frame
+    pause_threshold_ns: int  # a gap between two iterations of the poller's loop longer than this is a pause
+    trace_kernel: bool  # trace the kernel's events on the poller's CPU, to name each pause's source
 
 
 @dataclass(frozen=True)
@@ -138,6 +142,12 @@ def _int(value, field_name: str, minimum: int) -> int:
         raise InputError(field_name, f"expected a whole number, got {value!r}")
     if value < minimum:
         raise InputError(field_name, f"must be at least {minimum}, got {value}")
+    return value
+
+
+def _bool(value, field_name: str) -> bool:
+    if not isinstance(value, bool):
+        raise InputError(field_name, f"expected true or false, got {value!r}")
     return value
 
 
@@ -238,6 +248,8 @@ def scenario_from_dict(given: dict, base_dir: Path | None = None) -> Scenario:
         queues=_int(h["queues"], "hw.queues", 0),
         loops=_choice(h["loops"], "hw.loops", HOT_LOOPS),
         pacing=_choice(h["pacing"], "hw.pacing", PACING),
+        pause_threshold_ns=parse_time_ns(h["pause_threshold"], "hw.pause_threshold", allow_zero=False),
+        trace_kernel=_bool(h["trace_kernel"], "hw.trace_kernel"),
     )
     stalls = stall_model_from_spec(data["stalls"], "stalls", base_dir)
     return Scenario(name, seed, ring_slots, interval_ns, jitter_ns, packets, drain_ns, writer, poller, stalls, hw, data,

@@ -14,10 +14,12 @@ import numpy as np
 
 from ringlab.atomic_files import atomic_path
 from ringlab.errors import InputError
+from ringlab.pauses import Pauses
 from ringlab.stalls import StallSchedule
 
-# Version 1: the first format (no version stored). Version 2: the version is stored.
-FORMAT_VERSION = 2
+# Version 1: the first format (no version stored). 2: the version is stored. 3: the poller's
+# pauses with their kinds and sources, the packet each drop was blocked by, the planned interval.
+FORMAT_VERSION = 3
 
 # What became of a packet.
 DELIVERED = 0         # the poller read it
@@ -37,12 +39,15 @@ NOT_SET = -1
 
 @dataclass(frozen=True)
 class Trace:
-    """Per-packet records (index ``i`` is packet id ``id[i]``) and the run's stalls.
+    """Per-packet records (index ``i`` is packet id ``id[i]``), the planned stalls and the pauses.
 
     Times are nanoseconds from the start of the run; ``NOT_SET`` (-1) where a field does not apply.
-    ``slot`` is the slot the writer chose, ``decided_ns`` when it wrote or dropped there,
-    ``writer_index_after`` the write index it left behind, ``delivery_order`` the poller's
-    0-based read order.
+    ``arrival_ns`` is when the packet reached the writer (on hardware: when the XDP program saw
+    it), ``slot`` the slot the writer chose, ``decided_ns`` when it wrote or dropped there,
+    ``writer_index_after`` the write index it left behind, ``blocked_by`` (drops only) the id of
+    the packet that held the slot, ``delivery_order`` the poller's 0-based read order.
+    ``stall_*`` are the stalls the scenario planned; ``pause_*`` the poller's pauses as observed
+    (see :class:`ringlab.pauses.Pauses`). ``interval_ns`` is the planned packet interval.
     """
 
     id: np.ndarray
@@ -52,11 +57,18 @@ class Trace:
     fate: np.ndarray
     decided_ns: np.ndarray
     writer_index_after: np.ndarray
+    blocked_by: np.ndarray
     delivery_ns: np.ndarray
     delivery_order: np.ndarray
     stall_start_ns: np.ndarray
     stall_length_ns: np.ndarray
+    pause_start_ns: np.ndarray
+    pause_length_ns: np.ndarray
+    pause_kind: np.ndarray
+    pause_source: np.ndarray
+    pause_source_names: np.ndarray
     ring_slots: int
+    interval_ns: int
     end_ns: int
 
     @property
@@ -67,6 +79,11 @@ class Trace:
     def stalls(self) -> StallSchedule:
         return StallSchedule(self.stall_start_ns, self.stall_length_ns)
 
+    @property
+    def pauses(self) -> Pauses:
+        return Pauses(self.pause_start_ns, self.pause_length_ns, self.pause_kind, self.pause_source,
+                      tuple(str(name) for name in self.pause_source_names))
+
     def delivered_ids(self) -> np.ndarray:
         """Packet ids in the order the poller read them."""
         delivered = np.flatnonzero(self.fate == DELIVERED)
@@ -76,8 +93,8 @@ class Trace:
         counts = np.bincount(self.fate.astype(np.int64), minlength=len(FATE_NAMES))
         return {FATE_NAMES[f]: int(counts[f]) for f in FATE_NAMES}
 
-    PER_PACKET = ("id", "arrival_ns", "cpu", "slot", "fate", "decided_ns", "writer_index_after", "delivery_ns",
-                  "delivery_order")
+    PER_PACKET = ("id", "arrival_ns", "cpu", "slot", "fate", "decided_ns", "writer_index_after", "blocked_by",
+                  "delivery_ns", "delivery_order")
 
     def columns(self) -> dict[str, np.ndarray]:
         """The per-packet records as NumPy columns (one row per packet), with the fate's name."""
@@ -108,8 +125,8 @@ class Trace:
                 raise InputError(str(path), f"trace format version {version}; this ringlab reads version "
                                             f"{FORMAT_VERSION} (run it again to write it in this version)")
             values = {f.name: data[f.name] for f in fields(cls)}
-        values["ring_slots"] = int(values["ring_slots"])
-        values["end_ns"] = int(values["end_ns"])
+        for scalar in ("ring_slots", "interval_ns", "end_ns"):
+            values[scalar] = int(values[scalar])
         return cls(**values)
 
 
@@ -120,6 +137,15 @@ def empty_columns(packets: int) -> dict[str, np.ndarray]:
         "fate": np.full(packets, PENDING, np.int8),
         "decided_ns": np.full(packets, NOT_SET, np.int64),
         "writer_index_after": np.full(packets, NOT_SET, np.int32),
+        "blocked_by": np.full(packets, NOT_SET, np.int64),
         "delivery_ns": np.full(packets, NOT_SET, np.int64),
         "delivery_order": np.full(packets, NOT_SET, np.int64),
     }
+
+
+def pause_columns(pauses: Pauses) -> dict[str, np.ndarray]:
+    """A :class:`Pauses` as the trace's ``pause_*`` columns."""
+    return {"pause_start_ns": np.asarray(pauses.start_ns, np.int64),
+            "pause_length_ns": np.asarray(pauses.length_ns, np.int64),
+            "pause_kind": np.asarray(pauses.kind, np.int8), "pause_source": np.asarray(pauses.source, np.int16),
+            "pause_source_names": np.asarray(pauses.source_names, dtype=str)}

@@ -10,10 +10,10 @@
 
 #define NEVER INT64_MAX
 #define EMPTY (-1)
-#define RESERVED (-2) /* claimed by a locked writer, not yet committed: full to writers, invalid to the poller */
 #define DELIVERED 0
 #define DROPPED_FULL 1
 #define IN_RING 2
+#define PENDING 4
 
 enum policy { BUGGY, FIXED, LOCKED };
 enum writer_state { W_NEXT, W_TAKE_INDEX, W_LOOK, W_RESET, W_COPY, W_RECORD, W_DONE };
@@ -53,6 +53,35 @@ static int64_t work_end(const struct stalls *s, int64_t t, int64_t work) {
     return now + remaining;
 }
 
+/* The rules of ringlab.attribution: the pause overlapping [from, to] most (the first on a tie), or -1. */
+static int64_t pause_with_most_overlap(const struct stalls *s, int64_t from, int64_t to) {
+    int64_t low = 0, high = s->count; /* the first pause ending after `from` */
+    while (low < high) {
+        int64_t mid = low + (high - low) / 2;
+        if (s->end[mid] <= from) low = mid + 1; else high = mid;
+    }
+    int64_t best = -1, best_overlap = 0;
+    for (int64_t i = low; i < s->count && s->start[i] < to; i++) {
+        int64_t overlap = (s->end[i] < to ? s->end[i] : to) - (s->start[i] > from ? s->start[i] : from);
+        if (overlap > best_overlap) {
+            best = i;
+            best_overlap = overlap;
+        }
+    }
+    return best;
+}
+
+/* How many of the sorted times lie in [from, to]. */
+static int64_t count_between(const int64_t *sorted, int64_t n, int64_t from, int64_t to) {
+    int64_t low = 0, high = n, first, last;
+    while (low < high) { int64_t mid = low + (high - low) / 2; if (sorted[mid] < from) low = mid + 1; else high = mid; }
+    first = low;
+    high = n;
+    while (low < high) { int64_t mid = low + (high - low) / 2; if (sorted[mid] <= to) low = mid + 1; else high = mid; }
+    last = low;
+    return last - first;
+}
+
 /* Settle the recovery of stalls ending before next_ns, given that the state after the instant
  * state_ns (aligned or not) holds until next_ns; the rules of ringlab.analysis.recovery_times_ns. */
 static int64_t settle_recoveries(int64_t first, int aligned, int64_t state_ns, int64_t next_ns,
@@ -74,41 +103,56 @@ static int64_t settle_recoveries(int64_t first, int aligned, int64_t state_ns, i
 }
 
 /* Runs one scenario. Per-packet outputs are indexed by packet (id - 1); with full == 0 only fate,
- * read_sequence, drops_per_stall and recovery_ns are written. end_state receives the write index
- * as the trace shows it, the read index, the occupancy and the number of reads. Returns 0, or -1
- * if memory ran out. */
+ * read_sequence, drops_per_stall, drops_per_pause, drop_causes and recovery_ns are written.
+ * The stalls are the poller's pauses; each drop is attributed as ringlab.attribution does, to
+ * drops_per_pause[pause], or counted in drop_causes[]: [0] the blocking packet not yet committed,
+ * [1] a sender burst (the packets arriving from the blocking packet to the dropped one, counted
+ * in `arrival_sorted`, came closer together than half of interval_ns), [2] the writer misaligned (the poller waited on another slot during
+ * the window), [3] the poller too slow; [4], unexplained, stays 0 here (the blocker is known). end_state receives the write index as the trace shows it, the read index, the
+ * occupancy and the number of reads. Returns 0, or -1 if memory ran out. */
 int ringlab_run(int policy, int64_t ring_slots, const int64_t *arrival_ns, const int32_t *cpu_packets,
                 const int64_t *cpu_offsets, int64_t cpus, int64_t cost_ns, int64_t hold_ns,
                 int64_t poller_cost_ns, int64_t wakeup_ns, const int64_t *stall_start, const int64_t *stall_end,
                 int64_t n_stalls, int64_t end_ns, int full, int32_t *slot_out, int8_t *fate, int64_t *decided_ns,
-                int32_t *index_after_out, int64_t *delivery_ns, int64_t *delivery_order, int64_t *read_sequence,
-                int64_t *drops_per_stall, double *recovery_ns, int64_t *end_state) {
+                int32_t *index_after_out, int64_t *blocked_by_out, int64_t *delivery_ns, int64_t *delivery_order,
+                int64_t *read_sequence, int64_t *drops_per_stall, double *recovery_ns, const int64_t *arrival_sorted,
+                int64_t n_arrivals, int64_t interval_ns, int64_t *drops_per_pause, int64_t *drop_causes,
+                int64_t *end_state) {
     struct stalls stalls = {stall_start, stall_end, n_stalls};
     int64_t *slots = malloc(sizeof(int64_t) * ring_slots);
+    char *committed = malloc(ring_slots ? ring_slots : 1);
     int64_t *wake = malloc(sizeof(int64_t) * (cpus + 1));
     int64_t *w_state = malloc(sizeof(int64_t) * cpus);
     int64_t *w_position = malloc(sizeof(int64_t) * cpus);
     int64_t *w_key = malloc(sizeof(int64_t) * cpus);
     int64_t *w_index_after = malloc(sizeof(int64_t) * cpus);
-    char *w_written = malloc(cpus ? cpus : 1);
-    if (!slots || !wake || !w_state || !w_position || !w_key || !w_index_after || !w_written) {
-        free(slots); free(wake); free(w_state); free(w_position); free(w_key); free(w_index_after); free(w_written);
+    int64_t *w_blocked = malloc(sizeof(int64_t) * (cpus ? cpus : 1));
+    if (!slots || !committed || !wake || !w_state || !w_position || !w_key || !w_index_after || !w_blocked) {
+        free(slots); free(committed); free(wake); free(w_state); free(w_position); free(w_key); free(w_index_after);
+        free(w_blocked);
         return -1;
     }
-    for (int64_t i = 0; i < ring_slots; i++) slots[i] = EMPTY;
+    for (int64_t i = 0; i < ring_slots; i++) {
+        slots[i] = EMPTY;
+        committed[i] = 0;
+    }
     for (int64_t p = 0; p <= cpus; p++) wake[p] = NEVER;
     for (int64_t c = 0; c < cpus; c++) {
         w_state[c] = W_NEXT;
         w_position[c] = cpu_offsets[c];
         w_key[c] = 0;
         w_index_after[c] = 0;
-        w_written[c] = 0;
+        w_blocked[c] = EMPTY;
     }
     for (int64_t i = 0; i < n_stalls; i++) recovery_ns[i] = NAN;
 
     int64_t write_index = 0, lock_free_at = 0, occupancy = 0;
     int64_t read_index = 0, reads = 0;
     int p_state = P_CHECK, poller_waiting = 0;
+    /* The poller's waits for a packet to be written (ringlab.attribution.poller_waits): the one going
+     * on, the last one over, and the last one over on another slot than that.
+     * (A wait over began before it ended, so only the ends matter.) */
+    int64_t waiting_since = 0, wait1_end = INT64_MIN, wait1_slot = -1, wait2_end = INT64_MIN;
     int64_t next_recovery = 0, index_seen = 0, stall_cursor = 0, drop_stall = 0;
     int64_t now = 0;
 
@@ -141,10 +185,11 @@ int ringlab_run(int policy, int64_t ring_slots, const int64_t *arrival_ns, const
             for (;;) {
                 int64_t notice;
                 if (p_state == P_CHECK) {
-                    if (slots[read_index] >= 0) {
+                    if (committed[read_index]) {
                         notice = now;
                     } else {
                         poller_waiting = 1;
+                        waiting_since = now;
                         p_state = P_NOTICED;
                         break;
                     }
@@ -153,6 +198,7 @@ int ringlab_run(int policy, int64_t ring_slots, const int64_t *arrival_ns, const
                 } else { /* P_READ: copy, zero, advance */
                     int64_t packet = slots[read_index];
                     slots[read_index] = EMPTY;
+                    committed[read_index] = 0;
                     occupancy--;
                     fate[packet] = DELIVERED;
                     if (full) {
@@ -207,15 +253,15 @@ int ringlab_run(int policy, int64_t ring_slots, const int64_t *arrival_ns, const
                     }
                     int64_t key = write_index;
                     w_key[c] = key;
-                    if (policy == LOCKED) { /* look and advance in one critical section */
+                    if (policy == LOCKED) { /* look, claim and advance in one critical section */
                         int free_slot = slots[key] == EMPTY;
+                        w_blocked[c] = slots[key];
                         if (free_slot) {
-                            slots[key] = RESERVED;
+                            slots[key] = cpu_packets[w_position[c]]; /* claimed: full, not yet committed */
                             write_index = (key + 1) % ring_slots;
                         }
                         w_index_after[c] = write_index;
                         if (!free_slot) {
-                            w_written[c] = 0;
                             w_state[c] = W_RECORD;
                             if (hold_ns > 0) {
                                 wake[p] = now + hold_ns;
@@ -236,28 +282,51 @@ int ringlab_run(int policy, int64_t ring_slots, const int64_t *arrival_ns, const
                 } else if (state == W_LOOK || state == W_COPY) {
                     int64_t key = w_key[c];
                     /* buggy, fixed: look now; locked: commit the slot claimed under the lock */
-                    int written = state == W_COPY ? slots[key] == RESERVED : slots[key] == EMPTY;
-                    if (written) {
+                    if (state == W_LOOK) w_blocked[c] = slots[key];
+                    if (w_blocked[c] == EMPTY) {
                         slots[key] = cpu_packets[w_position[c]];
+                        committed[key] = 1;
                         occupancy++;
                         if (poller_waiting && key == read_index) {
                             poller_waiting = 0;
                             wake[0] = now;
+                            if (now > waiting_since) {
+                                if (key != wait1_slot) wait2_end = wait1_end;
+                                wait1_end = now;
+                                wait1_slot = key;
+                            }
                         }
                     }
-                    w_written[c] = (char)written;
-                    w_state[c] = (!written && state == W_LOOK && policy == FIXED) ? W_RESET : W_RECORD;
+                    w_state[c] = (w_blocked[c] != EMPTY && state == W_LOOK && policy == FIXED) ? W_RESET : W_RECORD;
                 } else if (state == W_RECORD) {
-                    int64_t packet = cpu_packets[w_position[c]];
-                    fate[packet] = w_written[c] ? IN_RING : DROPPED_FULL;
+                    int64_t packet = cpu_packets[w_position[c]], blocker = w_blocked[c];
+                    fate[packet] = blocker == EMPTY ? IN_RING : DROPPED_FULL;
                     if (full) {
                         slot_out[packet] = (int32_t)w_key[c];
                         decided_ns[packet] = now;
                         index_after_out[packet] = (int32_t)w_index_after[c];
+                        if (blocker != EMPTY) blocked_by_out[packet] = blocker + 1;
                     }
-                    if (!w_written[c]) { /* attribute the drop to the latest stall begun by now */
+                    if (blocker != EMPTY) {
+                        /* drops per stall: the latest stall begun by now */
                         while (drop_stall < n_stalls && stall_start[drop_stall] <= now) drop_stall++;
                         drops_per_stall[drop_stall]++;
+                        /* its cause: the pause that overlaps most the time the blocking packet waited */
+                        int64_t from = arrival_ns[blocker];
+                        int64_t pause = pause_with_most_overlap(&stalls, from, now);
+                        if (pause >= 0) {
+                            drops_per_pause[pause]++;
+                        } else {
+                            int64_t arrived = count_between(arrival_sorted, n_arrivals, from, arrival_ns[packet]);
+                            int64_t key = w_key[c], other_end; /* the latest wait on another slot, begun before now */
+                            if (poller_waiting && waiting_since < now && read_index != key) other_end = NEVER;
+                            else other_end = wait1_slot != key ? wait1_end : wait2_end;
+                            if (fate[blocker] == PENDING) drop_causes[0]++;
+                            else if (arrived >= 2 && 2 * (arrival_ns[packet] - from) < interval_ns * (arrived - 1))
+                                drop_causes[1]++;
+                            else if (other_end > from) drop_causes[2]++;
+                            else drop_causes[3]++;
+                        }
                     }
                     index_seen = w_index_after[c];
                     w_position[c]++;
@@ -272,6 +341,7 @@ int ringlab_run(int policy, int64_t ring_slots, const int64_t *arrival_ns, const
     end_state[1] = read_index;
     end_state[2] = occupancy;
     end_state[3] = reads;
-    free(slots); free(wake); free(w_state); free(w_position); free(w_key); free(w_index_after); free(w_written);
+    free(slots); free(committed); free(wake); free(w_state); free(w_position); free(w_key); free(w_index_after);
+    free(w_blocked);
     return 0;
 }

@@ -22,9 +22,11 @@ from pathlib import Path
 import numpy as np
 
 from ringlab import native
-from ringlab.analysis import RunSummary, summary_from_parts
+from ringlab.analysis import RunSummary, pause_figures, summary_from_parts
+from ringlab.attribution import cause_figures
 from ringlab.plan import RunPlan, draw_plan
 from ringlab.scenario import Scenario
+from ringlab.sim.model import trace_of_plan
 from ringlab.trace import FATE_NAMES, PENDING, Trace, empty_columns
 
 POLICY_CODES = {"buggy": 0, "fixed": 1, "locked": 2}
@@ -42,7 +44,7 @@ def _library():
         i64, pointer = ctypes.c_int64, ctypes.c_void_p
         function.argtypes = [ctypes.c_int, i64, pointer, pointer, pointer, i64, i64, i64, i64, i64, pointer, pointer,
                              i64, i64, ctypes.c_int, pointer, pointer, pointer, pointer, pointer, pointer, pointer,
-                             pointer, pointer, pointer]
+                             pointer, pointer, pointer, pointer, i64, i64, pointer, pointer, pointer]
         function.restype = ctypes.c_int
         _engine = function
     return _engine
@@ -72,7 +74,8 @@ def run_fast(scenario: Scenario, plan: RunPlan | None = None, keep_trace: bool =
     packets = plan.packets
     columns = empty_columns(packets if keep_trace else 1)
     fate = columns["fate"] if keep_trace else np.full(packets, PENDING, np.int8)
-    cpu_packets = np.argsort(plan.cpu, kind="stable").astype(np.int32)
+    # Each CPU's packets in the order they arrive (packets of CPU -1 never reach the writer).
+    cpu_packets = np.lexsort((plan.arrival_ns, plan.cpu)).astype(np.int32)
     cpu_offsets = np.searchsorted(plan.cpu[cpu_packets], np.arange(scenario.writer.cpus + 1)).astype(np.int64)
     read_sequence = np.zeros(packets, np.int64)
     drops = np.zeros(len(plan.stalls) + 1, np.int64)
@@ -80,6 +83,9 @@ def run_fast(scenario: Scenario, plan: RunPlan | None = None, keep_trace: bool =
     stall_start = np.ascontiguousarray(plan.stalls.start_ns, np.int64)
     stall_end = np.ascontiguousarray(plan.stalls.end_ns, np.int64)
     arrival_ns = np.ascontiguousarray(plan.arrival_ns, np.int64)
+    arrival_sorted = np.sort(arrival_ns[plan.cpu >= 0])
+    drops_per_pause = np.zeros(len(plan.stalls), np.int64)
+    other_causes = np.zeros(5, np.int64)  # the causes after the two kinds of pause (ringlab.attribution)
     end = np.zeros(4, np.int64)
     status = _library()(
         POLICY_CODES[scenario.writer.policy], scenario.ring_slots, _pointer(arrival_ns, np.int64),
@@ -87,9 +93,11 @@ def run_fast(scenario: Scenario, plan: RunPlan | None = None, keep_trace: bool =
         scenario.writer.cost_ns, scenario.writer.lock_hold_ns, scenario.poller.cost_ns, scenario.poller.wakeup_ns,
         _pointer(stall_start, np.int64), _pointer(stall_end, np.int64), len(stall_start), plan.end_ns, int(keep_trace),
         _pointer(columns["slot"], np.int32), _pointer(fate, np.int8), _pointer(columns["decided_ns"], np.int64),
-        _pointer(columns["writer_index_after"], np.int32), _pointer(columns["delivery_ns"], np.int64),
-        _pointer(columns["delivery_order"], np.int64), _pointer(read_sequence, np.int64), _pointer(drops, np.int64),
-        _pointer(recovery, np.float64), _pointer(end, np.int64),
+        _pointer(columns["writer_index_after"], np.int32), _pointer(columns["blocked_by"], np.int64),
+        _pointer(columns["delivery_ns"], np.int64), _pointer(columns["delivery_order"], np.int64),
+        _pointer(read_sequence, np.int64), _pointer(drops, np.int64), _pointer(recovery, np.float64),
+        _pointer(arrival_sorted, np.int64), len(arrival_sorted), scenario.interval_ns,
+        _pointer(drops_per_pause, np.int64), _pointer(other_causes, np.int64), _pointer(end, np.int64),
     )
     if status != 0:
         raise MemoryError("the fast engine ran out of memory")
@@ -99,16 +107,13 @@ def run_fast(scenario: Scenario, plan: RunPlan | None = None, keep_trace: bool =
     delivered_ids = read_sequence[:reads]
     lasting = (writer_index - reader_index - occupancy) % scenario.ring_slots  # as analysis.lasting_offset_slots
     counts = np.bincount(fate.astype(np.int64), minlength=len(FATE_NAMES))
+    pauses = plan.poller_pauses
     summary = summary_from_parts(
         packets=packets, fate_counts={FATE_NAMES[f]: int(counts[f]) for f in FATE_NAMES},
         delivered_ids=delivered_ids, drops_per_stall=drops[1:], drops_before_first_stall=int(drops[0]),
         stalled_ns=int(plan.stalls.length_ns.sum()), recovery_ns=recovery, lasting_offset=lasting,
+        pause_figures=pause_figures(pauses, plan.end_ns),
+        cause_figures=cause_figures(pauses, drops_per_pause, other_causes),
     )
-    trace = None
-    if keep_trace:
-        trace = Trace(
-            id=np.arange(1, packets + 1, dtype=np.int64), arrival_ns=plan.arrival_ns, cpu=plan.cpu,
-            stall_start_ns=plan.stalls.start_ns, stall_length_ns=plan.stalls.length_ns,
-            ring_slots=scenario.ring_slots, end_ns=plan.end_ns, **columns,
-        )
+    trace = trace_of_plan(scenario, plan, columns) if keep_trace else None
     return FastRun(trace, summary, delivered_ids)

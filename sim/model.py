@@ -8,24 +8,26 @@ import simpy
 from ringlab.plan import RunPlan, draw_plan
 from ringlab.scenario import Scenario
 from ringlab.sim.poller import poller
-from ringlab.sim.ring import MapRing
+from ringlab.sim.ring import EMPTY, MapRing
 from ringlab.sim.wake import writer_priority
 from ringlab.sim.writer import writer_cpu
-from ringlab.trace import DELIVERED, DROPPED_FULL, IN_RING, Trace, empty_columns
+from ringlab.trace import DELIVERED, DROPPED_FULL, IN_RING, Trace, empty_columns, pause_columns
 
 
 def simulate(scenario: Scenario, plan: RunPlan | None = None) -> Trace:
     """Run ``scenario`` (with ``plan``, drawn from its seed if not given) and return its trace."""
     plan = plan if plan is not None else draw_plan(scenario)
     columns = empty_columns(plan.packets)
-    slot, fate = columns["slot"], columns["fate"]
+    slot, fate, blocked = columns["slot"], columns["fate"], columns["blocked_by"]
     decided_ns, index_after = columns["decided_ns"], columns["writer_index_after"]
     delivery_ns, delivery_order = columns["delivery_ns"], columns["delivery_order"]
     reads = 0
 
-    def record_write(packet, key, written, index, now):
+    def record_write(packet, key, blocked_by, index, now):
         slot[packet] = key
-        fate[packet] = IN_RING if written else DROPPED_FULL
+        fate[packet] = IN_RING if blocked_by == EMPTY else DROPPED_FULL
+        if blocked_by != EMPTY:
+            blocked[packet] = blocked_by + 1  # its id
         decided_ns[packet] = now
         index_after[packet] = index
 
@@ -40,21 +42,19 @@ def simulate(scenario: Scenario, plan: RunPlan | None = None) -> Trace:
     ring = MapRing(env, scenario.ring_slots)
     writer = scenario.writer
     for cpu in range(writer.cpus):
-        packets = np.flatnonzero(plan.cpu == cpu)
         env.process(
-            writer_cpu(env, ring, writer.policy, packets, plan.arrival_ns, writer.cost_ns, writer.lock_hold_ns,
-                       writer_priority(cpu), record_write)
+            writer_cpu(env, ring, writer.policy, plan.packets_of_cpu(cpu), plan.arrival_ns, writer.cost_ns,
+                       writer.lock_hold_ns, writer_priority(cpu), record_write)
         )
     env.process(poller(env, ring, plan.stalls, scenario.poller.cost_ns, scenario.poller.wakeup_ns, record_read))
     env.run(until=plan.end_ns)
 
-    return Trace(
-        id=np.arange(1, plan.packets + 1, dtype=np.int64),
-        arrival_ns=plan.arrival_ns,
-        cpu=plan.cpu,
-        stall_start_ns=plan.stalls.start_ns,
-        stall_length_ns=plan.stalls.length_ns,
-        ring_slots=scenario.ring_slots,
-        end_ns=plan.end_ns,
-        **columns,
-    )
+    return trace_of_plan(scenario, plan, columns)
+
+
+def trace_of_plan(scenario: Scenario, plan: RunPlan, columns: dict) -> Trace:
+    """A simulated run's trace: the engine's per-packet ``columns`` and what the plan fixed."""
+    return Trace(id=np.arange(1, plan.packets + 1, dtype=np.int64), arrival_ns=plan.arrival_ns, cpu=plan.cpu,
+                 stall_start_ns=plan.stalls.start_ns, stall_length_ns=plan.stalls.length_ns,
+                 **pause_columns(plan.poller_pauses), ring_slots=scenario.ring_slots,
+                 interval_ns=scenario.interval_ns, end_ns=plan.end_ns, **columns)

@@ -5,20 +5,21 @@ from __future__ import annotations
 import simpy
 
 EMPTY = -1
-RESERVED = -2  # claimed by a writer, payload not yet committed: full to writers, invalid to the poller
 
 
 class MapRing:
-    """The array map of N slots (each EMPTY, RESERVED or holding one packet) and the lock map.
+    """The array map of N slots and the lock map (docs/model.md).
 
-    ``write_index`` is only touched by a writer holding the spin lock, which is held until
-    ``lock_free_at_ns``. A slot is valid from the moment ``try_write`` fills it until the poller
-    clears it.
+    Each slot is EMPTY or holds one packet; a held slot is either committed (valid: the magic is
+    set) or only claimed by a locked writer (the magic without its commit bit: full to writers,
+    invalid to the poller). ``write_index`` is only touched by a writer holding the spin lock,
+    which is held until ``lock_free_at_ns``.
     """
 
     def __init__(self, env: simpy.Environment, slots: int):
         self.env = env
         self.slots = [EMPTY] * slots
+        self.committed = [False] * slots
         self.write_index = 0
         self.lock_free_at_ns = 0
         self._became_valid: dict[int, simpy.Event] = {}
@@ -26,29 +27,26 @@ class MapRing:
     def __len__(self) -> int:
         return len(self.slots)
 
-    def is_full(self, slot: int) -> bool:
-        """What a writer sees: the slot holds a payload or a claim."""
-        return self.slots[slot] != EMPTY
+    def occupant(self, slot: int) -> int:
+        """What a writer sees: the packet holding or claiming ``slot``, or EMPTY."""
+        return self.slots[slot]
 
-    def reserve(self, slot: int) -> None:
-        """Claim an empty ``slot`` for a later :meth:`commit` (the magic without its commit bit)."""
+    def reserve(self, slot: int, packet: int) -> None:
+        """Claim an empty ``slot`` for ``packet`` and a later :meth:`commit`."""
         assert self.slots[slot] == EMPTY
-        self.slots[slot] = RESERVED
+        self.slots[slot] = packet
 
     def try_write(self, slot: int, packet: int) -> bool:
         """Copy ``packet`` into ``slot`` if it is empty (magic written last); False if still full."""
         if self.slots[slot] != EMPTY:
             return False
-        self._fill(slot, packet)
+        self.slots[slot] = packet
+        self.commit(slot)
         return True
 
-    def commit(self, slot: int, packet: int) -> None:
-        """Copy ``packet`` into the ``slot`` this writer reserved, then set the commit bit."""
-        assert self.slots[slot] == RESERVED
-        self._fill(slot, packet)
-
-    def _fill(self, slot: int, packet: int) -> None:
-        self.slots[slot] = packet
+    def commit(self, slot: int) -> None:
+        """Set the commit bit of the payload in ``slot``: it becomes valid to the poller."""
+        self.committed[slot] = True
         waiting = self._became_valid.pop(slot, None)
         if waiting is not None:
             waiting.succeed()  # scheduled now, at the poller's priority (NORMAL)
@@ -60,10 +58,11 @@ class MapRing:
     def clear(self, slot: int) -> None:
         """Zero ``slot``: it becomes EMPTY."""
         self.slots[slot] = EMPTY
+        self.committed[slot] = False
 
     def when_valid(self, slot: int) -> simpy.Event | None:
         """An event that fires when ``slot`` becomes valid, or None if it already is."""
-        if self.slots[slot] >= 0:
+        if self.committed[slot]:
             return None
         event = self._became_valid.get(slot)
         if event is None:

@@ -1,7 +1,8 @@
 """The XDP program as SimPy processes: one per writer CPU, one policy per index discipline
 (docs/model.md states the rules and where each also lives in the fast engine and in bpf/).
 
-Each policy is a generator that handles one packet and returns ``(slot, written, index_after)``.
+Each policy is a generator that handles one packet and returns ``(slot, blocked_by, index_after)``:
+``blocked_by`` is EMPTY when the packet was written, else the packet that held the slot.
 They differ only in when the write index moves relative to the look at the slot:
 
 * ``buggy``: take ``key = w`` and advance ``w`` under the lock, then look; a full slot drops the
@@ -18,7 +19,7 @@ A critical section's effects take place when the lock is taken; the lock then st
 
 from __future__ import annotations
 
-from ringlab.sim.ring import MapRing
+from ringlab.sim.ring import EMPTY, MapRing
 from ringlab.sim.wake import Wake
 
 
@@ -42,35 +43,38 @@ def buggy(env, ring: MapRing, packet: int, cost_ns: int, lock_hold_ns: int, prio
     ring.write_index = (key + 1) % len(ring)
     index_after = ring.write_index
     yield from spend(env, lock_hold_ns + cost_ns, priority)
-    return key, ring.try_write(key, packet), index_after
+    blocked_by = ring.occupant(key)
+    if blocked_by == EMPTY:
+        ring.try_write(key, packet)
+    return key, blocked_by, index_after
 
 
 def fixed(env, ring: MapRing, packet: int, cost_ns: int, lock_hold_ns: int, priority: int):
     """Advance, then look; on a full slot take the lock again and reset the index to it."""
-    key, written, index_after = yield from buggy(env, ring, packet, cost_ns, lock_hold_ns, priority)
-    if not written:
+    key, blocked_by, index_after = yield from buggy(env, ring, packet, cost_ns, lock_hold_ns, priority)
+    if blocked_by != EMPTY:
         yield from take_lock(env, ring, lock_hold_ns, priority)
         ring.write_index = key
         index_after = key
         yield from spend(env, lock_hold_ns, priority)
-    return key, written, index_after
+    return key, blocked_by, index_after
 
 
 def locked(env, ring: MapRing, packet: int, cost_ns: int, lock_hold_ns: int, priority: int):
     """Decide "slot is free" and "advance the index" under the same lock, then copy."""
     yield from take_lock(env, ring, lock_hold_ns, priority)
     key = ring.write_index
-    free = not ring.is_full(key)
-    if free:
-        ring.reserve(key)
+    blocked_by = ring.occupant(key)
+    if blocked_by == EMPTY:
+        ring.reserve(key, packet)
         ring.write_index = (key + 1) % len(ring)
     index_after = ring.write_index
-    if not free:
+    if blocked_by != EMPTY:
         yield from spend(env, lock_hold_ns, priority)
-        return key, False, index_after
+        return key, blocked_by, index_after
     yield from spend(env, lock_hold_ns + cost_ns, priority)
-    ring.commit(key, packet)
-    return key, True, index_after
+    ring.commit(key)
+    return key, EMPTY, index_after
 
 
 POLICIES = {"buggy": buggy, "fixed": fixed, "locked": locked}
@@ -79,12 +83,12 @@ POLICIES = {"buggy": buggy, "fixed": fixed, "locked": locked}
 def writer_cpu(env, ring: MapRing, policy: str, packets, arrival_ns, cost_ns: int, lock_hold_ns: int, priority: int, record):
     """One CPU running the XDP program: handles its packets in arrival order, one at a time.
 
-    ``record(packet, slot, written, index_after, decided_ns)`` is called once per packet.
+    ``record(packet, slot, blocked_by, index_after, decided_ns)`` is called once per packet.
     """
     handle = POLICIES[policy]
     for packet in packets:
         arrival = int(arrival_ns[packet])
         if arrival > env.now:
             yield Wake(env, arrival - env.now, priority)
-        slot, written, index_after = yield from handle(env, ring, packet, cost_ns, lock_hold_ns, priority)
-        record(packet, slot, written, index_after, env.now)
+        slot, blocked_by, index_after = yield from handle(env, ring, packet, cost_ns, lock_hold_ns, priority)
+        record(packet, slot, blocked_by, index_after, env.now)

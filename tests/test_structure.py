@@ -3,6 +3,7 @@ ringlab's own errors as one line with a documented exit status."""
 
 import importlib.metadata
 import json
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -22,8 +23,14 @@ EXAMPLE = ROOT / "examples" / "buggy-one-stall.toml"
 
 
 def test_the_distribution_installs_ringlab_and_nothing_else_at_the_top_level(tmp_path):
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w",
-                    str(tmp_path), str(ROOT)], check=True, capture_output=True)
+    source = tmp_path / "source"  # a copy, so that the build leaves nothing in the checkout
+    tracked = subprocess.run(["git", "-C", str(ROOT), "ls-files"], capture_output=True, text=True, check=True).stdout
+    for name in tracked.splitlines():
+        if (ROOT / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, source / name)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(source)],
+                   check=True, capture_output=True)
     wheel = next(tmp_path.glob("ringlab-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     top_level = {name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")}

@@ -1,5 +1,6 @@
 """One definition of the wire: the NumPy layouts of ringlab/hw/wire.py equal what bpf/ring_wire.h
-(shared by the XDP program and the native hot loops) defines, field by field."""
+(shared by the XDP program and the native hot loops) defines, field by field; and the kernel
+event log's (ringlab/hw/kernel_trace.py) equals bpf/cpu_events.h."""
 
 import json
 import shutil
@@ -52,6 +53,17 @@ def test_constants_and_counters_match_the_header(header_layout):
                                                                           wire.LAYOUT_CODES["packed"])
     assert (constants["FATE_WRITTEN"], constants["FATE_DROPPED_FULL"]) == (wire.LOG_WRITTEN, wire.LOG_DROPPED_FULL)
     assert header_layout["counters"] == list(range(len(wire.COUNTER_NAMES) + 1))
+
+
+def test_the_cpu_event_log_matches_its_header(header_layout):
+    from ringlab.hw import kernel_trace
+
+    assert_same_layout(kernel_trace.EVENT_DTYPE, header_layout["cpu_event"])
+    assert header_layout["event_kinds"] == [kernel_trace.EVENT_SWITCH, kernel_trace.EVENT_IRQ_ENTRY,
+                                            kernel_trace.EVENT_IRQ_EXIT, kernel_trace.EVENT_SOFTIRQ_ENTRY,
+                                            kernel_trace.EVENT_SOFTIRQ_EXIT, kernel_trace.EVENT_VECTOR_ENTRY,
+                                            kernel_trace.EVENT_VECTOR_EXIT, kernel_trace.EVENT_NMI]
+    assert header_layout["apic_vectors"] == len(kernel_trace.APIC_VECTORS)
 
 
 def test_a_frame_carries_its_id_where_the_header_puts_the_payload():

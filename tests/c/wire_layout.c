@@ -1,8 +1,9 @@
-/* Prints, as JSON, the layouts bpf/ring_wire.h defines, for tests/test_wire.py to compare with
- * the NumPy dtypes of ringlab/hw/wire.py. */
+/* Prints, as JSON, the layouts bpf/ring_wire.h and bpf/cpu_events.h define, for tests/test_wire.py
+ * to compare with the NumPy dtypes of ringlab/hw/wire.py and ringlab/hw/kernel_trace.py. */
 #include <stddef.h>
 #include <stdio.h>
 
+#include "cpu_events.h"
 #include "ring_wire.h"
 
 #define FIELD(type, name) printf("\"%s\": [%zu, %zu], ", #name, offsetof(type, name), sizeof(((type *)0)->name))
@@ -19,8 +20,16 @@ int main(void) {
     printf("\"packet_log\": {");
     FIELD(struct packet_log, seen_ns); FIELD(struct packet_log, decided_ns); FIELD(struct packet_log, slot);
     FIELD(struct packet_log, index_after); FIELD(struct packet_log, fate); FIELD(struct packet_log, cpu);
-    FIELD(struct packet_log, claim);
+    FIELD(struct packet_log, claim); FIELD(struct packet_log, blocked_by);
     printf("\"size\": %zu}, ", sizeof(struct packet_log));
+    printf("\"cpu_event\": {");
+    FIELD(struct cpu_event, ts_ns); FIELD(struct cpu_event, kind); FIELD(struct cpu_event, number);
+    FIELD(struct cpu_event, prev_pid); FIELD(struct cpu_event, padding); FIELD(struct cpu_event, length_ns);
+    FIELD(struct cpu_event, comm);
+    printf("\"size\": %zu}, ", sizeof(struct cpu_event));
+    printf("\"event_kinds\": [%d, %d, %d, %d, %d, %d, %d, %d], ", EVENT_SWITCH, EVENT_IRQ_ENTRY, EVENT_IRQ_EXIT,
+           EVENT_SOFTIRQ_ENTRY, EVENT_SOFTIRQ_EXIT, EVENT_VECTOR_ENTRY, EVENT_VECTOR_EXIT, EVENT_NMI);
+    printf("\"apic_vectors\": %d, ", VECTOR_ERROR + 1);
     printf("\"constants\": {\"ETHERTYPE_PINGPONG\": %d, \"IPV4_FILLER_BYTES\": %d, \"FRAME_BYTES\": %d, "
            "\"PAYLOAD_MAGIC\": %u, \"PHASE_PING\": %d, \"LAYOUT_ORIGINAL\": %d, \"LAYOUT_PACKED\": %d, "
            "\"FATE_WRITTEN\": %d, \"FATE_DROPPED_FULL\": %d}, ",

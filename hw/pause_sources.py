@@ -1,0 +1,128 @@
+"""Why the poller paused: each background pause named by the kernel events traced on its CPU, as
+the kernel's osnoise tracer does.
+
+The events are turned into what the CPU was doing between any two of them: an interrupt handler,
+a softirq or an APIC vector (the innermost one running), an NMI, or a task (the poller itself, or
+the task it was switched out for). A pause is named after the activity, other than the poller,
+that took most of its time; a pause during which no kernel event happened at all is "no kernel
+event": the hypervisor took the CPU (steal time, on a VM) or the hardware did.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ringlab.hw.kernel_trace import (
+    APIC_VECTORS,
+    EVENT_IRQ_ENTRY,
+    EVENT_IRQ_EXIT,
+    EVENT_NMI,
+    EVENT_SOFTIRQ_ENTRY,
+    EVENT_SOFTIRQ_EXIT,
+    EVENT_SWITCH,
+    EVENT_VECTOR_ENTRY,
+    EVENT_VECTOR_EXIT,
+)
+
+SOFTIRQ_NAMES = ("HI", "TIMER", "NET_TX", "NET_RX", "BLOCK", "IRQ_POLL", "TASKLET", "SCHED", "HRTIMER", "RCU")
+VECTOR_LABELS = {"local_timer": "timer interrupt", "reschedule": "IPI reschedule", "call_function": "IPI call function",
+                 "call_function_single": "IPI call function", "irq_work": "IRQ work", "x86_platform_ipi": "platform IPI",
+                 "thermal_apic": "thermal interrupt", "spurious_apic": "spurious interrupt", "error_apic": "APIC error"}
+POLLER = "poller"
+NO_KERNEL_EVENT = "no kernel event (hypervisor or hardware)"
+
+
+@dataclass(frozen=True)
+class CpuActivity:
+    """What the CPU did, as consecutive segments [start, end) with a label each (``POLLER`` while
+    the poller's task ran and no interrupt did)."""
+
+    start_ns: np.ndarray
+    end_ns: np.ndarray
+    label: np.ndarray
+
+
+def context_label(kind: int, number: int, irq_names: dict[int, str]) -> str:
+    if kind in (EVENT_IRQ_ENTRY, EVENT_IRQ_EXIT):
+        return f"irq {number} {irq_names.get(number, '?')}"
+    if kind in (EVENT_SOFTIRQ_ENTRY, EVENT_SOFTIRQ_EXIT):
+        return f"softirq {SOFTIRQ_NAMES[number] if number < len(SOFTIRQ_NAMES) else number}"
+    return VECTOR_LABELS.get(APIC_VECTORS[number] if number < len(APIC_VECTORS) else "", f"vector {number}")
+
+
+def cpu_activity(events: np.ndarray, poller_tid: int, irq_names: dict[int, str]) -> CpuActivity:
+    """The CPU's activity from its events (kernel_trace.EVENT_DTYPE, in time order). Before the first
+    switch the poller is taken to be running; an NMI is a segment of its own, laid over the rest."""
+    starts, ends, labels = [], [], []
+    stack: list[str] = []  # interrupt contexts, innermost last
+    task = POLLER
+    previous = int(events["ts_ns"][0]) if len(events) else 0
+    nmis = []
+    for ts, kind, number, comm, length in zip(events["ts_ns"].tolist(), events["kind"].tolist(),
+                                              events["number"].tolist(), events["comm"].tolist(),
+                                              events["length_ns"].tolist()):
+        if kind == EVENT_NMI:
+            nmis.append((ts - length, ts))
+            continue
+        if ts > previous:
+            starts.append(previous)
+            ends.append(ts)
+            labels.append(stack[-1] if stack else task)
+            previous = ts
+        if kind == EVENT_SWITCH:
+            task = POLLER if number == poller_tid else f"task {comm.decode(errors='replace')}"
+        elif kind in (EVENT_IRQ_ENTRY, EVENT_SOFTIRQ_ENTRY, EVENT_VECTOR_ENTRY):
+            stack.append(context_label(kind, number, irq_names))
+        elif kind in (EVENT_IRQ_EXIT, EVENT_SOFTIRQ_EXIT, EVENT_VECTOR_EXIT):
+            label = context_label(kind, number, irq_names)
+            if label in stack:  # an exit whose entry came before the trace started has none
+                del stack[len(stack) - 1 - stack[::-1].index(label):]
+    activity = CpuActivity(np.asarray(starts, np.int64), np.asarray(ends, np.int64), np.asarray(labels, dtype=object))
+    return _with_nmis(activity, nmis)
+
+
+def _with_nmis(activity: CpuActivity, nmis) -> CpuActivity:
+    """Lay the NMI segments over the activity (an NMI interrupts whatever ran)."""
+    if not nmis:
+        return activity
+    starts, ends, labels = list(activity.start_ns), list(activity.end_ns), list(activity.label)
+    for nmi_start, nmi_end in nmis:
+        cut_starts, cut_ends, cut_labels = [], [], []
+        for s, e, label in zip(starts, ends, labels):
+            for piece_start, piece_end in ((s, min(e, nmi_start)), (max(s, nmi_end), e)):
+                if piece_end > piece_start:
+                    cut_starts.append(piece_start)
+                    cut_ends.append(piece_end)
+                    cut_labels.append(label)
+        cut_starts.append(nmi_start)
+        cut_ends.append(nmi_end)
+        cut_labels.append("NMI")
+        order = np.argsort(cut_starts, kind="stable")
+        starts, ends, labels = ([seq[i] for i in order] for seq in (cut_starts, cut_ends, cut_labels))
+    return CpuActivity(np.asarray(starts, np.int64), np.asarray(ends, np.int64), np.asarray(labels, dtype=object))
+
+
+def name_pauses(start_ns: np.ndarray, length_ns: np.ndarray, activity: CpuActivity) -> tuple[list[str], np.ndarray]:
+    """For each pause: the activity other than the poller that took most of its time (or
+    NO_KERNEL_EVENT), and the share of the pause the traced activities account for."""
+    names, shares = [], np.zeros(len(start_ns))
+    first = np.searchsorted(activity.end_ns, start_ns, side="right")
+    for i, (start, length) in enumerate(zip(start_ns.tolist(), length_ns.tolist())):
+        end = start + length
+        time_by_label: dict[str, int] = {}
+        j = int(first[i])
+        while j < len(activity.start_ns) and activity.start_ns[j] < end:
+            label = activity.label[j]
+            if label != POLLER:
+                overlap = min(int(activity.end_ns[j]), end) - max(int(activity.start_ns[j]), start)
+                if overlap > 0:
+                    time_by_label[label] = time_by_label.get(label, 0) + overlap
+            j += 1
+        if time_by_label:
+            names.append(max(time_by_label, key=time_by_label.get))
+            shares[i] = min(1.0, sum(time_by_label.values()) / length) if length else 0.0
+        else:
+            names.append(NO_KERNEL_EVENT)
+    return names, shares
