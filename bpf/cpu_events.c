@@ -1,12 +1,12 @@
 /* ringlab's CPU event tracer: logs, on one CPU, the kernel events that take that CPU away from the
  * task running on it, as the kernel's osnoise tracer counts them: context switches, device
- * interrupts, softirqs, the local APIC's vectors (the timer, IPIs) and NMIs. A trial runs it on
+ * interrupts, softirqs, the local APIC's vectors (the timer, IPIs), the functions IPIs run, NMIs. A trial runs it on
  * the poller's CPU, and ringlab.hw.pause_sources names the source of each pause of the poller.
  *
  * Compile-time parameters (set by ringlab/hw/kernel_trace.py with -D):
  *   TARGET_CPU     the CPU to watch
  *   LOG_EVENTS     entries of the event log (events past it are counted, not logged)
- *   HAVE_<event>   one per irq_vectors tracepoint this kernel has
+ *   HAVE_csd       the kernel has the csd tracepoints (the functions that IPIs run)
  *
  * The log is an mmappable array filled in time order through an atomic index; a timestamp is
  * bpf_ktime_get_ns() (CLOCK_MONOTONIC), the clock of the poller and of the XDP program's log.
@@ -67,45 +67,46 @@ TRACEPOINT_PROBE(irq, softirq_exit) {
 TRACEPOINT_PROBE(nmi, nmi_handler) {
     struct cpu_event *event = next_event(EVENT_NMI, 0);
     if (event)
-        event->length_ns = args->delta_ns;
+        event->value = args->delta_ns;
     return 0;
 }
 
-/* The local APIC's vectors: the timer tick and the inter-processor interrupts. */
+#ifdef HAVE_csd
+/* What an inter-processor interrupt asked this CPU to do (flush its TLB, ...). */
+TRACEPOINT_PROBE(csd, csd_function_entry) {
+    struct cpu_event *event = next_event(EVENT_FUNCTION_ENTRY, 0);
+    if (event)
+        event->value = (u64)args->func;
+    return 0;
+}
+
+TRACEPOINT_PROBE(csd, csd_function_exit) {
+    struct cpu_event *event = next_event(EVENT_FUNCTION_EXIT, 0);
+    if (event)
+        event->value = (u64)args->func;
+    return 0;
+}
+#endif
+
+/* The local APIC's vectors: the timer tick and the inter-processor interrupts. These are plain
+ * functions, attached one by one by ringlab/hw/kernel_trace.py: the kernel refuses BPF on some of
+ * these tracepoints (irq_work_exit here), and a refusal must not stop the others. */
 #define VECTOR_PROBES(name, which)                                  \
-    TRACEPOINT_PROBE(irq_vectors, name##_entry) {                   \
+    int vector_entry_##name(void *ctx) {                            \
         next_event(EVENT_VECTOR_ENTRY, which);                      \
         return 0;                                                   \
     }                                                               \
-    TRACEPOINT_PROBE(irq_vectors, name##_exit) {                    \
+    int vector_exit_##name(void *ctx) {                             \
         next_event(EVENT_VECTOR_EXIT, which);                       \
         return 0;                                                   \
     }
 
-#ifdef HAVE_local_timer
 VECTOR_PROBES(local_timer, VECTOR_LOCAL_TIMER)
-#endif
-#ifdef HAVE_reschedule
 VECTOR_PROBES(reschedule, VECTOR_RESCHEDULE)
-#endif
-#ifdef HAVE_call_function
 VECTOR_PROBES(call_function, VECTOR_CALL_FUNCTION)
-#endif
-#ifdef HAVE_call_function_single
 VECTOR_PROBES(call_function_single, VECTOR_CALL_FUNCTION_SINGLE)
-#endif
-#ifdef HAVE_irq_work
 VECTOR_PROBES(irq_work, VECTOR_IRQ_WORK)
-#endif
-#ifdef HAVE_x86_platform_ipi
 VECTOR_PROBES(x86_platform_ipi, VECTOR_PLATFORM_IPI)
-#endif
-#ifdef HAVE_thermal_apic
 VECTOR_PROBES(thermal_apic, VECTOR_THERMAL)
-#endif
-#ifdef HAVE_spurious_apic
 VECTOR_PROBES(spurious_apic, VECTOR_SPURIOUS)
-#endif
-#ifdef HAVE_error_apic
 VECTOR_PROBES(error_apic, VECTOR_ERROR)
-#endif

@@ -13,7 +13,9 @@ enum event_kind {
     EVENT_SOFTIRQ_EXIT = 5,
     EVENT_VECTOR_ENTRY = 6,  /* number: one of enum apic_vector */
     EVENT_VECTOR_EXIT = 7,
-    EVENT_NMI = 8,           /* at the handler's end; length_ns: how long it ran */
+    EVENT_NMI = 8,           /* at the handler's end; value: how long it ran (ns) */
+    EVENT_FUNCTION_ENTRY = 9, /* a function another CPU asked this one to run (an IPI); value: its address */
+    EVENT_FUNCTION_EXIT = 10,
 };
 
 enum apic_vector {
@@ -34,7 +36,7 @@ struct cpu_event {
     __u32 number;
     __u32 prev_pid;  /* switch: the task switched out */
     __u32 padding;
-    __u64 length_ns; /* NMI: the handler's duration */
+    __u64 value;     /* NMI: the handler's duration (ns); function: its address */
     char comm[16];   /* switch: the next task's name */
 };
 

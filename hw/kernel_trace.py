@@ -23,10 +23,10 @@ from ringlab.hw.signals import signals_deferred
 
 TRACEFS = Path("/sys/kernel/tracing")
 EVENT_DTYPE = np.dtype([("ts_ns", "<u8"), ("kind", "<u4"), ("number", "<u4"), ("prev_pid", "<u4"),
-                        ("padding", "<u4"), ("length_ns", "<u8"), ("comm", "S16")])
+                        ("padding", "<u4"), ("value", "<u8"), ("comm", "S16")])
 # enum event_kind of bpf/cpu_events.h
 (EVENT_SWITCH, EVENT_IRQ_ENTRY, EVENT_IRQ_EXIT, EVENT_SOFTIRQ_ENTRY, EVENT_SOFTIRQ_EXIT, EVENT_VECTOR_ENTRY,
- EVENT_VECTOR_EXIT, EVENT_NMI) = range(1, 9)
+ EVENT_VECTOR_EXIT, EVENT_NMI, EVENT_FUNCTION_ENTRY, EVENT_FUNCTION_EXIT) = range(1, 11)
 # enum apic_vector, in order: the irq_vectors tracepoints probed where the kernel has them
 APIC_VECTORS = ("local_timer", "reschedule", "call_function", "call_function_single", "irq_work", "x86_platform_ipi",
                 "thermal_apic", "spurious_apic", "error_apic")
@@ -60,28 +60,24 @@ def quiet_stderr():
         os.close(saved)
 
 
-@functools.cache
-def available_vectors() -> tuple[str, ...]:
-    """The APIC vector tracepoints this kernel has and lets BPF attach to (both entry and exit:
-    some, such as irq_work_exit here, refuse with EPERM)."""
-    from bcc import BPF
-
-    probe = BPF(text=b"int probe(void *ctx) { return 0; }")
-    usable = []
-    try:
-        for name in APIC_VECTORS:
-            if not (TRACEFS / "events" / "irq_vectors" / f"{name}_entry").is_dir():
-                continue
-            try:
+def attach_vectors(bpf) -> tuple[str, ...]:
+    """Attach the APIC vector probes of ``bpf`` that this kernel has and lets BPF attach to (both
+    entry and exit: some, such as irq_work_exit here, refuse with EPERM); return their names."""
+    attached = []
+    for name in APIC_VECTORS:
+        if not (TRACEFS / "events" / "irq_vectors" / f"{name}_entry").is_dir():
+            continue
+        try:
+            with quiet_stderr():  # libbcc prints the kernel's refusal itself
                 for end in ("entry", "exit"):
-                    with quiet_stderr():  # libbcc prints the kernel's refusal itself
-                        probe.attach_tracepoint(tp=f"irq_vectors:{name}_{end}".encode(), fn_name=b"probe")
-                usable.append(name)
-            except Exception:  # noqa: BLE001 - BCC raises a bare Exception when the kernel refuses
-                continue
-    finally:
-        probe.cleanup()
-    return tuple(usable)
+                    bpf.attach_tracepoint(tp=f"irq_vectors:{name}_{end}".encode(), fn_name=f"vector_{end}_{name}".encode())
+        except Exception:  # noqa: BLE001 - BCC raises a bare Exception when the kernel refuses
+            for end in ("entry", "exit"):  # not half: the entry without its exit would open a context for good
+                with contextlib.suppress(Exception):
+                    bpf.detach_tracepoint(tp=f"irq_vectors:{name}_{end}".encode())
+            continue
+        attached.append(name)
+    return tuple(attached)
 
 
 def irq_names() -> dict[int, str]:
@@ -99,6 +95,15 @@ def irq_names() -> dict[int, str]:
     return names
 
 
+@functools.cache
+def kernel_symbol(address: int) -> str:
+    """The name of the kernel function at ``address`` (from /proc/kallsyms, through BCC)."""
+    from bcc import BPF
+
+    name = BPF.ksym(address)
+    return name.decode(errors="replace") if isinstance(name, bytes) else str(name)
+
+
 def log_entries_for(seconds: float) -> int:
     """The event log's size for a trial of about ``seconds``: a power of two."""
     return 1 << int(max(16, EVENTS_PER_SECOND * seconds)).bit_length()
@@ -112,6 +117,7 @@ class CpuEventTracer:
         self.cpu = cpu
         self.log_entries = log_entries_for(expected_seconds)
         self.bpf = None
+        self.vectors: tuple[str, ...] = ()
         self._map = None
 
     def __enter__(self) -> CpuEventTracer:
@@ -122,8 +128,10 @@ class CpuEventTracer:
             with signals_deferred():  # BPF objects attach tracepoints as they are made: never half-made
                 cflags = [f"-I{CPU_EVENTS_HEADER.parent}", f"-DTARGET_CPU={self.cpu}",
                           f"-DLOG_EVENTS={self.log_entries}"]
-                cflags += [f"-DHAVE_{name}" for name in available_vectors()]
+                if (TRACEFS / "events" / "csd" / "csd_function_entry").is_dir():
+                    cflags.append("-DHAVE_csd")
                 self.bpf = BPF(src_file=str(CPU_EVENTS_SOURCE).encode(), cflags=cflags)
+                self.vectors = attach_vectors(self.bpf)
             table = self.bpf[b"cpu_events"]
             length = -(-EVENT_DTYPE.itemsize * self.log_entries // mmap.PAGESIZE) * mmap.PAGESIZE
             self._map = mmap.mmap(table.get_fd(), length, mmap.MAP_SHARED, mmap.PROT_READ)

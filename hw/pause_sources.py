@@ -16,6 +16,8 @@ import numpy as np
 
 from ringlab.hw.kernel_trace import (
     APIC_VECTORS,
+    EVENT_FUNCTION_ENTRY,
+    EVENT_FUNCTION_EXIT,
     EVENT_IRQ_ENTRY,
     EVENT_IRQ_EXIT,
     EVENT_NMI,
@@ -24,6 +26,7 @@ from ringlab.hw.kernel_trace import (
     EVENT_SWITCH,
     EVENT_VECTOR_ENTRY,
     EVENT_VECTOR_EXIT,
+    kernel_symbol,
 )
 
 SOFTIRQ_NAMES = ("HI", "TIMER", "NET_TX", "NET_RX", "BLOCK", "IRQ_POLL", "TASKLET", "SCHED", "HRTIMER", "RCU")
@@ -52,33 +55,56 @@ def context_label(kind: int, number: int, irq_names: dict[int, str]) -> str:
     return VECTOR_LABELS.get(APIC_VECTORS[number] if number < len(APIC_VECTORS) else "", f"vector {number}")
 
 
+class _Context:
+    """An interrupt context while it runs: its label, and the segments it has had so far."""
+
+    def __init__(self, label: str):
+        self.label = label
+        self.segments: list[int] = []
+
+
 def cpu_activity(events: np.ndarray, poller_tid: int, irq_names: dict[int, str]) -> CpuActivity:
     """The CPU's activity from its events (kernel_trace.EVENT_DTYPE, in time order). Before the first
-    switch the poller is taken to be running; an NMI is a segment of its own, laid over the rest."""
+    switch the poller is taken to be running; an NMI is a segment of its own, laid over the rest; a
+    function an IPI ran names the interrupt that ran it ("IPI call function: flush_tlb_func")."""
     starts, ends, labels = [], [], []
-    stack: list[str] = []  # interrupt contexts, innermost last
+    stack: list[_Context] = []  # interrupt contexts, innermost last
     task = POLLER
     previous = int(events["ts_ns"][0]) if len(events) else 0
     nmis = []
-    for ts, kind, number, comm, length in zip(events["ts_ns"].tolist(), events["kind"].tolist(),
-                                              events["number"].tolist(), events["comm"].tolist(),
-                                              events["length_ns"].tolist()):
+    for ts, kind, number, comm, value in zip(events["ts_ns"].tolist(), events["kind"].tolist(),
+                                             events["number"].tolist(), events["comm"].tolist(),
+                                             events["value"].tolist()):
         if kind == EVENT_NMI:
-            nmis.append((ts - length, ts))
+            nmis.append((ts - value, ts))
             continue
         if ts > previous:
             starts.append(previous)
             ends.append(ts)
-            labels.append(stack[-1] if stack else task)
+            labels.append(stack[-1].label if stack else task)
+            if stack:
+                stack[-1].segments.append(len(labels) - 1)
             previous = ts
         if kind == EVENT_SWITCH:
             task = POLLER if number == poller_tid else f"task {comm.decode(errors='replace')}"
         elif kind in (EVENT_IRQ_ENTRY, EVENT_SOFTIRQ_ENTRY, EVENT_VECTOR_ENTRY):
-            stack.append(context_label(kind, number, irq_names))
+            stack.append(_Context(context_label(kind, number, irq_names)))
         elif kind in (EVENT_IRQ_EXIT, EVENT_SOFTIRQ_EXIT, EVENT_VECTOR_EXIT):
             label = context_label(kind, number, irq_names)
-            if label in stack:  # an exit whose entry came before the trace started has none
-                del stack[len(stack) - 1 - stack[::-1].index(label):]
+            names = [c.label.split(":")[0] for c in stack]
+            if label in names:  # an exit whose entry came before the trace started has none
+                del stack[len(stack) - 1 - names[::-1].index(label):]
+        elif kind == EVENT_FUNCTION_ENTRY:
+            function = kernel_symbol(value)
+            if stack and stack[-1].label.startswith("IPI"):  # name the interrupt after what it ran
+                if ":" not in stack[-1].label:
+                    stack[-1].label = f"{stack[-1].label}: {function}"
+                for segment in stack[-1].segments:
+                    labels[segment] = stack[-1].label
+            else:
+                stack.append(_Context(f"IPI function: {function}"))
+        elif kind == EVENT_FUNCTION_EXIT and stack and stack[-1].label == f"IPI function: {kernel_symbol(value)}":
+            stack.pop()
     activity = CpuActivity(np.asarray(starts, np.int64), np.asarray(ends, np.int64), np.asarray(labels, dtype=object))
     return _with_nmis(activity, nmis)
 

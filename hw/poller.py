@@ -11,6 +11,7 @@ own, pinned to the poller's CPU, so that the main thread stays free to handle si
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import threading
@@ -127,6 +128,24 @@ def poll_ring(ring_buffer, ring_slots: int, layout: str, stalls: StallPlan, stop
     pause_table = np.asarray(pauses, np.int64).reshape(-1, 3)
     return PollRecord(np.asarray(ids, np.int64), np.asarray(slots, np.int32), np.asarray(read_ns, np.int64),
                       pause_table[:, 0].copy(), pause_table[:, 1].copy(), pause_table[:, 2].astype(np.int8))
+
+
+@contextlib.contextmanager
+def off_cpu(cpu: int | None):
+    """Inside the block every thread of this process (the libraries' worker threads too: NumPy's
+    and SciPy's BLAS start some) and the threads and processes they start keep off ``cpu``, which
+    the poller has to itself; its own thread pins itself there."""
+    previous = {tid: os.sched_getaffinity(tid) for tid in (int(t) for t in os.listdir("/proc/self/task"))}
+    if cpu is not None:
+        for tid, cpus in previous.items():
+            if cpus - {cpu}:
+                os.sched_setaffinity(tid, cpus - {cpu})
+    try:
+        yield
+    finally:
+        for tid, cpus in previous.items():
+            with contextlib.suppress(ProcessLookupError):  # a thread that has ended since
+                os.sched_setaffinity(tid, cpus)
 
 
 class PollerThread:

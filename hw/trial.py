@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
 import sys
 import tempfile
 import threading
@@ -20,7 +19,7 @@ from ringlab.hw import loader, testbed
 from ringlab.hw.cleanup import cleanup_stale
 from ringlab.hw.environment import machine_environment, steal_ns
 from ringlab.hw.kernel_trace import CpuEventTracer
-from ringlab.hw.poller import PollerThread, PollRecord, StallPlan, name_this_thread, poll_ring
+from ringlab.hw.poller import PollerThread, PollRecord, StallPlan, name_this_thread, off_cpu, poll_ring
 from ringlab.hw.sender import SENDER_CPU, SenderProcesses, SenderSettings, sender_cpus
 from ringlab.hw.signals import signals_as_exceptions
 from ringlab.hw.wire import LOG_DROPPED_FULL, LOG_WRITTEN
@@ -56,24 +55,6 @@ class TrialResult:
     def mean_gap_ns(self) -> float:
         """The sender's real mean spacing (the plan's interval, or longer)."""
         return float(np.diff(self.sent_ns).mean()) if len(self.sent_ns) > 1 else float("nan")
-
-
-@contextlib.contextmanager
-def off_cpu(cpu: int | None):
-    """Inside the block every thread of this process (the libraries' worker threads too: NumPy's
-    and SciPy's BLAS start some) and the threads and processes they start keep off ``cpu``, which
-    the poller has to itself; its own thread pins itself there."""
-    previous = {tid: os.sched_getaffinity(tid) for tid in (int(t) for t in os.listdir("/proc/self/task"))}
-    if cpu is not None:
-        for tid, cpus in previous.items():
-            if cpus - {cpu}:
-                os.sched_setaffinity(tid, cpus - {cpu})
-    try:
-        yield
-    finally:
-        for tid, cpus in previous.items():
-            with contextlib.suppress(ProcessLookupError):  # a thread that has ended since
-                os.sched_setaffinity(tid, cpus)
 
 
 def expected_seconds(scenario: Scenario, plan: RunPlan) -> float:

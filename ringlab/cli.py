@@ -49,6 +49,15 @@ def _time_option(value: str) -> int:
         raise argparse.ArgumentTypeError(error.problem) from None
 
 
+def _positive_time_option(value: str) -> int:
+    from ringlab.units import parse_time_ns
+
+    try:
+        return parse_time_ns(value, "time", allow_zero=False)
+    except InputError as error:
+        raise argparse.ArgumentTypeError(error.problem) from None
+
+
 def _print_summary(name: str, backend: str, summary, out_dir: Path) -> None:
     s = summary
     print(
@@ -115,6 +124,27 @@ def cmd_hw_trial(args) -> int:
     return 0 if holds else EXIT_CHECK_FAILED
 
 
+def cmd_replay(args) -> int:
+    from ringlab.atomic_files import write_json
+    from ringlab.compare.replay import agreement, load_measured, replay
+
+    measured, scenario, _ = load_measured(args.run)
+    out_dir = output_directory(args.out)
+    result = replay(measured, scenario, engine=args.engine, costs=args.costs)
+    agreed = agreement(measured, result.trace)
+    used = {name: result.scenario.source[name.split(".")[0]][name.split(".")[1]]
+            for name in ("writer.cost", "poller.cost", "poller.wakeup")}
+    _write(out_dir, result, {"replay_of": str(Path(args.run).resolve()), "costs": {"from": args.costs, **used},
+                             "agreement": agreed.to_dict()})
+    write_json(out_dir / "replay.json", agreed.to_dict())
+    offsets = agreed.to_dict()["same_offsets_after_stalls"]
+    print(f"replay of {args.run}: {100 * agreed.same_fate_share:.3f}% of packets with the same fate; dropped "
+          f"{agreed.fate_counts_measured['dropped_full']} measured, {agreed.fate_counts_replayed['dropped_full']} "
+          f"replayed; {100 * agreed.same_order_share:.3f}% of reads in the same order; lasting offset after "
+          f"{offsets} of {len(agreed.offsets_after_stalls)} stalls the same -> {out_dir / 'replay.json'}")
+    return 0
+
+
 def cmd_hw_testbed(args) -> int:
     from ringlab.hw import testbed
 
@@ -145,6 +175,20 @@ def cmd_hw_doctor(args) -> int:
     for check in checks:
         print(f"[{'ok' if check.ok else 'MISSING'}] {check.name}: {check.detail}" + ("" if check.ok else f"\n      fix: {check.fix}"))
     return 0 if all(c.ok for c in checks) else EXIT_CHECK_FAILED
+
+
+def cmd_hw_noise(args) -> int:
+    from ringlab.hw.noise import measure_noise, write_noise_profile
+
+    out_dir = output_directory(args.out)
+    profile = measure_noise(args.duration_ns, args.cpu, args.threshold_ns, args.loops, trace_kernel=not args.no_trace)
+    summary = write_noise_profile(out_dir, profile)
+    pauses = summary["pauses"]
+    longest = pauses["longest_ns"] or 0
+    print(f"CPU {args.cpu}: {pauses['count']} pauses over {args.threshold_ns} ns in {args.duration_ns / 1e9:g} s "
+          f"({pauses['per_second']:.0f} per second, {100 * pauses['share_of_time']:.2f}% of the time), the longest "
+          f"{longest / 1e3:.1f} us -> {out_dir / 'pauses.csv'}")
+    return 0
 
 
 def cmd_hw_send(args) -> int:
@@ -255,6 +299,14 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--family", default="expon", help="scipy.stats family of background stall lengths")
     compare.set_defaults(handler=cmd_compare)
 
+    replay = commands.add_parser("replay", help="simulate a measured trial from its measured arrivals and pauses")
+    replay.add_argument("run", type=Path, help="a hardware run directory ('ringlab hw trial --out')")
+    replay.add_argument("--out", type=Path, required=True, help="directory for the replay's run and replay.json")
+    replay.add_argument("--engine", choices=["fast", "simpy"], default="fast")
+    replay.add_argument("--costs", choices=["measured", "scenario"], default="measured",
+                        help="the model's costs: measured in the trial (default), or the scenario's")
+    replay.set_defaults(handler=cmd_replay)
+
     hw = commands.add_parser("hw", help="the hardware backend: real XDP through BCC")
     hw_commands = hw.add_subparsers(dest="hw_command", required=True, parser_class=_Parser)
     trial = hw_commands.add_parser("trial", help="run a scenario on real XDP and write the same files as sim")
@@ -272,6 +324,16 @@ def build_parser() -> argparse.ArgumentParser:
     bed.set_defaults(handler=cmd_hw_testbed)
     hw_commands.add_parser("cleanup", help="detach ringlab's XDP programs and remove its testbed").set_defaults(handler=cmd_hw_cleanup)
     hw_commands.add_parser("doctor", help="check the prerequisites of real XDP runs").set_defaults(handler=cmd_hw_doctor)
+    noise = hw_commands.add_parser("noise", help="measure this machine's pause profile: the poller's loop with no ring")
+    noise.add_argument("--duration", dest="duration_ns", type=_positive_time_option, default=10_000_000_000,
+                       help="how long to measure (default 10s)")
+    noise.add_argument("--cpu", type=int, default=0, help="the CPU to measure (default 0, the poller's in a trial)")
+    noise.add_argument("--threshold", dest="threshold_ns", type=_positive_time_option, default=1_000,
+                       help="a gap between two iterations longer than this is a pause (default 1us)")
+    noise.add_argument("--loops", choices=["native", "python"], default="native")
+    noise.add_argument("--no-trace", action="store_true", help="do not trace the kernel's events to name the sources")
+    noise.add_argument("--out", type=Path, required=True, help="directory for pauses.csv, summary.json and the plot")
+    noise.set_defaults(handler=cmd_hw_noise)
     send = hw_commands.add_parser("send", help="send a scenario's paced frames from IFACE (on a remote host)")
     send.add_argument("scenario", type=Path)
     send.add_argument("--iface", required=True)
