@@ -13,6 +13,7 @@ import functools
 import mmap
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
@@ -118,6 +119,7 @@ class CpuEventTracer:
         self.log_entries = log_entries_for(expected_seconds)
         self.bpf = None
         self.vectors: tuple[str, ...] = ()
+        self.armed_ns = 0
         self._map = None
 
     def __enter__(self) -> CpuEventTracer:
@@ -132,6 +134,9 @@ class CpuEventTracer:
                     cflags.append("-DHAVE_csd")
                 self.bpf = BPF(src_file=str(CPU_EVENTS_SOURCE).encode(), cflags=cflags)
                 self.vectors = attach_vectors(self.bpf)
+            # Attaching patches kernel text, which sends every CPU IPIs, and probes come alive one by
+            # one (an entry probe before its exit): only events after the last attach count.
+            self.armed_ns = time.monotonic_ns()
             table = self.bpf[b"cpu_events"]
             length = -(-EVENT_DTYPE.itemsize * self.log_entries // mmap.PAGESIZE) * mmap.PAGESIZE
             self._map = mmap.mmap(table.get_fd(), length, mmap.MAP_SHARED, mmap.PROT_READ)
@@ -144,11 +149,13 @@ class CpuEventTracer:
         return self
 
     def events(self) -> tuple[np.ndarray, int]:
-        """The events logged so far, in time order, and how many did not fit in the log."""
+        """The events logged since every probe was attached, in time order, and how many did not
+        fit in the log."""
         count_table = self.bpf[b"cpu_event_count"]
         count = int(count_table[count_table.Key(0)].value)
         kept = min(count, self.log_entries)
         events = np.frombuffer(self._map, EVENT_DTYPE, kept).copy()
+        events = events[events["ts_ns"] >= self.armed_ns]
         return events[np.argsort(events["ts_ns"], kind="stable")], count - kept
 
     def __exit__(self, *exc) -> None:
