@@ -107,7 +107,7 @@ def mean_interval(values) -> tuple[float, float]:
 
 @dataclass(frozen=True)
 class PairedPoint:
-    """A simulated and a measured aggregate of the same setting, and how far apart they are."""
+    """A model's (simulated) and a measured aggregate of the same setting, and how far apart they are."""
 
     setting: tuple[tuple[str, str], ...]
     sim: CurvePoint
@@ -124,9 +124,12 @@ class PairedPoint:
         return float(self.residual / se) if se > 0 else float("nan")
 
 
-def pair(points: list[CurvePoint]) -> list[PairedPoint]:
-    sims = {p.setting: p for p in points if p.backend == "sim"}
-    return [PairedPoint(p.setting, sims[p.setting], p) for p in points if p.backend == "hw" and p.setting in sims]
+def pair(points: list[CurvePoint], model: str = "sim") -> list[PairedPoint]:
+    """The measured points with the ``model`` backend's point of the same setting (``sim``: the
+    scenario simulated; ``replay``: simulated from what was measured; ``noise``: predicted from a
+    pause profile)."""
+    models = {p.setting: p for p in points if p.backend == model}
+    return [PairedPoint(p.setting, models[p.setting], p) for p in points if p.backend == "hw" and p.setting in models]
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,9 @@ from ringlab.compare.curves import CurvePoint, _value_ns  # noqa: E402
 from ringlab.timeline_plot import draw_timeline, save_figure  # noqa: E402
 
 COLOURS = {"sim": "tab:blue", "hw": "tab:red", "fit": "tab:green"}
+# Further models of the measured points: (label, colour, line style and marker)
+MODELS = {"replay": ("simulated from the measured pauses (replay)", "tab:purple", "-D"),
+          "noise": ("simulated + the machine's pause profile", "tab:orange", ":^")}
 
 
 save = save_figure  # each figure below is written as PNG and SVG by ringlab's one saver
@@ -73,6 +76,18 @@ def loss_curve_figure(points: list[CurvePoint], parameter: str, fitted: dict | N
                     xs, _ = _axis_values(parameter, [h.setting for h in known])
                     top.plot(xs, np.maximum([fitted[h.setting] for h in known], floor), "--", color=COLOURS["fit"],
                              label=f"simulated + fitted background stalls{suffix}")
+        for model, (name, model_colour, style) in MODELS.items():
+            modelled = [p for p in group if p.backend == model]
+            if modelled:
+                x, label = _axis_values(parameter, [p.setting for p in modelled])
+                top.plot(x, np.maximum([p.loss for p in modelled], floor), style, color=model_colour, ms=4,
+                         label=f"{name}{suffix}")
+                hw_by_setting = {h.setting: h for h in hws}
+                paired = [(hw_by_setting[p.setting], p) for p in modelled if p.setting in hw_by_setting]
+                if paired and model == "replay":
+                    xs, _ = _axis_values(parameter, [h.setting for h, _ in paired])
+                    z = [(h.loss - m.loss) / max(np.hypot(h.loss_se, m.loss_se), 1e-12) for h, m in paired]
+                    bottom.plot(xs, z, "D", color=model_colour, ms=4)
     top.set_yscale("log")
     top.set_ylabel("packets lost (fraction)")
     top.set_title(title or f"Loss against {parameter}")
@@ -82,6 +97,52 @@ def loss_curve_figure(points: list[CurvePoint], parameter: str, fitted: dict | N
         bottom.text(0.5, 0.5, "no measured points to compare", ha="center", va="center", transform=bottom.transAxes)
     bottom.set_ylabel("residual (s.e.)")
     bottom.set_xlabel(label)
+    return figure
+
+
+def cause_order(causes_by_setting: dict, most: int = 6) -> list[str]:
+    """The causes in the order of ringlab.attribution, background sources (the ``most`` largest, the
+    rest as "background: other sources") where the background pauses stand."""
+    from ringlab.attribution import CAUSE_NAMES
+
+    totals = {}
+    for counts in causes_by_setting.values():
+        for cause, count in counts.items():
+            totals[cause] = totals.get(cause, 0) + count
+    sources = sorted((c for c in totals if c.startswith("background: ") and totals[c]), key=lambda c: -totals[c])
+    order = []
+    for cause in CAUSE_NAMES:
+        if cause == "background pause":
+            order += sources[:most] + (["background: other sources"] if len(sources) > most else [])
+        elif totals.get(cause):
+            order.append(cause)
+    return order
+
+
+def cause_count(counts: dict, cause: str, order: list[str]) -> int:
+    if cause == "background: other sources":
+        return sum(n for c, n in counts.items() if c.startswith("background: ") and c not in order)
+    return counts.get(cause, 0)
+
+
+def causes_figure(causes_by_setting: dict, parameter: str, title: str):
+    """Measured drops per cause, stacked, one bar per setting (ordered by ``parameter``)."""
+    settings = sorted(causes_by_setting, key=lambda s: _value_ns(dict(s)[parameter]))
+    figure, ax = plt.subplots(figsize=(8, 4.5), constrained_layout=True)
+    x = np.arange(len(settings))
+    bottom = np.zeros(len(settings))
+    order = cause_order(causes_by_setting)
+    for number, cause in enumerate(order):
+        counts = np.array([cause_count(causes_by_setting[s], cause, order) for s in settings], float)
+        if counts.any():
+            ax.bar(x, counts, bottom=bottom, color=f"C{number % 10}", label=cause)
+            bottom += counts
+    ax.set_xticks(x, [", ".join(f"{k} = {v}" for k, v in s) for s in settings], rotation=20, ha="right",
+                  fontsize="small")
+    ax.set_ylabel("dropped packets (all repeats)")
+    ax.set_title(title)
+    if ax.patches:
+        ax.legend(fontsize="small")
     return figure
 
 

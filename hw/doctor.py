@@ -63,10 +63,26 @@ def check_veth() -> Check:
                  "use a kernel with CONFIG_VETH, as root")
 
 
+def check_tracefs() -> Check:
+    """tracefs mounted, as BCC's tracepoint probes need (a trial mounts it if it can)."""
+    from ringlab.hw.kernel_trace import TRACEFS, ensure_tracefs, tracefs_mounted
+
+    fix = f"mount -t tracefs nodev {TRACEFS} (make setup and every trial do)"
+    if not tracefs_mounted():
+        try:
+            ensure_tracefs()
+        except Exception as error:  # noqa: BLE001 - any failure here is the answer
+            return Check("tracefs", False, f"not mounted, and mounting failed: {error}", fix)
+        return Check("tracefs", True, f"was not mounted; mounted it at {TRACEFS}")
+    return Check("tracefs", True, f"mounted at {TRACEFS} (tracepoints for naming the poller's pauses)")
+
+
 def run_checks() -> list[Check]:
     checks = [check_root(), check_bcc(), check_headers()]
     if checks[0].ok and checks[1].ok:
         checks.append(check_bpf_syscall())
+    if checks[0].ok:
+        checks.append(check_tracefs())
     if checks[0].ok:
         checks.append(check_veth())
     return checks

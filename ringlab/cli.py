@@ -247,7 +247,7 @@ def cmd_compare(args) -> int:
     for directory in args.sweeps:
         if not (Path(directory) / "table.csv").is_file():
             raise InputError(str(directory), "not a finished sweep (no table.csv): run 'ringlab sweep' first")
-    figures = build_report(args.sweeps, args.out, fit=not args.no_fit, family=args.family)
+    figures = build_report(args.sweeps, args.out, fit=not args.no_fit, family=args.family, noise_dir=args.noise)
     overall = figures["overall"]
     print(f"report: {Path(args.out) / 'report.md'}"
           + (f"; simulated vs measured: chi2 {overall['chi2']:.1f} over {overall['dof']} points, "
@@ -297,6 +297,8 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--out", type=Path, required=True, help="directory for report.md and the figures")
     compare.add_argument("--no-fit", action="store_true", help="skip the fit of background stalls")
     compare.add_argument("--family", default="expon", help="scipy.stats family of background stall lengths")
+    compare.add_argument("--noise", type=Path, default=None,
+                         help="a pause profile ('ringlab hw noise --out DIR'): also predict the measured points from it")
     compare.set_defaults(handler=cmd_compare)
 
     replay = commands.add_parser("replay", help="simulate a measured trial from its measured arrivals and pauses")

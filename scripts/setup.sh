@@ -23,6 +23,10 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
       ln -sfn "${headers%-amd64}-common" "/lib/modules/$kernel/source"
     fi
   fi
+  # BCC's tracepoint probes (naming the poller's pauses) need tracefs; this kernel does not mount it.
+  if [ ! -d /sys/kernel/tracing/events ]; then
+    mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null || echo "setup: could not mount tracefs" >&2
+  fi
 else
   echo "setup: not root or no apt-get: skipping the hardware backend's system packages" >&2
 fi

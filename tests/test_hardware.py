@@ -4,6 +4,7 @@ These run the real program through BCC. The machine is shared and noisy (the Pyt
 sender have stalls of their own), so assertions are on structure and counts with margins.
 """
 
+import json
 import signal
 import subprocess
 import sys
@@ -159,7 +160,7 @@ def test_refuses_to_replace_a_program_ringlab_did_not_attach():
 def test_doctor_finds_every_prerequisite_here():
     result = subprocess.run([sys.executable, "-m", "ringlab.cli", "hw", "doctor"], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
-    assert result.stdout.count("[ok]") == 5
+    assert result.stdout.count("[ok]") == 6 and "tracefs" in result.stdout
 
 
 def test_sweep_over_both_backends_and_its_comparison_report(tmp_path):
@@ -188,7 +189,12 @@ interval = ["20us", "30us"]
     assert result.returncode == 0, result.stderr
     report = (tmp_path / "report" / "report.md").read_text()
     assert "| interval = 20us |" in report and "## Stalls nobody injected" in report
-    for figure in ("loss-interval", "timelines", "warnings", "stalls"):
+    assert "## Why the measured packets were dropped" in report and "| replay | interval = 20us |" in report
+    figures = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert [c["model"] for c in figures["comparisons"]] == ["sim", "replay", "fit"]
+    replay = figures["comparisons"][1]
+    assert all(abs(p["hw_loss"] - p["model_loss"]) <= 0.01 * p["hw_loss"] + 1e-4 for p in replay["pairs"]), replay
+    for figure in ("loss-interval", "timelines", "warnings", "causes", "background"):
         assert (tmp_path / "report" / f"{figure}.png").exists()
 
 
