@@ -8,8 +8,9 @@ setup:
 	bash scripts/setup.sh
 
 # The main job: simulate every example and draw its timeline; sweep and compare. Where real XDP
-# can run here, also run the one-stall examples on the veth testbed (at 20 us, the Python poller's
-# pace) and a sweep over both backends, and end with their comparison report.
+# can run here, also run the one-stall examples on the veth testbed (at 20 us) and replay each from
+# what it measured, measure the machine's pause profile, sweep over both backends, and end with
+# their comparison report (with the replayed and the noise-predicted curves).
 HW_SETTINGS := --set interval=20us --set packets=20000 --set 'stalls.stalls=[["100ms","1.53ms"]]'
 demo: setup
 	@for scenario in examples/*.toml; do \
@@ -22,9 +23,11 @@ demo: setup
 	  for policy in buggy fixed; do \
 	    $(VENV)/ringlab hw trial examples/$$policy-one-stall.toml --testbed --out $(RESULTS)/hw-$$policy-one-stall $(HW_SETTINGS) || exit 1; \
 	    $(VENV)/ringlab plot $(RESULTS)/hw-$$policy-one-stall --from 99.9ms --to 103ms >/dev/null || exit 1; \
+	    $(VENV)/ringlab replay $(RESULTS)/hw-$$policy-one-stall --out $(RESULTS)/replay-$$policy-one-stall || exit 1; \
 	  done; \
+	  $(VENV)/ringlab hw noise --duration 10s --out $(RESULTS)/noise || exit 1; \
 	  $(VENV)/ringlab sweep examples/sweeps/hw-interval.toml --out $(RESULTS)/sweep-hw-interval || exit 1; \
-	  $(VENV)/ringlab compare $(RESULTS)/sweep-hw-interval --out $(RESULTS)/report || exit 1; \
+	  $(VENV)/ringlab compare $(RESULTS)/sweep-hw-interval --out $(RESULTS)/report --noise $(RESULTS)/noise || exit 1; \
 	else \
 	  echo "real XDP cannot run here ('ringlab hw doctor' says why): simulator results only"; \
 	  $(VENV)/ringlab compare $(RESULTS)/sweep-interval --out $(RESULTS)/report || exit 1; \

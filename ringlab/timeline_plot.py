@@ -13,6 +13,7 @@ import numpy as np  # noqa: E402
 from ringlab.analysis import index_timeline, poller_warnings  # noqa: E402
 from ringlab.atomic_files import atomic_path  # noqa: E402
 from ringlab.errors import InputError  # noqa: E402
+from ringlab.pauses import BACKGROUND  # noqa: E402
 from ringlab.trace import DELIVERED, IN_RING, NOT_SET, Trace  # noqa: E402
 
 US = 1e3
@@ -54,14 +55,25 @@ def draw_timeline(ax_slots, ax_index, trace: Trace, from_ns: int, to_ns: int, ti
     ax_slots.plot(warn_times, np.full(len(warn_times), n - 0.3), "v", color="crimson", ms=4, label="poller warning")
     ax_index.step(t, timeline.occupancy[in_window], where="post", color="tab:blue", label="packets in ring")
     ax_index.step(t, timeline.misalignment(n)[in_window], where="post", color="tab:purple", label="writer misalignment k")
+    pauses = trace.pauses
+    background = pauses.select(pauses.kind == BACKGROUND)
     for ax in (ax_slots, ax_index):
         for start, length in zip(trace.stall_start_ns, trace.stall_length_ns):
             if start < to_ns and start + length > from_ns:
                 ax.axvspan(start / US, (start + length) / US, color="0.85", zorder=0)
+        for start, length in zip(background.start_ns, background.length_ns):
+            if start < to_ns and start + length > from_ns:
+                ax.axvspan(start / US, (start + length) / US, color="navajowhite", zorder=0)
         ax.set_xlim(from_ns / US, to_ns / US)
+    for start, length, source in zip(background.start_ns, background.length_ns, background.labels()):
+        if start < to_ns and start + length > from_ns and length > (to_ns - from_ns) / 20:  # name the long ones
+            middle = (max(start, from_ns) + min(start + length, to_ns)) / 2 / US
+            ax_index.text(middle, 0.5, str(source), transform=ax_index.get_xaxis_transform(), ha="center",
+                          va="center", fontsize="small", color="saddlebrown")
     ax_slots.set_ylim(-0.6, n - 0.1)
     ax_slots.set_ylabel("slot")
-    ax_slots.set_title(title + ("  (grey: poller stalled; colour: packet id)" if title else "grey: poller stalled; colour: packet id"))
+    legend = "grey: poller stalled (injected); orange: the machine paused it; colour: packet id"
+    ax_slots.set_title(f"{title}  ({legend})" if title else legend, fontsize="medium")
     ax_slots.legend(loc="upper right", fontsize="x-small", ncol=3)
     ax_index.set_ylabel("slots")
     ax_index.set_xlabel("time since start of run (µs)")
