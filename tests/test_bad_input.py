@@ -26,6 +26,9 @@ BAD_OVERRIDES = [
     ("writer.cpus=0", "writer.cpus"),
     ("seed=-1", "seed"),
     ("duration=1ms", "duration"),  # the example gives packets already
+    ("hw.pause_threshold=fast", "hw.pause_threshold"),
+    ("hw.pause_threshold=0ns", "hw.pause_threshold"),
+    ("hw.trace_kernel=sometimes", "hw.trace_kernel"),
 
     ('stalls={model="renewal", run={dist="nosuch"}, length={dist="expon", scale="1us"}}', "stalls.run.dist"),
     ('stalls={model="renewal", run={dist="expon", scale="1us", shape=2}, length={dist="expon", scale="1us"}}', "stalls.run.shape"),
