@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import scipy.stats
 
-from ringlab.compare.table import FIGURES, TABLE_FILE, read_table
+from ringlab.compare.table import FIGURES, LATENCY_COLUMNS, TABLE_FILE, read_table
 from ringlab.errors import InputError
 from ringlab.units import parse_time_ns
 
@@ -58,7 +58,7 @@ def load_rows(sweep_dirs) -> tuple[list[dict], list[str]]:
         for row in table:
             row["_dir"] = str(directory)
         rows.extend(table)
-        fixed_columns = {"backend", "repeat", "seed", "point", "_dir"} | set(FIGURES)
+        fixed_columns = {"backend", "repeat", "seed", "point", "_dir"} | set(FIGURES) | set(LATENCY_COLUMNS)
         columns = [c for c in (table[0] if table else {}) if c not in fixed_columns]
         varied = columns if varied is None else [c for c in varied if c in columns]
     return rows, varied or []
@@ -86,6 +86,7 @@ def aggregate(rows: list[dict], varied: list[str]) -> list[CurvePoint]:
             "reorder_fraction": [int(r["out_of_order"]) / max(1, int(r["delivered"])) for r in group],
             "drops_per_stall_mean": [_float(r["drops_per_stall_mean"]) for r in group],
             "recovery_median_ns": [_float(r["recovery_median_ns"]) for r in group],
+            **{column: [_float(r.get(column)) for r in group] for column in LATENCY_COLUMNS},
         }
         points.append(CurvePoint(
             backend, setting, len(group), lost, packets, loss, interval.low, interval.high,

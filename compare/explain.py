@@ -17,8 +17,9 @@ import numpy as np
 
 from ringlab.analysis import poller_warnings
 from ringlab.compare.replay import agreement, load_measured, replay
-from ringlab.compare.table import FIGURES
+from ringlab.compare.table import FIGURES, LATENCY_COLUMNS
 from ringlab.errors import InputError
+from ringlab.latency import latencies
 from ringlab.pauses import BACKGROUND
 from ringlab.run_directory import load_summary
 from ringlab.runner import run
@@ -35,6 +36,8 @@ class Explanation:
 
     rows: list
     replay_warning_sizes: dict
+    replay_latencies: dict  # setting -> every read's latency in the replays (ns)
+    measured_latencies: dict  # setting -> every read's latency in the trials (ns)
     agreement_by_setting: dict
     causes_by_setting: dict
     background_lengths_ns: np.ndarray
@@ -43,9 +46,10 @@ class Explanation:
 
 
 def _row(hw_row: dict, backend: str, summary) -> dict:
-    row = {key: value for key, value in hw_row.items() if key not in FIGURES}
+    row = {key: value for key, value in hw_row.items() if key not in FIGURES and key not in LATENCY_COLUMNS}
     row["backend"] = backend
     row.update({name: getattr(summary, name) for name in FIGURES})
+    row.update({column: getattr(summary, figure)[key] for column, (figure, key) in LATENCY_COLUMNS.items()})
     return row
 
 
@@ -62,6 +66,7 @@ def explain(rows: list, varied: list, point_dir, noise_dir=None) -> Explanation:
     if noise_dir is not None and not (Path(noise_dir) / "pauses.csv").is_file():
         raise InputError("--noise", f"{noise_dir} holds no pause profile (run 'ringlab hw noise --out {noise_dir}')")
     extra_rows, sizes, agreements = [], defaultdict(list), defaultdict(list)
+    replay_latency, measured_latency = defaultdict(list), defaultdict(list)
     causes = defaultdict(lambda: defaultdict(int))
     lengths, running_ns, by_source = [], 0, defaultdict(lambda: [0, 0])
     for row in rows:
@@ -74,6 +79,8 @@ def explain(rows: list, varied: list, point_dir, noise_dir=None) -> Explanation:
         extra_rows.append(_row(row, REPLAY, replayed.summary))
         sizes[setting].append(poller_warnings(replayed.delivered_ids)[:, 0])
         agreements[setting].append(agreement(measured, replayed.trace).same_fate_share)
+        replay_latency[setting].append(latencies(replayed.trace).latency_ns)
+        measured_latency[setting].append(latencies(measured).latency_ns)
         if noise_dir is not None:
             predicted = run(scenario.with_values({"stalls": noise_stalls(scenario.source["stalls"], noise_dir)}),
                             keep_trace=False)
@@ -93,6 +100,8 @@ def explain(rows: list, varied: list, point_dir, noise_dir=None) -> Explanation:
             by_source[str(name)][0] += 1
             by_source[str(name)][1] += int(length)
     return Explanation(extra_rows, {s: np.concatenate(v) for s, v in sizes.items()},
+                       {s: np.concatenate(v) for s, v in replay_latency.items()},
+                       {s: np.concatenate(v) for s, v in measured_latency.items()},
                        {s: float(np.mean(v)) for s, v in agreements.items()},
                        {s: dict(c) for s, c in causes.items()},
                        np.concatenate(lengths) if lengths else np.zeros(0, np.int64), running_ns,

@@ -146,6 +146,62 @@ def causes_figure(causes_by_setting: dict, parameter: str, title: str):
     return figure
 
 
+LATENCY_PERCENTILES = {"latency_p50_ns": ("p50", "-"), "latency_p99_ns": ("p99", "--"),
+                       "latency_p99_9_ns": ("p99.9", ":")}
+BACKEND_NAMES = {"sim": "simulated", "hw": "measured", "replay": "replayed", "noise": "noise profile"}
+
+
+def latency_percentiles_figure(points: list[CurvePoint], parameter: str, title: str):
+    """Latency percentiles against ``parameter``, per backend, with t intervals over repeats."""
+    figure, ax = plt.subplots(figsize=(8, 4.5), constrained_layout=True)
+    label = parameter
+    for backend in ("sim", "hw", "replay", "noise"):
+        mine = sorted((p for p in points if p.backend == backend), key=lambda p: _value_ns(dict(p.setting)[parameter]))
+        if not mine:
+            continue
+        x, label = _axis_values(parameter, [p.setting for p in mine])
+        colour = COLOURS.get(backend) or MODELS[backend][1]
+        for column, (name, style) in LATENCY_PERCENTILES.items():
+            means = np.array([p.means[column][0] for p in mine]) / 1e3
+            half = np.nan_to_num(np.array([p.means[column][1] for p in mine]) / 1e3)
+            ax.errorbar(x, means, yerr=half, fmt=style, marker="o", ms=3, color=colour, capsize=2,
+                        label=f"{BACKEND_NAMES[backend]} {name}")
+    ax.set_yscale("log")
+    ax.set_xlabel(label)
+    ax.set_ylabel("latency (µs)")
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    if ax.lines:
+        ax.legend(fontsize="x-small", ncol=3)
+    return figure
+
+
+def latency_survival_figure(samples: dict, title: str):
+    """Per setting (a panel each, four at most), the survival function of every read's latency on
+    log-log axes, one curve per backend: ``samples[setting][backend]`` holds the latencies (ns)."""
+    from ringlab.pause_plot import survival
+
+    settings = list(samples)[:4]
+    figure, axes = plt.subplots(1, max(1, len(settings)), figsize=(4.5 * max(1, len(settings)), 4), squeeze=False,
+                                sharey=True, constrained_layout=True)
+    for ax, setting in zip(axes[0], settings):
+        for backend, values in samples[setting].items():
+            if len(values):
+                x, share = survival(np.maximum(values, 1))
+                colour = COLOURS.get(backend) or MODELS[backend][1]
+                ax.step(x / 1e3, share, where="post", color=colour, label=f"{BACKEND_NAMES[backend]} ({len(values)})")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("latency (µs)")
+        ax.set_title(", ".join(f"{k} = {v}" for k, v in setting), fontsize="medium")
+        ax.grid(True, which="both", alpha=0.3)
+        if ax.lines:
+            ax.legend(fontsize="x-small")
+    axes[0][0].set_ylabel("share of reads at least this late")
+    figure.suptitle(title)
+    return figure
+
+
 def timelines_figure(sim_trace, hw_trace, from_ns: int, to_ns: int, title: str):
     """One simulated and one measured run of the same scenario, drawn as ``ringlab plot`` draws them."""
     figure, axes = plt.subplots(2, 2, figsize=(16, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1]},

@@ -19,6 +19,7 @@ from ringlab.compare.explain import Explanation, explain
 from ringlab.compare.fit import BackgroundFit, MeasuredPoint, fit_background
 from ringlab.compare.sweep import POINTS_DIR
 from ringlab.errors import InputError
+from ringlab.latency import latencies
 from ringlab.pause_plot import survival_figure
 from ringlab.run_directory import load_trace
 from ringlab.runner import run
@@ -169,6 +170,19 @@ def build_report(sweep_dirs, out_dir, fit: bool = True, family: str = "expon", f
             fitted = {p.setting: v for p, v in zip(hw_points, background.predicted_after)}
         figure = plots.loss_curve_figure(points, parameter, fitted, f"Loss against {parameter}")
         images += plots.save(figure, out_dir / f"loss-{parameter.replace('.', '-')}")[:1]
+    if explanation is not None:
+        latency_samples = latency_samples_by_setting(rows, varied, explanation)
+        for comparison in comparisons:
+            for p in comparison["pairs"]:
+                setting = tuple(p["setting"].items())
+                model = latency_samples.get(setting, {}).get(comparison["model"])
+                if model is not None:
+                    p["latency_test"] = two_sample_test(model, latency_samples[setting]["hw"])
+        figure = plots.latency_survival_figure(latency_samples, "Latency of every read: its tail")
+        images += plots.save(figure, out_dir / "latency-survival")[:1]
+        for parameter in varied:
+            figure = plots.latency_percentiles_figure(points, parameter, f"Latency percentiles against {parameter}")
+            images += plots.save(figure, out_dir / f"latency-{parameter.replace('.', '-')}")[:1]
     if explanation is not None and varied:
         figure = plots.causes_figure(explanation.causes_by_setting, varied[0], "Why the measured packets were dropped")
         images += plots.save(figure, out_dir / "causes")[:1]
@@ -201,6 +215,18 @@ def build_report(sweep_dirs, out_dir, fit: bool = True, family: str = "expon", f
     write_json(out_dir / "report.json", figures)
     write_text(out_dir / "report.md", render_markdown(figures, [Path(i).name for i in images], sweep_dirs))
     return figures
+
+
+def latency_samples_by_setting(rows, varied, explanation: Explanation) -> dict:
+    """Every read's latency per measured setting and backend: measured and replayed (from the
+    explanation) and simulated (each simulated point run again: sweeps keep no traces by default)."""
+    samples = {}
+    for setting, measured in explanation.measured_latencies.items():
+        simulated = [latencies(run(load_scenario(directory / "scenario.toml")).trace).latency_ns
+                     for directory in _point_dirs(rows, "sim", setting)]
+        samples[setting] = {"sim": np.concatenate(simulated) if simulated else np.zeros(0, np.int64), "hw": measured,
+                            "replay": explanation.replay_latencies[setting]}
+    return samples
 
 
 def _row_dir(row) -> Path:
@@ -245,11 +271,13 @@ def render_markdown(figures: dict, images: list[str], sweep_dirs) -> str:
             lines += [f"| {name} | {v['count']} | {format_time_ns(v['total_ns'], 3)} |" for name, v in sources[:12]]
     lines += ["", "## Models against the measurement", ""]
     if figures["comparisons"]:
-        lines += ["| model | χ² | points | p | warnings: KS p (per setting) |", "| --- | ---: | ---: | ---: | --- |"]
+        lines += ["| model | χ² | points | p | warnings: KS p (per setting) | latency: KS p (per setting) |",
+                  "| --- | ---: | ---: | ---: | --- | --- |"]
         for c in figures["comparisons"]:
             ks = [_fmt(p["warnings_test"]["p_value"], 3) for p in c["pairs"] if p.get("warnings_test")]
+            latency_ks = [_fmt(p["latency_test"]["p_value"], 3) for p in c["pairs"] if p.get("latency_test")]
             lines.append(f"| {c['name']} | {c['chi2']:.1f} | {c['dof']} | {_fmt(c['p_value'], 3)} | "
-                         f"{', '.join(ks) if ks else '–'} |")
+                         f"{', '.join(ks) if ks else '–'} | {', '.join(latency_ks) if latency_ks else '–'} |")
         lines += ["", "| setting | measured loss | " + " | ".join(f"{c['model']}: loss (z)" for c in figures["comparisons"])
                   + " |", "| --- | ---: | " + " | ".join("---:" for _ in figures["comparisons"]) + " |"]
         by_setting = {}
@@ -262,7 +290,13 @@ def render_markdown(figures: dict, images: list[str], sweep_dirs) -> str:
                          + " | ".join(entry.get(c["model"], "–") for c in figures["comparisons"]) + " |")
         lines += ["", "z is the residual (measured − model) over the combined standard error (the repeat-to-repeat "
                   "spread where there are repeats, at least the binomial one); the KS tests compare the distributions "
-                  "of the poller warnings' missed counts, pooled over repeats."]
+                  "of the poller warnings' missed counts, and of every read's latency, pooled over repeats."]
+        lines += ["", "Latency (from reaching the writer to being read; percentiles within 0.4 %, means over repeats):",
+                  "", "| backend | setting | p50 | p99 | p99.9 |", "| --- | --- | ---: | ---: | ---: |"]
+        for p in figures["points"]:
+            lines.append(f"| {p['backend']} | {_text(p['setting'].items())} | "
+                         + " | ".join(_time(p[c]["mean"]) for c in ("latency_p50_ns", "latency_p99_ns", "latency_p99_9_ns"))
+                         + " |")
     else:
         lines.append("No measured points: these sweeps ran the simulator only.")
     fit = figures["fit"]

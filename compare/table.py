@@ -10,6 +10,9 @@ from ringlab.atomic_files import write_text
 from ringlab.run_directory import load_summary
 
 TABLE_FILE = "table.csv"
+# Columns taken from the summary's latency figures: column -> (figure, key)
+LATENCY_COLUMNS = {"latency_p50_ns": ("latency", "p50_ns"), "latency_p99_ns": ("latency", "p99_ns"),
+                   "latency_p99_9_ns": ("latency", "p99_9_ns")}
 FIGURES = ("packets", "delivered", "dropped_full", "in_ring", "lost_before_ring", "pending", "loss_fraction",
            "out_of_order", "max_displacement", "warnings", "stalls", "drops_per_stall_mean",
            "recovery_median_ns", "lasting_offset_slots")
@@ -25,6 +28,7 @@ def table_rows(sweep, out_dir) -> list[dict]:
         row = {"backend": point.backend, "repeat": point.repeat, "seed": point.scenario.seed,
                "point": point.key, **dict(point.parameters)}
         row.update({name: summary["summary"][name] for name in FIGURES})
+        row.update({column: summary["summary"][figure][key] for column, (figure, key) in LATENCY_COLUMNS.items()})
         rows.append(row)
     return rows
 

@@ -124,7 +124,8 @@ void ringlab_poll(uint8_t *ring, int64_t ring_slots, int payload_layout, const s
 /* Send frame i, carrying ids[i], at targets[i] (absolute CLOCK_MONOTONIC ns), busy-waiting for each;
  * or, with sleep_ns > 0, as the original experiments paced: the first at targets[0], then a
  * clock_nanosleep of sleep_ns after each send (so the real spacing is longer and irregular).
- * Records the time after each send. Returns the number sent, or -errno if a send failed. */
+ * Records when each frame was handed to the kernel (just before its send(): with generic XDP on a
+ * veth, the XDP program can run inside the call). Returns the number sent, or -errno if a send failed. */
 int64_t ringlab_send(int fd, uint8_t *frame, int64_t frame_bytes, int payload_layout, const int64_t *ids,
                      const int64_t *targets, int64_t packets, int64_t sleep_ns, int64_t *sent_ns) {
     const struct layout l = layout_of(payload_layout);
@@ -138,11 +139,12 @@ int64_t ringlab_send(int fd, uint8_t *frame, int64_t frame_bytes, int payload_la
             while (monotonic_ns() < targets[i]) {
             }
         }
+        int64_t handed_ns = monotonic_ns(); /* when the frame goes to the kernel (generic XDP may run inside send) */
         if (send(fd, frame, (size_t)frame_bytes, 0) < 0) {
             if (errno == ENOBUFS || errno == EAGAIN) { i--; continue; }  /* queue full: retry this frame */
             return -errno;
         }
-        sent_ns[i] = monotonic_ns();
+        sent_ns[i] = handed_ns;
     }
     return packets;
 }

@@ -46,10 +46,16 @@ class TrialResult:
     sent: int
     late_sends: int
     conservation: dict
-    sent_ns: np.ndarray  # when each frame left the sender, ns from the start of the run
+    sent_ns: np.ndarray  # when the sender handed each frame to the kernel, ns from the start of the run
     claim_order: np.ndarray  # per packet, the order in which writers took their index (-1: not seen)
     environment: dict
     tracing: dict
+
+    def send_to_xdp_ns(self) -> np.ndarray:
+        """For each frame the XDP program saw: from its sender handing it to the kernel until the XDP
+        program saw it. Not the ring's doing, so reported apart from the latency."""
+        seen = self.trace.cpu >= 0
+        return self.trace.arrival_ns[seen] - self.sent_ns[seen]
 
     @property
     def mean_gap_ns(self) -> float:

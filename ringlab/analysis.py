@@ -173,6 +173,9 @@ class RunSummary:
     injected_pauses: dict  # the injected stalls as the poller executed them: count, time, lengths
     background_pauses: dict  # the pauses nobody injected: count, per second, time, lengths, longest
     pauses_by_source: dict  # source -> {count, total_ns}
+    latency: dict  # every read's latency (arrival at the writer to the read): mean, percentiles, max
+    latency_out_of_order: dict  # the same, of the packets read after a larger id
+    worst_latency_per_stall: dict  # per stall, the worst latency it caused: median, p90, max, which
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -194,7 +197,8 @@ def pause_figures(pauses: Pauses, duration_ns: int) -> dict:
 
 def summary_from_parts(packets: int, fate_counts: dict, delivered_ids: np.ndarray, drops_per_stall: np.ndarray,
                        drops_before_first_stall: int, stalled_ns: int, recovery_ns: np.ndarray,
-                       lasting_offset: int, pause_figures: dict, cause_figures: dict) -> RunSummary:
+                       lasting_offset: int, pause_figures: dict, cause_figures: dict,
+                       latency_figures: dict) -> RunSummary:
     """Assemble a :class:`RunSummary` from its parts (what :func:`summarize` derives from a trace)."""
     recovered = recovery_ns[~np.isnan(recovery_ns)]
     lost = fate_counts["dropped_full"] + fate_counts["lost_before_ring"]
@@ -218,12 +222,14 @@ def summary_from_parts(packets: int, fate_counts: dict, delivered_ids: np.ndarra
         lasting_offset_slots=int(lasting_offset),
         **pause_figures,
         **cause_figures,
+        **latency_figures,
     )
 
 
 def summarize(trace: Trace) -> RunSummary:
     """Compute every figure of :class:`RunSummary` from ``trace``."""
     from ringlab.attribution import drop_cause_figures
+    from ringlab.latency import trace_latency_figures
 
     per_stall, before_any = drops_per_stall(trace)
     timeline = index_timeline(trace)
@@ -232,4 +238,5 @@ def summarize(trace: Trace) -> RunSummary:
         drops_per_stall=per_stall, drops_before_first_stall=before_any, stalled_ns=int(trace.stall_length_ns.sum()),
         recovery_ns=recovery_times_ns(trace, timeline), lasting_offset=lasting_offset_slots(trace, timeline),
         pause_figures=pause_figures(trace.pauses, trace.end_ns), cause_figures=drop_cause_figures(trace),
+        latency_figures=trace_latency_figures(trace),
     )

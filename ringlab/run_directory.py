@@ -36,7 +36,12 @@ def write_warnings(path: Path, delivered_ids, rows_per_chunk: int = 200_000) -> 
 
 def hardware_figures(trial) -> dict:
     """What a hardware trial adds to its summary: the XDP counters, the sender, conservation."""
-    sender = {"sent": trial.sent, "late_sends": trial.late_sends, "mean_gap_ns": trial.mean_gap_ns}
+    from ringlab.latency import LatencyHistogram
+
+    delays = trial.send_to_xdp_ns()
+    sender = {"sent": trial.sent, "late_sends": trial.late_sends, "mean_gap_ns": trial.mean_gap_ns,
+              "send_to_xdp": {**LatencyHistogram.of(np.maximum(delays, 0)).figures(),
+                              "negative": int(np.sum(delays < 0))}}
     return {"xdp_counters": trial.counters, "sender": sender, "conservation": trial.conservation,
             "environment": trial.environment, "pause_tracing": trial.tracing}
 

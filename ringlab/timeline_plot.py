@@ -1,4 +1,5 @@
-"""A run's timeline with matplotlib: which id each slot holds over time, the indices, stalls, warnings."""
+"""A run's timeline with matplotlib: which id each slot holds over time, the indices, stalls and
+pauses, warnings, and each read's latency."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import numpy as np  # noqa: E402
 from ringlab.analysis import index_timeline, poller_warnings  # noqa: E402
 from ringlab.atomic_files import atomic_path  # noqa: E402
 from ringlab.errors import InputError  # noqa: E402
+from ringlab.latency import latencies  # noqa: E402
 from ringlab.pauses import BACKGROUND  # noqa: E402
 from ringlab.trace import DELIVERED, IN_RING, NOT_SET, Trace  # noqa: E402
 
@@ -89,11 +91,31 @@ def plot_run(trace: Trace, out_stem, from_ns: int | None = None, to_ns: int | No
     to_ns = default_to if to_ns is None else to_ns
     if to_ns <= from_ns:
         raise InputError("--to", "must be after --from")
-    figure, (ax_slots, ax_index) = plt.subplots(
-        2, 1, figsize=(11, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1]}, constrained_layout=True
+    figure, (ax_slots, ax_index, ax_latency) = plt.subplots(
+        3, 1, figsize=(11, 8), sharex=True, gridspec_kw={"height_ratios": [3, 1, 1.2]}, constrained_layout=True
     )
     draw_timeline(ax_slots, ax_index, trace, from_ns, to_ns, title)
+    ax_index.set_xlabel("")
+    draw_latency(ax_latency, trace, from_ns, to_ns)
     return save_figure(figure, Path(out_stem))
+
+
+def draw_latency(ax, trace: Trace, from_ns: int, to_ns: int) -> None:
+    """Each read's latency (from reaching the writer to being read) at the time it was read; the
+    packets read out of order (after a larger id) apart."""
+    lat = latencies(trace)
+    read_ns = trace.delivery_ns[lat.ids - 1]
+    shown = (read_ns >= from_ns) & (read_ns <= to_ns)
+    for late, colour, label in ((False, "tab:green", "read in order"), (True, "tab:red", "read out of order (old)")):
+        mine = shown & (lat.out_of_order == late)
+        if mine.any():
+            ax.plot(read_ns[mine] / US, np.maximum(lat.latency_ns[mine], 1) / US, ".", ms=2, color=colour, label=label)
+    ax.set_yscale("log")
+    ax.set_ylabel("latency (µs)")
+    ax.set_xlabel("time since start of run (µs)")
+    ax.set_xlim(from_ns / US, to_ns / US)
+    if ax.lines:
+        ax.legend(loc="upper right", fontsize="x-small")
 
 
 def save_figure(figure, stem: Path) -> list[Path]:

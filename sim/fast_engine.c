@@ -71,6 +71,16 @@ static int64_t pause_with_most_overlap(const struct stalls *s, int64_t from, int
     return best;
 }
 
+/* The latency histogram's bucket of v >= 0 (ringlab/latency.py: exact below 2^SUB_BITS, then
+ * 2^SUB_BITS buckets per power of two). */
+#define SUB_BITS 7
+#define SUB_BUCKETS (1 << SUB_BITS)
+static inline int64_t latency_bucket(int64_t v) {
+    if (v < SUB_BUCKETS) return v < 0 ? 0 : v;
+    int64_t shift = (63 - __builtin_clzll((unsigned long long)v)) - SUB_BITS;
+    return (shift + 1) * SUB_BUCKETS + (v >> shift) - SUB_BUCKETS;
+}
+
 /* How many of the sorted times lie in [from, to]. */
 static int64_t count_between(const int64_t *sorted, int64_t n, int64_t from, int64_t to) {
     int64_t low = 0, high = n, first, last;
@@ -109,7 +119,11 @@ static int64_t settle_recoveries(int64_t first, int aligned, int64_t state_ns, i
  * [1] a sender burst (the packets arriving from the blocking packet to the dropped one, counted
  * in `arrival_sorted`, came closer together than half of interval_ns), [2] the writer misaligned (the poller waited on another slot during
  * the window), [3] the poller too slow; [4], unexplained, stays 0 here (the blocker is known). end_state receives the write index as the trace shows it, the read index, the
- * occupancy and the number of reads. Returns 0, or -1 if memory ran out. */
+ * occupancy and the number of reads. Each read's latency (read time - arrival) goes into
+ * latency_counts (and late_latency_counts if it was read after a larger id), latency_totals holds
+ * their sum and maximum (then the same for late reads), and worst_latency_per_stall the worst
+ * latency of the reads whose wait each stall overlapped most (ringlab/latency.py).
+ * Returns 0, or -1 if memory ran out. */
 int ringlab_run(int policy, int64_t ring_slots, const int64_t *arrival_ns, const int32_t *cpu_packets,
                 const int64_t *cpu_offsets, int64_t cpus, int64_t cost_ns, int64_t hold_ns,
                 int64_t poller_cost_ns, int64_t wakeup_ns, const int64_t *stall_start, const int64_t *stall_end,
@@ -117,7 +131,8 @@ int ringlab_run(int policy, int64_t ring_slots, const int64_t *arrival_ns, const
                 int32_t *index_after_out, int64_t *blocked_by_out, int64_t *delivery_ns, int64_t *delivery_order,
                 int64_t *read_sequence, int64_t *drops_per_stall, double *recovery_ns, const int64_t *arrival_sorted,
                 int64_t n_arrivals, int64_t interval_ns, int64_t *drops_per_pause, int64_t *drop_causes,
-                int64_t *end_state) {
+                int64_t *latency_counts, int64_t *late_latency_counts, int64_t *latency_totals,
+                int64_t *worst_latency_per_stall, int64_t *end_state) {
     struct stalls stalls = {stall_start, stall_end, n_stalls};
     int64_t *slots = malloc(sizeof(int64_t) * ring_slots);
     char *committed = malloc(ring_slots ? ring_slots : 1);
@@ -147,7 +162,7 @@ int ringlab_run(int policy, int64_t ring_slots, const int64_t *arrival_ns, const
     for (int64_t i = 0; i < n_stalls; i++) recovery_ns[i] = NAN;
 
     int64_t write_index = 0, lock_free_at = 0, occupancy = 0;
-    int64_t read_index = 0, reads = 0;
+    int64_t read_index = 0, reads = 0, largest_read = 0;
     int p_state = P_CHECK, poller_waiting = 0;
     /* The poller's waits for a packet to be written (ringlab.attribution.poller_waits): the one going
      * on, the last one over, and the last one over on another slot than that.
@@ -207,6 +222,19 @@ int ringlab_run(int policy, int64_t ring_slots, const int64_t *arrival_ns, const
                     }
                     read_sequence[reads] = packet + 1;
                     reads++;
+                    int64_t latency = now - arrival_ns[packet];
+                    latency_counts[latency_bucket(latency)]++;
+                    latency_totals[0] += latency;
+                    if (latency > latency_totals[1]) latency_totals[1] = latency;
+                    if (packet + 1 < largest_read) { /* an old packet, read after a larger id */
+                        late_latency_counts[latency_bucket(latency)]++;
+                        latency_totals[2] += latency;
+                        if (latency > latency_totals[3]) latency_totals[3] = latency;
+                    } else {
+                        largest_read = packet + 1;
+                    }
+                    int64_t stall = pause_with_most_overlap(&stalls, arrival_ns[packet], now);
+                    if (stall >= 0 && latency > worst_latency_per_stall[stall]) worst_latency_per_stall[stall] = latency;
                     read_index = (read_index + 1) % ring_slots;
                     p_state = P_CHECK;
                     continue;

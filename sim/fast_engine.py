@@ -24,6 +24,7 @@ import numpy as np
 from ringlab import native
 from ringlab.analysis import RunSummary, pause_figures, summary_from_parts
 from ringlab.attribution import cause_figures
+from ringlab.latency import BUCKETS, LatencyHistogram, latency_figures
 from ringlab.plan import RunPlan, draw_plan
 from ringlab.scenario import Scenario
 from ringlab.sim.model import trace_of_plan
@@ -44,7 +45,8 @@ def _library():
         i64, pointer = ctypes.c_int64, ctypes.c_void_p
         function.argtypes = [ctypes.c_int, i64, pointer, pointer, pointer, i64, i64, i64, i64, i64, pointer, pointer,
                              i64, i64, ctypes.c_int, pointer, pointer, pointer, pointer, pointer, pointer, pointer,
-                             pointer, pointer, pointer, pointer, i64, i64, pointer, pointer, pointer]
+                             pointer, pointer, pointer, pointer, i64, i64, pointer, pointer, pointer, pointer, pointer,
+                             pointer, pointer]
         function.restype = ctypes.c_int
         _engine = function
     return _engine
@@ -86,6 +88,9 @@ def run_fast(scenario: Scenario, plan: RunPlan | None = None, keep_trace: bool =
     arrival_sorted = np.sort(arrival_ns[plan.cpu >= 0])
     drops_per_pause = np.zeros(len(plan.stalls), np.int64)
     other_causes = np.zeros(5, np.int64)  # the causes after the two kinds of pause (ringlab.attribution)
+    latency_counts, late_counts = np.zeros(BUCKETS, np.int64), np.zeros(BUCKETS, np.int64)
+    latency_totals = np.zeros(4, np.int64)  # sum and maximum of all reads' latencies, then of late reads'
+    worst_per_stall = np.zeros(len(plan.stalls), np.int64)
     end = np.zeros(4, np.int64)
     status = _library()(
         POLICY_CODES[scenario.writer.policy], scenario.ring_slots, _pointer(arrival_ns, np.int64),
@@ -97,7 +102,9 @@ def run_fast(scenario: Scenario, plan: RunPlan | None = None, keep_trace: bool =
         _pointer(columns["delivery_ns"], np.int64), _pointer(columns["delivery_order"], np.int64),
         _pointer(read_sequence, np.int64), _pointer(drops, np.int64), _pointer(recovery, np.float64),
         _pointer(arrival_sorted, np.int64), len(arrival_sorted), scenario.interval_ns,
-        _pointer(drops_per_pause, np.int64), _pointer(other_causes, np.int64), _pointer(end, np.int64),
+        _pointer(drops_per_pause, np.int64), _pointer(other_causes, np.int64), _pointer(latency_counts, np.int64),
+        _pointer(late_counts, np.int64), _pointer(latency_totals, np.int64), _pointer(worst_per_stall, np.int64),
+        _pointer(end, np.int64),
     )
     if status != 0:
         raise MemoryError("the fast engine ran out of memory")
@@ -114,6 +121,9 @@ def run_fast(scenario: Scenario, plan: RunPlan | None = None, keep_trace: bool =
         stalled_ns=int(plan.stalls.length_ns.sum()), recovery_ns=recovery, lasting_offset=lasting,
         pause_figures=pause_figures(pauses, plan.end_ns),
         cause_figures=cause_figures(pauses, drops_per_pause, other_causes),
+        latency_figures=latency_figures(LatencyHistogram(latency_counts, int(latency_totals[0]), int(latency_totals[1])),
+                                        LatencyHistogram(late_counts, int(latency_totals[2]), int(latency_totals[3])),
+                                        worst_per_stall),
     )
     trace = trace_of_plan(scenario, plan, columns) if keep_trace else None
     return FastRun(trace, summary, delivered_ids)

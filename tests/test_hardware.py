@@ -194,7 +194,10 @@ interval = ["20us", "30us"]
     assert [c["model"] for c in figures["comparisons"]] == ["sim", "replay", "fit"]
     replay = figures["comparisons"][1]
     assert all(abs(p["hw_loss"] - p["model_loss"]) <= 0.01 * p["hw_loss"] + 1e-4 for p in replay["pairs"]), replay
-    for figure in ("loss-interval", "timelines", "warnings", "causes", "background"):
+    assert all(p.get("latency_test") for p in replay["pairs"])
+    assert "| hw | interval = 20us |" in report.split("Latency (from reaching")[1]
+    for figure in ("loss-interval", "timelines", "warnings", "causes", "background", "latency-survival",
+                   "latency-interval"):
         assert (tmp_path / "report" / f"{figure}.png").exists()
 
 
