@@ -14,6 +14,8 @@ def cleanup_stale(everything: bool = False) -> list[str]:
             if iplink.link(entry["name"]) is not None:
                 loader.detach(entry["name"])
                 removed.append(f"detached the XDP program from {entry['name']} (left by pid {entry['pid']})")
+            if entry.get("bpf_stats_before") is not None:
+                loader.restore_bpf_stats(entry["bpf_stats_before"])
             state.forget("xdp", entry["name"])
     owner = state.recorded("testbed", testbed.NETNS)
     kept = owner is not None and (owner["alive"] or owner.get("manual"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import shutil
@@ -77,7 +78,35 @@ def check_tracefs() -> Check:
     return Check("tracefs", True, f"mounted at {TRACEFS} (tracepoints for naming the poller's pauses)")
 
 
-def run_checks() -> list[Check]:
+def check_native_xdp(iface: str) -> Check:
+    """Whether ``iface``'s driver runs XDP natively: attach an XDP_PASS program in driver mode, then
+    remove it (some drivers reset their queues when a program comes or goes)."""
+    from bcc import BPF
+
+    from ringlab.hw import iplink
+    from ringlab.hw.libbcc import quiet_stderr
+
+    name = f"native XDP on {iface}"
+    if iplink.link(iface) is None:
+        return Check(name, False, f"no network interface {iface!r}", "give an interface of this host")
+    if iplink.xdp_attached(iface):
+        return Check(name, True, f"not checked: {iface} has an XDP program attached already")
+    probe = BPF(text=b"int pass_all(struct xdp_md *ctx) { return XDP_PASS; }")
+    try:
+        function = probe.load_func(b"pass_all", BPF.XDP)
+        with quiet_stderr():
+            probe.attach_xdp(iface.encode(), function, BPF.XDP_FLAGS_DRV_MODE | BPF.XDP_FLAGS_UPDATE_IF_NOEXIST)
+    except Exception as error:  # noqa: BLE001 - BCC raises a bare Exception when the driver refuses
+        return Check(name, False, f"{iface}'s driver does not support native XDP ({error})",
+                     'use hw.mode = "generic" (the kernel runs XDP on its own path, for any driver)')
+    finally:
+        with contextlib.suppress(Exception):
+            probe.remove_xdp(iface.encode(), BPF.XDP_FLAGS_DRV_MODE)
+        probe.cleanup()
+    return Check(name, True, f"{iface}'s driver runs XDP natively (hw.mode = \"native\" works)")
+
+
+def run_checks(iface: str | None = None) -> list[Check]:
     checks = [check_root(), check_bcc(), check_headers()]
     if checks[0].ok and checks[1].ok:
         checks.append(check_bpf_syscall())
@@ -85,6 +114,8 @@ def run_checks() -> list[Check]:
         checks.append(check_tracefs())
     if checks[0].ok:
         checks.append(check_veth())
+    if iface is not None and all(c.ok for c in checks):
+        checks.append(check_native_xdp(iface))
     return checks
 
 

@@ -44,7 +44,7 @@ static inline uint64_t read_id(const uint8_t *slot, const struct layout *l) {
 struct stall_plan {
     const int64_t *start, *end;
     const int8_t *reported;
-    int64_t count;
+    const int64_t *count; /* read afresh: another thread may publish the stalls once the run's start is known */
 };
 
 #define PAUSE_INJECTED 0
@@ -90,7 +90,7 @@ void ringlab_poll(uint8_t *ring, int64_t ring_slots, int payload_layout, const s
         int64_t now = monotonic_ns();
         if (now - last > pause_threshold_ns) note_pause(out, last, now - last, PAUSE_BACKGROUND);
         if (now >= __atomic_load_n(stop_ns, __ATOMIC_RELAXED)) break;
-        if (next_stall < stalls->count && now >= stalls->start[next_stall]) {
+        if (next_stall < __atomic_load_n(stalls->count, __ATOMIC_ACQUIRE) && now >= stalls->start[next_stall]) {
             int64_t until = stalls->end[next_stall], t = now;
             while (t < until) t = monotonic_ns();
             if (stalls->reported[next_stall]) {

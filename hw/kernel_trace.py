@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import mmap
-import os
 import subprocess
 import time
 from pathlib import Path
@@ -20,6 +19,7 @@ import numpy as np
 
 from ringlab.bpf import CPU_EVENTS_HEADER, CPU_EVENTS_SOURCE
 from ringlab.errors import HardwareError
+from ringlab.hw.libbcc import quiet_stderr
 from ringlab.hw.signals import signals_deferred
 
 TRACEFS = Path("/sys/kernel/tracing")
@@ -46,19 +46,6 @@ def ensure_tracefs() -> None:
     if result.returncode != 0 or not tracefs_mounted():
         raise HardwareError(f"tracefs is not mounted at {TRACEFS} and mounting it failed: {result.stderr.strip()} "
                             "(set hw.trace_kernel = false to run without naming the pauses' sources)")
-
-
-@contextlib.contextmanager
-def quiet_stderr():
-    """File descriptor 2 goes to /dev/null inside the block (C libraries write there directly)."""
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 def attach_vectors(bpf) -> tuple[str, ...]:

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import mmap
+import shutil
+import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from ringlab.bpf import RING_WIRE_HEADER, RING_WRITER_SOURCE
 from ringlab.errors import HardwareError
 from ringlab.hw import iplink, state
+from ringlab.hw.libbcc import quiet_stderr
 from ringlab.hw.signals import signals_deferred
 from ringlab.hw.wire import COUNTER_NAMES, LOG_DTYPE, PAYLOAD_DTYPES
 
@@ -25,6 +30,24 @@ def mode_flags(mode: str) -> int:
     from bcc import BPF
 
     return {"generic": BPF.XDP_FLAGS_SKB_MODE, "native": BPF.XDP_FLAGS_DRV_MODE}[mode]
+
+
+BPF_STATS = Path("/proc/sys/kernel/bpf_stats_enabled")
+
+
+def enable_bpf_stats() -> str | None:
+    """Make the kernel count every BPF program's runs (for an independent count); the setting before."""
+    try:
+        before = BPF_STATS.read_text().strip()
+        BPF_STATS.write_text("1")
+        return before
+    except OSError:
+        return None
+
+
+def restore_bpf_stats(before: str) -> None:
+    with contextlib.suppress(OSError):
+        BPF_STATS.write_text(before)
 
 
 def detach(iface: str) -> None:
@@ -70,6 +93,7 @@ class AttachedWriter:
         self._maps: list[mmap.mmap] = []
         self.ring = None
         self.log = None
+        self._stats_before: str | None = None
 
     def __enter__(self) -> AttachedWriter:
         from bcc import BPF
@@ -86,8 +110,17 @@ class AttachedWriter:
         function = self.bpf.load_func(b"xdp_ring_writer", BPF.XDP)
         state.record("xdp", self.iface, mode=self.mode)
         try:
+            self._stats_before = enable_bpf_stats()
+            state.record("xdp", self.iface, mode=self.mode, bpf_stats_before=self._stats_before)  # for a cleanup
             flags = mode_flags(self.mode) | (0 if self.force else BPF.XDP_FLAGS_UPDATE_IF_NOEXIST)
-            self.bpf.attach_xdp(self.iface.encode(), function, flags)
+            try:
+                with quiet_stderr():  # libbcc prints the kernel's refusal itself
+                    self.bpf.attach_xdp(self.iface.encode(), function, flags)
+            except Exception as error:  # noqa: BLE001 - BCC raises a bare Exception
+                if self.mode == "native":
+                    raise HardwareError(f"{self.iface}: its driver does not support native XDP ({error}); "
+                                        "use hw.mode = \"generic\"") from None
+                raise HardwareError(f"{self.iface}: attaching the XDP program failed: {error}") from None
             dtype = PAYLOAD_DTYPES[self.settings.payload_layout]
             ring_map = _map_array(self.bpf[b"ring"], dtype.itemsize * self.settings.ring_slots, 1)
             log_map = _map_array(self.bpf[b"packet_log"], LOG_DTYPE.itemsize, self.settings.log_slots)
@@ -104,6 +137,38 @@ class AttachedWriter:
         table = self.bpf[b"counters"]
         return {name: int(sum(table[table.Key(i)])) for i, name in enumerate(COUNTER_NAMES)}
 
+    def kernel_stats(self) -> dict | None:
+        """The kernel's own count of the program's runs and their total time (kernel.bpf_stats_enabled),
+        read with bpftool; None where the kernel or bpftool cannot say."""
+        attached = iplink.xdp_attached(self.iface)
+        prog_id = (attached or {}).get("prog", {}).get("id")
+        if prog_id is None or shutil.which("bpftool") is None:
+            return None
+        result = subprocess.run(["bpftool", "-j", "prog", "show", "id", str(prog_id)], capture_output=True, text=True)
+        try:
+            info = json.loads(result.stdout)
+        except ValueError:
+            return None
+        if "run_cnt" not in info:
+            return None
+        return {"run_count": int(info["run_cnt"]), "run_time_ns": int(info.get("run_time_ns", 0))}
+
+    def independent_count(self, attempts: int = 3) -> dict | None:
+        """The kernel's run count beside the program's own counters, read so that no frame arrives
+        between them (the run count read before and after agrees); None without kernel stats."""
+        for _ in range(attempts):
+            before = self.kernel_stats()
+            counters = self.counters()
+            after = self.kernel_stats()
+            if before is None or after is None:
+                return None
+            if before["run_count"] == after["run_count"]:
+                runs = after["run_count"]
+                return {"kernel_run_count": runs, "seen_plus_not_ours": counters["seen"] + counters["not_ours"],
+                        "agrees": runs == counters["seen"] + counters["not_ours"],
+                        "mean_run_time_ns": after["run_time_ns"] / runs if runs else None}
+        return None
+
     def __exit__(self, *exc) -> None:
         with signals_deferred():  # a second signal must not leave the program half-detached
             self.log = None
@@ -119,4 +184,7 @@ class AttachedWriter:
                     detach(self.iface)
                 self.bpf.cleanup()
                 self.bpf = None
+            if self._stats_before is not None:
+                restore_bpf_stats(self._stats_before)
+                self._stats_before = None
             state.forget("xdp", self.iface)

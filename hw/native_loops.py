@@ -23,7 +23,7 @@ class _StallPlan(ctypes.Structure):
     """struct stall_plan of hot_loops.c."""
 
     _fields_ = [("start", ctypes.c_void_p), ("end", ctypes.c_void_p), ("reported", ctypes.c_void_p),
-                ("count", ctypes.c_int64)]
+                ("count", ctypes.c_void_p)]
 
 
 class _PollRecord(ctypes.Structure):
@@ -55,10 +55,11 @@ def poll_ring_native(ring_buffer: mmap.mmap | None, ring_slots: int, layout: str
     """As :func:`ringlab.hw.poller.poll_ring`, in C; keeps at most the capacities' reads and pauses.
     The C loop reads ``stop_box[0]`` on every iteration (and holds no Python lock meanwhile)."""
     assert stop_box.dtype == np.int64 and stop_box.flags.c_contiguous
-    starts = np.ascontiguousarray(stalls.start_ns, np.int64)
-    ends = np.ascontiguousarray(stalls.end_ns, np.int64)
-    reported = np.ascontiguousarray(stalls.reported, np.int8)
-    plan = _StallPlan(starts.ctypes.data, ends.ctypes.data, reported.ctypes.data, len(starts))
+    for array, dtype in ((stalls.start_ns, np.int64), (stalls.end_ns, np.int64), (stalls.reported, np.int8),
+                         (stalls.count, np.int64)):  # shared with whoever may publish the stalls later
+        assert array.dtype == dtype and array.flags.c_contiguous
+    plan = _StallPlan(stalls.start_ns.ctypes.data, stalls.end_ns.ctypes.data, stalls.reported.ctypes.data,
+                      stalls.count.ctypes.data)
     ids, slots, read_ns = np.zeros(read_capacity, np.int64), np.zeros(read_capacity, np.int32), np.zeros(read_capacity, np.int64)
     pause_start, pause_length = np.zeros(pause_capacity, np.int64), np.zeros(pause_capacity, np.int64)
     pause_kind = np.zeros(pause_capacity, np.int8)

@@ -35,26 +35,39 @@ def name_this_thread(name: str) -> None:
 @dataclass(frozen=True)
 class StallPlan:
     """The stalls the poller injects, in absolute CLOCK_MONOTONIC ns. A stall not ``reported`` is
-    executed but not noted as injected, so the poller finds it as a pause like any other."""
+    executed but not noted as injected, so the poller finds it as a pause like any other. The
+    poller injects the first ``count[0]`` of them: a plan made before the run's start is known
+    (frames from another host) is published with :meth:`publish` while the poller runs."""
 
     start_ns: np.ndarray
     end_ns: np.ndarray
-    reported: np.ndarray  # bool
+    reported: np.ndarray  # int8: 1 reported, 0 not
+    count: np.ndarray  # one int64
 
     @classmethod
-    def of(cls, stalls, offset_ns: int, unreported=None) -> StallPlan:
+    def of(cls, stalls, offset_ns: int | None, unreported=None) -> StallPlan:
         """``stalls`` (a StallSchedule, times from the run's start) at ``offset_ns``, plus
-        ``unreported`` ones (another schedule, or None)."""
+        ``unreported`` ones (another schedule, or None); with ``offset_ns`` None, not yet published."""
         starts = [np.asarray(stalls.start_ns, np.int64)]
         ends = [np.asarray(stalls.end_ns, np.int64)]
-        reported = [np.ones(len(stalls), bool)]
+        reported = [np.ones(len(stalls), np.int8)]
         if unreported is not None:
             starts.append(np.asarray(unreported.start_ns, np.int64))
             ends.append(np.asarray(unreported.end_ns, np.int64))
-            reported.append(np.zeros(len(unreported), bool))
+            reported.append(np.zeros(len(unreported), np.int8))
         start, end, report = np.concatenate(starts), np.concatenate(ends), np.concatenate(reported)
         order = np.argsort(start, kind="stable")
-        return cls(start[order] + offset_ns, end[order] + offset_ns, report[order])
+        plan = cls(np.ascontiguousarray(start[order]), np.ascontiguousarray(end[order]),
+                   np.ascontiguousarray(report[order]), np.zeros(1, np.int64))
+        if offset_ns is not None:
+            plan.publish(offset_ns)
+        return plan
+
+    def publish(self, offset_ns: int) -> None:
+        """Shift the stalls to the run's start, then let the poller see them (stores in this order)."""
+        np.add(self.start_ns, offset_ns, out=self.start_ns)
+        np.add(self.end_ns, offset_ns, out=self.end_ns)
+        self.count[0] = len(self.start_ns)
 
 
 @dataclass(frozen=True)
@@ -85,9 +98,13 @@ def poll_ring(ring_buffer, ring_slots: int, layout: str, stalls: StallPlan, stop
     id_is_u64 = dtype.fields["id"][0].itemsize == 8
     zero_slot = memoryview(bytes(dtype.itemsize)).cast("I")
     never = np.iinfo(np.int64).max
-    stall_starts = stalls.start_ns.tolist() + [never]
-    stall_ends = stalls.end_ns.tolist() + [never]
-    reported = stalls.reported.tolist() + [False]
+
+    def published():
+        count = int(stalls.count[0])
+        return (stalls.start_ns[:count].tolist() + [never], stalls.end_ns[:count].tolist() + [never],
+                stalls.reported[:count].tolist() + [0], count)
+
+    stall_starts, stall_ends, reported, stalls_known = published()
     stop_ns = int(stop_box[0])
     polls = 0
     next_stall = 0
@@ -104,6 +121,8 @@ def poll_ring(ring_buffer, ring_slots: int, layout: str, stalls: StallPlan, stop
             stop_ns = int(stop_box[0])
             if now >= stop_ns:
                 break
+            if stalls_known != int(stalls.count[0]):
+                stall_starts, stall_ends, reported, stalls_known = published()
         if now >= stall_starts[next_stall]:
             until, t = stall_ends[next_stall], now
             while t < until:

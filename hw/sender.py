@@ -186,6 +186,46 @@ class SenderProcesses:
             sender.process.wait()
 
 
+START_DELAY_NS = 100_000_000  # between the senders being ready and the first frame
+LATE_SEND_NS = 10_000  # a frame handed to the kernel more than this after its planned time is late
+SENDER_RECORD = "sender.json"
+SENT_FILE = "sent.npy"
+
+
+@dataclass(frozen=True)
+class SentFrames:
+    """What 'ringlab hw send' did: when each frame went to the kernel (CLOCK_MONOTONIC ns of this
+    host) and the planned offsets, from the start time it chose."""
+
+    start_ns: int
+    sent_ns: np.ndarray
+    planned_offset_ns: np.ndarray
+
+    def figures(self) -> dict:
+        """The sender's own figures: frames sent, late ones, the spacing it achieved, bursts."""
+        from ringlab.latency import LatencyHistogram  # not at import: a sender starts fast
+
+        offsets = self.sent_ns - self.start_ns
+        gaps = np.diff(np.sort(self.sent_ns))
+        interval = float(np.median(np.diff(self.planned_offset_ns))) if len(self.planned_offset_ns) > 1 else 0.0
+        return {"frames": int(len(self.sent_ns)), "late_sends": int(np.sum(offsets - self.planned_offset_ns > LATE_SEND_NS)),
+                "lateness": LatencyHistogram.of(np.maximum(offsets - self.planned_offset_ns, 0)).figures(),
+                "gap": LatencyHistogram.of(gaps).figures(), "planned_interval_ns": interval,
+                "bursts": int(np.sum(gaps < interval / 2))}
+
+
+def send_scenario(iface: str, dst_mac: str, settings: SenderSettings, arrival_ns: np.ndarray, parts: int) -> SentFrames:
+    """Send a plan's frames from ``iface`` to ``dst_mac``, one sender process per part, starting
+    START_DELAY_NS after they are ready (what 'ringlab hw send' does on a sending host)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="ringlab-send-") as workdir, \
+            SenderProcesses(iface, dst_mac, settings, arrival_ns, parts, Path(workdir)) as senders:
+        start_ns = time.monotonic_ns() + START_DELAY_NS
+        senders.start(start_ns)
+        return SentFrames(start_ns, senders.send_times(), np.asarray(arrival_ns, np.int64))
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iface", required=True)

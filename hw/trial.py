@@ -20,7 +20,7 @@ from ringlab.hw.cleanup import cleanup_stale
 from ringlab.hw.environment import machine_environment, steal_ns
 from ringlab.hw.kernel_trace import CpuEventTracer
 from ringlab.hw.poller import PollerThread, PollRecord, StallPlan, name_this_thread, off_cpu, poll_ring
-from ringlab.hw.sender import SENDER_CPU, SenderProcesses, SenderSettings, sender_cpus
+from ringlab.hw.sender import LATE_SEND_NS, SENDER_CPU, SenderProcesses, SenderSettings, sender_cpus
 from ringlab.hw.signals import signals_as_exceptions
 from ringlab.hw.wire import LOG_DROPPED_FULL, LOG_WRITTEN
 from ringlab.pauses import INJECTED, INJECTED_SOURCE, NOT_TRACED, Pauses
@@ -31,7 +31,7 @@ from ringlab.trace import DELIVERED, DROPPED_FULL, IN_RING, LOST_BEFORE_RING, NO
 
 POLLER_CPU = 0
 START_DELAY_NS = 20_000_000
-LATE_SEND_NS = 10_000  # a frame leaving more than this after its planned time counts as late
+FIRST_FRAMES = 64  # the run's clock starts from the earliest of these that arrives
 PAUSES_PER_SECOND = 100_000  # room in the C poller's pause table (it sees about 500 a second here)
 NO_KERNEL_EVENT_PYTHON = "no kernel event (hypervisor, hardware, or the Python poller itself)"
 
@@ -43,23 +43,41 @@ class TrialResult:
 
     trace: Trace
     counters: dict
-    sent: int
-    late_sends: int
+    sent: int  # frames in the plan
+    late_sends: int | None  # None: the sender ran on another host
     conservation: dict
-    sent_ns: np.ndarray  # when the sender handed each frame to the kernel, ns from the start of the run
+    sent_ns: np.ndarray | None  # when the sender handed each frame to the kernel, ns from the run's start
     claim_order: np.ndarray  # per packet, the order in which writers took their index (-1: not seen)
     environment: dict
     tracing: dict
 
-    def send_to_xdp_ns(self) -> np.ndarray:
+    def send_to_xdp_ns(self) -> np.ndarray | None:
         """For each frame the XDP program saw: from its sender handing it to the kernel until the XDP
-        program saw it. Not the ring's doing, so reported apart from the latency."""
+        program saw it (not the ring's doing, so reported apart from the latency); None when the
+        sender ran on another host, whose clock is not this one's."""
+        if self.sent_ns is None:
+            return None
         seen = self.trace.cpu >= 0
         return self.trace.arrival_ns[seen] - self.sent_ns[seen]
 
+    def arrival_spacing(self) -> dict:
+        """What the receiver measured of the sender: the spacing of the frames' arrivals at the XDP
+        program (in time order), the frames closer together than half the planned interval (bursts),
+        and the frames it never saw."""
+        from ringlab.latency import LatencyHistogram
+
+        arrivals = np.sort(self.trace.arrival_ns[self.trace.cpu >= 0])
+        gaps = np.diff(arrivals)
+        return {"planned_interval_ns": self.trace.interval_ns, "frames_seen": int(len(arrivals)),
+                "frames_never_seen": int(np.sum(self.trace.cpu < 0)), "gap": LatencyHistogram.of(gaps).figures(),
+                "min_gap_ns": int(gaps.min()) if len(gaps) else None,
+                "bursts": int(np.sum(gaps < self.trace.interval_ns / 2))}
+
     @property
-    def mean_gap_ns(self) -> float:
-        """The sender's real mean spacing (the plan's interval, or longer)."""
+    def mean_gap_ns(self) -> float | None:
+        """The sender's real mean spacing (the plan's interval, or longer); None if not known here."""
+        if self.sent_ns is None:
+            return None
         return float(np.diff(self.sent_ns).mean()) if len(self.sent_ns) > 1 else float("nan")
 
 
@@ -195,6 +213,7 @@ def run_trial(scenario: Scenario, iface: str | None = None, force: bool = False,
         watcher.join()
         end_ns = int(stop_box[0]) - start_ns
         sent_ns = senders.send_times()
+        independent = writer.independent_count()
         counters = writer.counters()
         log = writer.log.copy()
         events, events_lost = tracer.events() if tracer is not None else (None, 0)
@@ -204,7 +223,7 @@ def run_trial(scenario: Scenario, iface: str | None = None, force: bool = False,
     trace = build_trace(scenario, plan, log, record, pauses, sent_ns, start_ns, end_ns)
     tracing = _tracing_figures(scenario, events, events_lost, record, steal_before, steal_after)
     environment = machine_environment(poller_cpu, [c for c in cpus if c is not None])
-    return _result(trace, counters, sent_ns - start_ns, plan, log, environment, tracing)
+    return _result(trace, counters, independent, sent_ns - start_ns, plan, log, environment, tracing)
 
 
 def _tracing_figures(scenario: Scenario, events, events_lost: int, record: PollRecord, steal_before, steal_after) -> dict:
@@ -214,30 +233,48 @@ def _tracing_figures(scenario: Scenario, events, events_lost: int, record: PollR
             "poller_cpu_steal_ns": None if steal_before is None or steal_after is None else steal_after - steal_before}
 
 
+def first_frame(log: np.ndarray, plan: RunPlan, window: int = FIRST_FRAMES) -> int | None:
+    """The id of the earliest frame the XDP program has seen among the first ``window``, or None."""
+    seen = np.flatnonzero(log["seen_ns"][1:window + 1])
+    return int(seen[np.argmin(log["seen_ns"][1:window + 1][seen])]) + 1 if len(seen) else None
+
+
 def _remote_trial(scenario: Scenario, plan: RunPlan, writer: loader.AttachedWriter, tracer, unreported_stalls,
                   seconds: float, wait_s: float = 60.0) -> TrialResult:
-    """On a real NIC the sender ('ringlab hw send') runs on the far host: the run's clock starts
-    when the XDP program sees packet 1, and the poller starts from there."""
-    deadline = time.monotonic() + wait_s
-    while writer.log["seen_ns"][1] == 0:
-        if time.monotonic() > deadline:
-            raise HardwareError(f"no pingpong frame arrived within {wait_s:g} s")
-    start_ns = int(writer.log["seen_ns"][1]) - int(plan.arrival_ns[0])
-    stop_box = np.array([start_ns + plan.end_ns], np.int64)
-    stalls = StallPlan.of(plan.stalls, start_ns, unreported_stalls)
-    with PollerThread(poller(scenario, writer.ring, stalls, stop_box, seconds), stop_box, POLLER_CPU) as polling:
+    """Frames come from another host ('ringlab hw send' there). The poller starts at once, so no
+    frame waits for it; the run's clock starts from the earliest of the first frames the XDP program
+    sees, taken at its planned time (frame 1 may be lost), and the injected stalls are published to
+    the running poller then. The poll ends the scenario's drain after the plan's end."""
+    stop_box = np.array([np.iinfo(np.int64).max], np.int64)
+    stalls = StallPlan.of(plan.stalls, None, unreported_stalls)
+    with off_cpu(POLLER_CPU), PollerThread(poller(scenario, writer.ring, stalls, stop_box, seconds), stop_box,
+                                            POLLER_CPU) as polling:
+        print(f"waiting for frames on {writer.iface} (for up to {wait_s:g} s)", file=sys.stderr, flush=True)
+        deadline = time.monotonic() + wait_s
+        while (first := first_frame(writer.log, plan)) is None:
+            if time.monotonic() > deadline:
+                raise HardwareError(f"no pingpong frame arrived on {writer.iface} within {wait_s:g} s")
+        start_ns = int(writer.log["seen_ns"][first]) - int(plan.arrival_ns[first - 1])
+        stalls.publish(start_ns)
+        stop_box[0] = start_ns + plan.end_ns
         record = polling.result()
+    independent = writer.independent_count()
     log = writer.log.copy()
     events, events_lost = tracer.events() if tracer is not None else (None, 0)
     pauses = observed_pauses(record, background_labels(record, events, polling.thread_id, scenario.hw.loops),
                              start_ns, plan.end_ns)
     trace = build_trace(scenario, plan, log, record, pauses, plan.arrival_ns + start_ns, start_ns, plan.end_ns)
-    tracing = _tracing_figures(scenario, events, events_lost, record, None, None)
-    return _result(trace, writer.counters(), plan.arrival_ns, plan, log, machine_environment(POLLER_CPU, []), tracing)
+    tracing = {**_tracing_figures(scenario, events, events_lost, record, None, None), "clock_from_id": first}
+    return _result(trace, writer.counters(), independent, None, plan, log, machine_environment(POLLER_CPU, []),
+                   tracing)
 
 
-def _result(trace: Trace, counters: dict, sent_offsets_ns: np.ndarray, plan: RunPlan, log: np.ndarray,
-            environment: dict, tracing: dict) -> TrialResult:
+def _result(trace: Trace, counters: dict, independent: dict | None, sent_offsets_ns: np.ndarray | None,
+            plan: RunPlan, log: np.ndarray, environment: dict, tracing: dict) -> TrialResult:
+    """The trial's result; ``sent_offsets_ns`` None when the sender ran on another host (its own
+    record, 'ringlab hw send --out', has its figures). Conservation: every frame planned was
+    written, dropped or never seen; the program's counters agree with its log; and the kernel's own
+    count of the program's runs, where it has one, equals the frames it counted (ours or not)."""
     counts = trace.fate_counts()
     written = counts["delivered"] + counts["in_ring"]
     conservation = {
@@ -245,11 +282,15 @@ def _result(trace: Trace, counters: dict, sent_offsets_ns: np.ndarray, plan: Run
         "written": written,
         "dropped_full": counts["dropped_full"],
         "lost_before_ring": counts["lost_before_ring"],
+        "kernel_count": independent,
         "holds": plan.packets == written + counts["dropped_full"] + counts["lost_before_ring"]
-                 and counters["written"] == written and counters["dropped_full"] == counts["dropped_full"],
+                 and counters["written"] == written and counters["dropped_full"] == counts["dropped_full"]
+                 and (independent is None or independent["agrees"]),
     }
-    late = int(np.sum(sent_offsets_ns - plan.arrival_ns > LATE_SEND_NS))  # with sleep pacing: nearly all
     entries = log[1:plan.packets + 1]
     claim_order = np.where(entries["fate"] != 0, entries["claim"].astype(np.int64), NOT_SET)
+    if sent_offsets_ns is None:
+        return TrialResult(trace, counters, plan.packets, None, conservation, None, claim_order, environment, tracing)
+    late = int(np.sum(sent_offsets_ns - plan.arrival_ns > LATE_SEND_NS))  # with sleep pacing: nearly all
     return TrialResult(trace, counters, plan.packets, late, conservation, np.asarray(sent_offsets_ns, np.int64),
                        claim_order, environment, tracing)

@@ -171,7 +171,7 @@ def cmd_hw_cleanup(args) -> int:
 def cmd_hw_doctor(args) -> int:
     from ringlab.hw.doctor import run_checks
 
-    checks = run_checks()
+    checks = run_checks(args.iface)
     for check in checks:
         print(f"[{'ok' if check.ok else 'MISSING'}] {check.name}: {check.detail}" + ("" if check.ok else f"\n      fix: {check.fix}"))
     return 0 if all(c.ok for c in checks) else EXIT_CHECK_FAILED
@@ -192,12 +192,14 @@ def cmd_hw_noise(args) -> int:
 
 
 def cmd_hw_send(args) -> int:
-    import tempfile
-    import time
+    import numpy as np
 
-    from ringlab.hw.sender import SenderProcesses, SenderSettings
+    from ringlab.atomic_files import atomic_path, write_json
+    from ringlab.hw.environment import machine_environment
+    from ringlab.hw.sender import SENDER_RECORD, SENT_FILE, SenderSettings, send_scenario, sender_cpus
     from ringlab.hw.wire import parse_mac
     from ringlab.plan import draw_plan
+    from ringlab.provenance import provenance
     from ringlab.scenario import load_scenario
 
     scenario = load_scenario(args.scenario, args.overrides)
@@ -207,17 +209,21 @@ def cmd_hw_send(args) -> int:
         raise InputError("--dst-mac", str(error)) from None
     if not Path(f"/sys/class/net/{args.iface}").exists():
         raise InputError("--iface", f"no network interface {args.iface!r} here")
+    out_dir = output_directory(args.out) if args.out else None
     plan = draw_plan(scenario)
     settings = SenderSettings(scenario.hw.payload_layout, scenario.hw.loops, scenario.hw.pacing, scenario.interval_ns)
-    with tempfile.TemporaryDirectory(prefix="ringlab-send-") as workdir, \
-            SenderProcesses(args.iface, args.dst_mac, settings, plan.arrival_ns, scenario.writer.cpus,
-                            Path(workdir)) as senders:
-        start_ns = time.monotonic_ns() + 100_000_000
-        senders.start(start_ns)
-        sent = senders.send_times()
-    late = int((sent - start_ns - plan.arrival_ns > 10_000).sum())
-    print(f"sent {len(sent)} frames from {args.iface} in {(sent.max() - sent.min()) / 1e9:.3f} s, "
-          f"{late} more than 10 us late")
+    sent = send_scenario(args.iface, args.dst_mac, settings, plan.arrival_ns, scenario.writer.cpus)
+    figures = sent.figures()
+    print(f"sent {figures['frames']} frames from {args.iface} in {(sent.sent_ns.max() - sent.sent_ns.min()) / 1e9:.3f} s, "
+          f"{figures['late_sends']} more than 10 us late, {figures['bursts']} closer than half the interval")
+    if out_dir is not None:
+        with atomic_path(out_dir / SENT_FILE) as tmp, open(tmp, "wb") as handle:
+            np.save(handle, sent.sent_ns - sent.start_ns)
+        write_json(out_dir / SENDER_RECORD, {
+            **provenance("hw"), "scenario_name": scenario.name, "scenario_key": scenario.key(),
+            "scenario": scenario.to_dict(), "iface": args.iface, "dst_mac": args.dst_mac, "start_ns": sent.start_ns,
+            "sender": figures, "environment": machine_environment(None, sender_cpus(scenario.writer.cpus))})
+        print(f"the sender's record -> {out_dir / SENDER_RECORD}")
     return 0
 
 
@@ -244,6 +250,16 @@ def cmd_sweep(args) -> int:
 def cmd_compare(args) -> int:
     from ringlab.compare.report import build_report
 
+    if args.sender is not None:
+        from ringlab.compare.two_hosts import write_two_host_report
+
+        if len(args.sweeps) != 1:
+            raise InputError("--sender", "goes with one receiver's run directory ('ringlab hw trial --iface ... --out')")
+        out_dir = output_directory(args.out)
+        figures = write_two_host_report(out_dir, args.sweeps[0], args.sender)
+        print(f"report: {out_dir / 'report.md'}; {figures['sent']} frames sent, {figures['seen_by_xdp']} seen by "
+              f"the XDP program")
+        return 0
     for directory in args.sweeps:
         if not (Path(directory) / "table.csv").is_file():
             raise InputError(str(directory), "not a finished sweep (no table.csv): run 'ringlab sweep' first")
@@ -293,10 +309,13 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.set_defaults(handler=cmd_sweep)
 
     compare = commands.add_parser("compare", help="compare simulated and measured sweeps: report and plots")
-    compare.add_argument("sweeps", type=Path, nargs="+", help="sweep output directories")
+    compare.add_argument("sweeps", type=Path, nargs="+",
+                         help="sweep output directories (with --sender: one receiver's run directory)")
     compare.add_argument("--out", type=Path, required=True, help="directory for report.md and the figures")
     compare.add_argument("--no-fit", action="store_true", help="skip the fit of background stalls")
     compare.add_argument("--family", default="expon", help="scipy.stats family of background stall lengths")
+    compare.add_argument("--sender", type=Path, default=None,
+                         help="a sender's record ('ringlab hw send --out DIR'): put it beside the receiver's run given")
     compare.add_argument("--noise", type=Path, default=None,
                          help="a pause profile ('ringlab hw noise --out DIR'): also predict the measured points from it")
     compare.set_defaults(handler=cmd_compare)
@@ -325,7 +344,10 @@ def build_parser() -> argparse.ArgumentParser:
     bed.add_argument("--queues", type=int, default=0, help="RX/TX queues per veth end (for several writer CPUs)")
     bed.set_defaults(handler=cmd_hw_testbed)
     hw_commands.add_parser("cleanup", help="detach ringlab's XDP programs and remove its testbed").set_defaults(handler=cmd_hw_cleanup)
-    hw_commands.add_parser("doctor", help="check the prerequisites of real XDP runs").set_defaults(handler=cmd_hw_doctor)
+    doctor = hw_commands.add_parser("doctor", help="check the prerequisites of real XDP runs")
+    doctor.add_argument("--iface", default=None,
+                        help="also check that this interface's driver runs XDP natively (briefly attaches a pass-all program)")
+    doctor.set_defaults(handler=cmd_hw_doctor)
     noise = hw_commands.add_parser("noise", help="measure this machine's pause profile: the poller's loop with no ring")
     noise.add_argument("--duration", dest="duration_ns", type=_positive_time_option, default=10_000_000_000,
                        help="how long to measure (default 10s)")
@@ -341,6 +363,9 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("--iface", required=True)
     send.add_argument("--dst-mac", required=True)
     send.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    send.add_argument("--out", type=Path, default=None,
+                      help="directory for the sender's own record (sender.json, sent.npy), to put beside the "
+                           "receiver's run with 'ringlab compare RUN --sender DIR'")
     send.set_defaults(handler=cmd_hw_send)
     return parser
 

@@ -39,11 +39,14 @@ def hardware_figures(trial) -> dict:
     from ringlab.latency import LatencyHistogram
 
     delays = trial.send_to_xdp_ns()
-    sender = {"sent": trial.sent, "late_sends": trial.late_sends, "mean_gap_ns": trial.mean_gap_ns,
-              "send_to_xdp": {**LatencyHistogram.of(np.maximum(delays, 0)).figures(),
-                              "negative": int(np.sum(delays < 0))}}
-    return {"xdp_counters": trial.counters, "sender": sender, "conservation": trial.conservation,
-            "environment": trial.environment, "pause_tracing": trial.tracing}
+    if delays is None:  # the sender ran on another host: its own record has its figures
+        sender = {"on_another_host": True, "planned": trial.sent}
+    else:
+        sender = {"sent": trial.sent, "late_sends": trial.late_sends, "mean_gap_ns": trial.mean_gap_ns,
+                  "send_to_xdp": {**LatencyHistogram.of(np.maximum(delays, 0)).figures(),
+                                  "negative": int(np.sum(delays < 0))}}
+    return {"xdp_counters": trial.counters, "sender": sender, "arrivals": trial.arrival_spacing(),
+            "conservation": trial.conservation, "environment": trial.environment, "pause_tracing": trial.tracing}
 
 
 def write_run_directory(out_dir, result: RunResult, extra: dict | None = None) -> Path:
@@ -53,7 +56,7 @@ def write_run_directory(out_dir, result: RunResult, extra: dict | None = None) -
         result.trace.save(out_dir / TRACE_FILE)
     else:
         (out_dir / TRACE_FILE).unlink(missing_ok=True)
-    if result.hardware is not None:
+    if result.hardware is not None and result.hardware.sent_ns is not None:
         with atomic_path(out_dir / SENT_FILE) as tmp, open(tmp, "wb") as handle:
             np.save(handle, result.hardware.sent_ns)
     write_warnings(out_dir / WARNINGS_FILE, result.delivered_ids)

@@ -35,11 +35,11 @@ def hardware():
     assert all("xdp" not in entry for entry in iplink.links()), "a test left an XDP program attached"
 
 
-def trial(policy, stall_ns, packets=15_000, loops="native"):
+def trial(policy, stall_ns, packets=15_000, loops="native", mode="generic"):
     from ringlab.hw.trial import run_trial
 
     sc = scenario_from_dict({"name": f"hw-{policy}", "packets": packets, "interval": INTERVAL_NS,
-                             "writer": {"policy": policy}, "drain": "5ms", "hw": {"loops": loops},
+                             "writer": {"policy": policy}, "drain": "5ms", "hw": {"loops": loops, "mode": mode},
                              "stalls": {"model": "scripted", "stalls": [[STALL_AT_NS, stall_ns]]}})
     return run_trial(sc)
 
@@ -289,3 +289,90 @@ def test_a_hardware_problem_is_one_line_with_exit_status_3(tmp_path):
                             timeout=120)
     assert result.returncode == 3
     assert result.stderr == "ringlab: hardware: no network interface 'rl-nosuch0'\n"
+
+
+@pytest.mark.parametrize("policy", ["buggy", "fixed"])
+def test_native_xdp_on_the_testbed_shows_the_bug_and_the_fix(policy):
+    """veth has a native (driver) XDP path: the same program, attached in driver mode."""
+    result = trial(policy, 1_530_000, mode="native")
+    trace = result.trace
+    assert result.conservation["holds"], result.conservation
+    assert result.conservation["kernel_count"]["agrees"]
+    drops = int((trace.fate == DROPPED_FULL).sum())
+    assert drops >= 1_530_000 // INTERVAL_NS - 16 - 5
+    if policy == "buggy":
+        assert lasting_offset_slots(trace) == drops % 16
+    else:
+        assert summarize(trace).out_of_order == 0 and lasting_offset_slots(trace) == 0
+
+
+def test_the_doctor_says_which_interface_runs_xdp_natively():
+    from ringlab.hw import iplink
+
+    def doctor(iface):
+        return subprocess.run([sys.executable, "-m", "ringlab.cli", "hw", "doctor", "--iface", iface],
+                              capture_output=True, text=True, timeout=120)
+
+    assert "does not support native XDP" in doctor("lo").stdout and doctor("lo").returncode == 1
+    iplink.ip("link", "add", "rl-native0", "type", "veth", "peer", "name", "rl-native1")
+    try:
+        result = doctor("rl-native0")
+        assert result.returncode == 0 and "runs XDP natively" in result.stdout
+        assert iplink.xdp_attached("rl-native0") is None  # the probe is gone again
+    finally:
+        iplink.ip("link", "del", "rl-native0", check=False)
+
+
+def test_native_mode_on_a_driver_without_it_is_refused_in_one_line(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "ringlab.cli", "hw", "trial", str(ROOT / "examples" / "fixed-one-stall.toml"),
+                             "--iface", "lo", "--out", str(tmp_path / "run"), "--set", "hw.mode=native"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 3 and result.stderr.count("\n") == 1
+    assert "lo: its driver does not support native XDP" in result.stderr
+
+
+def test_the_two_host_procedure_on_the_testbed(tmp_path):
+    """As on two hosts: the testbed brought up by hand, the receiver ('hw trial --iface') on the host
+    end, the sender ('hw send') in the namespace, two processes; then the sender's record beside
+    the receiver's run."""
+    from ringlab.hw import iplink, testbed
+
+    settings = ["--set", "interval=20us", "--set", "packets=20000", "--set", 'stalls.stalls=[["100ms","1.53ms"]]']
+    scenario_file = str(ROOT / "examples" / "buggy-one-stall.toml")
+
+    def cli(*args, **kwargs):
+        return subprocess.run([sys.executable, "-m", "ringlab.cli", *args], capture_output=True, text=True,
+                              timeout=180, **kwargs)
+
+    assert cli("hw", "testbed", "up").returncode == 0
+    try:
+        host_mac = iplink.mac_address(testbed.HOST_IFACE)
+        receiver = subprocess.Popen([sys.executable, "-m", "ringlab.cli", "hw", "trial", scenario_file, "--iface",
+                                     testbed.HOST_IFACE, "--out", str(tmp_path / "run"), *settings],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for line in receiver.stderr:
+            if line.startswith("waiting for frames"):
+                break
+        sent = subprocess.run(["ip", "netns", "exec", testbed.NETNS, sys.executable, "-m", "ringlab.cli", "hw", "send",
+                               scenario_file, "--iface", testbed.PEER_IFACE, "--dst-mac", host_mac,
+                               "--out", str(tmp_path / "sender"), *settings], capture_output=True, text=True, timeout=180)
+        assert sent.returncode == 0, sent.stderr
+        assert receiver.wait(timeout=180) == 0, receiver.stderr.read()
+    finally:
+        if receiver.poll() is None:
+            receiver.kill()
+        assert cli("hw", "testbed", "down").returncode == 0
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["conservation"]["holds"] and summary["conservation"]["kernel_count"]["agrees"]
+    assert summary["sender"] == {"on_another_host": True, "planned": 20000}
+    assert summary["arrivals"]["frames_seen"] == 20000 and summary["pause_tracing"]["clock_from_id"] == 1
+    assert abs(summary["arrivals"]["gap"]["p50_ns"] - 20_000) < 2_000  # measured at the receiver, not planned
+    from ringlab.run_directory import load_trace
+
+    trace = load_trace(tmp_path / "run")
+    drops = int((trace.fate == DROPPED_FULL).sum())
+    assert drops >= 1_530_000 // INTERVAL_NS - 16 - 5 and lasting_offset_slots(trace) == drops % 16
+    report = cli("compare", str(tmp_path / "run"), "--sender", str(tmp_path / "sender"), "--out", str(tmp_path / "report"))
+    assert report.returncode == 0, report.stderr
+    figures = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert figures["same_scenario"] and figures["sent"] == 20000 and figures["seen_by_xdp"] == 20000

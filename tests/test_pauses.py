@@ -42,11 +42,14 @@ def test_the_poller_notes_injected_stalls_as_executed_and_finds_unreported_ones(
     injected = record.pause_kind == PAUSE_INJECTED
     assert injected.sum() == 1
     start, length = record.pause_start_ns[injected][0] - now, record.pause_length_ns[injected][0]
-    assert 20_000_000 <= start < 20_500_000  # it starts at the first iteration after the planned start...
-    assert 23_000_000 <= start + length < 23_500_000  # ...and ends at the first clock reading past the end
-    found = (record.pause_kind == PAUSE_BACKGROUND) & (record.pause_length_ns >= 4_000_000)
-    assert found.sum() == 1
-    assert 40_000_000 <= record.pause_start_ns[found][0] - now < 40_500_000
+    # It starts at the first iteration after the planned start and ends at the first clock reading
+    # past the planned end (a pause of the machine, up to a few ms here, can delay either).
+    assert 20_000_000 <= start < 25_000_000
+    assert 23_000_000 <= start + length < 28_000_000
+    start = record.pause_start_ns - now  # the first iteration from 40 ms (later after a machine pause)
+    found = (record.pause_kind == PAUSE_BACKGROUND) & (start >= 40_000_000) & (start < 44_000_000) \
+        & (start + record.pause_length_ns >= 44_000_000)
+    assert found.sum() == 1, "one pause covers the stall the poller was not told to note"
     assert np.all(record.pause_length_ns > 1_000)
     assert np.all(np.diff(record.pause_start_ns) > 0)
 
