@@ -39,7 +39,7 @@ def run_point(point: SweepPoint, out_dir: str, keep_trace: bool, engine: str = "
     staging = Path(tempfile.mkdtemp(prefix=f".{point.key}.", dir=final.parent))
     try:
         result = run(point.scenario, point.backend, engine=engine,
-                     keep_trace=keep_trace or engine == "simpy" or point.backend == "hw")
+                     keep_trace=keep_trace or engine == "simpy" or point.backend == "hw", warnings_dir=staging)
         write_run_directory(staging, result, {"sweep_parameters": dict(point.parameters), "repeat": point.repeat,
                                               "point": point.key})
         if final.exists():

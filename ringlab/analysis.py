@@ -52,12 +52,14 @@ def late_mask(delivered_ids: np.ndarray) -> np.ndarray:
 
 
 def max_displacement(delivered_ids: np.ndarray) -> int:
-    """The largest distance between a packet's read position and its position in id order."""
-    ids = np.asarray(delivered_ids)
+    """The largest distance between a packet's read position and its position in id order (its rank
+    among the ids read). Linear: a packet's rank is the number of ids read below it."""
+    ids = np.asarray(delivered_ids, np.int64)
     if len(ids) == 0:
         return 0
-    rank = np.empty(len(ids), np.int64)
-    rank[np.argsort(ids, kind="stable")] = np.arange(len(ids))
+    read = np.zeros(int(ids.max()) + 1, np.int8)
+    read[ids] = 1
+    rank = np.cumsum(read, dtype=np.int64)[ids] - 1
     return int(np.max(np.abs(rank - np.arange(len(ids)))))
 
 
@@ -195,9 +197,9 @@ def pause_figures(pauses: Pauses, duration_ns: int) -> dict:
             "pauses_by_source": by_source}
 
 
-def summary_from_parts(packets: int, fate_counts: dict, delivered_ids: np.ndarray, drops_per_stall: np.ndarray,
-                       drops_before_first_stall: int, stalled_ns: int, recovery_ns: np.ndarray,
-                       lasting_offset: int, pause_figures: dict, cause_figures: dict,
+def summary_from_parts(packets: int, fate_counts: dict, out_of_order: int, max_displacement: int, warnings: int,
+                       drops_per_stall: np.ndarray, drops_before_first_stall: int, stalled_ns: int,
+                       recovery_ns: np.ndarray, lasting_offset: int, pause_figures: dict, cause_figures: dict,
                        latency_figures: dict) -> RunSummary:
     """Assemble a :class:`RunSummary` from its parts (what :func:`summarize` derives from a trace)."""
     recovered = recovery_ns[~np.isnan(recovery_ns)]
@@ -210,9 +212,9 @@ def summary_from_parts(packets: int, fate_counts: dict, delivered_ids: np.ndarra
         lost_before_ring=fate_counts["lost_before_ring"],
         pending=fate_counts["pending"],
         loss_fraction=lost / packets if packets else 0.0,
-        out_of_order=int(late_mask(delivered_ids).sum()),
-        max_displacement=max_displacement(delivered_ids),
-        warnings=int(np.count_nonzero(out_of_step_mask(delivered_ids))),
+        out_of_order=int(out_of_order),
+        max_displacement=int(max_displacement),
+        warnings=int(warnings),
         stalls=len(drops_per_stall),
         stalled_ns=stalled_ns,
         drops_per_stall_mean=float(drops_per_stall.mean()) if len(drops_per_stall) else 0.0,
@@ -233,8 +235,10 @@ def summarize(trace: Trace) -> RunSummary:
 
     per_stall, before_any = drops_per_stall(trace)
     timeline = index_timeline(trace)
+    delivered = trace.delivered_ids()
     return summary_from_parts(
-        packets=trace.packets, fate_counts=trace.fate_counts(), delivered_ids=trace.delivered_ids(),
+        packets=trace.packets, fate_counts=trace.fate_counts(), out_of_order=int(late_mask(delivered).sum()),
+        max_displacement=max_displacement(delivered), warnings=int(np.count_nonzero(out_of_step_mask(delivered))),
         drops_per_stall=per_stall, drops_before_first_stall=before_any, stalled_ns=int(trace.stall_length_ns.sum()),
         recovery_ns=recovery_times_ns(trace, timeline), lasting_offset=lasting_offset_slots(trace, timeline),
         pause_figures=pause_figures(trace.pauses, trace.end_ns), cause_figures=drop_cause_figures(trace),

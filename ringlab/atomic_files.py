@@ -11,15 +11,21 @@ from pathlib import Path
 import tomli_w
 
 
-@contextmanager
-def atomic_path(path: Path):
-    """Yield a temporary path beside ``path``; on success rename it over ``path``, else remove it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def new_temporary_file(path: Path) -> str:
+    """A new empty hidden file beside ``path`` (``.name.XXXX.tmp``), readable as results are."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; results are for sharing
+    return tmp
+
+
+@contextmanager
+def atomic_path(path: Path):
+    """Yield a temporary path beside ``path``; on success rename it over ``path``, else remove it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = new_temporary_file(path)
     try:
         yield Path(tmp)
         os.replace(tmp, path)

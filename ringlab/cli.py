@@ -18,6 +18,12 @@ from ringlab.errors import (
     one_line,
 )
 
+# ringlab computes nothing that a BLAS thread pool speeds up, and its worker threads cost: they spin
+# beside the simulator's loop, and wake on the CPU a trial keeps for its poller. (Nothing above has
+# loaded NumPy yet.)
+for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
+
 
 class _Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line and exit with status 2."""
@@ -83,7 +89,11 @@ def cmd_sim(args) -> int:
 
     scenario = load_scenario(args.scenario, args.overrides)
     out_dir = output_directory(args.out)
-    _write(out_dir, run(scenario, "sim", engine=args.engine, keep_trace=not args.summary_only))
+    if args.warnings == "summary" and not args.summary_only:
+        raise InputError("--warnings", "summary goes with --summary-only (a run with its trace keeps every warning)")
+    result = run(scenario, "sim", engine=args.engine, keep_trace=not args.summary_only, progress=sys.stderr.isatty(),
+                 warnings_dir=out_dir if args.warnings == "all" else None)
+    _write(out_dir, result)
     return 0
 
 
@@ -283,7 +293,10 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--engine", choices=["fast", "simpy"], default="fast",
                      help="fast: the compiled engine (default); simpy: the readable reference model")
     sim.add_argument("--summary-only", action="store_true",
-                     help="keep only the summary and the warnings, not the per-packet trace (for huge runs)")
+                     help="keep only the summary and the warnings, not the per-packet trace: the run streams in "
+                          "bounded memory (for huge runs)")
+    sim.add_argument("--warnings", choices=["all", "summary"], default="all",
+                     help="with --summary-only: write every warning line (all), or the first and last 1000 (summary)")
     sim.set_defaults(handler=cmd_sim)
 
     dump = commands.add_parser("dump", help="print the map over time, one line of slots per change (see docs/model.md)")

@@ -13,6 +13,7 @@ import numpy as np
 from ringlab.pauses import Pauses
 from ringlab.scenario import Scenario
 from ringlab.stalls import StallSchedule
+from ringlab.trace import Trace, pause_columns
 
 # Independent random streams derived from the scenario's seed, one per purpose.
 STREAM_STALLS, STREAM_ARRIVALS, STREAM_RSS = range(3)
@@ -52,23 +53,89 @@ def streams(seed: int) -> list[np.random.Generator]:
     return [np.random.default_rng(child) for child in np.random.SeedSequence(seed).spawn(3)]
 
 
-def arrival_times_ns(scenario: Scenario, rng: np.random.Generator) -> np.ndarray:
-    """Packet ``id`` is sent at the sum of ``id`` gaps; each gap is the interval plus U[0, jitter)."""
-    gaps = np.full(scenario.packets, scenario.interval_ns, dtype=np.int64)
-    if scenario.jitter_ns:
-        gaps += rng.integers(0, scenario.jitter_ns, size=scenario.packets, dtype=np.int64)
-    return np.cumsum(gaps)
+CHUNK_PACKETS = 1 << 20  # packets drawn (and simulated) at a time by a streamed run
+
+
+@dataclass(frozen=True)
+class PlanChunk:
+    """Packets ``first + 1 ..`` of a plan: their arrival times and CPUs."""
+
+    first: int
+    arrival_ns: np.ndarray
+    cpu: np.ndarray
+
+
+def _chunks(scenario: Scenario, chunk: int):
+    """The plan's packets a chunk at a time. Packet ``id`` arrives at the sum of ``id`` gaps, each the
+    interval plus U[0, jitter); the random draws continue from chunk to chunk, so the values do not
+    depend on the chunk size."""
+    rngs = streams(scenario.seed)
+    cpus = scenario.writer.cpus
+    offset = 0
+    for first in range(0, scenario.packets, chunk):
+        count = min(chunk, scenario.packets - first)
+        gaps = np.full(count, scenario.interval_ns, dtype=np.int64)
+        if scenario.jitter_ns:
+            gaps += rngs[STREAM_ARRIVALS].integers(0, scenario.jitter_ns, size=count, dtype=np.int64)
+        arrival = offset + np.cumsum(gaps)
+        offset = int(arrival[-1])
+        if scenario.writer.rss == "random":
+            cpu = rngs[STREAM_RSS].integers(0, cpus, size=count).astype(np.int16)
+        elif cpus == 1:
+            cpu = np.zeros(count, np.int16)
+        else:
+            cpu = ((first + np.arange(count)) % cpus).astype(np.int16)
+        yield PlanChunk(first, arrival, cpu)
+
+
+def last_arrival_ns(scenario: Scenario, chunk: int = CHUNK_PACKETS) -> int:
+    """When the last packet arrives (with jitter, the gaps are drawn to know it)."""
+    if not scenario.jitter_ns:
+        return scenario.packets * scenario.interval_ns
+    last = 0
+    for part in _chunks(scenario, chunk):
+        last = int(part.arrival_ns[-1])
+    return last
+
+
+@dataclass(frozen=True)
+class StreamedPlan:
+    """A plan too large to hold: its stalls and end, and its packets a chunk at a time."""
+
+    scenario: Scenario
+    stalls: StallSchedule
+    end_ns: int
+    chunk: int
+
+    @property
+    def packets(self) -> int:
+        return self.scenario.packets
+
+    def chunks(self):
+        return _chunks(self.scenario, self.chunk)
+
+
+def stream_plan(scenario: Scenario, chunk: int = CHUNK_PACKETS) -> StreamedPlan:
+    """Draw a plan's stalls and end from the scenario's seed; its packets come with ``chunks()``."""
+    end_ns = last_arrival_ns(scenario, chunk) + scenario.drain_ns
+    stalls = scenario.stalls.schedule(end_ns, streams(scenario.seed)[STREAM_STALLS])
+    return StreamedPlan(scenario, stalls, end_ns, chunk)
 
 
 def draw_plan(scenario: Scenario) -> RunPlan:
-    """Draw everything random about a run from the scenario's seed (same seed, same plan)."""
-    rngs = streams(scenario.seed)
-    arrival_ns = arrival_times_ns(scenario, rngs[STREAM_ARRIVALS])
-    cpus = scenario.writer.cpus
-    if scenario.writer.rss == "random":
-        cpu = rngs[STREAM_RSS].integers(0, cpus, size=scenario.packets).astype(np.int16)
-    else:
-        cpu = (np.arange(scenario.packets) % cpus).astype(np.int16)
+    """Draw everything random about a run from the scenario's seed (same seed, same plan, whether
+    drawn whole or streamed)."""
+    parts = list(_chunks(scenario, CHUNK_PACKETS))
+    arrival_ns = np.concatenate([part.arrival_ns for part in parts])
+    cpu = np.concatenate([part.cpu for part in parts])
     end_ns = int(arrival_ns[-1]) + scenario.drain_ns
-    stalls = scenario.stalls.schedule(end_ns, rngs[STREAM_STALLS])
+    stalls = scenario.stalls.schedule(end_ns, streams(scenario.seed)[STREAM_STALLS])
     return RunPlan(arrival_ns, cpu, stalls, end_ns)
+
+
+def trace_of_plan(scenario: Scenario, plan: RunPlan, columns: dict) -> Trace:
+    """A simulated run's trace: the engine's per-packet ``columns`` and what the plan fixed."""
+    return Trace(id=np.arange(1, plan.packets + 1, dtype=np.int64), arrival_ns=plan.arrival_ns, cpu=plan.cpu,
+                 stall_start_ns=plan.stalls.start_ns, stall_length_ns=plan.stalls.length_ns,
+                 **pause_columns(plan.poller_pauses), ring_slots=scenario.ring_slots,
+                 interval_ns=scenario.interval_ns, end_ns=plan.end_ns, **columns)

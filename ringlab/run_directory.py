@@ -8,12 +8,13 @@ directory with a summary holds a complete run.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 
-from ringlab.analysis import format_warnings, poller_warnings
-from ringlab.atomic_files import atomic_path, read_json, write_json, write_toml
+from ringlab.analysis import format_warnings
+from ringlab.atomic_files import atomic_path, read_json, write_json, write_text, write_toml
 from ringlab.errors import InputError
 from ringlab.provenance import provenance
 from ringlab.runner import RunResult
@@ -26,12 +27,23 @@ SCENARIO_FILE = "scenario.toml"
 SENT_FILE = "sent.npy"
 
 
-def write_warnings(path: Path, delivered_ids, rows_per_chunk: int = 200_000) -> None:
-    """Write the poller's warning lines atomically, a chunk at a time (there can be millions)."""
-    rows = poller_warnings(delivered_ids)
-    with atomic_path(Path(path)) as tmp, open(tmp, "w") as handle:
-        for start in range(0, len(rows), rows_per_chunk):
-            handle.write(format_warnings(rows[start:start + rows_per_chunk]))
+def write_warnings(path: Path, result: RunResult) -> None:
+    """The poller's warning lines, atomically: formatted in C from the read order; or the file a
+    streamed run wrote them to, moved into place; or the first and last ones a streamed run kept,
+    with a line saying how many were not."""
+    path = Path(path)
+    if result.delivered_ids is not None:
+        from ringlab.sim.fast_engine import write_warnings_file
+
+        with atomic_path(path) as tmp:
+            write_warnings_file(result.delivered_ids, tmp)
+    elif result.warnings.file is not None:
+        os.replace(result.warnings.file, path)
+    else:
+        kept = result.warnings
+        skipped = kept.count - len(kept.first) - len(kept.last)
+        note = f"# {skipped} warnings not kept here (ringlab sim --summary-only --warnings all keeps them all)\n"
+        write_text(path, format_warnings(kept.first) + (note if skipped else "") + format_warnings(kept.last))
 
 
 def hardware_figures(trial) -> dict:
@@ -59,7 +71,7 @@ def write_run_directory(out_dir, result: RunResult, extra: dict | None = None) -
     if result.hardware is not None and result.hardware.sent_ns is not None:
         with atomic_path(out_dir / SENT_FILE) as tmp, open(tmp, "wb") as handle:
             np.save(handle, result.hardware.sent_ns)
-    write_warnings(out_dir / WARNINGS_FILE, result.delivered_ids)
+    write_warnings(out_dir / WARNINGS_FILE, result)
     scenario = result.scenario
     write_toml(out_dir / SCENARIO_FILE, scenario.to_dict())
     document = {

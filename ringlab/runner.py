@@ -22,9 +22,10 @@ ENGINES = ("fast", "simpy")
 class RunResult:
     """One run of one scenario on one backend.
 
-    ``trace`` is None for a summary-only run; ``delivered_ids`` (the ids in the order the poller
-    read them) is always kept, since the warnings are made from it. ``hardware`` holds what only
-    a real trial knows (counters, send times, conservation), None for a simulated run.
+    ``trace`` is None for a summary-only run; so is ``delivered_ids`` (the ids in the order the
+    poller read them, from which the warnings are made), and ``warnings`` then says where its
+    warnings went (``ringlab.sim.fast_engine.Warnings``). ``hardware`` holds what only a real trial
+    knows (counters, send times, conservation), None for a simulated run.
     """
 
     scenario: Scenario
@@ -32,18 +33,22 @@ class RunResult:
     engine: str  # sim: "fast" or "simpy"; hw: "xdp"
     summary: RunSummary
     trace: Trace | None
-    delivered_ids: np.ndarray = field(repr=False)
+    delivered_ids: np.ndarray | None = field(repr=False)
     notes: tuple[str, ...] = ()
     hardware: object | None = field(default=None, repr=False)  # ringlab.hw.trial.TrialResult
+    warnings: object | None = field(default=None, repr=False)  # ringlab.sim.fast_engine.Warnings
 
 
 def run(scenario: Scenario, backend: str = "sim", *, engine: str = "fast", keep_trace: bool = True,
-        plan: RunPlan | None = None, iface: str | None = None, force: bool = False) -> RunResult:
+        plan: RunPlan | None = None, iface: str | None = None, force: bool = False, warnings_dir=None,
+        progress: bool = False) -> RunResult:
     """Run ``scenario`` and return its result.
 
     ``backend="sim"`` simulates with ``engine`` "fast" (the C engine, the default) or "simpy"
-    (the readable reference; both give identical traces); ``keep_trace=False`` keeps only the
-    summary and the read order (fast engine only). ``plan`` replaces the plan drawn from the
+    (the readable reference; both give identical traces); ``keep_trace=False`` streams the run in
+    bounded memory and keeps only the summary and the warnings (fast engine only: written to a new
+    file in ``warnings_dir``, or else the first and last ones kept; ``progress`` shows a bar on a
+    terminal when it takes long). ``plan`` replaces the plan drawn from the
     scenario's seed (a replay gives measured arrivals and pauses). ``backend="hw"`` runs the real
     XDP program on a veth testbed made for the trial, or on ``iface`` with frames from another
     host; ``force`` replaces an XDP program ringlab did not attach.
@@ -68,5 +73,6 @@ def run(scenario: Scenario, backend: str = "sim", *, engine: str = "fast", keep_
         return RunResult(scenario, "sim", "simpy", summarize(trace), trace, trace.delivered_ids(), notes)
     from ringlab.sim.fast_engine import run_fast
 
-    fast = run_fast(scenario, plan, keep_trace=keep_trace)
-    return RunResult(scenario, "sim", "fast", fast.summary, fast.trace, fast.delivered_ids, notes)
+    fast = run_fast(scenario, plan, keep_trace=keep_trace, warnings_dir=warnings_dir, progress=progress)
+    return RunResult(scenario, "sim", "fast", fast.summary, fast.trace, fast.delivered_ids, notes,
+                     warnings=fast.warnings)

@@ -8,11 +8,11 @@ simulator and the hardware poller consume the very same stalls.
 from __future__ import annotations
 
 import csv
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import scipy.stats
 
 from ringlab.errors import InputError
 from ringlab.units import parse_time_ns
@@ -96,6 +96,8 @@ class Distribution:
         name = spec.pop("dist", None)
         if not isinstance(name, str):
             raise InputError(f"{field_name}.dist", "missing: name a scipy.stats distribution, e.g. \"expon\"")
+        import scipy.stats  # here, not at import: half a second that scripted stalls do not need
+
         family = getattr(scipy.stats, name, None)
         if not isinstance(family, scipy.stats.rv_continuous):
             raise InputError(f"{field_name}.dist", f"unknown continuous scipy.stats distribution {name!r}")
@@ -124,8 +126,15 @@ class Distribution:
             raise InputError(field_name, f"invalid parameters for {name}: samples are not finite")
         return distribution
 
-    def frozen(self):
+    @functools.cached_property
+    def _frozen(self):
+        import scipy.stats
+
         return getattr(scipy.stats, self.name)(**dict(self.parameters))
+
+    def frozen(self):
+        """The scipy.stats frozen distribution (made once)."""
+        return self._frozen
 
     def mean_ns(self) -> float:
         return float(self.frozen().mean())

@@ -6,6 +6,12 @@ Each process has at most one pending wake-up; the next to run is the one with th
 the SimPy model's events fire in (see ``sim/wake.py``). The trace is therefore identical, packet
 for packet; the tests check that on generated scenarios.
 
+A run that keeps its trace is fed its whole plan at once. A summary-only run streams: the plan is
+drawn a chunk of packets at a time (the same values as drawn whole) and fed to the engine, which
+carries its state from chunk to chunk and keeps the summary's figures as running counts, so a run
+of any length takes a fixed amount of memory (besides its stalls); its warnings go straight to a
+file, or only the first and last ones are kept.
+
 The C source is compiled with the system compiler on first use and cached
 (:mod:`ringlab.native`). Why C: the model is a branchy event loop over a handful of processes,
 which NumPy cannot vectorise across stall boundaries. Numba compiled the same loop (measured: 82x
@@ -23,14 +29,15 @@ import numpy as np
 
 from ringlab import native
 from ringlab.analysis import RunSummary, pause_figures, summary_from_parts
+from ringlab.atomic_files import new_temporary_file
 from ringlab.attribution import cause_figures
 from ringlab.latency import BUCKETS, LatencyHistogram, latency_figures
-from ringlab.plan import RunPlan, draw_plan
+from ringlab.plan import CHUNK_PACKETS, PlanChunk, RunPlan, draw_plan, stream_plan, trace_of_plan
 from ringlab.scenario import Scenario
-from ringlab.sim.model import trace_of_plan
-from ringlab.trace import FATE_NAMES, PENDING, Trace, empty_columns
+from ringlab.trace import FATE_NAMES, Trace, empty_columns
 
 POLICY_CODES = {"buggy": 0, "fixed": 1, "locked": 2}
+KEEP_WARNINGS = 1000  # a run that does not keep every warning keeps its first and last these many
 
 _ENGINE_SOURCE = Path(__file__).with_name("fast_engine.c")
 _engine = None
@@ -41,89 +48,195 @@ def _library():
     global _engine
     if _engine is None:
         library = native.load(_ENGINE_SOURCE)
-        function = library.ringlab_run
         i64, pointer = ctypes.c_int64, ctypes.c_void_p
-        function.argtypes = [ctypes.c_int, i64, pointer, pointer, pointer, i64, i64, i64, i64, i64, pointer, pointer,
-                             i64, i64, ctypes.c_int, pointer, pointer, pointer, pointer, pointer, pointer, pointer,
-                             pointer, pointer, pointer, pointer, i64, i64, pointer, pointer, pointer, pointer, pointer,
-                             pointer, pointer]
-        function.restype = ctypes.c_int
-        _engine = function
+        library.ringlab_engine_new.argtypes = [ctypes.c_int] + [i64] * 6 + [pointer, pointer] + [i64] * 4 + \
+            [pointer, i64] + [pointer] * 16 + [i64]
+        library.ringlab_engine_new.restype = pointer
+        library.ringlab_engine_feed.argtypes = [pointer, i64, pointer, pointer, pointer, i64, ctypes.c_int]
+        library.ringlab_engine_feed.restype = ctypes.c_int
+        library.ringlab_engine_finish.argtypes = [pointer] * 7
+        library.ringlab_engine_finish.restype = None
+        library.ringlab_engine_free.argtypes = [pointer]
+        library.ringlab_engine_free.restype = None
+        library.ringlab_write_warnings.argtypes = [pointer, i64, ctypes.c_char_p]
+        library.ringlab_write_warnings.restype = i64
+        library.ringlab_open.argtypes = [ctypes.c_char_p]
+        library.ringlab_open.restype = pointer
+        library.ringlab_close.argtypes = [pointer]
+        library.ringlab_close.restype = ctypes.c_int
+        _engine = library
     return _engine
 
 
-def _pointer(array: np.ndarray, dtype) -> int:
-    assert array.dtype == dtype and array.flags.c_contiguous, (array.dtype, dtype)
+def _pointer(array: np.ndarray | None, dtype=None) -> int | None:
+    if array is None:
+        return None
+    assert (dtype is None or array.dtype == dtype) and array.flags.c_contiguous, (array.dtype, dtype)
     return array.ctypes.data
+
+
+def write_warnings_file(delivered_ids: np.ndarray, path) -> int:
+    """Write the poller's warnings for reads of ``delivered_ids`` (in read order) to ``path``, in C
+    (byte for byte what ringlab.analysis.format_warnings gives); return how many."""
+    ids = np.ascontiguousarray(delivered_ids, np.int64)
+    count = _library().ringlab_write_warnings(_pointer(ids), len(ids), str(path).encode())
+    if count < 0:
+        raise OSError(f"cannot write {path}")
+    return int(count)
+
+
+@dataclass(frozen=True)
+class Warnings:
+    """The warnings of a run that did not keep its read order: how many, and the file they were
+    streamed to, or the first and the last KEEP_WARNINGS as rows (missed, current, id)."""
+
+    count: int
+    file: Path | None
+    first: np.ndarray
+    last: np.ndarray
 
 
 @dataclass(frozen=True)
 class FastRun:
-    """One run of the fast engine: the trace (None in summary-only mode) and its summary."""
+    """One run of the fast engine: the trace and the read order (None for a streamed run, which
+    has ``warnings`` instead), and the summary."""
 
     trace: Trace | None
     summary: RunSummary
-    delivered_ids: np.ndarray
+    delivered_ids: np.ndarray | None
+    warnings: Warnings | None = None
 
 
-def run_fast(scenario: Scenario, plan: RunPlan | None = None, keep_trace: bool = True) -> FastRun:
+class _Outputs:
+    """What the engine writes: per packet (a kept trace), per stall, and the running figures."""
+
+    def __init__(self, packets: int | None, stalls: int):
+        self.columns = empty_columns(packets) if packets is not None else None
+        self.drops_per_stall = np.zeros(stalls + 1, np.int64)
+        self.recovery = np.empty(stalls, np.float64)
+        self.drops_per_pause = np.zeros(stalls, np.int64)
+        self.other_causes = np.zeros(5, np.int64)  # the causes after the two kinds of pause (ringlab.attribution)
+        self.latency_counts, self.late_counts = np.zeros(BUCKETS, np.int64), np.zeros(BUCKETS, np.int64)
+        self.latency_totals = np.zeros(4, np.int64)  # sum and maximum of all reads' latencies, then of late reads'
+        self.worst_per_stall = np.zeros(stalls, np.int64)
+
+    def column(self, name: str, dtype):
+        return _pointer(self.columns[name], dtype) if self.columns is not None else None
+
+
+def _cpu_lists(part: PlanChunk, cpus: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each CPU's packets of a chunk (global indices, in arrival order) and where each CPU's begin;
+    packets of CPU -1 never reach the writer."""
+    if cpus == 1 and not np.any(part.cpu < 0):
+        packets = np.arange(part.first, part.first + len(part.cpu), dtype=np.int32)
+        return packets, np.array([0, len(packets)], np.int64)
+    order = np.lexsort((part.arrival_ns, part.cpu))
+    offsets = np.searchsorted(part.cpu[order], np.arange(cpus + 1)).astype(np.int64)
+    return (order + part.first).astype(np.int32), offsets
+
+
+def run_fast(scenario: Scenario, plan: RunPlan | None = None, keep_trace: bool = True, warnings_dir=None,
+             progress: bool = False, chunk: int = CHUNK_PACKETS) -> FastRun:
     """Run ``scenario`` with the compiled engine: the same trace as ``sim.model.simulate``.
 
-    With ``keep_trace`` false only the summary and the read order (hence the warnings) are kept,
-    which lets 10^7 packets run in well under 1 GB.
+    With ``keep_trace`` false and no ``plan`` the run streams (see the module's docstring): its
+    warnings are written to a new file in ``warnings_dir`` if given, else only the first and last
+    are kept; ``progress`` shows a bar on a terminal for runs longer than two seconds.
     """
-    plan = plan if plan is not None else draw_plan(scenario)
-    packets = plan.packets
-    columns = empty_columns(packets if keep_trace else 1)
-    fate = columns["fate"] if keep_trace else np.full(packets, PENDING, np.int8)
-    # Each CPU's packets in the order they arrive (packets of CPU -1 never reach the writer).
-    cpu_packets = np.lexsort((plan.arrival_ns, plan.cpu)).astype(np.int32)
-    cpu_offsets = np.searchsorted(plan.cpu[cpu_packets], np.arange(scenario.writer.cpus + 1)).astype(np.int64)
-    read_sequence = np.zeros(packets, np.int64)
-    drops = np.zeros(len(plan.stalls) + 1, np.int64)
-    recovery = np.empty(len(plan.stalls), np.float64)
-    stall_start = np.ascontiguousarray(plan.stalls.start_ns, np.int64)
-    stall_end = np.ascontiguousarray(plan.stalls.end_ns, np.int64)
-    arrival_ns = np.ascontiguousarray(plan.arrival_ns, np.int64)
-    arrival_sorted = np.sort(arrival_ns[plan.cpu >= 0])
-    drops_per_pause = np.zeros(len(plan.stalls), np.int64)
-    other_causes = np.zeros(5, np.int64)  # the causes after the two kinds of pause (ringlab.attribution)
-    latency_counts, late_counts = np.zeros(BUCKETS, np.int64), np.zeros(BUCKETS, np.int64)
-    latency_totals = np.zeros(4, np.int64)  # sum and maximum of all reads' latencies, then of late reads'
-    worst_per_stall = np.zeros(len(plan.stalls), np.int64)
-    end = np.zeros(4, np.int64)
-    status = _library()(
-        POLICY_CODES[scenario.writer.policy], scenario.ring_slots, _pointer(arrival_ns, np.int64),
-        _pointer(cpu_packets, np.int32), _pointer(cpu_offsets, np.int64), scenario.writer.cpus,
-        scenario.writer.cost_ns, scenario.writer.lock_hold_ns, scenario.poller.cost_ns, scenario.poller.wakeup_ns,
-        _pointer(stall_start, np.int64), _pointer(stall_end, np.int64), len(stall_start), plan.end_ns, int(keep_trace),
-        _pointer(columns["slot"], np.int32), _pointer(fate, np.int8), _pointer(columns["decided_ns"], np.int64),
-        _pointer(columns["writer_index_after"], np.int32), _pointer(columns["blocked_by"], np.int64),
-        _pointer(columns["delivery_ns"], np.int64), _pointer(columns["delivery_order"], np.int64),
-        _pointer(read_sequence, np.int64), _pointer(drops, np.int64), _pointer(recovery, np.float64),
-        _pointer(arrival_sorted, np.int64), len(arrival_sorted), scenario.interval_ns,
-        _pointer(drops_per_pause, np.int64), _pointer(other_causes, np.int64), _pointer(latency_counts, np.int64),
-        _pointer(late_counts, np.int64), _pointer(latency_totals, np.int64), _pointer(worst_per_stall, np.int64),
-        _pointer(end, np.int64),
-    )
-    if status != 0:
+    library = _library()
+    if plan is None and not keep_trace:
+        streamed = stream_plan(scenario, chunk)
+        stalls, end_ns, packets, parts, sorted_arrivals = streamed.stalls, streamed.end_ns, scenario.packets, \
+            streamed.chunks(), None
+    else:
+        plan = plan if plan is not None else draw_plan(scenario)
+        stalls, end_ns, packets = plan.stalls, plan.end_ns, plan.packets
+        parts = [PlanChunk(0, np.ascontiguousarray(plan.arrival_ns, np.int64), plan.cpu)]
+        in_id_order = np.all(np.diff(plan.arrival_ns) > 0) and not np.any(plan.cpu < 0)
+        sorted_arrivals = None if in_id_order else np.sort(plan.arrival_ns[plan.cpu >= 0])
+    stall_start = np.ascontiguousarray(stalls.start_ns, np.int64)
+    stall_end = np.ascontiguousarray(stalls.end_ns, np.int64)
+    out = _Outputs(packets if keep_trace else None, len(stall_start))
+    warnings_file, stream = None, None
+    if not keep_trace and warnings_dir is not None:
+        warnings_file = Path(new_temporary_file(Path(warnings_dir) / "warnings.log"))
+        stream = library.ringlab_open(str(warnings_file).encode())
+        if not stream:
+            warnings_file.unlink(missing_ok=True)
+            raise OSError(f"cannot write {warnings_file}")
+    keep = 0 if keep_trace else KEEP_WARNINGS
+    engine = library.ringlab_engine_new(
+        POLICY_CODES[scenario.writer.policy], scenario.ring_slots, scenario.writer.cpus, scenario.writer.cost_ns,
+        scenario.writer.lock_hold_ns, scenario.poller.cost_ns, scenario.poller.wakeup_ns, _pointer(stall_start),
+        _pointer(stall_end), len(stall_start), end_ns, scenario.interval_ns, packets, _pointer(sorted_arrivals),
+        0 if sorted_arrivals is None else len(sorted_arrivals), out.column("slot", np.int32),
+        out.column("fate", np.int8), out.column("decided_ns", np.int64), out.column("writer_index_after", np.int32),
+        out.column("blocked_by", np.int64), out.column("delivery_ns", np.int64), out.column("delivery_order", np.int64),
+        _pointer(out.drops_per_stall), _pointer(out.recovery), _pointer(out.drops_per_pause),
+        _pointer(out.other_causes), _pointer(out.latency_counts), _pointer(out.late_counts),
+        _pointer(out.latency_totals), _pointer(out.worst_per_stall), stream, keep)
+    if not engine:
         raise MemoryError("the fast engine ran out of memory")
+    bar = None
+    try:
+        if progress and not keep_trace:
+            from tqdm import tqdm
+
+            bar = tqdm(total=packets, unit="packet", unit_scale=True, delay=2, desc=scenario.name)
+        for part in parts:
+            cpu_packets, cpu_offsets = _cpu_lists(part, scenario.writer.cpus)
+            arrival = np.ascontiguousarray(part.arrival_ns, np.int64)
+            last = part.first + len(arrival) >= packets
+            limit = end_ns if last else min(int(arrival[-1]) + 1, end_ns)
+            if library.ringlab_engine_feed(engine, part.first, _pointer(arrival), _pointer(cpu_packets, np.int32),
+                                           _pointer(cpu_offsets, np.int64), limit, int(last)) != 0:
+                raise MemoryError("the fast engine ran out of memory")
+            if bar is not None:
+                bar.update(len(arrival))
+        end, counts, warned = np.zeros(4, np.int64), np.zeros(3, np.int64), np.zeros(3, np.int64)
+        first, latest = np.zeros((keep, 3), np.int64), np.zeros((keep, 3), np.int64)
+        displacement = np.zeros(1, np.int64)
+        library.ringlab_engine_finish(engine, _pointer(end), _pointer(counts), _pointer(warned), _pointer(first),
+                                      _pointer(latest), _pointer(displacement))
+    except BaseException:
+        if warnings_file is not None:
+            warnings_file.unlink(missing_ok=True)
+        raise
+    finally:
+        library.ringlab_engine_free(engine)
+        if stream and library.ringlab_close(stream) != 0 and warnings_file is not None:
+            warnings_file.unlink(missing_ok=True)
+            raise OSError(f"cannot write {warnings_file}")
+        if bar is not None:
+            bar.close()
     # At the end: the write index as the trace shows it, the read index, the occupancy, the reads.
     writer_index, reader_index, occupancy, reads = (int(v) for v in end)
-    del cpu_packets
-    delivered_ids = read_sequence[:reads]
-    lasting = (writer_index - reader_index - occupancy) % scenario.ring_slots  # as analysis.lasting_offset_slots
-    counts = np.bincount(fate.astype(np.int64), minlength=len(FATE_NAMES))
-    pauses = plan.poller_pauses
+    reads, dropped, written = (int(v) for v in counts)
+    in_ring = written - reads
+    fate_counts = dict.fromkeys(FATE_NAMES.values(), 0)
+    fate_counts.update(delivered=reads, dropped_full=dropped, in_ring=in_ring, pending=packets - reads - dropped - in_ring)
+    pauses = plan.poller_pauses if plan is not None else _injected(stalls)
     summary = summary_from_parts(
-        packets=packets, fate_counts={FATE_NAMES[f]: int(counts[f]) for f in FATE_NAMES},
-        delivered_ids=delivered_ids, drops_per_stall=drops[1:], drops_before_first_stall=int(drops[0]),
-        stalled_ns=int(plan.stalls.length_ns.sum()), recovery_ns=recovery, lasting_offset=lasting,
-        pause_figures=pause_figures(pauses, plan.end_ns),
-        cause_figures=cause_figures(pauses, drops_per_pause, other_causes),
-        latency_figures=latency_figures(LatencyHistogram(latency_counts, int(latency_totals[0]), int(latency_totals[1])),
-                                        LatencyHistogram(late_counts, int(latency_totals[2]), int(latency_totals[3])),
-                                        worst_per_stall),
+        packets=packets, fate_counts=fate_counts, out_of_order=int(warned[1]), max_displacement=int(displacement[0]),
+        warnings=int(warned[0]), drops_per_stall=out.drops_per_stall[1:],
+        drops_before_first_stall=int(out.drops_per_stall[0]), stalled_ns=int(stalls.length_ns.sum()),
+        recovery_ns=out.recovery, lasting_offset=(writer_index - reader_index - occupancy) % scenario.ring_slots,
+        pause_figures=pause_figures(pauses, end_ns),
+        cause_figures=cause_figures(pauses, out.drops_per_pause, out.other_causes),
+        latency_figures=latency_figures(
+            LatencyHistogram(out.latency_counts, int(out.latency_totals[0]), int(out.latency_totals[1])),
+            LatencyHistogram(out.late_counts, int(out.latency_totals[2]), int(out.latency_totals[3])),
+            out.worst_per_stall),
     )
-    trace = trace_of_plan(scenario, plan, columns) if keep_trace else None
-    return FastRun(trace, summary, delivered_ids)
+    if keep_trace:
+        trace = trace_of_plan(scenario, plan, out.columns)
+        return FastRun(trace, summary, trace.delivered_ids())
+    kept_first = int(warned[2])
+    return FastRun(None, summary, None, Warnings(int(warned[0]), warnings_file, first[:kept_first],
+                                                 latest[:min(keep, int(warned[0]) - kept_first)]))
+
+
+def _injected(stalls):
+    from ringlab.pauses import Pauses
+
+    return Pauses.injected(stalls)

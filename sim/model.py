@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import numpy as np
 import simpy
 
-from ringlab.plan import RunPlan, draw_plan
+from ringlab.plan import RunPlan, draw_plan, trace_of_plan
 from ringlab.scenario import Scenario
 from ringlab.sim.poller import poller
 from ringlab.sim.ring import EMPTY, MapRing
 from ringlab.sim.wake import writer_priority
 from ringlab.sim.writer import writer_cpu
-from ringlab.trace import DELIVERED, DROPPED_FULL, IN_RING, Trace, empty_columns, pause_columns
+from ringlab.trace import DELIVERED, DROPPED_FULL, IN_RING, Trace, empty_columns
 
 
 def simulate(scenario: Scenario, plan: RunPlan | None = None) -> Trace:
@@ -50,11 +49,3 @@ def simulate(scenario: Scenario, plan: RunPlan | None = None) -> Trace:
     env.run(until=plan.end_ns)
 
     return trace_of_plan(scenario, plan, columns)
-
-
-def trace_of_plan(scenario: Scenario, plan: RunPlan, columns: dict) -> Trace:
-    """A simulated run's trace: the engine's per-packet ``columns`` and what the plan fixed."""
-    return Trace(id=np.arange(1, plan.packets + 1, dtype=np.int64), arrival_ns=plan.arrival_ns, cpu=plan.cpu,
-                 stall_start_ns=plan.stalls.start_ns, stall_length_ns=plan.stalls.length_ns,
-                 **pause_columns(plan.poller_pauses), ring_slots=scenario.ring_slots,
-                 interval_ns=scenario.interval_ns, end_ns=plan.end_ns, **columns)

@@ -32,13 +32,20 @@ def test_fast_engine_gives_the_simpy_trace_for_generated_scenarios(sc):
     assert_same_trace(simulate(sc), run_fast(sc).trace)
 
 
-@given(any_scenario())
-def test_summary_only_mode_equals_the_analysis_of_the_full_trace(sc):
+@given(any_scenario(), st.integers(1, 500))
+def test_a_streamed_run_in_any_chunks_equals_the_analysis_of_the_full_trace(tmp_path_factory, sc, chunk):
+    """Streamed a chunk of packets at a time (here from 1 to 500), the summary-only run gives the
+    summary of the whole trace, and its streamed warnings are the ones the trace's reads give."""
     full = run_fast(sc)
-    lean = run_fast(sc, keep_trace=False)
+    lean = run_fast(sc, keep_trace=False, warnings_dir=tmp_path_factory.mktemp("w"), chunk=chunk)
     assert lean.trace is None
     assert lean.summary == summarize(full.trace) == full.summary
-    assert np.array_equal(lean.delivered_ids, full.trace.delivered_ids())
+    expected = format_warnings(poller_warnings(full.trace.delivered_ids()))
+    assert lean.warnings.file.read_text() == expected and lean.warnings.count == expected.count("\n")
+    kept = run_fast(sc, keep_trace=False, chunk=chunk).warnings  # no file: the first and last ones
+    rows = poller_warnings(full.trace.delivered_ids())
+    assert np.array_equal(kept.first, rows[:len(kept.first)]) and np.array_equal(kept.last, rows[len(rows) - len(kept.last):])
+    assert len(kept.first) + len(kept.last) == min(len(rows), 2 * 1000)
 
 
 def test_examples_agree_between_engines():
