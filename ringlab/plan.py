@@ -58,11 +58,13 @@ CHUNK_PACKETS = 1 << 20  # packets drawn (and simulated) at a time by a streamed
 
 @dataclass(frozen=True)
 class PlanChunk:
-    """Packets ``first + 1 ..`` of a plan: their arrival times and CPUs."""
+    """Packets ``first + 1 .. first + count`` of a plan: their arrival times and CPUs (None where
+    the consumer computes them)."""
 
     first: int
-    arrival_ns: np.ndarray
-    cpu: np.ndarray
+    arrival_ns: np.ndarray | None
+    cpu: np.ndarray | None
+    count: int
 
 
 def _chunks(scenario: Scenario, chunk: int):
@@ -85,7 +87,7 @@ def _chunks(scenario: Scenario, chunk: int):
             cpu = np.zeros(count, np.int16)
         else:
             cpu = ((first + np.arange(count)) % cpus).astype(np.int16)
-        yield PlanChunk(first, arrival, cpu)
+        yield PlanChunk(first, arrival, cpu, count)
 
 
 def last_arrival_ns(scenario: Scenario, chunk: int = CHUNK_PACKETS) -> int:

@@ -20,6 +20,7 @@
 #define DROPPED_FULL 1
 #define IN_RING 2
 #define PENDING 4
+#define UNCOMMITTED INT64_MIN
 
 enum policy { BUGGY, FIXED, LOCKED };
 enum writer_state { W_NEXT, W_TAKE_INDEX, W_LOOK, W_RESET, W_COPY, W_RECORD, W_FED_OUT };
@@ -81,6 +82,7 @@ static int64_t pause_with_most_overlap(const struct stalls *s, int64_t from, int
  * 2^SUB_BITS buckets per power of two). */
 #define SUB_BITS 7
 #define SUB_BUCKETS (1 << SUB_BITS)
+#define LATENCY_BUCKETS (58 * SUB_BUCKETS) /* up to 2^63 ns */
 static inline int64_t latency_bucket(int64_t v) {
     if (v < SUB_BUCKETS) return v < 0 ? 0 : v;
     int64_t shift = (63 - __builtin_clzll((unsigned long long)v)) - SUB_BITS;
@@ -120,10 +122,14 @@ static int64_t settle_recoveries(int64_t first, int aligned, int64_t state_ns, i
 
 /* ---- the poller's warnings, as it prints them (ringlab.analysis.poller_warnings) ---- */
 
+struct read_order {
+    int64_t largest, count, late; /* the largest id read so far; the warnings; the reads below the largest */
+};
+
 struct warnings {
-    int64_t largest, count, late;
     FILE *out;            /* every warning line, or NULL */
     int64_t keep, *first, *last, kept_first; /* the first and the last `keep` warnings, as (missed, current, id) */
+    int64_t last_at;      /* where the next of the last ones goes (last is a circle) */
 };
 
 static int warnings_init(struct warnings *w, FILE *out, int64_t keep) {
@@ -139,20 +145,26 @@ static int warnings_init(struct warnings *w, FILE *out, int64_t keep) {
 }
 
 /* The poller read packet `id`: a warning unless it is the largest read so far plus one. */
-static inline void warnings_read(struct warnings *w, int64_t id) {
-    if (id < w->largest) w->late++;
-    if (id != w->largest + 1) {
-        int64_t missed = id - w->largest - 1;
+static inline __attribute__((always_inline)) void warnings_read(struct warnings *w, struct read_order *o, int64_t id) {
+    if (id < o->largest) o->late++;
+    if (id != o->largest + 1) {
+        int64_t missed = id - o->largest - 1;
         if (w->out) fprintf(w->out, "WARN: missed %lld packets between %lld and %lld\n", (long long)missed,
-                            (long long)w->largest, (long long)id);
+                            (long long)o->largest, (long long)id);
         if (w->keep > 0) { /* the first `keep` in order; after them, the last `keep` in a circle */
-            int64_t *row = w->count < w->keep ? w->first + 3 * w->count : w->last + 3 * (w->count % w->keep);
-            row[0] = missed; row[1] = w->largest; row[2] = id;
-            if (w->count < w->keep) w->kept_first++;
+            int64_t *row;
+            if (o->count < w->keep) {
+                row = w->first + 3 * o->count;
+                w->kept_first++;
+            } else {
+                row = w->last + 3 * w->last_at;
+                w->last_at = w->last_at + 1 == w->keep ? 0 : w->last_at + 1;
+            }
+            row[0] = missed; row[1] = o->largest; row[2] = id;
         }
-        w->count++;
+        o->count++;
     }
-    if (id > w->largest) w->largest = id;
+    if (id > o->largest) o->largest = id;
 }
 
 /* Writes the warnings of reading `ids` in order to `path`; returns how many, or -1. */
@@ -160,11 +172,12 @@ int64_t ringlab_write_warnings(const int64_t *ids, int64_t n, const char *path) 
     FILE *out = fopen(path, "w");
     if (!out) return -1;
     struct warnings w;
+    struct read_order order = {0, 0, 0};
     warnings_init(&w, out, 0);
-    for (int64_t i = 0; i < n; i++) warnings_read(&w, ids[i]);
+    for (int64_t i = 0; i < n; i++) warnings_read(&w, &order, ids[i]);
     int failed = ferror(out);
     if (fclose(out) != 0 || failed) return -1;
-    return w.count;
+    return order.count;
 }
 
 /* ---- the largest distance between a read's position and its rank among the ids read ----
@@ -175,73 +188,110 @@ int64_t ringlab_write_warnings(const int64_t *ids, int64_t n, const char *path) 
 struct displacement {
     int64_t base;            /* the lowest id not yet settled (ids start at 1) */
     int64_t undelivered;     /* ids below base never read */
-    int64_t capacity, max;   /* capacity: a power of two */
-    int8_t *status;          /* per id from base, circular: 0 unsettled, 1 read, 2 never read */
-    int64_t *position;       /* read position of a read id */
+    int64_t max;
 };
 
-static int displacement_init(struct displacement *d) {
-    d->base = 1; d->undelivered = 0; d->max = 0; d->capacity = 1024;
-    d->status = calloc(d->capacity, 1);
-    d->position = malloc(sizeof(int64_t) * d->capacity);
-    return d->status && d->position ? 0 : -1;
-}
+struct read_window {
+    int64_t capacity;        /* a power of two */
+    int64_t *position;       /* per id from base, circular: its read position, or UNSETTLED or NEVER_READ */
+};
+#define UNSETTLED (-1)
+#define NEVER_READ (-2)
 
-static int displacement_fit(struct displacement *d, int64_t id) {
-    if (id - d->base < d->capacity) return 0;
-    int64_t capacity = d->capacity;
-    while (id - d->base >= capacity) capacity *= 2;
-    int8_t *status = calloc(capacity, 1);
-    int64_t *position = malloc(sizeof(int64_t) * capacity);
-    if (!status || !position) { free(status); free(position); return -1; }
-    for (int64_t k = 0; k < d->capacity; k++) {
-        int64_t from = (d->base + k) & (d->capacity - 1), to = (d->base + k) & (capacity - 1);
-        status[to] = d->status[from];
-        position[to] = d->position[from];
-    }
-    free(d->status); free(d->position);
-    d->status = status; d->position = position; d->capacity = capacity;
+static int window_init(struct read_window *w) {
+    w->capacity = 1024;
+    w->position = malloc(sizeof(int64_t) * w->capacity);
+    if (!w->position) return -1;
+    for (int64_t k = 0; k < w->capacity; k++) w->position[k] = UNSETTLED;
     return 0;
 }
 
-static void displacement_advance(struct displacement *d) {
+/* Grow the window to hold ids base .. id. */
+static int window_fit(struct read_window *w, int64_t base, int64_t id) {
+    if (id - base < w->capacity) return 0;
+    int64_t capacity = w->capacity;
+    while (id - base >= capacity) capacity *= 2;
+    int64_t *position = malloc(sizeof(int64_t) * capacity);
+    if (!position) return -1;
+    for (int64_t k = 0; k < capacity; k++) position[k] = UNSETTLED;
+    for (int64_t k = 0; k < w->capacity; k++)
+        position[(base + k) & (capacity - 1)] = w->position[(base + k) & (w->capacity - 1)];
+    free(w->position);
+    w->position = position; w->capacity = capacity;
+    return 0;
+}
+
+/* Settle the ids from base on whose fate is known. */
+static inline __attribute__((always_inline)) void displacement_advance(struct displacement *d, struct read_window *w) {
     for (;;) {
-        int64_t at = d->base & (d->capacity - 1);
-        int8_t status = d->status[at];
-        if (status == 0) return;
-        if (status == 1) {
-            int64_t rank = d->base - 1 - d->undelivered, gap = d->position[at] - rank;
+        int64_t at = d->base & (w->capacity - 1), position = w->position[at];
+        if (position == UNSETTLED) return;
+        if (position == NEVER_READ) {
+            d->undelivered++;
+        } else {
+            int64_t rank = d->base - 1 - d->undelivered, gap = position - rank;
             if (gap < 0) gap = -gap;
             if (gap > d->max) d->max = gap;
-        } else {
-            d->undelivered++;
         }
-        d->status[at] = 0;
+        w->position[at] = UNSETTLED;
         d->base++;
     }
 }
 
-static int displacement_settle(struct displacement *d, int64_t id, int8_t status, int64_t position) {
-    if (displacement_fit(d, id) != 0) return -1;
-    d->status[id & (d->capacity - 1)] = status;
-    d->position[id & (d->capacity - 1)] = position;
-    displacement_advance(d);
+/* Id `id` was read at `position` (or NEVER_READ). Returns 0, or -1 if memory ran out. */
+static inline __attribute__((always_inline)) int displacement_settle(struct displacement *d, struct read_window *w,
+                                                                     int64_t id, int64_t position) {
+    if (id == d->base) { /* the lowest unsettled id: settled at once (the usual case, reads in order) */
+        if (position == NEVER_READ) {
+            d->undelivered++;
+        } else {
+            int64_t gap = position - (id - 1 - d->undelivered);
+            if (gap < 0) gap = -gap;
+            if (gap > d->max) d->max = gap;
+        }
+        d->base++;
+        if (w->position[d->base & (w->capacity - 1)] != UNSETTLED) displacement_advance(d, w);
+        return 0;
+    }
+    if (window_fit(w, d->base, id) != 0) return -1;
+    w->position[id & (w->capacity - 1)] = position;
     return 0;
 }
 
 /* At the end, every id not yet settled was never read. */
-static void displacement_finish(struct displacement *d, int64_t packets) {
+static void displacement_finish(struct displacement *d, struct read_window *w, int64_t packets) {
     while (d->base <= packets) {
-        if (d->status[d->base & (d->capacity - 1)] == 0) {
+        if (w->position[d->base & (w->capacity - 1)] == UNSETTLED) {
             d->undelivered++;
             d->base++;
         } else {
-            displacement_advance(d);
+            displacement_advance(d, w);
         }
     }
 }
 
 /* ---- the engine ---- */
+
+/* What changes at every packet, apart from the rest: the direct path runs on a local copy of it,
+ * which no other pointer can reach, so the compiler keeps it in registers. */
+struct state {
+    int64_t now;
+    /* the ring */
+    int64_t write_index, lock_free_at, occupancy, index_seen;
+    /* the poller */
+    int64_t read_index, poller_waiting, waiting_since, wait1_end, wait1_slot, wait2_end;
+    /* running figures */
+    int64_t counts[3]; /* reads, drops, writes */
+    struct read_order order;
+    struct displacement displacement;
+    int64_t latency_totals[4]; /* sum and maximum of all reads' latencies, then of late reads' */
+    int64_t run_bucket, run_length; /* the latest reads' latency bucket, and how many in a row not yet counted */
+    /* cursors into the stalls */
+    int64_t next_recovery, stall_cursor, drop_stall, begun; /* begun: the stalls begun before now */
+    /* the direct path (one writer CPU): when the writer is free, when the poller came to its slot, and
+     * whether the run's end came before the writer could take the next packet */
+    int64_t writer_free, checked, finished;
+};
 
 struct engine {
     /* the scenario */
@@ -258,35 +308,30 @@ struct engine {
     int64_t *drops_per_stall, *drops_per_pause, *worst_latency_per_stall;
     double *recovery_ns;
     /* running figures */
-    int64_t *drop_causes, *latency_counts, *late_latency_counts, *latency_totals;
-    int64_t counts[3]; /* reads, drops, writes */
+    int64_t *drop_causes, *latency_counts_out, *late_latency_counts_out, *latency_totals_out;
+    int64_t latency_counts[LATENCY_BUCKETS], late_latency_counts[LATENCY_BUCKETS];
     struct warnings warnings;
-    struct displacement displacement;
+    struct read_window window;
     /* the ring */
-    int64_t *slots, *slot_arrival;
-    char *committed;
-    int64_t write_index, lock_free_at, occupancy, index_seen;
-    /* the poller */
-    int p_state, poller_waiting;
-    int64_t read_index, waiting_since, wait1_end, wait1_slot, wait2_end;
+    int64_t *slots, *slot_arrival, *commit_ns; /* commit_ns: when the slot's packet was committed, or UNCOMMITTED */
+    int p_state;
     /* the writer CPUs */
     int64_t *wake, *w_state, *w_packet, *w_arrival, *w_key, *w_index_after, *w_blocked, *w_blocker_arrival;
     /* the packets fed so far: this chunk's, per CPU */
     const int64_t *chunk_arrival;
-    const int32_t *chunk_packets;
+    const int64_t *chunk_packets;
     const int64_t *chunk_offsets;
     int64_t chunk_first, *w_position;
-    /* where the loop is */
-    int64_t now, next_recovery, stall_cursor, drop_stall, starting;
-    int64_t begun; /* the stalls begun before now */
+    int64_t starting; /* the processes started so far at time 0 */
+    struct state s;
 };
 
 void ringlab_engine_free(struct engine *e) {
     if (!e) return;
-    free(e->slots); free(e->slot_arrival); free(e->committed); free(e->wake); free(e->w_state); free(e->w_packet);
+    free(e->slots); free(e->slot_arrival); free(e->commit_ns); free(e->wake); free(e->w_state); free(e->w_packet);
     free(e->w_arrival); free(e->w_key); free(e->w_index_after); free(e->w_blocked); free(e->w_blocker_arrival);
     free(e->w_position); free(e->warnings.first); free(e->warnings.last);
-    free(e->displacement.status); free(e->displacement.position);
+    free(e->window.position);
     free(e);
 }
 
@@ -313,81 +358,97 @@ struct engine *ringlab_engine_new(int policy, int64_t ring_slots, int64_t cpus, 
     e->slot_out = slot_out; e->fate = fate; e->decided_ns = decided_ns; e->index_after_out = index_after_out;
     e->blocked_by_out = blocked_by_out; e->delivery_ns = delivery_ns; e->delivery_order = delivery_order;
     e->drops_per_stall = drops_per_stall; e->recovery_ns = recovery_ns; e->drops_per_pause = drops_per_pause;
-    e->drop_causes = drop_causes; e->latency_counts = latency_counts; e->late_latency_counts = late_latency_counts;
-    e->latency_totals = latency_totals; e->worst_latency_per_stall = worst_latency_per_stall;
+    e->drop_causes = drop_causes; e->latency_counts_out = latency_counts; e->late_latency_counts_out = late_latency_counts;
+    e->latency_totals_out = latency_totals; e->worst_latency_per_stall = worst_latency_per_stall;
     int64_t n = cpus ? cpus : 1, slots = ring_slots ? ring_slots : 1;
     e->slots = malloc(sizeof(int64_t) * slots); e->slot_arrival = malloc(sizeof(int64_t) * slots);
-    e->committed = calloc(slots, 1); e->wake = malloc(sizeof(int64_t) * (n + 1));
+    e->commit_ns = malloc(sizeof(int64_t) * slots); e->wake = malloc(sizeof(int64_t) * (n + 1));
     e->w_state = malloc(sizeof(int64_t) * n); e->w_packet = malloc(sizeof(int64_t) * n);
     e->w_arrival = malloc(sizeof(int64_t) * n); e->w_key = calloc(n, sizeof(int64_t));
     e->w_index_after = calloc(n, sizeof(int64_t)); e->w_blocked = malloc(sizeof(int64_t) * n);
     e->w_blocker_arrival = calloc(n, sizeof(int64_t)); e->w_position = calloc(n, sizeof(int64_t));
-    if (!e->slots || !e->slot_arrival || !e->committed || !e->wake || !e->w_state || !e->w_packet || !e->w_arrival ||
+    if (!e->slots || !e->slot_arrival || !e->commit_ns || !e->wake || !e->w_state || !e->w_packet || !e->w_arrival ||
         !e->w_key || !e->w_index_after || !e->w_blocked || !e->w_blocker_arrival || !e->w_position ||
-        warnings_init(&e->warnings, warnings_out, keep_warnings) != 0 || displacement_init(&e->displacement) != 0) {
+        warnings_init(&e->warnings, warnings_out, keep_warnings) != 0 || window_init(&e->window) != 0) {
         ringlab_engine_free(e);
         return NULL;
     }
-    for (int64_t i = 0; i < ring_slots; i++) e->slots[i] = EMPTY;
+    for (int64_t i = 0; i < ring_slots; i++) { e->slots[i] = EMPTY; e->commit_ns[i] = UNCOMMITTED; }
     for (int64_t p = 0; p <= cpus; p++) e->wake[p] = NEVER;
     for (int64_t c = 0; c < cpus; c++) { e->w_state[c] = W_NEXT; e->w_blocked[c] = EMPTY; }
     for (int64_t i = 0; i < n_stalls; i++) recovery_ns[i] = NAN;
     e->p_state = P_CHECK;
-    e->wait1_end = INT64_MIN; e->wait1_slot = -1; e->wait2_end = INT64_MIN;
+    e->s.displacement.base = 1;
+    e->s.wait1_end = INT64_MIN; e->s.wait1_slot = -1; e->s.wait2_end = INT64_MIN;
     return e;
 }
 
-/* The poller, woken at e->now. */
+/* The poller reads slot read_index at s->now: copy, zero, advance; `traced`: the run keeps its trace.
+ * Returns 0, or -1 if memory ran out. */
+static inline __attribute__((always_inline)) int poller_read(struct engine *e, struct state *s, int traced) {
+    const struct stalls *stalls = &e->stalls;
+    int64_t now = s->now, slot = s->read_index, packet = e->slots[slot], arrival = e->slot_arrival[slot];
+    e->slots[slot] = EMPTY;
+    e->commit_ns[slot] = UNCOMMITTED;
+    s->occupancy--;
+    int64_t reads = s->counts[0]++;
+    if (traced) {
+        e->fate[packet] = DELIVERED;
+        e->delivery_ns[packet] = now;
+        e->delivery_order[packet] = reads;
+    }
+    int late = packet + 1 < s->order.largest; /* an old packet, read after a larger id */
+    warnings_read(&e->warnings, &s->order, packet + 1);
+    if (displacement_settle(&s->displacement, &e->window, packet + 1, reads) != 0) return -1;
+    int64_t latency = now - arrival;
+    int64_t bucket = latency_bucket(latency);
+    if (bucket != s->run_bucket) { /* counted a run at a time: reads in a row mostly share a bucket */
+        e->latency_counts[s->run_bucket] += s->run_length;
+        s->run_bucket = bucket;
+        s->run_length = 0;
+    }
+    s->run_length++;
+    s->latency_totals[0] += latency;
+    if (latency > s->latency_totals[1]) s->latency_totals[1] = latency;
+    if (late) {
+        e->late_latency_counts[latency_bucket(latency)]++;
+        s->latency_totals[2] += latency;
+        if (latency > s->latency_totals[3]) s->latency_totals[3] = latency;
+    }
+    /* the stall its wait overlapped most: none if the last stall begun by now ended before it came */
+    while (s->begun < stalls->count && stalls->start[s->begun] < now) s->begun++;
+    if (s->begun > 0 && stalls->end[s->begun - 1] > arrival) {
+        int64_t stall = pause_with_most_overlap(stalls, arrival, now);
+        if (stall >= 0 && latency > e->worst_latency_per_stall[stall]) e->worst_latency_per_stall[stall] = latency;
+    }
+    s->read_index = slot + 1 == e->ring_slots ? 0 : slot + 1;
+    return 0;
+}
+
+/* The poller, woken at s->now. */
 static int run_poller(struct engine *e) {
     const struct stalls *stalls = &e->stalls;
+    struct state *s = &e->s;
     for (;;) {
-        int64_t notice, now = e->now;
+        int64_t notice, now = s->now;
         if (e->p_state == P_CHECK) {
-            if (e->committed[e->read_index]) {
+            if (e->commit_ns[s->read_index] != UNCOMMITTED) {
                 notice = now;
             } else {
-                e->poller_waiting = 1;
-                e->waiting_since = now;
+                s->poller_waiting = 1;
+                s->waiting_since = now;
                 e->p_state = P_NOTICED;
                 return 0;
             }
         } else if (e->p_state == P_NOTICED) {
             notice = now + e->wakeup_ns;
-        } else { /* P_READ: copy, zero, advance */
-            int64_t slot = e->read_index, packet = e->slots[slot], arrival = e->slot_arrival[slot];
-            e->slots[slot] = EMPTY;
-            e->committed[slot] = 0;
-            e->occupancy--;
-            int64_t reads = e->counts[0]++;
-            if (e->fate) e->fate[packet] = DELIVERED;
-            if (e->delivery_ns) {
-                e->delivery_ns[packet] = now;
-                e->delivery_order[packet] = reads;
-            }
-            int late = packet + 1 < e->warnings.largest; /* an old packet, read after a larger id */
-            warnings_read(&e->warnings, packet + 1);
-            if (displacement_settle(&e->displacement, packet + 1, 1, reads) != 0) return -1;
-            int64_t latency = now - arrival;
-            e->latency_counts[latency_bucket(latency)]++;
-            e->latency_totals[0] += latency;
-            if (latency > e->latency_totals[1]) e->latency_totals[1] = latency;
-            if (late) {
-                e->late_latency_counts[latency_bucket(latency)]++;
-                e->latency_totals[2] += latency;
-                if (latency > e->latency_totals[3]) e->latency_totals[3] = latency;
-            }
-            /* the stall its wait overlapped most: none if the last stall begun by now ended before it came */
-            while (e->begun < stalls->count && stalls->start[e->begun] < now) e->begun++;
-            if (e->begun > 0 && stalls->end[e->begun - 1] > arrival) {
-                int64_t stall = pause_with_most_overlap(stalls, arrival, now);
-                if (stall >= 0 && latency > e->worst_latency_per_stall[stall]) e->worst_latency_per_stall[stall] = latency;
-            }
-            e->read_index = slot + 1 == e->ring_slots ? 0 : slot + 1;
+        } else { /* P_READ */
+            if (poller_read(e, s, e->fate != NULL) != 0) return -1;
             e->p_state = P_CHECK;
             continue;
         }
-        while (e->stall_cursor < stalls->count && stalls->end[e->stall_cursor] <= notice) e->stall_cursor++;
-        if (e->stall_cursor < stalls->count && stalls->start[e->stall_cursor] <= notice + e->poller_cost_ns)
+        while (s->stall_cursor < stalls->count && stalls->end[s->stall_cursor] <= notice) s->stall_cursor++;
+        if (s->stall_cursor < stalls->count && stalls->start[s->stall_cursor] <= notice + e->poller_cost_ns)
             e->wake[0] = work_end(stalls, resume_time(stalls, notice), e->poller_cost_ns);
         else
             e->wake[0] = notice + e->poller_cost_ns;
@@ -396,27 +457,34 @@ static int run_poller(struct engine *e) {
     }
 }
 
-/* Writer CPU c's packet was decided at e->now (written or dropped). */
-static int record_decision(struct engine *e, int64_t c) {
-    int64_t packet = e->w_packet[c], blocker = e->w_blocked[c], now = e->now, key = e->w_key[c];
-    if (e->fate) e->fate[packet] = blocker == EMPTY ? IN_RING : DROPPED_FULL;
-    if (e->slot_out) {
+/* A writer's decision on a packet: the slot it looked at, the write index it left, and the packet
+ * that blocked it (EMPTY if it wrote), with that packet's arrival. */
+struct decision {
+    int64_t packet, arrival, key, index_after, blocker, blocker_arrival;
+};
+
+/* The decision d was made at s->now (written or dropped); `traced`: the run keeps its trace. */
+static inline __attribute__((always_inline)) int record_decision(struct engine *e, struct state *s,
+                                                                 const struct decision *d, int traced) {
+    int64_t packet = d->packet, blocker = d->blocker, now = s->now, key = d->key;
+    if (traced) {
+        e->fate[packet] = blocker == EMPTY ? IN_RING : DROPPED_FULL;
         e->slot_out[packet] = (int32_t)key;
         e->decided_ns[packet] = now;
-        e->index_after_out[packet] = (int32_t)e->w_index_after[c];
+        e->index_after_out[packet] = (int32_t)d->index_after;
         if (blocker != EMPTY) e->blocked_by_out[packet] = blocker + 1;
     }
     if (blocker == EMPTY) {
-        e->counts[2]++;
+        s->counts[2]++;
     } else {
         const struct stalls *stalls = &e->stalls;
-        e->counts[1]++;
-        if (displacement_settle(&e->displacement, packet + 1, 2, 0) != 0) return -1;
+        s->counts[1]++;
+        if (displacement_settle(&s->displacement, &e->window, packet + 1, NEVER_READ) != 0) return -1;
         /* drops per stall: the latest stall begun by now */
-        while (e->drop_stall < stalls->count && stalls->start[e->drop_stall] <= now) e->drop_stall++;
-        e->drops_per_stall[e->drop_stall]++;
+        while (s->drop_stall < stalls->count && stalls->start[s->drop_stall] <= now) s->drop_stall++;
+        e->drops_per_stall[s->drop_stall]++;
         /* its cause (ringlab.attribution): the pause that overlaps most the time the blocking packet waited */
-        int64_t from = e->w_blocker_arrival[c], arrival = e->w_arrival[c];
+        int64_t from = d->blocker_arrival, arrival = d->arrival;
         int64_t pause = pause_with_most_overlap(stalls, from, now);
         if (pause >= 0) {
             e->drops_per_pause[pause]++;
@@ -424,22 +492,23 @@ static int record_decision(struct engine *e, int64_t c) {
             int64_t arrived = e->arrival_sorted ? count_between(e->arrival_sorted, e->n_arrivals, from, arrival)
                                                 : packet - blocker + 1; /* arrivals in id order */
             int64_t other_end; /* the latest wait on another slot, begun before now */
-            if (e->poller_waiting && e->waiting_since < now && e->read_index != key) other_end = NEVER;
-            else other_end = e->wait1_slot != key ? e->wait1_end : e->wait2_end;
-            int not_committed = e->slots[key] == blocker && !e->committed[key];
+            if (s->poller_waiting && s->waiting_since < now && s->read_index != key) other_end = NEVER;
+            else other_end = s->wait1_slot != key ? s->wait1_end : s->wait2_end;
+            int not_committed = e->slots[key] == blocker && e->commit_ns[key] == UNCOMMITTED;
             if (not_committed) e->drop_causes[0]++;
             else if (arrived >= 2 && 2 * (arrival - from) < e->interval_ns * (arrived - 1)) e->drop_causes[1]++;
             else if (other_end > from) e->drop_causes[2]++;
             else e->drop_causes[3]++;
         }
     }
-    e->index_seen = e->w_index_after[c];
+    s->index_seen = d->index_after;
     return 0;
 }
 
-/* Writer CPU c, woken at e->now. */
+/* Writer CPU c, woken at s->now. */
 static int run_writer(struct engine *e, int64_t c) {
-    int64_t p = c + 1, now = e->now;
+    struct state *s = &e->s;
+    int64_t p = c + 1, now = s->now;
     for (;;) {
         int64_t state = e->w_state[c];
         if (state == W_NEXT) {
@@ -456,13 +525,13 @@ static int run_writer(struct engine *e, int64_t c) {
                 return 0;
             }
         } else if (state == W_TAKE_INDEX || state == W_RESET) {
-            if (e->lock_free_at > now) { /* spin until the lock is free */
-                e->wake[p] = e->lock_free_at;
+            if (s->lock_free_at > now) { /* spin until the lock is free */
+                e->wake[p] = s->lock_free_at;
                 return 0;
             }
-            e->lock_free_at = now + e->hold_ns;
+            s->lock_free_at = now + e->hold_ns;
             if (state == W_RESET) { /* the fix: retry this slot next time */
-                e->write_index = e->w_key[c];
+                s->write_index = e->w_key[c];
                 e->w_index_after[c] = e->w_key[c];
                 e->w_state[c] = W_RECORD;
                 if (e->hold_ns > 0) {
@@ -471,7 +540,7 @@ static int run_writer(struct engine *e, int64_t c) {
                 }
                 continue;
             }
-            int64_t key = e->write_index;
+            int64_t key = s->write_index;
             e->w_key[c] = key;
             if (e->policy == LOCKED) { /* look, claim and advance in one critical section */
                 int free_slot = e->slots[key] == EMPTY;
@@ -480,9 +549,9 @@ static int run_writer(struct engine *e, int64_t c) {
                 if (free_slot) {
                     e->slots[key] = e->w_packet[c]; /* claimed: full, not yet committed */
                     e->slot_arrival[key] = e->w_arrival[c];
-                    e->write_index = key + 1 == e->ring_slots ? 0 : key + 1;
+                    s->write_index = key + 1 == e->ring_slots ? 0 : key + 1;
                 }
-                e->w_index_after[c] = e->write_index;
+                e->w_index_after[c] = s->write_index;
                 if (!free_slot) {
                     e->w_state[c] = W_RECORD;
                     if (e->hold_ns > 0) {
@@ -493,8 +562,8 @@ static int run_writer(struct engine *e, int64_t c) {
                 }
                 e->w_state[c] = W_COPY;
             } else { /* take the index and advance it; look later */
-                e->write_index = key + 1 == e->ring_slots ? 0 : key + 1;
-                e->w_index_after[c] = e->write_index;
+                s->write_index = key + 1 == e->ring_slots ? 0 : key + 1;
+                e->w_index_after[c] = s->write_index;
                 e->w_state[c] = W_LOOK;
             }
             if (e->hold_ns + e->cost_ns > 0) {
@@ -511,21 +580,23 @@ static int run_writer(struct engine *e, int64_t c) {
             if (e->w_blocked[c] == EMPTY) {
                 e->slots[key] = e->w_packet[c];
                 e->slot_arrival[key] = e->w_arrival[c];
-                e->committed[key] = 1;
-                e->occupancy++;
-                if (e->poller_waiting && key == e->read_index) {
-                    e->poller_waiting = 0;
+                e->commit_ns[key] = now;
+                s->occupancy++;
+                if (s->poller_waiting && key == s->read_index) {
+                    s->poller_waiting = 0;
                     e->wake[0] = now;
-                    if (now > e->waiting_since) {
-                        if (key != e->wait1_slot) e->wait2_end = e->wait1_end;
-                        e->wait1_end = now;
-                        e->wait1_slot = key;
+                    if (now > s->waiting_since) {
+                        if (key != s->wait1_slot) s->wait2_end = s->wait1_end;
+                        s->wait1_end = now;
+                        s->wait1_slot = key;
                     }
                 }
             }
             e->w_state[c] = (e->w_blocked[c] != EMPTY && state == W_LOOK && e->policy == FIXED) ? W_RESET : W_RECORD;
         } else if (state == W_RECORD) {
-            if (record_decision(e, c) != 0) return -1;
+            struct decision d = {e->w_packet[c], e->w_arrival[c], e->w_key[c], e->w_index_after[c], e->w_blocked[c],
+                                 e->w_blocker_arrival[c]};
+            if (record_decision(e, s, &d, e->fate != NULL) != 0) return -1;
             e->w_state[c] = W_NEXT;
         } else {
             return 0;
@@ -533,13 +604,25 @@ static int run_writer(struct engine *e, int64_t c) {
     }
 }
 
+/* The state after s->now holds until holds_until: settle the recoveries that decides. */
+static inline __attribute__((always_inline)) void settle_until(struct engine *e, struct state *s, int64_t holds_until) {
+    const struct stalls *stalls = &e->stalls;
+    if (holds_until > s->now && s->next_recovery < stalls->count && stalls->end[s->next_recovery] < holds_until) {
+        int aligned = s->occupancy == 0 && s->index_seen == s->read_index;
+        int64_t deadline = s->next_recovery + 1 < stalls->count ? stalls->start[s->next_recovery + 1] : e->end_ns + 1;
+        if (aligned || deadline <= holds_until)
+            s->next_recovery = settle_recoveries(s->next_recovery, aligned, s->now, holds_until, stalls, e->end_ns,
+                                                 e->recovery_ns);
+    }
+}
+
 /* Feed the next chunk of packets (ids first + 1 ..): their arrivals, and per writer CPU c the
  * packets it handles, chunk_packets[chunk_offsets[c] .. chunk_offsets[c + 1]) (global indices, in
  * arrival order). Runs every event before `limit` (the last arrival of the chunk plus one; or, with
  * the last chunk, the end of the run). Returns 0, or -1 if memory ran out. */
-int ringlab_engine_feed(struct engine *e, int64_t first, const int64_t *arrival, const int32_t *chunk_packets,
+int ringlab_engine_feed(struct engine *e, int64_t first, const int64_t *arrival, const int64_t *chunk_packets,
                         const int64_t *chunk_offsets, int64_t limit, int last) {
-    const struct stalls *stalls = &e->stalls;
+    struct state *s = &e->s;
     e->chunk_first = first;
     e->chunk_arrival = arrival;
     e->chunk_packets = chunk_packets;
@@ -562,18 +645,9 @@ int ringlab_engine_feed(struct engine *e, int64_t first, const int64_t *arrival,
                 if (e->wake[q] < e->wake[best]) best = q;
             int64_t upcoming = e->wake[best] < limit ? e->wake[best] : NEVER;
             /* the state after now holds until the next event: beyond this chunk, at least until limit */
-            int64_t holds_until = upcoming != NEVER ? upcoming : (last ? NEVER : limit);
-            if (holds_until > e->now && e->next_recovery < stalls->count &&
-                stalls->end[e->next_recovery] < holds_until) {
-                int aligned = e->occupancy == 0 && e->index_seen == e->read_index;
-                int64_t deadline = e->next_recovery + 1 < stalls->count ? stalls->start[e->next_recovery + 1]
-                                                                        : e->end_ns + 1;
-                if (aligned || deadline <= holds_until)
-                    e->next_recovery = settle_recoveries(e->next_recovery, aligned, e->now, holds_until, stalls,
-                                                         e->end_ns, e->recovery_ns);
-            }
+            settle_until(e, s, upcoming != NEVER ? upcoming : (last ? NEVER : limit));
             if (upcoming == NEVER) break;
-            e->now = e->wake[best];
+            s->now = e->wake[best];
             p = best;
         }
         e->wake[p] = NEVER;
@@ -582,30 +656,142 @@ int ringlab_engine_feed(struct engine *e, int64_t first, const int64_t *arrival,
     return 0;
 }
 
+/* Per writer CPU, the first packet of the last chunk fed that it has not taken yet (a CPU that
+ * fell behind its packets' arrivals), or -1: the caller feeds these again with the next chunk. */
+void ringlab_engine_untaken(const struct engine *e, int64_t *next) {
+    for (int64_t c = 0; c < e->cpus; c++)
+        next[c] = e->w_position[c] < e->chunk_offsets[c + 1] ? e->chunk_packets[e->w_position[c]] : -1;
+}
+
+/* ---- the direct path: one writer CPU, buggy or fixed ----
+ * With one writer nothing comes between a packet's steps (take the index, look, write or drop,
+ * record) but the poller's reads, so the run can go packet by packet: before each moment the
+ * writer acts on the ring, the poller's reads up to that moment are caught up (the poller first at
+ * a tie, as in the event loop). Every event still happens in time order with the same state, so
+ * every output is the event loop's (tests/test_fast_engine.py checks both against the SimPy model).
+ * It needs the poller's cost above zero (a read never ends when it is noticed) and no packet that
+ * both arrives at 0 and is looked at 0 (at time 0 the writers run before the poller starts). */
+
+/* The poller's reads that end by `limit` (inclusive) or before it. Returns 0, or -1 if memory ran out. */
+static inline __attribute__((always_inline)) int catch_up_reads(struct engine *e, struct state *s, int64_t limit, int inclusive, int traced) {
+    const struct stalls *stalls = &e->stalls;
+    while (e->slots[s->read_index] != EMPTY) {
+        int64_t committed_at = e->commit_ns[s->read_index];
+        /* a slot committed before the poller came to it is read at once; else after waking up */
+        int64_t notice = committed_at < s->checked ? s->checked : committed_at + e->wakeup_ns, done;
+        while (s->stall_cursor < stalls->count && stalls->end[s->stall_cursor] <= notice) s->stall_cursor++;
+        if (s->stall_cursor < stalls->count && stalls->start[s->stall_cursor] <= notice + e->poller_cost_ns)
+            done = work_end(stalls, resume_time(stalls, notice), e->poller_cost_ns);
+        else
+            done = notice + e->poller_cost_ns;
+        if (inclusive ? done > limit : done >= limit) return 0;
+        settle_until(e, s, done);
+        s->now = done;
+        if (poller_read(e, s, traced) != 0) return -1;
+        s->checked = done;
+        if (e->slots[s->read_index] == EMPTY) {
+            s->poller_waiting = 1;
+            s->waiting_since = done;
+        }
+    }
+    return 0;
+}
+
+/* The writer handles `packet`, arriving at `arrival`. Returns 0; 1 if the run ends before its
+ * decision (it and every later packet stay pending); -1 if memory ran out. */
+static inline __attribute__((always_inline)) int direct_packet(struct engine *e, struct state *s, int64_t packet, int64_t arrival, int traced) {
+    int64_t take = arrival > s->writer_free ? arrival : s->writer_free;
+    if (take >= e->end_ns) return 1;
+    int64_t key = s->write_index, look = take + e->hold_ns + e->cost_ns;
+    s->write_index = key + 1 == e->ring_slots ? 0 : key + 1;
+    if (look >= e->end_ns) return 1;
+    if (catch_up_reads(e, s, look, 1, traced) != 0) return -1;
+    settle_until(e, s, look);
+    s->now = look;
+    struct decision d = {packet, arrival, key, s->write_index, e->slots[key], e->slot_arrival[key]};
+    if (d.blocker == EMPTY) {
+        e->slots[key] = packet;
+        e->slot_arrival[key] = arrival;
+        e->commit_ns[key] = look;
+        s->occupancy++;
+        if (s->poller_waiting && key == s->read_index) {
+            s->poller_waiting = 0;
+            if (look > s->waiting_since) {
+                if (key != s->wait1_slot) s->wait2_end = s->wait1_end;
+                s->wait1_end = look;
+                s->wait1_slot = key;
+            }
+        }
+    } else if (e->policy == FIXED) { /* the fix: retry this slot next time, deciding after the lock's hold */
+        s->write_index = key;
+        d.index_after = key;
+        int64_t decided = look + e->hold_ns;
+        if (decided >= e->end_ns) return 1;
+        if (catch_up_reads(e, s, decided, 1, traced) != 0) return -1;
+        settle_until(e, s, decided);
+        s->now = decided;
+    }
+    if (record_decision(e, s, &d, traced) != 0) return -1;
+    s->writer_free = s->now;
+    return 0;
+}
+
+/* Feed packets first + 1 .. first + count to the direct path: arriving at arrival[k], or (NULL) at
+ * (first + k + 1) * interval_ns. `last`: the final chunk; the run then goes on to its end. Returns
+ * 0, or -1 if memory ran out. */
+int ringlab_engine_feed_direct(struct engine *e, int64_t first, int64_t count, const int64_t *arrival, int last) {
+    struct state local = e->s, *s = &local; /* in registers while the chunk runs */
+    int failed = 0;
+    if (first == 0) { /* at time 0 the poller starts and finds slot 0 empty */
+        s->poller_waiting = 1;
+        s->waiting_since = 0;
+    }
+    int traced = e->fate != NULL;
+    for (int64_t k = 0; k < count && !s->finished && !failed; k++) {
+        int64_t packet = first + k, arrival_ns = arrival ? arrival[k] : (packet + 1) * e->interval_ns;
+        /* two copies of the loop: with and without the trace's columns */
+        int result = traced ? direct_packet(e, s, packet, arrival_ns, 1) : direct_packet(e, s, packet, arrival_ns, 0);
+        failed = result < 0;
+        s->finished = result > 0;
+    }
+    if (last && !failed) {
+        failed = catch_up_reads(e, s, e->end_ns, 0, traced) != 0;
+        settle_until(e, s, NEVER);
+    }
+    e->s = local;
+    return failed ? -1 : 0;
+}
+
 /* The end: end_state receives the write index as the trace shows it, the read index, the occupancy
  * and the reads; counts the reads, drops and writes; warnings the count, the reads out of order,
  * how many of the first ones were kept; and the maximum displacement. */
 void ringlab_engine_finish(struct engine *e, int64_t *end_state, int64_t *counts, int64_t *warnings,
                            int64_t *first_warnings, int64_t *last_warnings, int64_t *max_displacement) {
-    displacement_finish(&e->displacement, e->packets);
-    end_state[0] = e->index_seen;
-    end_state[1] = e->read_index;
-    end_state[2] = e->occupancy;
-    end_state[3] = e->counts[0];
-    memcpy(counts, e->counts, sizeof e->counts);
-    warnings[0] = e->warnings.count;
-    warnings[1] = e->warnings.late;
+    struct state *s = &e->s;
+    e->latency_counts[s->run_bucket] += s->run_length;
+    s->run_length = 0;
+    displacement_finish(&s->displacement, &e->window, e->packets);
+    end_state[0] = s->index_seen;
+    end_state[1] = s->read_index;
+    end_state[2] = s->occupancy;
+    end_state[3] = s->counts[0];
+    memcpy(counts, s->counts, sizeof s->counts);
+    warnings[0] = s->order.count;
+    warnings[1] = s->order.late;
     warnings[2] = e->warnings.kept_first;
     if (e->warnings.keep > 0) {
         memcpy(first_warnings, e->warnings.first, sizeof(int64_t) * 3 * e->warnings.kept_first);
         /* the last ones, oldest first */
-        int64_t beyond = e->warnings.count - e->warnings.kept_first, kept = beyond < e->warnings.keep ? beyond : e->warnings.keep;
+        int64_t beyond = s->order.count - e->warnings.kept_first, kept = beyond < e->warnings.keep ? beyond : e->warnings.keep;
         for (int64_t k = 0; k < kept; k++) {
-            int64_t index = (e->warnings.count - kept + k) % e->warnings.keep;
+            int64_t index = (s->order.count - kept + k) % e->warnings.keep;
             memcpy(last_warnings + 3 * k, e->warnings.last + 3 * index, sizeof(int64_t) * 3);
         }
     }
-    *max_displacement = e->displacement.max;
+    *max_displacement = s->displacement.max;
+    memcpy(e->latency_counts_out, e->latency_counts, sizeof e->latency_counts);
+    memcpy(e->late_latency_counts_out, e->late_latency_counts, sizeof e->late_latency_counts);
+    memcpy(e->latency_totals_out, s->latency_totals, sizeof s->latency_totals);
 }
 
 /* A FILE for the engine's warning lines (C's stdio, so the loop need not call back into Python). */

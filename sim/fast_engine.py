@@ -54,6 +54,10 @@ def _library():
         library.ringlab_engine_new.restype = pointer
         library.ringlab_engine_feed.argtypes = [pointer, i64, pointer, pointer, pointer, i64, ctypes.c_int]
         library.ringlab_engine_feed.restype = ctypes.c_int
+        library.ringlab_engine_feed_direct.argtypes = [pointer, i64, i64, pointer, ctypes.c_int]
+        library.ringlab_engine_feed_direct.restype = ctypes.c_int
+        library.ringlab_engine_untaken.argtypes = [pointer, pointer]
+        library.ringlab_engine_untaken.restype = None
         library.ringlab_engine_finish.argtypes = [pointer] * 7
         library.ringlab_engine_finish.restype = None
         library.ringlab_engine_free.argtypes = [pointer]
@@ -124,34 +128,65 @@ class _Outputs:
         return _pointer(self.columns[name], dtype) if self.columns is not None else None
 
 
-def _cpu_lists(part: PlanChunk, cpus: int) -> tuple[np.ndarray, np.ndarray]:
+def _cpu_lists(part: PlanChunk, cpus: int, untaken: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Each CPU's packets of a chunk (global indices, in arrival order) and where each CPU's begin;
-    packets of CPU -1 never reach the writer."""
-    if cpus == 1 and not np.any(part.cpu < 0):
-        packets = np.arange(part.first, part.first + len(part.cpu), dtype=np.int32)
+    packets of CPU -1 never reach the writer. With ``untaken`` (per CPU, its first packet not taken
+    yet), the packets a CPU took already are left out."""
+    if cpus == 1 and untaken is None and not np.any(part.cpu < 0):
+        packets = np.arange(part.first, part.first + part.count, dtype=np.int64)
         return packets, np.array([0, len(packets)], np.int64)
-    order = np.lexsort((part.arrival_ns, part.cpu))
+    index = np.arange(part.first, part.first + part.count, dtype=np.int64)
+    wanted = part.cpu >= 0
+    if untaken is not None:
+        wanted &= index >= untaken[np.maximum(part.cpu, 0)]
+    chosen = np.flatnonzero(wanted)
+    order = chosen[np.lexsort((part.arrival_ns[chosen], part.cpu[chosen]))]
     offsets = np.searchsorted(part.cpu[order], np.arange(cpus + 1)).astype(np.int64)
-    return (order + part.first).astype(np.int32), offsets
+    return index[order], offsets
+
+
+def _with_untaken(carried: PlanChunk | None, part: PlanChunk) -> PlanChunk:
+    """The next chunk, after the packets of earlier ones that some CPU has not taken yet."""
+    if carried is None:
+        return part
+    return PlanChunk(carried.first, np.concatenate([carried.arrival_ns, part.arrival_ns]),
+                     np.concatenate([carried.cpu, part.cpu]), carried.count + part.count)
+
+
+def can_go_direct(scenario: Scenario, plan: RunPlan | None = None) -> bool:
+    """Whether the engine's direct path can run this (``fast_engine.c``): one writer CPU, the buggy or
+    fixed policy, a poller cost above zero, packets in id order all reaching the writer, and none
+    arriving and looked at both at time 0."""
+    writer = scenario.writer
+    if writer.cpus != 1 or writer.policy == "locked" or scenario.poller.cost_ns <= 0:
+        return False
+    if plan is None:  # drawn from the scenario: arrivals from one interval on, strictly increasing
+        return True
+    return bool(np.all(np.diff(plan.arrival_ns) > 0) and not np.any(plan.cpu < 0)
+                and (plan.packets == 0 or plan.arrival_ns[0] > 0 or writer.cost_ns + writer.lock_hold_ns > 0))
 
 
 def run_fast(scenario: Scenario, plan: RunPlan | None = None, keep_trace: bool = True, warnings_dir=None,
-             progress: bool = False, chunk: int = CHUNK_PACKETS) -> FastRun:
+             progress: bool = False, chunk: int = CHUNK_PACKETS, direct: bool | None = None) -> FastRun:
     """Run ``scenario`` with the compiled engine: the same trace as ``sim.model.simulate``.
 
     With ``keep_trace`` false and no ``plan`` the run streams (see the module's docstring): its
     warnings are written to a new file in ``warnings_dir`` if given, else only the first and last
-    are kept; ``progress`` shows a bar on a terminal for runs longer than two seconds.
+    are kept; ``progress`` shows a bar on a terminal for runs longer than two seconds. The engine
+    takes its direct path whenever it can (``direct=None``; False forces the general event loop,
+    which gives the same results).
     """
     library = _library()
+    direct = can_go_direct(scenario, plan) if direct is None else direct and can_go_direct(scenario, plan)
     if plan is None and not keep_trace:
         streamed = stream_plan(scenario, chunk)
-        stalls, end_ns, packets, parts, sorted_arrivals = streamed.stalls, streamed.end_ns, scenario.packets, \
-            streamed.chunks(), None
+        stalls, end_ns, packets, sorted_arrivals = streamed.stalls, streamed.end_ns, scenario.packets, None
+        regular = direct and not scenario.jitter_ns  # arrivals at multiples of the interval: computed in C
+        parts = _spans(packets, chunk) if regular else streamed.chunks()
     else:
         plan = plan if plan is not None else draw_plan(scenario)
         stalls, end_ns, packets = plan.stalls, plan.end_ns, plan.packets
-        parts = [PlanChunk(0, np.ascontiguousarray(plan.arrival_ns, np.int64), plan.cpu)]
+        parts = [PlanChunk(0, np.ascontiguousarray(plan.arrival_ns, np.int64), plan.cpu, plan.packets)]
         in_id_order = np.all(np.diff(plan.arrival_ns) > 0) and not np.any(plan.cpu < 0)
         sorted_arrivals = None if in_id_order else np.sort(plan.arrival_ns[plan.cpu >= 0])
     stall_start = np.ascontiguousarray(stalls.start_ns, np.int64)
@@ -183,16 +218,32 @@ def run_fast(scenario: Scenario, plan: RunPlan | None = None, keep_trace: bool =
             from tqdm import tqdm
 
             bar = tqdm(total=packets, unit="packet", unit_scale=True, delay=2, desc=scenario.name)
+        carried, untaken = None, None  # the packets a CPU that fell behind has not taken yet
         for part in parts:
-            cpu_packets, cpu_offsets = _cpu_lists(part, scenario.writer.cpus)
-            arrival = np.ascontiguousarray(part.arrival_ns, np.int64)
-            last = part.first + len(arrival) >= packets
-            limit = end_ns if last else min(int(arrival[-1]) + 1, end_ns)
-            if library.ringlab_engine_feed(engine, part.first, _pointer(arrival), _pointer(cpu_packets, np.int32),
-                                           _pointer(cpu_offsets, np.int64), limit, int(last)) != 0:
+            count = part.count
+            last = part.first + count >= packets
+            if direct:
+                arrival = None if part.arrival_ns is None else np.ascontiguousarray(part.arrival_ns, np.int64)
+                failed = library.ringlab_engine_feed_direct(engine, part.first, count, _pointer(arrival), int(last))
+            else:
+                part = _with_untaken(carried, part)
+                arrival = np.ascontiguousarray(part.arrival_ns, np.int64)
+                cpu_packets, cpu_offsets = _cpu_lists(part, scenario.writer.cpus, untaken)
+                limit = end_ns if last else min(int(arrival[-1]) + 1, end_ns)
+                failed = library.ringlab_engine_feed(engine, part.first, _pointer(arrival), _pointer(cpu_packets, np.int64),
+                                                     _pointer(cpu_offsets, np.int64), limit, int(last))
+                if not failed and not last:
+                    untaken = np.zeros(scenario.writer.cpus, np.int64)
+                    library.ringlab_engine_untaken(engine, _pointer(untaken))
+                    untaken[untaken < 0] = part.first + part.count
+                    behind = int(untaken.min()) - part.first
+                    carried = PlanChunk(part.first + behind, part.arrival_ns[behind:], part.cpu[behind:],
+                                        part.count - behind) if behind < part.count else None
+                    untaken = untaken if carried is not None else None
+            if failed:
                 raise MemoryError("the fast engine ran out of memory")
             if bar is not None:
-                bar.update(len(arrival))
+                bar.update(count)
         end, counts, warned = np.zeros(4, np.int64), np.zeros(3, np.int64), np.zeros(3, np.int64)
         first, latest = np.zeros((keep, 3), np.int64), np.zeros((keep, 3), np.int64)
         displacement = np.zeros(1, np.int64)
@@ -234,6 +285,13 @@ def run_fast(scenario: Scenario, plan: RunPlan | None = None, keep_trace: bool =
     kept_first = int(warned[2])
     return FastRun(None, summary, None, Warnings(int(warned[0]), warnings_file, first[:kept_first],
                                                  latest[:min(keep, int(warned[0]) - kept_first)]))
+
+
+def _spans(packets: int, chunk: int):
+    """A plan's packets a chunk at a time, without their arrivals: for the direct path, which
+    computes arrivals at multiples of the interval itself."""
+    for first in range(0, packets, chunk):
+        yield PlanChunk(first, None, None, min(chunk, packets - first))
 
 
 def _injected(stalls):

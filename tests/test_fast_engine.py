@@ -10,13 +10,13 @@ from hypothesis import strategies as st
 from ringlab.analysis import format_warnings, poller_warnings, summarize
 from ringlab.cli import main
 from ringlab.scenario import load_scenario
-from ringlab.sim.fast_engine import run_fast
+from ringlab.sim.fast_engine import can_go_direct, run_fast
 from ringlab.sim.model import simulate
 from tests.helpers import scenario, scripted
 from tests.test_bad_input import EXAMPLE
 from tests.test_model import any_scenario
 
-COLUMNS = ("slot", "fate", "decided_ns", "writer_index_after", "delivery_ns", "delivery_order")
+COLUMNS = ("slot", "fate", "decided_ns", "writer_index_after", "delivery_ns", "delivery_order", "blocked_by")
 
 
 def assert_same_trace(reference, fast):
@@ -29,15 +29,35 @@ def assert_same_trace(reference, fast):
 @settings(max_examples=150)
 @given(any_scenario())
 def test_fast_engine_gives_the_simpy_trace_for_generated_scenarios(sc):
-    assert_same_trace(simulate(sc), run_fast(sc).trace)
+    """Both of the engine's paths: the direct one (one writer CPU, taken whenever it can be) and the
+    general event loop."""
+    reference = simulate(sc)
+    assert_same_trace(reference, run_fast(sc).trace)
+    assert_same_trace(reference, run_fast(sc, direct=False).trace)
 
 
-@given(any_scenario(), st.integers(1, 500))
-def test_a_streamed_run_in_any_chunks_equals_the_analysis_of_the_full_trace(tmp_path_factory, sc, chunk):
+@given(any_scenario(), st.booleans())
+def test_the_direct_path_gives_the_event_loops_trace_and_summary(sc, jitter_free):
+    """On one writer CPU (buggy or fixed, the poller's cost above zero) the engine runs packet by
+    packet; every column and every figure of the summary equal the event loop's."""
+    sc = scenario(sc.packets, sc.writer.policy if sc.writer.policy != "locked" else "fixed", sc.source["stalls"],
+                  seed=sc.seed, ring_slots=sc.ring_slots, interval=sc.interval_ns,
+                  jitter=0 if jitter_free else sc.jitter_ns, drain=sc.drain_ns, writer_cpus=1,
+                  writer_cost=sc.writer.cost_ns, writer_lock_hold=sc.writer.lock_hold_ns,
+                  poller_cost=max(1, sc.poller.cost_ns), poller_wakeup=sc.poller.wakeup_ns)
+    assert can_go_direct(sc)
+    direct, events = run_fast(sc), run_fast(sc, direct=False)
+    assert_same_trace(events.trace, direct.trace)
+    assert direct.summary == events.summary
+
+
+@given(any_scenario(), st.integers(1, 500), st.sampled_from([None, False]))
+def test_a_streamed_run_in_any_chunks_equals_the_analysis_of_the_full_trace(tmp_path_factory, sc, chunk, direct):
     """Streamed a chunk of packets at a time (here from 1 to 500), the summary-only run gives the
-    summary of the whole trace, and its streamed warnings are the ones the trace's reads give."""
+    summary of the whole trace, and its streamed warnings are the ones the trace's reads give; on
+    both paths of the engine (direct=None takes the direct one where it can)."""
     full = run_fast(sc)
-    lean = run_fast(sc, keep_trace=False, warnings_dir=tmp_path_factory.mktemp("w"), chunk=chunk)
+    lean = run_fast(sc, keep_trace=False, warnings_dir=tmp_path_factory.mktemp("w"), chunk=chunk, direct=direct)
     assert lean.trace is None
     assert lean.summary == summarize(full.trace) == full.summary
     expected = format_warnings(poller_warnings(full.trace.delivered_ids()))
@@ -46,6 +66,17 @@ def test_a_streamed_run_in_any_chunks_equals_the_analysis_of_the_full_trace(tmp_
     rows = poller_warnings(full.trace.delivered_ids())
     assert np.array_equal(kept.first, rows[:len(kept.first)]) and np.array_equal(kept.last, rows[len(rows) - len(kept.last):])
     assert len(kept.first) + len(kept.last) == min(len(rows), 2 * 1000)
+
+
+def test_a_writer_behind_its_arrivals_keeps_its_packets_across_chunks():
+    """Two writer CPUs each slower than the packets come: at a chunk's end each still has packets
+    of it to take, which the next chunk must carry (they were once lost)."""
+    sc = scenario(3000, "locked", scripted((20_000, 5000)), ring_slots=8, interval=100, writer_cpus=2,
+                  writer_cost=350, poller_cost=50, drain=0)
+    full = run_fast(sc)
+    assert full.trace.fate_counts()["pending"] > 1000  # the writers fell far behind
+    for chunk in (1, 7, 100):
+        assert run_fast(sc, keep_trace=False, chunk=chunk).summary == full.summary
 
 
 def test_examples_agree_between_engines():
