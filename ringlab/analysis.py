@@ -42,7 +42,7 @@ def poller_warnings(delivered_ids: np.ndarray) -> np.ndarray:
 
 def format_warnings(rows: np.ndarray) -> str:
     """The warning lines exactly as the poller prints them, one per row, newline-terminated."""
-    return "".join(WARNING_FORMAT % (missed, current, packet) + "\n" for missed, current, packet in rows)
+    return "".join(WARNING_FORMAT % (missed, current, packet) + "\n" for missed, current, packet in np.asarray(rows).tolist())
 
 
 def late_mask(delivered_ids: np.ndarray) -> np.ndarray:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import json
 import os
+import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,9 +18,7 @@ def new_temporary_file(path: Path) -> str:
     """A new empty hidden file beside ``path`` (``.name.XXXX.tmp``), readable as results are."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; results are for sharing
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes the file private; results are for sharing
     return tmp
 
 
@@ -32,6 +33,68 @@ def atomic_path(path: Path):
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+STAGING_SUFFIX = ".staging"   # a directory being written, beside the one it will replace
+REPLACED_SUFFIX = ".replaced" # a directory just replaced, being removed
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one step (Linux renameat2 RENAME_EXCHANGE); False where that is not supported."""
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except AttributeError:
+        return False
+    at_cwd, rename_exchange = -100, 2
+    if renameat2(at_cwd, os.fsencode(a), at_cwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    error = ctypes.get_errno()
+    if error in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(error, os.strerror(error), str(b))
+
+
+def remove_leftovers(target: Path) -> None:
+    """Remove what killed writers of ``target`` left beside it (staged or replaced directories)."""
+    target = Path(target)
+    for suffix in (STAGING_SUFFIX, REPLACED_SUFFIX):
+        for leftover in target.parent.glob(f".{target.name}.*{suffix}"):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
+@contextmanager
+def staged_directory(target: Path, clean: bool = True):
+    """Yield a new hidden directory beside ``target`` (``.NAME.XXXX.staging``) to write into; on
+    success it takes ``target``'s place whole, in one step where the filesystem can swap two
+    directories (a previous ``target`` is then removed); on failure it is removed and ``target`` is
+    untouched. Leftovers of killed writers of ``target`` are removed first (unless ``clean`` is
+    false: a sweep removes all its points' leftovers once, before it starts)."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if clean:
+        remove_leftovers(target)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=STAGING_SUFFIX, dir=target.parent))
+    try:
+        os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes it private; results are for sharing
+        yield staging
+        if not target.exists():
+            os.rename(staging, target)
+        elif _exchange(staging, target):
+            shutil.rmtree(staging)  # now the previous target
+        else:
+            replaced = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=REPLACED_SUFFIX, dir=target.parent))
+            os.rename(target, replaced / "previous")
+            os.rename(staging, target)
+            shutil.rmtree(replaced)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
 
 
 def write_text(path: Path, text: str) -> None:

@@ -74,38 +74,39 @@ def _print_summary(name: str, backend: str, summary, out_dir: Path) -> None:
     )
 
 
-def _write(out_dir: Path, result, extra: dict | None = None) -> None:
-    from ringlab.run_directory import write_run_directory
-
+def _report(out_dir: Path, result) -> None:
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
-    write_run_directory(out_dir, result, extra)
     _print_summary(result.scenario.name, result.backend, result.summary, out_dir)
 
 
 def cmd_sim(args) -> int:
+    from ringlab.atomic_files import staged_directory
+    from ringlab.run_directory import run_output_directory, write_run_files
     from ringlab.runner import run
     from ringlab.scenario import load_scenario
 
     scenario = load_scenario(args.scenario, args.overrides)
-    out_dir = output_directory(args.out)
+    out_dir = run_output_directory(args.out, args.scenario)
     if args.warnings == "summary" and not args.summary_only:
         raise InputError("--warnings", "summary goes with --summary-only (a run with its trace keeps every warning)")
-    result = run(scenario, "sim", engine=args.engine, keep_trace=not args.summary_only, progress=sys.stderr.isatty(),
-                 warnings_dir=out_dir if args.warnings == "all" else None)
-    _write(out_dir, result)
+    with staged_directory(out_dir) as staging:
+        result = run(scenario, "sim", engine=args.engine, keep_trace=not args.summary_only,
+                     progress=sys.stderr.isatty(), warnings_dir=staging if args.warnings == "all" else None)
+        write_run_files(staging, result)
+    _report(out_dir, result)
     return 0
 
 
 def cmd_dump(args) -> int:
-    from ringlab.dump import render_dump
+    from ringlab.dump import dump_lines
     from ringlab.run_directory import load_run
 
     trace, _ = load_run(args.run)
     to_ns = args.to_ns if args.to_ns is not None else trace.end_ns
     if to_ns < args.from_ns:
         raise InputError("--to", "must not be before --from")
-    sys.stdout.write(render_dump(trace, args.from_ns, to_ns))
+    sys.stdout.writelines(dump_lines(trace, args.from_ns, to_ns))
     return 0
 
 
@@ -121,13 +122,17 @@ def cmd_plot(args) -> int:
 
 
 def cmd_hw_trial(args) -> int:
+    from ringlab.atomic_files import staged_directory
+    from ringlab.run_directory import run_output_directory, write_run_files
     from ringlab.runner import run
     from ringlab.scenario import load_scenario
 
     scenario = load_scenario(args.scenario, args.overrides)
-    out_dir = output_directory(args.out)
-    result = run(scenario, "hw", iface=args.iface, force=args.force)
-    _write(out_dir, result, {"interface": args.iface or "testbed"})
+    out_dir = run_output_directory(args.out, args.scenario)
+    with staged_directory(out_dir) as staging:
+        result = run(scenario, "hw", iface=args.iface, force=args.force)
+        write_run_files(staging, result, {"interface": args.iface or "testbed"})
+    _report(out_dir, result)
     holds = result.hardware.conservation["holds"]
     print(f"conservation (sent = written + dropped_full + lost before XDP, counters agree): "
           f"{'holds' if holds else 'VIOLATED'}")
@@ -135,23 +140,26 @@ def cmd_hw_trial(args) -> int:
 
 
 def cmd_replay(args) -> int:
-    from ringlab.atomic_files import write_json
+    from ringlab.atomic_files import staged_directory, write_json
     from ringlab.compare.replay import agreement, load_measured, replay
+    from ringlab.run_directory import REPLAY_FILE, run_output_directory, write_run_files
 
     measured, scenario, _ = load_measured(args.run)
-    out_dir = output_directory(args.out)
+    out_dir = run_output_directory(args.out)
     result = replay(measured, scenario, engine=args.engine, costs=args.costs)
     agreed = agreement(measured, result.trace)
     used = {name: result.scenario.source[name.split(".")[0]][name.split(".")[1]]
             for name in ("writer.cost", "poller.cost", "poller.wakeup")}
-    _write(out_dir, result, {"replay_of": str(Path(args.run).resolve()), "costs": {"from": args.costs, **used},
-                             "agreement": agreed.to_dict()})
-    write_json(out_dir / "replay.json", agreed.to_dict())
+    with staged_directory(out_dir) as staging:
+        write_json(staging / REPLAY_FILE, agreed.to_dict())
+        write_run_files(staging, result, {"replay_of": str(Path(args.run).resolve()),
+                                          "costs": {"from": args.costs, **used}, "agreement": agreed.to_dict()})
+    _report(out_dir, result)
     offsets = agreed.to_dict()["same_offsets_after_stalls"]
     print(f"replay of {args.run}: {100 * agreed.same_fate_share:.3f}% of packets with the same fate; dropped "
           f"{agreed.fate_counts_measured['dropped_full']} measured, {agreed.fate_counts_replayed['dropped_full']} "
           f"replayed; {100 * agreed.same_order_share:.3f}% of reads in the same order; lasting offset after "
-          f"{offsets} of {len(agreed.offsets_after_stalls)} stalls the same -> {out_dir / 'replay.json'}")
+          f"{offsets} of {len(agreed.offsets_after_stalls)} stalls the same -> {out_dir / REPLAY_FILE}")
     return 0
 
 

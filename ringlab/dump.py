@@ -1,7 +1,8 @@
 """The map over time, printed in the format of the original debugging: see docs/model.md.
 
 One frame per change of the ring: the N slots on one line (``  EMPTY  `` or ``(0001234)``), and
-``^^^^^^^^^`` on the line below, under the slot the poller is waiting on.
+``^^^^^^^^^`` on the line below, under the slot the poller is waiting on. The frames are made and
+printed a batch of events at a time, so a dump of any length takes little memory.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from ringlab.units import format_time_ns
 
 EMPTY_CELL = "  EMPTY  "
 POINTER = "^^^^^^^^^"
+BATCH_EVENTS = 1 << 16  # events ordered and turned into frames at a time
 
 
 def format_slot(packet_id: int | None) -> str:
@@ -44,16 +46,7 @@ def frames(trace: Trace, from_ns: int, to_ns: int):
     writer_index = int(trace.writer_index_after[before[np.argmax(trace.decided_ns[before])]]) if len(before) else 0
     yield from_ns, writer_index, list(slots), read_index
 
-    # Events after from_ns: decisions and writes before reads at equal times.
-    def window(times, idx):
-        return idx[(times[idx] > from_ns) & (times[idx] <= to_ns)]
-
-    # At one instant the engines run the writer CPUs in order, and reads in read order.
-    events = sorted(
-        [(int(trace.decided_ns[p]), 0, int(trace.cpu[p]), p) for p in window(trace.decided_ns, decided)]
-        + [(int(trace.delivery_ns[p]), 1, int(trace.delivery_order[p]), p) for p in window(trace.delivery_ns, read)]
-    )
-    for time_ns, kind, _, packet in events:
+    for time_ns, kind, packet in _events(trace, decided, read, from_ns, to_ns):
         if kind == 0:
             writer_index = int(trace.writer_index_after[packet])
             if trace.fate[packet] in (DELIVERED, IN_RING):
@@ -64,10 +57,37 @@ def frames(trace: Trace, from_ns: int, to_ns: int):
         yield time_ns, writer_index, list(slots), read_index
 
 
-def render_dump(trace: Trace, from_ns: int, to_ns: int) -> str:
-    """The dump between two times, one frame per change, each headed by its time and the indices."""
-    out = []
+def _events(trace: Trace, decided: np.ndarray, read: np.ndarray, from_ns: int, to_ns: int):
+    """``(time_ns, kind, packet)`` of the decisions (kind 0) and reads (kind 1) in (from_ns, to_ns],
+    in the engines' order: by time; at one instant decisions first, by writer CPU, then reads in
+    read order. Made a batch at a time: each batch ends before an instant that begins the next."""
+    decided = decided[(trace.decided_ns[decided] > from_ns) & (trace.decided_ns[decided] <= to_ns)]
+    read = read[(trace.delivery_ns[read] > from_ns) & (trace.delivery_ns[read] <= to_ns)]
+    decided = decided[np.argsort(trace.decided_ns[decided], kind="stable")]
+    read = read[np.argsort(trace.delivery_ns[read], kind="stable")]
+    decided_ns, read_ns = trace.decided_ns[decided], trace.delivery_ns[read]
+    i = j = 0
+    while i < len(decided) or j < len(read):
+        # the batch: everything before the first instant beyond BATCH_EVENTS of either kind
+        limit = min(decided_ns[i + BATCH_EVENTS] if i + BATCH_EVENTS < len(decided) else np.iinfo(np.int64).max,
+                    read_ns[j + BATCH_EVENTS] if j + BATCH_EVENTS < len(read) else np.iinfo(np.int64).max)
+        next_i = int(np.searchsorted(decided_ns, limit, side="left"))
+        next_j = int(np.searchsorted(read_ns, limit, side="left"))
+        packets = np.concatenate([decided[i:next_i], read[j:next_j]])
+        kinds = np.r_[np.zeros(next_i - i, np.int64), np.ones(next_j - j, np.int64)]
+        times = np.r_[decided_ns[i:next_i], read_ns[j:next_j]]
+        ties = np.r_[trace.cpu[decided[i:next_i]].astype(np.int64), trace.delivery_order[read[j:next_j]]]
+        for k in np.lexsort((ties, kinds, times)):
+            yield int(times[k]), int(kinds[k]), int(packets[k])
+        i, j = next_i, next_j
+
+
+def dump_lines(trace: Trace, from_ns: int, to_ns: int):
+    """The dump between two times, a frame at a time: one per change, headed by its time and the indices."""
     for time_ns, writer_index, slots, read_index in frames(trace, from_ns, to_ns):
-        out.append(f"t={format_time_ns(time_ns)}  w={writer_index} r={read_index}")
-        out.append(format_frame(slots, read_index))
-    return "\n".join(out) + "\n"
+        yield f"t={format_time_ns(time_ns)}  w={writer_index} r={read_index}\n{format_frame(slots, read_index)}\n"
+
+
+def render_dump(trace: Trace, from_ns: int, to_ns: int) -> str:
+    """The whole dump between two times as one string (see ``dump_lines``)."""
+    return "".join(dump_lines(trace, from_ns, to_ns))

@@ -4,17 +4,23 @@
 poller's warnings), ``scenario.toml`` (what was run), for hardware ``sent.npy`` (send times), and
 ``summary.json`` (the figures, the provenance, and what only hardware knows), written last: a
 directory with a summary holds a complete run.
+
+A run directory is written whole or not at all: into a new hidden directory beside the target,
+which then takes the target's place (``ringlab.atomic_files.staged_directory``), so a reader never
+sees files of two runs together, and a killed run leaves the previous one as it was.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
+import tomli_w
 
-from ringlab.analysis import format_warnings
-from ringlab.atomic_files import atomic_path, read_json, write_json, write_text, write_toml
+from ringlab.atomic_files import read_json, staged_directory
 from ringlab.errors import InputError
 from ringlab.provenance import provenance
 from ringlab.runner import RunResult
@@ -25,25 +31,24 @@ SUMMARY_FILE = "summary.json"
 WARNINGS_FILE = "warnings.log"
 SCENARIO_FILE = "scenario.toml"
 SENT_FILE = "sent.npy"
+REPLAY_FILE = "replay.json"  # a replay's agreement with the run it replays
 
 
 def write_warnings(path: Path, result: RunResult) -> None:
-    """The poller's warning lines, atomically: formatted in C from the read order; or the file a
-    streamed run wrote them to, moved into place; or the first and last ones a streamed run kept,
-    with a line saying how many were not."""
+    """The poller's warning lines: formatted in C from the read order; or the file a streamed run
+    wrote them to, moved here; or the first and last ones a streamed run kept, with a line saying
+    how many were not."""
     path = Path(path)
     if result.delivered_ids is not None:
         from ringlab.sim.fast_engine import write_warnings_file
 
-        with atomic_path(path) as tmp:
-            write_warnings_file(result.delivered_ids, tmp)
+        write_warnings_file(result.delivered_ids, path)
     elif result.warnings.file is not None:
-        os.replace(result.warnings.file, path)
+        shutil.move(result.warnings.file, path)
     else:
-        kept = result.warnings
-        skipped = kept.count - len(kept.first) - len(kept.last)
-        note = f"# {skipped} warnings not kept here (ringlab sim --summary-only --warnings all keeps them all)\n"
-        write_text(path, format_warnings(kept.first) + (note if skipped else "") + format_warnings(kept.last))
+        from ringlab.sim.fast_engine import write_kept_warnings
+
+        write_kept_warnings(result.warnings, path)
 
 
 def hardware_figures(trial) -> dict:
@@ -62,18 +67,24 @@ def hardware_figures(trial) -> dict:
 
 
 def write_run_directory(out_dir, result: RunResult, extra: dict | None = None) -> Path:
-    """Write ``result``'s files into ``out_dir`` (each atomically, the summary last); return the directory."""
-    out_dir = Path(out_dir)
+    """Write ``result``'s run directory at ``out_dir``, whole: it replaces whatever was there in one
+    step (see the module's docstring). Return the directory."""
+    with staged_directory(Path(out_dir)) as staging:
+        write_run_files(staging, result, extra)
+    return Path(out_dir)
+
+
+def write_run_files(directory, result: RunResult, extra: dict | None = None) -> Path:
+    """Write ``result``'s files into ``directory``, a new one no reader looks at yet (a staged
+    directory), the summary last."""
+    directory = Path(directory)
     if result.trace is not None:
-        result.trace.save(out_dir / TRACE_FILE)
-    else:
-        (out_dir / TRACE_FILE).unlink(missing_ok=True)
+        result.trace.save(directory / TRACE_FILE)
     if result.hardware is not None and result.hardware.sent_ns is not None:
-        with atomic_path(out_dir / SENT_FILE) as tmp, open(tmp, "wb") as handle:
-            np.save(handle, result.hardware.sent_ns)
-    write_warnings(out_dir / WARNINGS_FILE, result)
+        np.save(directory / SENT_FILE, result.hardware.sent_ns)
+    write_warnings(directory / WARNINGS_FILE, result)
     scenario = result.scenario
-    write_toml(out_dir / SCENARIO_FILE, scenario.to_dict())
+    (directory / SCENARIO_FILE).write_text(tomli_w.dumps(scenario.to_dict()))
     document = {
         **provenance(result.backend),
         "backend": result.backend,
@@ -89,8 +100,42 @@ def write_run_directory(out_dir, result: RunResult, extra: dict | None = None) -
     if result.hardware is not None:
         document.update(hardware_figures(result.hardware))
     document.update(extra or {})
-    write_json(out_dir / SUMMARY_FILE, document)
-    return out_dir
+    (directory / SUMMARY_FILE).write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+    return directory
+
+
+RUN_ENTRIES = (TRACE_FILE, SUMMARY_FILE, WARNINGS_FILE, SCENARIO_FILE, SENT_FILE, REPLAY_FILE)
+SPECIAL_ROOTS = ("/proc", "/sys", "/dev", "/run")
+
+
+def run_output_directory(path, scenario_file=None) -> Path:
+    """``--out`` for one run, checked before anything runs: a directory that does not exist yet, an
+    empty one, or an earlier ringlab run (which the new one replaces whole); never a file, a path
+    under /proc, /sys, /dev or /run, or a directory holding anything else (such as the scenario
+    being run). An InputError names the problem."""
+    if str(path).strip() == "":
+        raise InputError("--out", "is empty: name the directory for the run")
+    path = Path(path)
+    resolved = path.resolve()
+    for root in SPECIAL_ROOTS:
+        if resolved.is_relative_to(root):
+            raise InputError("--out", f"{path} is under {root}, not a place for results")
+    if path.exists() or path.is_symlink():
+        if not path.is_dir():
+            raise InputError("--out", f"{path} exists and is not a directory")
+        if scenario_file is not None and Path(scenario_file).resolve().parent == resolved:
+            raise InputError("--out", f"{path} holds the scenario being run; write the run to a directory of its own")
+        entries = sorted(entry.name for entry in path.iterdir())
+        foreign = [name for name in entries if name not in RUN_ENTRIES and not name.startswith("timeline")]
+        if entries and (foreign or SUMMARY_FILE not in entries):
+            raise InputError("--out", f"{path} holds files that are not a ringlab run (such as {(foreign or entries)[0]}); "
+                                      "choose a new or empty directory")
+    existing = resolved.parent
+    while not existing.exists():
+        existing = existing.parent
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError("--out", f"cannot write in {existing}")
+    return path
 
 
 def is_complete(out_dir) -> bool:

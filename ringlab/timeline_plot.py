@@ -19,6 +19,32 @@ from ringlab.pauses import BACKGROUND  # noqa: E402
 from ringlab.trace import DELIVERED, IN_RING, NOT_SET, Trace  # noqa: E402
 
 US = 1e3
+MAX_DRAWN = 20_000  # marks of one series beyond which a wide window is drawn decimated
+BINS = 2_000        # time bins of a decimated series (more than the figure has pixel columns)
+
+
+def decimated(time_ns: np.ndarray, values: np.ndarray, from_ns: int, to_ns: int) -> np.ndarray:
+    """Which points of a series (in time order) to draw: all of them up to MAX_DRAWN; beyond, in each
+    of BINS time bins the lowest and the highest, so the drawing keeps the series' envelope (what
+    a figure can show of millions of points) and every extreme."""
+    if len(time_ns) <= MAX_DRAWN:
+        return np.arange(len(time_ns))
+    bins = np.clip((time_ns - from_ns) * BINS // max(1, to_ns - from_ns), 0, BINS - 1)
+    order = np.lexsort((values, bins))
+    edge = np.diff(bins[order]) != 0
+    return np.sort(order[np.r_[True, edge] | np.r_[edge, True]])
+
+
+def merged_bars(starts: np.ndarray, ends: np.ndarray, pixel_ns: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One slot's bars (by start) with those less than a pixel apart merged, beyond MAX_DRAWN bars:
+    the merged bars' starts, ends, and the index of the first bar of each."""
+    first = np.arange(len(starts))
+    if len(starts) <= MAX_DRAWN:
+        return starts, ends, first
+    reach = np.maximum.accumulate(ends)
+    new = np.r_[True, starts[1:] - reach[:-1] > pixel_ns]
+    heads = first[new]
+    return starts[heads], np.maximum.reduceat(ends, heads), heads
 
 
 def default_window_ns(trace: Trace) -> tuple[int, int]:
@@ -40,23 +66,29 @@ def draw_timeline(ax_slots, ax_index, trace: Trace, from_ns: int, to_ns: int, ti
     held, until = held[visible], until[visible]
     ids = trace.id[held]
     colour = plt.get_cmap("viridis")((ids - ids.min()) / max(1, np.ptp(ids)) if len(ids) else ids)
+    pixel_ns = (to_ns - from_ns) / BINS
     for slot in range(n):
-        mine = trace.slot[held] == slot
-        starts = trace.decided_ns[held][mine] / US
-        widths = until[mine] / US - starts
-        ax_slots.broken_barh(list(zip(starts, widths)), (slot - 0.4, 0.8), facecolors=colour[mine], edgecolor="none")
+        mine = np.flatnonzero(trace.slot[held] == slot)
+        mine = mine[np.argsort(trace.decided_ns[held][mine], kind="stable")]
+        starts, ends, heads = merged_bars(trace.decided_ns[held][mine], until[mine], pixel_ns)
+        ax_slots.broken_barh(list(zip(starts / US, (ends - starts) / US)), (slot - 0.4, 0.8),
+                             facecolors=colour[mine][heads], edgecolor="none")
     timeline = index_timeline(trace)
-    in_window = (timeline.time_ns >= from_ns) & (timeline.time_ns <= to_ns)
-    t = timeline.time_ns[in_window] / US
-    ax_slots.step(t, timeline.reader_index[in_window], where="post", color="tab:red", lw=1.2, label="poller index r")
-    ax_slots.step(t, timeline.writer_index[in_window], where="post", color="tab:orange", lw=0.8, ls="--", label="writer index w")
+    in_window = np.flatnonzero((timeline.time_ns >= from_ns) & (timeline.time_ns <= to_ns))
+    t_ns = timeline.time_ns[in_window]
+    for ax, values, style in (
+            (ax_slots, timeline.reader_index, dict(color="tab:red", lw=1.2, label="poller index r")),
+            (ax_slots, timeline.writer_index, dict(color="tab:orange", lw=0.8, ls="--", label="writer index w")),
+            (ax_index, timeline.occupancy, dict(color="tab:blue", label="packets in ring")),
+            (ax_index, timeline.misalignment(n), dict(color="tab:purple", label="writer misalignment k"))):
+        drawn = decimated(t_ns, values[in_window], from_ns, to_ns)
+        ax.step(t_ns[drawn] / US, values[in_window][drawn], where="post", **style)
     delivered = trace.delivered_ids()
     warned = poller_warnings(delivered)[:, 2]
-    warn_times = trace.delivery_ns[warned - 1]
-    warn_times = warn_times[(warn_times >= from_ns) & (warn_times <= to_ns)] / US
+    warn_times = np.sort(trace.delivery_ns[warned - 1])
+    warn_times = warn_times[(warn_times >= from_ns) & (warn_times <= to_ns)]
+    warn_times = warn_times[decimated(warn_times, np.zeros(len(warn_times)), from_ns, to_ns)] / US
     ax_slots.plot(warn_times, np.full(len(warn_times), n - 0.3), "v", color="crimson", ms=4, label="poller warning")
-    ax_index.step(t, timeline.occupancy[in_window], where="post", color="tab:blue", label="packets in ring")
-    ax_index.step(t, timeline.misalignment(n)[in_window], where="post", color="tab:purple", label="writer misalignment k")
     pauses = trace.pauses
     background = pauses.select(pauses.kind == BACKGROUND)
     for ax in (ax_slots, ax_index):
@@ -75,6 +107,8 @@ def draw_timeline(ax_slots, ax_index, trace: Trace, from_ns: int, to_ns: int, ti
     ax_slots.set_ylim(-0.6, n - 0.1)
     ax_slots.set_ylabel("slot")
     legend = "grey: poller stalled (injected); orange: the machine paused it; colour: packet id"
+    if len(held) > MAX_DRAWN or len(in_window) > MAX_DRAWN:
+        legend += "; decimated (extremes per time bin)"
     ax_slots.set_title(f"{title}  ({legend})" if title else legend, fontsize="medium")
     ax_slots.legend(loc="upper right", fontsize="x-small", ncol=3)
     ax_index.set_ylabel("slots")
@@ -107,8 +141,10 @@ def draw_latency(ax, trace: Trace, from_ns: int, to_ns: int) -> None:
     read_ns = trace.delivery_ns[lat.ids - 1]
     shown = (read_ns >= from_ns) & (read_ns <= to_ns)
     for late, colour, label in ((False, "tab:green", "read in order"), (True, "tab:red", "read out of order (old)")):
-        mine = shown & (lat.out_of_order == late)
-        if mine.any():
+        mine = np.flatnonzero(shown & (lat.out_of_order == late))
+        mine = mine[np.argsort(read_ns[mine], kind="stable")]
+        mine = mine[decimated(read_ns[mine], lat.latency_ns[mine], from_ns, to_ns)]
+        if len(mine):
             ax.plot(read_ns[mine] / US, np.maximum(lat.latency_ns[mine], 1) / US, ".", ms=2, color=colour, label=label)
     ax.set_yscale("log")
     ax.set_ylabel("latency (µs)")

@@ -8,6 +8,7 @@
  * any length goes in bounded memory: it keeps per slot, not per packet, what its rules need, and
  * the summary's figures as running counts. Only a run that keeps its trace writes per packet.
  */
+#define _GNU_SOURCE /* fwrite_unlocked */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -144,13 +145,37 @@ static int warnings_init(struct warnings *w, FILE *out, int64_t keep) {
     return 0;
 }
 
+/* Writes v in decimal at p; returns the end. */
+static char *put_decimal(char *p, int64_t v) {
+    char digits[20];
+    int n = 0;
+    uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+    do { digits[n++] = (char)('0' + u % 10); u /= 10; } while (u);
+    if (v < 0) *p++ = '-';
+    while (n) *p++ = digits[--n];
+    return p;
+}
+
+/* One warning line, as the poller prints it (and ringlab.analysis.format_warnings). */
+static void put_warning(FILE *out, int64_t missed, int64_t largest, int64_t id) {
+    static const char missed_text[] = "WARN: missed ", between[] = " packets between ", and[] = " and ";
+    char line[128], *p = line;
+    memcpy(p, missed_text, sizeof missed_text - 1); p += sizeof missed_text - 1;
+    p = put_decimal(p, missed);
+    memcpy(p, between, sizeof between - 1); p += sizeof between - 1;
+    p = put_decimal(p, largest);
+    memcpy(p, and, sizeof and - 1); p += sizeof and - 1;
+    p = put_decimal(p, id);
+    *p++ = '\n';
+    fwrite_unlocked(line, 1, (size_t)(p - line), out);
+}
+
 /* The poller read packet `id`: a warning unless it is the largest read so far plus one. */
 static inline __attribute__((always_inline)) void warnings_read(struct warnings *w, struct read_order *o, int64_t id) {
     if (id < o->largest) o->late++;
     if (id != o->largest + 1) {
         int64_t missed = id - o->largest - 1;
-        if (w->out) fprintf(w->out, "WARN: missed %lld packets between %lld and %lld\n", (long long)missed,
-                            (long long)o->largest, (long long)id);
+        if (w->out) put_warning(w->out, missed, o->largest, id);
         if (w->keep > 0) { /* the first `keep` in order; after them, the last `keep` in a circle */
             int64_t *row;
             if (o->count < w->keep) {
@@ -178,6 +203,19 @@ int64_t ringlab_write_warnings(const int64_t *ids, int64_t n, const char *path) 
     int failed = ferror(out);
     if (fclose(out) != 0 || failed) return -1;
     return order.count;
+}
+
+/* Writes the warnings kept of a run, rows (missed, current, id): the first ones, then `note` (may
+ * be empty), then the last ones; returns 0, or -1. */
+int ringlab_write_kept_warnings(const char *path, const int64_t *first, int64_t n_first, const char *note,
+                                const int64_t *last, int64_t n_last) {
+    FILE *out = fopen(path, "w");
+    if (!out) return -1;
+    for (int64_t i = 0; i < n_first; i++) put_warning(out, first[3 * i], first[3 * i + 1], first[3 * i + 2]);
+    fputs(note, out);
+    for (int64_t i = 0; i < n_last; i++) put_warning(out, last[3 * i], last[3 * i + 1], last[3 * i + 2]);
+    int failed = ferror(out);
+    return (fclose(out) != 0 || failed) ? -1 : 0;
 }
 
 /* ---- the largest distance between a read's position and its rank among the ids read ----

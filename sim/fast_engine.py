@@ -43,7 +43,7 @@ _ENGINE_SOURCE = Path(__file__).with_name("fast_engine.c")
 _engine = None
 
 
-def _library():
+def load_engine():
     """The compiled engine: built with the system C compiler on first use, then cached."""
     global _engine
     if _engine is None:
@@ -64,6 +64,8 @@ def _library():
         library.ringlab_engine_free.restype = None
         library.ringlab_write_warnings.argtypes = [pointer, i64, ctypes.c_char_p]
         library.ringlab_write_warnings.restype = i64
+        library.ringlab_write_kept_warnings.argtypes = [ctypes.c_char_p, pointer, i64, ctypes.c_char_p, pointer, i64]
+        library.ringlab_write_kept_warnings.restype = ctypes.c_int
         library.ringlab_open.argtypes = [ctypes.c_char_p]
         library.ringlab_open.restype = pointer
         library.ringlab_close.argtypes = [pointer]
@@ -83,10 +85,21 @@ def write_warnings_file(delivered_ids: np.ndarray, path) -> int:
     """Write the poller's warnings for reads of ``delivered_ids`` (in read order) to ``path``, in C
     (byte for byte what ringlab.analysis.format_warnings gives); return how many."""
     ids = np.ascontiguousarray(delivered_ids, np.int64)
-    count = _library().ringlab_write_warnings(_pointer(ids), len(ids), str(path).encode())
+    count = load_engine().ringlab_write_warnings(_pointer(ids), len(ids), str(path).encode())
     if count < 0:
         raise OSError(f"cannot write {path}")
     return int(count)
+
+
+def write_kept_warnings(warnings: Warnings, path) -> None:
+    """Write the warnings a streamed run kept to ``path`` (in C, lines as the poller prints them):
+    the first ones, a line saying how many were not kept (if any), the last ones."""
+    skipped = warnings.count - len(warnings.first) - len(warnings.last)
+    note = f"# {skipped} warnings not kept here (ringlab sim --summary-only --warnings all keeps them all)\n"
+    first, last = (np.ascontiguousarray(rows, np.int64).reshape(-1, 3) for rows in (warnings.first, warnings.last))
+    if load_engine().ringlab_write_kept_warnings(str(path).encode(), _pointer(first), len(first),
+                                              (note if skipped else "").encode(), _pointer(last), len(last)) != 0:
+        raise OSError(f"cannot write {path}")
 
 
 @dataclass(frozen=True)
@@ -176,7 +189,7 @@ def run_fast(scenario: Scenario, plan: RunPlan | None = None, keep_trace: bool =
     takes its direct path whenever it can (``direct=None``; False forces the general event loop,
     which gives the same results).
     """
-    library = _library()
+    library = load_engine()
     direct = can_go_direct(scenario, plan) if direct is None else direct and can_go_direct(scenario, plan)
     if plan is None and not keep_trace:
         streamed = stream_plan(scenario, chunk)

@@ -92,3 +92,35 @@ def test_fields_one_backend_does_not_use_are_accepted_with_a_note(tmp_path, caps
     assert "note: ignored by the simulator: hw.mode" in capsys.readouterr().err
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
     assert summary["notes"] == ["ignored by the simulator: hw.mode"]
+
+
+def test_a_dump_made_in_batches_equals_one_made_at_once(monkeypatch):
+    """Frames are made a batch of events at a time; batches end between instants, so two writer
+    CPUs deciding and the poller reading at one instant keep the engines' order across a batch's end."""
+    import ringlab.dump as dump
+    from ringlab.sim.fast_engine import run_fast
+    from tests.helpers import scenario, scripted
+
+    trace = run_fast(scenario(600, "buggy", scripted((5000, 3000)), interval=100, writer_cpus=2, writer_cost=100,
+                              poller_cost=100, ring_slots=4)).trace
+    whole = dump.render_dump(trace, 0, trace.end_ns)
+    for batch in (1, 2, 7):
+        monkeypatch.setattr(dump, "BATCH_EVENTS", batch)
+        assert dump.render_dump(trace, 0, trace.end_ns) == whole
+    assert whole.count("t=") > 1000
+
+
+def test_a_wide_window_is_drawn_decimated_with_its_extremes():
+    from ringlab.timeline_plot import BINS, MAX_DRAWN, decimated, merged_bars
+
+    rng = np.random.default_rng(1)
+    time_ns = np.sort(rng.integers(0, 10**9, 10 * MAX_DRAWN))
+    values = rng.integers(0, 1000, len(time_ns))
+    values[12345] = 5000  # a spike must survive
+    drawn = decimated(time_ns, values, 0, 10**9)
+    assert len(drawn) <= 2 * BINS and 12345 in drawn and np.all(np.diff(drawn) > 0)
+    assert values[drawn].min() == values.min() and values[drawn].max() == 5000
+    assert np.array_equal(decimated(time_ns[:100], values[:100], 0, 10**9), np.arange(100))  # few: all drawn
+    starts = np.arange(0, 10 * MAX_DRAWN * 10, 10)
+    merged_starts, merged_ends, heads = merged_bars(starts, starts + 9, 100.0)
+    assert len(merged_starts) == 1 and merged_ends[0] == starts[-1] + 9 and heads[0] == 0
