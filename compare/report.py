@@ -21,7 +21,7 @@ from ringlab.compare.sweep import POINTS_DIR
 from ringlab.errors import InputError
 from ringlab.latency import latencies
 from ringlab.pause_plot import survival_figure
-from ringlab.run_directory import load_trace
+from ringlab.run_directory import load_summary, load_trace
 from ringlab.runner import run
 from ringlab.scenario import load_scenario
 from ringlab.stalls import Distribution
@@ -199,7 +199,7 @@ def build_report(sweep_dirs, out_dir, fit: bool = True, family: str = "expon", f
     if comparisons:
         first = pair(points)[0]
         hw_dir = _point_dirs(rows, "hw", first.setting)[0]
-        hw_trace = load_trace(hw_dir)
+        hw_trace = load_trace(hw_dir, load_summary(hw_dir))
         scenario = load_scenario(hw_dir / "scenario.toml")
         sim_trace = run(scenario).trace
         stalls = hw_trace.stalls

@@ -16,7 +16,8 @@ from tqdm import tqdm
 
 from ringlab.atomic_files import staged_directory
 from ringlab.compare.sweep_file import Sweep, SweepPoint
-from ringlab.compare.table import write_table
+from ringlab.compare.table import TABLE_FILE, write_table
+from ringlab.errors import InputError
 from ringlab.run_directory import is_complete, write_run_files
 from ringlab.runner import run
 
@@ -49,6 +50,7 @@ def run_points(points: list[SweepPoint], out_dir: str, keep_trace: bool, engine:
     return [run_point(point, out_dir, keep_trace, engine) for point in points]
 
 
+SCHEDULER_TIMEOUT_S = 10
 BATCHES_PER_WORKER = 8  # enough to balance uneven points, few enough that messages cost little
 
 
@@ -62,6 +64,17 @@ def remove_staging_leftovers(out_dir: Path) -> None:
     """Remove half-written points a killed sweep left (they are recomputed)."""
     for leftover in (Path(out_dir) / POINTS_DIR).glob(".*"):
         shutil.rmtree(leftover, ignore_errors=True)
+
+
+def sweep_output_directory(path) -> Path:
+    """``--out`` for a sweep: a new or empty directory, or one a sweep wrote (it resumes there)."""
+    from ringlab.run_directory import check_output_path
+
+    path = check_output_path(path)
+    if path.exists() and any(path.iterdir()) and not ((path / POINTS_DIR).is_dir() or (path / TABLE_FILE).is_file()):
+        raise InputError("--out", f"{path} holds files but no sweep (no {POINTS_DIR}/ or {TABLE_FILE}): choose a new "
+                                  "or empty directory")
+    return path
 
 
 def run_sweep(sweep: Sweep, out_dir, scheduler: str | None = None, workers: int | None = None,
@@ -110,7 +123,12 @@ def _run_on_dask(points, out_dir: Path, keep_traces: bool, engine: str, schedule
     from dask.distributed import Client
     from dask.distributed import as_completed as dask_completed
 
-    with Client(scheduler) as client:
+    try:
+        client = Client(scheduler, timeout=SCHEDULER_TIMEOUT_S)
+    except (OSError, TimeoutError, ValueError, TypeError) as error:
+        raise InputError("--scheduler", f"cannot reach a Dask scheduler at {scheduler!r} within "
+                                        f"{SCHEDULER_TIMEOUT_S} s ({type(error).__name__}: {error})") from None
+    with client:
         workers = max(1, len(client.scheduler_info()["workers"]))
         futures = client.map(run_points, batches(points, workers), out_dir=str(out_dir), keep_trace=keep_traces,
                              engine=engine, pure=False)

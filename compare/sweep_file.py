@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,8 @@ from ringlab.provenance import code_digest
 from ringlab.scenario import Scenario, read_toml, scenario_from_dict, set_fields
 
 BACKENDS = ("sim", "hw")
+MAX_REPEATS = 10_000
+MAX_POINTS = 1_000_000  # points of one sweep, counted before any is built
 SWEEP_KEYS = {"name", "base", "vary", "mode", "repeats", "seed", "backends", "set", "keep_traces"}
 
 
@@ -71,27 +74,37 @@ def load_sweep(path) -> Sweep:
     fixed = sweep.get("set", {})
     if not isinstance(fixed, dict):
         raise InputError("sweep.set", "expected a table of dotted keys and values")
+    if "seed" in fixed:
+        raise InputError("sweep.set.seed", "each repeat's seed comes from [sweep] seed; set that instead")
     base = set_fields(base, fixed)
 
     vary = sweep.get("vary", {})
     if not isinstance(vary, dict) or not vary:
         raise InputError("sweep.vary", "expected a table of field = [values, ...]")
     for field, values in vary.items():
+        if field == "seed":
+            raise InputError("sweep.vary.seed", "each repeat's seed comes from [sweep] seed: use repeats for more seeds")
         if not isinstance(values, list) or not values:
             raise InputError(f"sweep.vary.{field}", "expected a non-empty list of values")
+    repeats = sweep.get("repeats", 1)
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or not 1 <= repeats <= MAX_REPEATS:
+        raise InputError("sweep.repeats", f"expected a whole number from 1 to {MAX_REPEATS}, got {repeats!r}")
     mode = sweep.get("mode", "grid")
     if mode == "grid":
-        combos = list(itertools.product(*vary.values()))
+        count = math.prod(len(values) for values in vary.values())
     elif mode == "zip":
         lengths = {len(v) for v in vary.values()}
         if len(lengths) != 1:
             raise InputError("sweep.vary", "with mode = \"zip\" every list must have the same length")
-        combos = list(zip(*vary.values()))
+        count = lengths.pop()
     else:
         raise InputError("sweep.mode", f"unknown mode {mode!r} (choose grid, zip)")
-    repeats = sweep.get("repeats", 1)
-    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
-        raise InputError("sweep.repeats", f"expected a whole number >= 1, got {repeats!r}")
+    backends_given = sweep.get("backends", ["sim"])
+    total = count * repeats * (len(backends_given) if isinstance(backends_given, list) else 1)
+    if total > MAX_POINTS:
+        raise InputError("sweep", f"{total} points ({count} combinations x {repeats} repeats x backends), more "
+                                  f"than {MAX_POINTS}")
+    combos = list(itertools.product(*vary.values())) if mode == "grid" else list(zip(*vary.values()))
     seed = sweep.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise InputError("sweep.seed", f"expected a whole number >= 0, got {seed!r}")

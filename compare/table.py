@@ -7,6 +7,7 @@ import io
 from pathlib import Path
 
 from ringlab.atomic_files import write_text
+from ringlab.errors import InputError
 from ringlab.run_directory import load_summary
 
 TABLE_FILE = "table.csv"
@@ -44,6 +45,34 @@ def write_table(sweep, out_dir) -> Path:
     return path
 
 
+MAX_TABLE_BYTES = 1 << 30
+COUNT_COLUMNS = ("repeat", "seed", "packets", "delivered", "dropped_full", "in_ring", "lost_before_ring", "pending")
+
+
 def read_table(path) -> list[dict]:
-    with open(path, newline="") as handle:
-        return list(csv.DictReader(handle))
+    """A sweep's table, checked: UTF-8 CSV with the columns ``write_table`` writes, a known backend
+    and whole counts on every row; else an InputError naming the file and the first problem."""
+    from ringlab.compare.sweep_file import BACKENDS
+    from ringlab.scenario import read_bounded
+
+    try:
+        text = read_bounded(path, "sweep table", MAX_TABLE_BYTES).decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InputError(str(path), f"not UTF-8 text (byte {error.start})") from None
+    try:
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        rows = list(reader)
+    except csv.Error as error:
+        raise InputError(str(path), f"not CSV: {error}") from None
+    missing = [c for c in ("backend", "point", *COUNT_COLUMNS, *FIGURES, *LATENCY_COLUMNS) if c not in (reader.fieldnames or [])]
+    if missing:
+        raise InputError(str(path), f"not a ringlab sweep table: no column {missing[0]!r}")
+    for number, row in enumerate(rows, start=2):
+        if None in row or any(value is None for value in row.values()):
+            raise InputError(str(path), f"line {number}: not as many values as columns")
+        if row["backend"] not in BACKENDS:
+            raise InputError(str(path), f"line {number}: unknown backend {row['backend']!r}")
+        for column in COUNT_COLUMNS:
+            if not row[column].isdigit():
+                raise InputError(str(path), f"line {number}: {column} is {row[column]!r}, not a whole count")
+    return rows

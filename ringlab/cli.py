@@ -34,7 +34,9 @@ class _Parser(argparse.ArgumentParser):
 
 def output_directory(path: Path) -> Path:
     """``--out`` as a directory ringlab may write into (created if absent), or an InputError."""
-    path = Path(path)
+    from ringlab.run_directory import check_output_path
+
+    path = check_output_path(path)
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -44,6 +46,12 @@ def output_directory(path: Path) -> Path:
     if not os.access(path, os.W_OK | os.X_OK):
         raise InputError("--out", f"{path} is not writable")
     return path
+
+
+def _out_path(value: str) -> Path:
+    if not value.strip():
+        raise argparse.ArgumentTypeError("is empty: name the directory for the results")
+    return Path(value)
 
 
 def _time_option(value: str) -> int:
@@ -246,10 +254,11 @@ def cmd_hw_send(args) -> int:
 
 
 def cmd_sweep(args) -> int:
-    from ringlab.compare.sweep import run_sweep
+    from ringlab.compare.sweep import run_sweep, sweep_output_directory
     from ringlab.compare.sweep_file import load_sweep
 
     sweep = load_sweep(args.sweep)
+    sweep_output_directory(args.out)
     if "hw" in sweep.backends:
         from ringlab.hw.doctor import hardware_ready
 
@@ -295,7 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sim = commands.add_parser("sim", help="simulate a scenario")
     sim.add_argument("scenario", type=Path, help="scenario TOML file")
-    sim.add_argument("--out", type=Path, required=True, help="directory for trace, summary and warnings")
+    sim.add_argument("--out", type=_out_path, required=True, help="directory for trace, summary and warnings")
     sim.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="override a scenario field, e.g. writer.policy=fixed (repeatable)")
     sim.add_argument("--engine", choices=["fast", "simpy"], default="fast",
@@ -321,7 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sweep = commands.add_parser("sweep", help="run every point of a sweep file (resumes where it stopped)")
     sweep.add_argument("sweep", type=Path, help="sweep TOML file")
-    sweep.add_argument("--out", type=Path, required=True)
+    sweep.add_argument("--out", type=_out_path, required=True)
     sweep.add_argument("--scheduler", help="a Dask scheduler address: run simulation points on that cluster")
     sweep.add_argument("--workers", type=int, default=None, help="local worker processes (default: one per core)")
     sweep.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -332,7 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare = commands.add_parser("compare", help="compare simulated and measured sweeps: report and plots")
     compare.add_argument("sweeps", type=Path, nargs="+",
                          help="sweep output directories (with --sender: one receiver's run directory)")
-    compare.add_argument("--out", type=Path, required=True, help="directory for report.md and the figures")
+    compare.add_argument("--out", type=_out_path, required=True, help="directory for report.md and the figures")
     compare.add_argument("--no-fit", action="store_true", help="skip the fit of background stalls")
     compare.add_argument("--family", default="expon", help="scipy.stats family of background stall lengths")
     compare.add_argument("--sender", type=Path, default=None,
@@ -343,7 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     replay = commands.add_parser("replay", help="simulate a measured trial from its measured arrivals and pauses")
     replay.add_argument("run", type=Path, help="a hardware run directory ('ringlab hw trial --out')")
-    replay.add_argument("--out", type=Path, required=True, help="directory for the replay's run and replay.json")
+    replay.add_argument("--out", type=_out_path, required=True, help="directory for the replay's run and replay.json")
     replay.add_argument("--engine", choices=["fast", "simpy"], default="fast")
     replay.add_argument("--costs", choices=["measured", "scenario"], default="measured",
                         help="the model's costs: measured in the trial (default), or the scenario's")
@@ -356,7 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
     where = trial.add_mutually_exclusive_group(required=True)
     where.add_argument("--testbed", action="store_true", help="on a local veth testbed made for the trial")
     where.add_argument("--iface", help="on this interface; frames come from 'ringlab hw send' on another host")
-    trial.add_argument("--out", type=Path, required=True)
+    trial.add_argument("--out", type=_out_path, required=True)
     trial.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     trial.add_argument("--force", action="store_true", help="replace an XDP program ringlab did not attach")
     trial.set_defaults(handler=cmd_hw_trial)
@@ -377,14 +386,14 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a gap between two iterations longer than this is a pause (default 1us)")
     noise.add_argument("--loops", choices=["native", "python"], default="native")
     noise.add_argument("--no-trace", action="store_true", help="do not trace the kernel's events to name the sources")
-    noise.add_argument("--out", type=Path, required=True, help="directory for pauses.csv, summary.json and the plot")
+    noise.add_argument("--out", type=_out_path, required=True, help="directory for pauses.csv, summary.json and the plot")
     noise.set_defaults(handler=cmd_hw_noise)
     send = hw_commands.add_parser("send", help="send a scenario's paced frames from IFACE (on a remote host)")
     send.add_argument("scenario", type=Path)
     send.add_argument("--iface", required=True)
     send.add_argument("--dst-mac", required=True)
     send.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    send.add_argument("--out", type=Path, default=None,
+    send.add_argument("--out", type=_out_path, default=None,
                       help="directory for the sender's own record (sender.json, sent.npy), to put beside the "
                            "receiver's run with 'ringlab compare RUN --sender DIR'")
     send.set_defaults(handler=cmd_hw_send)

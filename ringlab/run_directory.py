@@ -12,6 +12,7 @@ sees files of two runs together, and a killed run leaves the previous one as it 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -95,6 +96,7 @@ def write_run_files(directory, result: RunResult, extra: dict | None = None) -> 
         "scenario": scenario.to_dict(),
         "summary": result.summary.to_dict(),
         "trace_file": TRACE_FILE if result.trace is not None else None,
+        "trace_digest": file_digest(directory / TRACE_FILE) if result.trace is not None else None,
         "notes": list(result.notes),
     }
     if result.hardware is not None:
@@ -108,21 +110,33 @@ RUN_ENTRIES = (TRACE_FILE, SUMMARY_FILE, WARNINGS_FILE, SCENARIO_FILE, SENT_FILE
 SPECIAL_ROOTS = ("/proc", "/sys", "/dev", "/run")
 
 
-def run_output_directory(path, scenario_file=None) -> Path:
-    """``--out`` for one run, checked before anything runs: a directory that does not exist yet, an
-    empty one, or an earlier ringlab run (which the new one replaces whole); never a file, a path
-    under /proc, /sys, /dev or /run, or a directory holding anything else (such as the scenario
-    being run). An InputError names the problem."""
+def check_output_path(path) -> Path:
+    """``--out`` as a place for results: not empty, not under /proc, /sys, /dev or /run, a
+    directory if it exists, and writable (or creatable); else an InputError."""
     if str(path).strip() == "":
-        raise InputError("--out", "is empty: name the directory for the run")
+        raise InputError("--out", "is empty: name the directory for the results")
     path = Path(path)
     resolved = path.resolve()
     for root in SPECIAL_ROOTS:
         if resolved.is_relative_to(root):
             raise InputError("--out", f"{path} is under {root}, not a place for results")
-    if path.exists() or path.is_symlink():
-        if not path.is_dir():
-            raise InputError("--out", f"{path} exists and is not a directory")
+    if (path.exists() or path.is_symlink()) and not path.is_dir():
+        raise InputError("--out", f"{path} exists and is not a directory")
+    existing = resolved if path.exists() else resolved.parent
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise InputError("--out", f"cannot write in {existing}")
+    return path
+
+
+def run_output_directory(path, scenario_file=None) -> Path:
+    """``--out`` for one run, checked before anything runs (``check_output_path``): a directory that
+    does not exist yet, an empty one, or an earlier ringlab run, which the new one replaces whole;
+    never a directory holding anything else (such as the scenario being run)."""
+    path = check_output_path(path)
+    resolved = path.resolve()
+    if path.exists():
         if scenario_file is not None and Path(scenario_file).resolve().parent == resolved:
             raise InputError("--out", f"{path} holds the scenario being run; write the run to a directory of its own")
         entries = sorted(entry.name for entry in path.iterdir())
@@ -130,11 +144,9 @@ def run_output_directory(path, scenario_file=None) -> Path:
         if entries and (foreign or SUMMARY_FILE not in entries):
             raise InputError("--out", f"{path} holds files that are not a ringlab run (such as {(foreign or entries)[0]}); "
                                       "choose a new or empty directory")
-    existing = resolved.parent
-    while not existing.exists():
-        existing = existing.parent
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise InputError("--out", f"cannot write in {existing}")
+    if not os.access(resolved.parent if resolved.parent.exists() else "/", os.W_OK | os.X_OK) and \
+            resolved.parent.exists():
+        raise InputError("--out", f"cannot write in {resolved.parent}")
     return path
 
 
@@ -142,20 +154,59 @@ def is_complete(out_dir) -> bool:
     return (Path(out_dir) / SUMMARY_FILE).is_file()
 
 
+SUMMARY_KEYS = ("backend", "scenario", "scenario_name", "summary")
+
+
 def load_summary(out_dir) -> dict:
-    return read_json(Path(out_dir) / SUMMARY_FILE)
+    """A run's summary.json, checked: JSON, a table with the keys every run writes; else an
+    InputError naming the file and the problem."""
+    path = Path(out_dir) / SUMMARY_FILE
+    try:
+        summary = read_json(path)
+    except FileNotFoundError:
+        raise InputError(str(out_dir), "not a complete ringlab run (no summary.json)") from None
+    except OSError as error:
+        raise InputError(str(path), f"cannot read it: {error.strerror}") from None
+    except (ValueError, RecursionError) as error:
+        raise InputError(str(path), f"damaged: not JSON ({error})") from None
+    if not isinstance(summary, dict):
+        raise InputError(str(path), "damaged: not a JSON object")
+    missing = [key for key in SUMMARY_KEYS if key not in summary]
+    if missing:
+        raise InputError(str(path), f"damaged: no {missing[0]!r}")
+    if not isinstance(summary["summary"], dict) or not isinstance(summary["scenario"], dict):
+        raise InputError(str(path), "damaged: 'summary' and 'scenario' must be tables")
+    return summary
 
 
-def load_trace(out_dir) -> Trace:
-    return Trace.load(Path(out_dir) / TRACE_FILE)
+def load_trace(out_dir, summary: dict | None = None) -> Trace:
+    """A run's trace; with its ``summary``, checked to be the trace that summary describes (its
+    digest), so a directory holding files of two runs is refused."""
+    path = Path(out_dir) / TRACE_FILE
+    if not path.is_file():
+        raise InputError(str(out_dir), f"has no {TRACE_FILE}")
+    trace = Trace.load(path)
+    expected = (summary or {}).get("trace_digest")
+    if expected is not None and file_digest(path) != expected:
+        raise InputError(str(path), f"is not the trace {SUMMARY_FILE} describes (its digest differs): "
+                                    "the run directory is damaged; run it again")
+    return trace
 
 
 def load_run(out_dir) -> tuple[Trace, dict]:
-    """A complete run's trace and summary; an InputError if the directory holds no such run."""
+    """A complete run's trace and summary, checked to belong together; an InputError if the
+    directory holds no such run."""
     out_dir = Path(out_dir)
-    if not is_complete(out_dir):
-        raise InputError(str(out_dir), "not a complete ringlab run (no summary.json)")
     summary = load_summary(out_dir)
     if summary.get("trace_file", TRACE_FILE) is None:
         raise InputError(str(out_dir), "was run with --summary-only: it has no trace")
-    return load_trace(out_dir), summary
+    return load_trace(out_dir, summary), summary
+
+
+def file_digest(path) -> str:
+    """``sha256:`` and the hex digest of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return f"sha256:{digest.hexdigest()}"

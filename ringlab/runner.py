@@ -10,6 +10,7 @@ import numpy as np
 
 from ringlab.analysis import RunSummary, summarize
 from ringlab.errors import InputError
+from ringlab.memory import check_fits
 from ringlab.plan import RunPlan
 from ringlab.scenario import Scenario
 from ringlab.trace import Trace
@@ -56,14 +57,15 @@ def run(scenario: Scenario, backend: str = "sim", *, engine: str = "fast", keep_
     if backend not in BACKENDS:
         raise InputError("backend", f"unknown backend {backend!r} (choose {', '.join(BACKENDS)})")
     notes = tuple(scenario.notes_for(backend))
+    if engine not in ENGINES:
+        raise InputError("engine", f"unknown engine {engine!r} (choose {', '.join(ENGINES)})")
+    check_fits(scenario, "xdp" if backend == "hw" else engine, keep_trace or backend == "hw" or plan is not None)
     if backend == "hw":
         from ringlab.hw.trial import run_trial
 
         trial = run_trial(scenario, iface=iface, force=force)
         return RunResult(scenario, "hw", "xdp", summarize(trial.trace), trial.trace, trial.trace.delivered_ids(),
                          notes, trial)
-    if engine not in ENGINES:
-        raise InputError("engine", f"unknown engine {engine!r} (choose {', '.join(ENGINES)})")
     if engine == "simpy":
         if not keep_trace:
             raise InputError("--summary-only", "needs the fast engine (the SimPy model always keeps its trace)")

@@ -9,13 +9,16 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import math
+import os
+import stat
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ringlab.errors import InputError
 from ringlab.stalls import StallModel, stall_model_from_spec
-from ringlab.units import parse_time_ns
+from ringlab.units import format_time_ns, parse_time_ns
 
 WRITER_POLICIES = ("buggy", "fixed", "locked")
 RSS_MODES = ("round_robin", "random")
@@ -43,6 +46,16 @@ DEFAULTS = {
            "pause_threshold": "1us", "trace_kernel": True},
 }
 TOP_LEVEL_KEYS = set(DEFAULTS) | {"packets", "duration"}
+
+# What a scenario may ask for (each error states the limit it met).
+MAX_SEED = 2**63 - 1
+MAX_RING_SLOTS = 2**24
+MAX_PACKETS = 10**12
+MAX_CPUS = 1024
+MAX_RUN_NS = 2**62        # the run's end: packets x (interval + jitter) + drain, within 64-bit clocks
+MAX_STALLS = 10**8        # stalls a run may draw before its end
+MAX_FILE_BYTES = 1 << 20  # a scenario or sweep file
+MAX_NESTING = 32          # tables and lists inside each other in such a file
 
 
 @dataclass(frozen=True)
@@ -137,11 +150,13 @@ def _merge(defaults: dict, given: dict) -> dict:
     return merged
 
 
-def _int(value, field_name: str, minimum: int) -> int:
+def _int(value, field_name: str, minimum: int, maximum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise InputError(field_name, f"expected a whole number, got {value!r}")
     if value < minimum:
         raise InputError(field_name, f"must be at least {minimum}, got {value}")
+    if value > maximum:
+        raise InputError(field_name, f"must be at most {maximum}, got {value}")
     return value
 
 
@@ -213,18 +228,18 @@ def scenario_from_dict(given: dict, base_dir: Path | None = None) -> Scenario:
     name = data["name"]
     if not isinstance(name, str) or not name:
         raise InputError("name", f"expected a non-empty string, got {name!r}")
-    seed = _int(data["seed"], "seed", 0)
-    ring_slots = _int(data["ring_slots"], "ring_slots", 1)
+    seed = _int(data["seed"], "seed", 0, MAX_SEED)
+    ring_slots = _int(data["ring_slots"], "ring_slots", 1, MAX_RING_SLOTS)
     interval_ns = parse_time_ns(data["interval"], "interval", allow_zero=False)
     jitter_ns = parse_time_ns(data["jitter"], "jitter")
     drain_ns = parse_time_ns(data["drain"], "drain")
     if "packets" in data and "duration" in data:
         raise InputError("duration", "give either packets or duration, not both")
     if "packets" in data:
-        packets = _int(data["packets"], "packets", 1)
+        packets = _int(data["packets"], "packets", 1, MAX_PACKETS)
     elif "duration" in data:
         duration_ns = parse_time_ns(data["duration"], "duration", allow_zero=False)
-        packets = max(1, duration_ns // interval_ns)
+        packets = _int(max(1, duration_ns // interval_ns), "duration", 1, MAX_PACKETS)
     else:
         raise InputError("packets", "missing (give packets, or a duration)")
 
@@ -233,7 +248,7 @@ def scenario_from_dict(given: dict, base_dir: Path | None = None) -> Scenario:
         policy=_choice(w["policy"], "writer.policy", WRITER_POLICIES),
         cost_ns=parse_time_ns(w["cost"], "writer.cost"),
         lock_hold_ns=parse_time_ns(w["lock_hold"], "writer.lock_hold"),
-        cpus=_int(w["cpus"], "writer.cpus", 1),
+        cpus=_int(w["cpus"], "writer.cpus", 1, MAX_CPUS),
         rss=_choice(w["rss"], "writer.rss", RSS_MODES),
     )
     p = data["poller"]
@@ -245,26 +260,68 @@ def scenario_from_dict(given: dict, base_dir: Path | None = None) -> Scenario:
     hw = HardwareConfig(
         mode=_choice(h["mode"], "hw.mode", XDP_MODES),
         payload_layout=_choice(h["payload_layout"], "hw.payload_layout", PAYLOAD_LAYOUTS),
-        queues=_int(h["queues"], "hw.queues", 0),
+        queues=_int(h["queues"], "hw.queues", 0, MAX_CPUS),
         loops=_choice(h["loops"], "hw.loops", HOT_LOOPS),
         pacing=_choice(h["pacing"], "hw.pacing", PACING),
         pause_threshold_ns=parse_time_ns(h["pause_threshold"], "hw.pause_threshold", allow_zero=False),
         trace_kernel=_bool(h["trace_kernel"], "hw.trace_kernel"),
     )
+    longest_ns = packets * (interval_ns + jitter_ns) + drain_ns
+    if longest_ns > MAX_RUN_NS:
+        raise InputError("packets" if "packets" in data else "duration",
+                         f"the run could last {format_time_ns(longest_ns)} ({packets} packets of up to "
+                         f"{format_time_ns(interval_ns + jitter_ns)}, then the drain), beyond the "
+                         f"{format_time_ns(MAX_RUN_NS)} the engines hold")
     stalls = stall_model_from_spec(data["stalls"], "stalls", base_dir)
+    expected = stalls.expected_count(longest_ns)
+    if not math.isfinite(expected):
+        raise InputError("stalls", "its runs and stalls last 0 ns on average (whole ns): the schedule would never end")
+    if expected > MAX_STALLS:
+        raise InputError("stalls", f"about {expected:.3g} stalls before the run ends, more than {MAX_STALLS:.0e}: "
+                                   "lengthen the runs between stalls or shorten the run")
     return Scenario(name, seed, ring_slots, interval_ns, jitter_ns, packets, drain_ns, writer, poller, stalls, hw, data,
                     base_dir)
 
 
-def read_toml(path, what: str) -> dict:
-    """Read a TOML file; a missing file or bad TOML is a InputError naming the file."""
+def read_bounded(path, what: str, limit: int) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes; else an InputError naming the file."""
     try:
         with open(path, "rb") as handle:
-            return tomllib.load(handle)
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise InputError(str(path), f"the {what} is not a regular file")
+            content = handle.read(limit + 1)
     except OSError as error:
-        raise InputError(str(path), f"cannot read {what}: {error.strerror}") from None
+        raise InputError(str(path), f"cannot read the {what}: {error.strerror}") from None
+    if len(content) > limit:
+        raise InputError(str(path), f"the {what} is larger than {limit // 1024} KiB")
+    return content
+
+
+def _depth(value) -> int:
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(_depth, value), default=0)
+    return 0
+
+
+def read_toml(path, what: str) -> dict:
+    """Read a TOML file: UTF-8, at most MAX_FILE_BYTES, nested at most MAX_NESTING deep; anything
+    else is an InputError naming the file."""
+    content = read_bounded(path, what, MAX_FILE_BYTES)
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InputError(str(path), f"not UTF-8 text (byte {error.start})") from None
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise InputError(str(path), f"not valid TOML: {error}") from None
+    except RecursionError:
+        data = None
+    if data is None or _depth(data) > MAX_NESTING:
+        raise InputError(str(path), f"nested more than {MAX_NESTING} deep")
+    return data
 
 
 def load_scenario(path, overrides=()) -> Scenario:

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import csv
 import functools
+import io
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ringlab.errors import InputError
-from ringlab.units import parse_time_ns
+from ringlab.units import MAX_TIME_NS, parse_time_ns
 
 TIME_PARAMETERS = ("loc", "scale")
+MAX_STALL_FILE_BYTES = 256 << 20  # an empirical stall file (gap_ns, length_ns per row)
 
 
 @dataclass(frozen=True)
@@ -140,9 +143,10 @@ class Distribution:
         return float(self.frozen().mean())
 
     def sample_ns(self, size: int, rng: np.random.Generator) -> np.ndarray:
-        """``size`` draws rounded to whole nanoseconds; negative draws count as zero."""
+        """``size`` draws rounded to whole nanoseconds; negative draws count as zero, and draws beyond
+        MAX_TIME_NS as that."""
         draws = self.frozen().rvs(size=size, random_state=rng)
-        return np.maximum(np.rint(draws), 0).astype(np.int64)
+        return np.clip(np.rint(draws), 0, MAX_TIME_NS).astype(np.int64)
 
 
 class StallModel:
@@ -151,6 +155,14 @@ class StallModel:
     def schedule(self, horizon_ns: int, rng: np.random.Generator) -> StallSchedule:
         raise NotImplementedError
 
+    def expected_count(self, horizon_ns: int) -> float:
+        """About how many stalls ``schedule`` draws before the horizon (infinite if it would never end)."""
+        raise NotImplementedError
+
+
+def _cycles(horizon_ns: int, mean_cycle_ns: float) -> float:
+    return horizon_ns / mean_cycle_ns if mean_cycle_ns > 0 else math.inf
+
 
 @dataclass(frozen=True)
 class NoStalls(StallModel):
@@ -158,6 +170,9 @@ class NoStalls(StallModel):
 
     def schedule(self, horizon_ns, rng):
         return StallSchedule.empty()
+
+    def expected_count(self, horizon_ns):
+        return 0.0
 
 
 def _renewal_schedule(horizon_ns, draw_cycles, mean_cycle_ns) -> StallSchedule:
@@ -189,6 +204,12 @@ class RenewalStalls(StallModel):
             horizon_ns, lambda n: (self.run.sample_ns(n, rng), self.length.sample_ns(n, rng)), mean_cycle
         )
 
+    def expected_count(self, horizon_ns):
+        """From the mean of whole-ns draws (a run or stall of 0.3 ns on average rounds to 0)."""
+        rng = np.random.default_rng(0)
+        mean_cycle = float(np.mean(self.run.sample_ns(4096, rng) + self.length.sample_ns(4096, rng)))
+        return _cycles(horizon_ns, mean_cycle)
+
 
 @dataclass(frozen=True)
 class PeriodicStalls(StallModel):
@@ -202,6 +223,9 @@ class PeriodicStalls(StallModel):
         starts = np.arange(self.phase_ns, horizon_ns, self.period_ns, dtype=np.int64)
         return StallSchedule.from_intervals(starts, np.full(len(starts), self.length_ns))
 
+    def expected_count(self, horizon_ns):
+        return max(0.0, (horizon_ns - self.phase_ns) / self.period_ns)
+
 
 @dataclass(frozen=True)
 class ScriptedStalls(StallModel):
@@ -212,6 +236,9 @@ class ScriptedStalls(StallModel):
 
     def schedule(self, horizon_ns, rng):
         return StallSchedule.from_intervals(self.start_ns, self.length_ns).clipped(horizon_ns)
+
+    def expected_count(self, horizon_ns):
+        return float(len(self.start_ns))
 
 
 @dataclass(frozen=True)
@@ -227,11 +254,15 @@ class EmpiricalStalls(StallModel):
 
     @classmethod
     def from_file(cls, path: str, field_name: str) -> EmpiricalStalls:
+        from ringlab.scenario import read_bounded
+
         try:
-            with open(path, newline="") as handle:
-                rows = list(csv.DictReader(handle))
-        except OSError as error:
-            raise InputError(field_name, f"cannot read {path}: {error.strerror}") from None
+            text = read_bounded(path, "stall file", MAX_STALL_FILE_BYTES).decode("utf-8")
+        except InputError as error:
+            raise InputError(field_name, f"{path}: {error.problem}") from None
+        except UnicodeDecodeError:
+            raise InputError(field_name, f"{path} is not UTF-8 text") from None
+        rows = list(csv.DictReader(io.StringIO(text, newline="")))
         try:
             gaps = tuple(int(float(row["gap_ns"])) for row in rows)
             lengths = tuple(int(float(row["length_ns"])) for row in rows)
@@ -256,6 +287,9 @@ class EmpiricalStalls(StallModel):
 
         return _renewal_schedule(horizon_ns, draw_pairs, mean_cycle)
 
+    def expected_count(self, horizon_ns):
+        return _cycles(horizon_ns, (sum(self.gap_ns) + sum(self.length_ns)) / len(self.gap_ns))
+
 
 @dataclass(frozen=True)
 class SuperposedStalls(StallModel):
@@ -271,6 +305,9 @@ class SuperposedStalls(StallModel):
         return StallSchedule.from_intervals(
             np.concatenate([p.start_ns for p in parts]), np.concatenate([p.length_ns for p in parts])
         )
+
+    def expected_count(self, horizon_ns):
+        return sum(model.expected_count(horizon_ns) for model in self.models)
 
 
 def _take(spec: dict, key: str, field_name: str, required: bool = True):

@@ -7,6 +7,7 @@ a trace of another version is refused with one line saying so.
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -118,16 +119,74 @@ class Trace:
 
     @classmethod
     def load(cls, path) -> Trace:
-        """Read a trace written by :meth:`save`; one of another format version is an InputError."""
-        with np.load(path) as data:
-            version = int(data["format_version"]) if "format_version" in data.files else 1
-            if version != FORMAT_VERSION:
-                raise InputError(str(path), f"trace format version {version}; this ringlab reads version "
-                                            f"{FORMAT_VERSION} (run it again to write it in this version)")
-            values = {f.name: data[f.name] for f in fields(cls)}
+        """Read a trace written by :meth:`save`, checked whole (see ``check``); a damaged file, or one
+        of another format version, is an InputError naming the file and the problem."""
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                version = int(data["format_version"]) if "format_version" in data.files else 1
+                if version != FORMAT_VERSION:
+                    raise InputError(str(path), f"trace format version {version}; this ringlab reads version "
+                                                f"{FORMAT_VERSION} (run it again to write it in this version)")
+                missing = [f.name for f in fields(cls) if f.name not in data.files]
+                if missing:
+                    raise InputError(str(path), f"damaged: no {missing[0]} array")
+                values = {f.name: data[f.name] for f in fields(cls)}
+        except InputError:
+            raise
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError, TypeError) as error:
+            raise InputError(str(path), f"damaged or not a trace ({type(error).__name__}: {error})") from None
+        problem = check_columns(values)
+        if problem:
+            raise InputError(str(path), f"damaged: {problem}")
         for scalar in ("ring_slots", "interval_ns", "end_ns"):
             values[scalar] = int(values[scalar])
         return cls(**values)
+
+
+PACKET_COLUMNS = ("id", "arrival_ns", "cpu", "slot", "fate", "decided_ns", "writer_index_after", "blocked_by",
+                  "delivery_ns", "delivery_order")
+
+
+def check_columns(values: dict) -> str | None:
+    """What is wrong with a trace's arrays (types, lengths, ranges), or None."""
+    for name, value in values.items():
+        kinds = "U" if name == "pause_source_names" else "iu"
+        if value.dtype.kind not in kinds:
+            return f"{name} holds {value.dtype}, not {'text' if kinds == 'U' else 'integers'}"
+    for name in ("ring_slots", "interval_ns", "end_ns"):
+        if values[name].shape != ():
+            return f"{name} is not one number"
+    n = len(values["id"])
+    for name in PACKET_COLUMNS:
+        if values[name].shape != (n,):
+            return f"{name} has {values[name].shape} values for {n} packets"
+    for name in ("stall_length_ns", "pause_length_ns", "pause_kind", "pause_source"):
+        start = "stall_start_ns" if name.startswith("stall") else "pause_start_ns"
+        if values[name].shape != values[start].shape:
+            return f"{name} and {start} differ in length"
+    ring_slots = int(values["ring_slots"])
+    if not 1 <= ring_slots <= 2**24:
+        return f"ring_slots is {ring_slots}"
+    if int(values["end_ns"]) < 0 or int(values["interval_ns"]) < 0:
+        return "a negative end or interval"
+    if n and not np.array_equal(values["id"], np.arange(1, n + 1)):
+        return "ids are not 1, 2, ... in order"
+    if np.any(~np.isin(values["fate"], list(FATE_NAMES))):
+        return "an unknown fate"
+    for name, low, high in (("slot", NOT_SET, ring_slots - 1), ("writer_index_after", NOT_SET, ring_slots - 1),
+                            ("delivery_order", NOT_SET, n - 1), ("blocked_by", NOT_SET, np.iinfo(np.int64).max)):
+        if n and (values[name].min() < low or values[name].max() > high):
+            return f"{name} outside {low}..{high}"
+    for name in ("decided_ns", "delivery_ns"):
+        if n and values[name].min() < NOT_SET:
+            return f"a negative {name}"
+    delivered = values["fate"] == DELIVERED
+    if np.any(values["delivery_order"][delivered] == NOT_SET) or np.any(values["slot"][delivered] == NOT_SET):
+        return "a delivered packet without its read or its slot"
+    if len(values["pause_source_names"]) and len(values["pause_source"]) and \
+            values["pause_source"].max() >= len(values["pause_source_names"]):
+        return "a pause source without a name"
+    return None
 
 
 def empty_columns(packets: int) -> dict[str, np.ndarray]:

@@ -1,0 +1,279 @@
+"""Bad input is refused in one line (exit 2, no traceback) and loses nothing; a run directory is
+whole or not there: generated bad scenarios, sweep files and damaged runs, and runs killed while
+they write."""
+
+import hashlib
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tomli_w
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ringlab.cli import main
+from ringlab.run_directory import RUN_ENTRIES, SUMMARY_FILE, TRACE_FILE, load_run
+from tests.test_bad_input import EXAMPLE
+
+GOOD = {"name": "good", "packets": 3000, "ring_slots": 8, "interval": "1us", "drain": "1s", "writer": {"policy": "buggy"},
+        "stalls": {"model": "scripted", "stalls": [["1ms", "30us"]]}}
+
+# A field, and values it must refuse: wrong types, out of range, beyond the engines' limits.
+BAD_VALUES = {
+    "packets": [0, -5, 10**13, "many", 1.5, True, [1]],
+    "ring_slots": [0, 2**24 + 1, "16", 3.0],
+    "seed": [-1, 2**63, "x"],
+    "interval": ["0ns", "-1us", "1e999us", "2000000s", "3 parsecs", "1.5ns", 10**16, False, {"a": 1}],
+    "jitter": ["-3ns", "1e400ms", [1]],
+    "drain": [10**31, "-1ms", "soon"],
+    "writer.policy": ["bugy", 3, ""],
+    "writer.cpus": [0, 40000, "two"],
+    "writer.cost": ["-1ns", "1e999s"],
+    "writer.rss": ["hash"],
+    "poller.cost": ["fast", -1],
+    "hw.queues": [-1, 5000],
+    "hw.pause_threshold": ["0ns", "never"],
+    "stalls": [
+        {"model": "renewal", "run": {"dist": "expon", "scale": "0ns"}, "length": {"dist": "expon", "scale": "0ns"}},
+        {"model": "renewal", "run": {"dist": "expon", "scale": "0.1ns"}, "length": {"dist": "expon", "scale": "0.1ns"}},
+        {"model": "renewal", "run": {"dist": "expon", "scale": "1ns"}, "length": {"dist": "expon", "scale": "-1ns"}},
+        {"model": "periodic", "period": "0ns", "length": "1us"},
+        {"model": "periodic", "period": "1ns", "length": "1ns"},  # 10^9 stalls in the run's second
+        {"model": "scripted", "stalls": [["1ms"]]},
+        {"model": "scripted", "stalls": "soon"},
+        {"model": "superposition", "models": []},
+        {"model": "empirical", "file": "/dev/zero"},
+        {"model": "nothing"},
+        "none",
+    ],
+    "unknown_field": [1],
+}
+
+
+def set_dotted(data: dict, dotted: str, value) -> dict:
+    data = json.loads(json.dumps(data))
+    table = data
+    *path, last = dotted.split(".")
+    for part in path:
+        table = table.setdefault(part, {})
+    table[last] = value
+    return data
+
+
+def snapshot(directory: Path) -> dict:
+    """Each file's name and the digest of its bytes."""
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(directory.iterdir())}
+
+
+def cli(arguments: list[str]) -> int:
+    """The command's exit status (argparse's own refusals exit through SystemExit)."""
+    try:
+        return main(arguments)
+    except SystemExit as stop:
+        return stop.code
+
+
+def assert_one_line_refusal(status: int, err: str) -> None:
+    assert status == 2, err
+    assert err.count("\n") == 1 and err.startswith("ringlab: error: ") and "Traceback" not in err, err
+
+
+@pytest.fixture(scope="module")
+def earlier_run(tmp_path_factory):
+    """A finished run in the directory every bad command below names as --out."""
+    out = tmp_path_factory.mktemp("earlier") / "run"
+    assert main(["sim", str(EXAMPLE), "--out", str(out), "--set", "packets=2000"]) == 0
+    return out, snapshot(out)
+
+
+@settings(max_examples=120, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.sampled_from(sorted(BAD_VALUES)).flatmap(lambda f: st.tuples(st.just(f), st.sampled_from(BAD_VALUES[f]))))
+def test_a_generated_bad_scenario_is_refused_in_one_line_and_the_earlier_run_stays(tmp_path_factory, capsys,
+                                                                                   earlier_run, case):
+    field, value = case
+    out, before = earlier_run
+    path = tmp_path_factory.mktemp("bad") / "scenario.toml"
+    path.write_text(tomli_w.dumps(set_dotted(GOOD, field, value)))
+    capsys.readouterr()
+    status = cli(["sim", str(path), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert_one_line_refusal(status, err)
+    assert f" {field.split('.')[0]}" in err  # names the field (or its table)
+    assert snapshot(out) == before
+
+
+@pytest.mark.parametrize("field, value, named", [
+    ("interval", "1e999us", "interval"), ("drain", 10**31, "drain"), ("writer.cpus", 40000, "writer.cpus"),
+    ("stalls", BAD_VALUES["stalls"][0], "stalls"), ("packets", 10**12, "packets"),
+])
+def test_each_refusal_names_the_field(tmp_path, capsys, field, value, named):
+    path = tmp_path / "scenario.toml"
+    path.write_text(tomli_w.dumps(set_dotted(GOOD, field, value)))
+    assert main(["sim", str(path), "--out", str(tmp_path / "run")]) == 2
+    assert capsys.readouterr().err.startswith(f"ringlab: error: {named}: ")
+    assert not (tmp_path / "run").exists()
+
+
+BAD_FILES = {
+    "not UTF-8": b'name = "\xff\xfe"\npackets = 10\n',
+    "binary": bytes(range(256)) * 4,
+    "nested": ("a = " + "[" * 1000 + "]" * 1000 + "\n").encode(),
+    "too large": b"# " + b"x" * (1 << 20) + b"\npackets = 10\n",
+    "not TOML": b"packets = = 3\n",
+    "empty": b"",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_FILES))
+def test_a_bad_scenario_file_is_refused_in_one_line(tmp_path, capsys, earlier_run, kind):
+    out, before = earlier_run
+    path = tmp_path / "scenario.toml"
+    path.write_bytes(BAD_FILES[kind])
+    assert_one_line_refusal(cli(["sim", str(path), "--out", str(out)]), capsys.readouterr().err)
+    assert snapshot(out) == before
+
+
+@pytest.mark.parametrize("path", ["/dev/zero", "/proc/self/status", "."])
+def test_a_special_path_as_scenario_is_refused(capsys, path):
+    assert_one_line_refusal(cli(["sim", path, "--out", "/nonexistent-ringlab-out"]), capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("out", ["", "/dev/null", "/proc/ringlab", "FILE", "SCENARIO_DIR", "FOREIGN"])
+def test_bad_outputs_are_refused_and_nothing_is_touched(tmp_path, capsys, monkeypatch, out):
+    scenario_dir = tmp_path / "mine"
+    scenario_dir.mkdir()
+    scenario = scenario_dir / "scenario.toml"
+    scenario.write_text(tomli_w.dumps(GOOD))
+    (tmp_path / "file").write_text("keep me")
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep me")
+    target = {"FILE": tmp_path / "file", "SCENARIO_DIR": scenario_dir, "FOREIGN": foreign}.get(out, out)
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    monkeypatch.chdir(tmp_path)
+    assert_one_line_refusal(cli(["sim", str(scenario), "--out", str(target)]), capsys.readouterr().err)
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+
+
+BAD_SWEEPS = [
+    {"repeats": 10**9},
+    {"vary": {"seed": [1, 2]}},
+    {"vary": {"interval": []}},
+    {"vary": {"interval": ["1us", "-1us"]}},
+    {"vary": {"interval": [f"{i}ns" for i in range(1, 1001)], "ring_slots": list(range(1, 1001)), "packets": [10, 20]}},
+    {"mode": "cross"},
+    {"base": "missing.toml"},
+    {"set": {"seed": 3}},
+    {"backends": ["gpu"]},
+]
+
+
+@pytest.mark.parametrize("change", BAD_SWEEPS, ids=lambda c: next(iter(c)))
+def test_a_bad_sweep_file_is_refused_in_one_line(tmp_path, capsys, change):
+    sweep = {"name": "bad", "base": str(EXAMPLE), "vary": {"interval": ["1us", "2us"]}, **change}
+    path = tmp_path / "sweep.toml"
+    path.write_text(tomli_w.dumps({"sweep": sweep}))
+    assert_one_line_refusal(cli(["sweep", str(path), "--out", str(tmp_path / "out")]), capsys.readouterr().err)
+
+
+def test_an_unreachable_scheduler_is_one_line(tmp_path, capsys):
+    path = tmp_path / "sweep.toml"
+    path.write_text(tomli_w.dumps({"sweep": {"base": str(EXAMPLE), "set": {"packets": 100}, "vary": {"ring_slots": [4]}}}))
+    for scheduler in ("nonsense", "tcp://127.0.0.1:9"):
+        assert_one_line_refusal(cli(["sweep", str(path), "--out", str(tmp_path / "out"), "--scheduler", scheduler,
+                                      "--quiet"]), capsys.readouterr().err)
+
+
+def damage(run: Path, kind: str, data) -> None:
+    trace = run / TRACE_FILE
+    if kind == "truncated trace":
+        trace.write_bytes(trace.read_bytes()[:data.draw(st.integers(0, trace.stat().st_size - 1))])
+    elif kind == "junk summary":
+        (run / SUMMARY_FILE).write_bytes(data.draw(st.binary(max_size=200)))
+    elif kind == "summary of another shape":
+        (run / SUMMARY_FILE).write_text(json.dumps(data.draw(st.one_of(
+            st.lists(st.integers()), st.dictionaries(st.text(max_size=5), st.integers(), max_size=3)))))
+    else:
+        with np.load(trace) as loaded:
+            arrays = {name: loaded[name] for name in loaded.files}
+        if kind == "missing array":
+            del arrays[data.draw(st.sampled_from(sorted(set(arrays) - {"format_version"})))]
+        elif kind == "no slots":
+            arrays["ring_slots"] = np.int64(0)
+        elif kind == "short column":
+            name = data.draw(st.sampled_from(["slot", "fate", "delivery_ns", "arrival_ns"]))
+            arrays[name] = arrays[name][:-1]
+        elif kind == "fates out of range":
+            arrays["fate"] = arrays["fate"] + 9
+        elif kind == "another run's trace":
+            arrays["delivery_ns"] = arrays["delivery_ns"] + 1
+        np.savez(trace, **arrays)
+
+
+DAMAGES = ["truncated trace", "junk summary", "summary of another shape", "missing array", "no slots",
+           "short column", "fates out of range", "another run's trace"]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_a_damaged_run_is_refused_in_one_line_by_every_reader(tmp_path_factory, capsys, earlier_run, data):
+    kind = data.draw(st.sampled_from(DAMAGES))
+    run = tmp_path_factory.mktemp("damaged") / "run"
+    run.mkdir()
+    for source in earlier_run[0].iterdir():
+        (run / source.name).write_bytes(source.read_bytes())
+    damage(run, kind, data)
+    for command in (["dump", str(run)], ["plot", str(run)], ["replay", str(run), "--out", str(run.parent / "r")]):
+        capsys.readouterr()
+        status = cli(command)
+        assert_one_line_refusal(status, capsys.readouterr().err)
+
+
+def test_the_summary_records_its_traces_digest_and_a_mixed_directory_is_refused(tmp_path, capsys):
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert main(["sim", str(EXAMPLE), "--out", str(a), "--set", "packets=1000"]) == 0
+    assert main(["sim", str(EXAMPLE), "--out", str(b), "--set", "packets=1200"]) == 0
+    assert json.loads((a / SUMMARY_FILE).read_text())["trace_digest"].startswith("sha256:")
+    (a / TRACE_FILE).write_bytes((b / TRACE_FILE).read_bytes())  # a valid trace, of another run
+    capsys.readouterr()
+    assert_one_line_refusal(cli(["dump", str(a)]), capsys.readouterr().err)
+
+
+def test_a_new_run_replaces_an_earlier_one_whole(tmp_path):
+    out = tmp_path / "run"
+    assert main(["sim", str(EXAMPLE), "--out", str(out), "--set", "packets=1000"]) == 0
+    assert main(["plot", str(out)]) == 0
+    assert main(["sim", str(EXAMPLE), "--out", str(out), "--set", "packets=1500", "--summary-only"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == sorted(set(RUN_ENTRIES) - {TRACE_FILE, "sent.npy", "replay.json"})
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]  # nothing left beside it
+
+
+def test_a_run_killed_while_it_writes_leaves_the_earlier_run_or_the_new_one(tmp_path):
+    """Killed at several moments while it simulates and writes a 4 * 10^6-packet trace, a run
+    into a directory holding an earlier run leaves that run, or the whole new one: never a mix; the
+    next run into the directory removes what the killed one left beside it."""
+    out = tmp_path / "run"
+    assert main(["sim", str(EXAMPLE), "--out", str(out), "--set", "packets=1000"]) == 0
+    command = [sys.executable, "-m", "ringlab", "sim", str(EXAMPLE), "--out", str(out), "--set", "packets=4000000"]
+    began = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True)
+    whole_s = time.perf_counter() - began
+    outcomes = set()
+    for fraction in (0.15, 0.35, 0.55, 0.7, 0.8, 0.9, 0.97):
+        assert main(["sim", str(EXAMPLE), "--out", str(out), "--set", "packets=1000"]) == 0  # the earlier run
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(fraction * whole_s)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        trace, summary = load_run(out)  # whole: the summary and the trace belong together
+        assert trace.packets == summary["summary"]["packets"] in (1000, 4_000_000)
+        outcomes.add(trace.packets)
+        leftovers = [p.name for p in tmp_path.iterdir() if p.name != "run"]
+        assert main(["sim", str(EXAMPLE), "--out", str(out), "--set", "packets=1000"]) == 0
+        assert [p.name for p in tmp_path.iterdir()] == ["run"], leftovers
+    assert 1000 in outcomes, outcomes  # at least one kill came before the new run was in place
