@@ -24,8 +24,11 @@ def new_temporary_file(path: Path) -> str:
 
 @contextmanager
 def atomic_path(path: Path):
-    """Yield a temporary path beside ``path``; on success rename it over ``path``, else remove it."""
+    """Yield a temporary path beside ``path``; on success rename it over ``path``, else remove it.
+    Temporary files a killed writer of ``path`` left beside it are removed first."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    for leftover in path.parent.glob(f".{path.name}.*.tmp"):
+        leftover.unlink(missing_ok=True)
     tmp = new_temporary_file(path)
     try:
         yield Path(tmp)

@@ -277,3 +277,11 @@ def test_a_run_killed_while_it_writes_leaves_the_earlier_run_or_the_new_one(tmp_
         assert main(["sim", str(EXAMPLE), "--out", str(out), "--set", "packets=1000"]) == 0
         assert [p.name for p in tmp_path.iterdir()] == ["run"], leftovers
     assert 1000 in outcomes, outcomes  # at least one kill came before the new run was in place
+
+
+def test_a_file_written_again_removes_what_a_killed_writer_left_beside_it(tmp_path):
+    from ringlab.atomic_files import write_text
+
+    (tmp_path / ".table.csv.abcd1234.tmp").write_text("half a table")
+    write_text(tmp_path / "table.csv", "whole\n")
+    assert [p.name for p in tmp_path.iterdir()] == ["table.csv"]
