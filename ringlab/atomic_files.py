@@ -11,8 +11,6 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-import tomli_w
-
 
 def new_temporary_file(path: Path) -> str:
     """A new empty hidden file beside ``path`` (``.name.XXXX.tmp``), readable as results are."""
@@ -108,10 +106,6 @@ def write_text(path: Path, text: str) -> None:
 
 def write_json(path: Path, data) -> None:
     write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
-
-
-def write_toml(path: Path, data: dict) -> None:
-    write_text(path, tomli_w.dumps(data))
 
 
 def read_json(path: Path):
