@@ -21,3 +21,15 @@ def require_hardware():
     if os.environ.get("RINGLAB_REQUIRE_HARDWARE") == "1":
         pytest.fail(f"hardware tests are required here (RINGLAB_REQUIRE_HARDWARE=1) but cannot run: {reason}")
     pytest.skip(f"real XDP cannot run here: {reason}")
+
+
+@pytest.fixture
+def clean_hardware():
+    """Real XDP can run here (else skip, or fail where required); after the test, neither the
+    testbed nor an XDP program is left behind."""
+    require_hardware()
+    from ringlab.hw import iplink, testbed
+
+    yield
+    assert not testbed.exists(), "a test left the testbed behind"
+    assert all("xdp" not in entry for entry in iplink.links()), "a test left an XDP program attached"

@@ -18,22 +18,12 @@ from ringlab.attribution import CAUSE_NAMES, attribute_drops
 from ringlab.pauses import BACKGROUND, INJECTED
 from ringlab.scenario import scenario_from_dict
 from ringlab.stalls import EmpiricalStalls, StallSchedule
-from tests.hardware import require_hardware
+from tests.hardware import clean_hardware  # noqa: F401 (a fixture the tests use by name)
 
-pytestmark = pytest.mark.hardware
+pytestmark = [pytest.mark.hardware, pytest.mark.usefixtures("clean_hardware")]
 ROOT = Path(__file__).resolve().parent.parent
 INTERVAL_NS = 20_000
 RING_TIME_NS = 16 * INTERVAL_NS
-
-
-@pytest.fixture(autouse=True)
-def hardware():
-    require_hardware()
-    from ringlab.hw import iplink, testbed
-
-    yield
-    assert not testbed.exists(), "a test left the testbed behind"
-    assert all("xdp" not in entry for entry in iplink.links()), "a test left an XDP program attached"
 
 
 def scenario(policy="fixed", packets=30_000, stalls=(("100ms", "1.5ms"),), **fields):

@@ -17,22 +17,12 @@ import pytest
 from ringlab.analysis import index_timeline, lasting_offset_slots, late_mask, summarize
 from ringlab.scenario import scenario_from_dict
 from ringlab.trace import DROPPED_FULL
-from tests.hardware import require_hardware
+from tests.hardware import clean_hardware  # noqa: F401 (a fixture the tests use by name)
 
-pytestmark = pytest.mark.hardware
+pytestmark = [pytest.mark.hardware, pytest.mark.usefixtures("clean_hardware")]
 ROOT = Path(__file__).resolve().parent.parent
 INTERVAL_NS = 20_000
 STALL_AT_NS = 100_000_000
-
-
-@pytest.fixture(autouse=True)
-def hardware():
-    require_hardware()
-    from ringlab.hw import iplink, testbed
-
-    yield
-    assert not testbed.exists(), "a test left the testbed behind"
-    assert all("xdp" not in entry for entry in iplink.links()), "a test left an XDP program attached"
 
 
 def trial(policy, stall_ns, packets=15_000, loops="native", mode="generic"):
