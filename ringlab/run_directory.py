@@ -144,9 +144,11 @@ def run_output_directory(path, scenario_file=None) -> Path:
         if entries and (foreign or SUMMARY_FILE not in entries):
             raise InputError("--out", f"{path} holds files that are not a ringlab run (such as {(foreign or entries)[0]}); "
                                       "choose a new or empty directory")
-    if not os.access(resolved.parent if resolved.parent.exists() else "/", os.W_OK | os.X_OK) and \
-            resolved.parent.exists():
-        raise InputError("--out", f"cannot write in {resolved.parent}")
+    parent = resolved.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not os.access(parent, os.W_OK | os.X_OK):  # the run is staged beside the directory
+        raise InputError("--out", f"cannot write in {parent}, where the run is written before it takes {path}'s place")
     return path
 
 
