@@ -27,8 +27,7 @@ def available_bytes() -> int | None:
 
 def needed_bytes(scenario: Scenario, engine: str, keep_trace: bool) -> int:
     """About the most memory a run of ``scenario`` takes."""
-    stalls = scenario.stalls.expected_count(scenario.packets * (scenario.interval_ns + scenario.jitter_ns)
-                                            + scenario.drain_ns)
+    stalls = scenario.stalls.expected_count(scenario.longest_ns)
     per_packet = scenario.packets * BYTES_PER_PACKET[engine] if keep_trace else STREAMED_BYTES
     return int(per_packet + stalls * BYTES_PER_STALL)
 

@@ -207,8 +207,5 @@ def load_run(out_dir) -> tuple[Trace, dict]:
 
 def file_digest(path) -> str:
     """``sha256:`` and the hex digest of a file's bytes."""
-    digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return f"sha256:{digest.hexdigest()}"
+        return f"sha256:{hashlib.file_digest(handle, 'sha256').hexdigest()}"

@@ -116,6 +116,11 @@ class Scenario:
         """A new, validated scenario with each dotted field of ``values`` set (``{"writer.policy": "fixed"}``)."""
         return scenario_from_dict(set_fields(self.source, values), self.base_dir)
 
+    @property
+    def longest_ns(self) -> int:
+        """The latest the run can end: every gap at its longest (interval + jitter), then the drain."""
+        return longest_run_ns(self.packets, self.interval_ns, self.jitter_ns, self.drain_ns)
+
     def key(self) -> str:
         """A short hash identifying this scenario (stable across runs and machines)."""
         text = json.dumps(self.source, sort_keys=True, separators=(",", ":"))
@@ -138,6 +143,10 @@ class Scenario:
             if value != DEFAULTS[table][key]:
                 given.append(name)
         return given
+
+
+def longest_run_ns(packets: int, interval_ns: int, jitter_ns: int, drain_ns: int) -> int:
+    return packets * (interval_ns + jitter_ns) + drain_ns
 
 
 def _merge(defaults: dict, given: dict) -> dict:
@@ -266,7 +275,7 @@ def scenario_from_dict(given: dict, base_dir: Path | None = None) -> Scenario:
         pause_threshold_ns=parse_time_ns(h["pause_threshold"], "hw.pause_threshold", allow_zero=False),
         trace_kernel=_bool(h["trace_kernel"], "hw.trace_kernel"),
     )
-    longest_ns = packets * (interval_ns + jitter_ns) + drain_ns
+    longest_ns = longest_run_ns(packets, interval_ns, jitter_ns, drain_ns)
     if longest_ns > MAX_RUN_NS:
         raise InputError("packets" if "packets" in data else "duration",
                          f"the run could last {format_time_ns(longest_ns)} ({packets} packets of up to "

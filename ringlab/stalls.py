@@ -204,11 +204,14 @@ class RenewalStalls(StallModel):
             horizon_ns, lambda n: (self.run.sample_ns(n, rng), self.length.sample_ns(n, rng)), mean_cycle
         )
 
-    def expected_count(self, horizon_ns):
-        """From the mean of whole-ns draws (a run or stall of 0.3 ns on average rounds to 0)."""
+    @functools.cached_property
+    def _drawn_mean_cycle_ns(self) -> float:
+        """The mean of whole-ns draws of a run and a stall (one of 0.3 ns on average rounds to 0)."""
         rng = np.random.default_rng(0)
-        mean_cycle = float(np.mean(self.run.sample_ns(4096, rng) + self.length.sample_ns(4096, rng)))
-        return _cycles(horizon_ns, mean_cycle)
+        return float(np.mean(self.run.sample_ns(4096, rng) + self.length.sample_ns(4096, rng)))
+
+    def expected_count(self, horizon_ns):
+        return _cycles(horizon_ns, self._drawn_mean_cycle_ns)
 
 
 @dataclass(frozen=True)

@@ -119,7 +119,7 @@ class Trace:
 
     @classmethod
     def load(cls, path) -> Trace:
-        """Read a trace written by :meth:`save`, checked whole (see ``check``); a damaged file, or one
+        """Read a trace written by :meth:`save`, checked whole (``check_columns``); a damaged file, or one
         of another format version, is an InputError naming the file and the problem."""
         try:
             with np.load(path, allow_pickle=False) as data:
@@ -143,9 +143,6 @@ class Trace:
         return cls(**values)
 
 
-PACKET_COLUMNS = ("id", "arrival_ns", "cpu", "slot", "fate", "decided_ns", "writer_index_after", "blocked_by",
-                  "delivery_ns", "delivery_order")
-
 
 def check_columns(values: dict) -> str | None:
     """What is wrong with a trace's arrays (types, lengths, ranges), or None."""
@@ -157,7 +154,7 @@ def check_columns(values: dict) -> str | None:
         if values[name].shape != ():
             return f"{name} is not one number"
     n = len(values["id"])
-    for name in PACKET_COLUMNS:
+    for name in Trace.PER_PACKET:
         if values[name].shape != (n,):
             return f"{name} has {values[name].shape} values for {n} packets"
     for name in ("stall_length_ns", "pause_length_ns", "pause_kind", "pause_source"):

@@ -463,9 +463,17 @@ static inline __attribute__((always_inline)) int poller_read(struct engine *e, s
     return 0;
 }
 
+/* When the poller's read, begun once it noticed the slot at `notice`, ends (stalls pause it). */
+static inline __attribute__((always_inline)) int64_t read_done(const struct engine *e, struct state *s, int64_t notice) {
+    const struct stalls *stalls = &e->stalls;
+    while (s->stall_cursor < stalls->count && stalls->end[s->stall_cursor] <= notice) s->stall_cursor++;
+    if (s->stall_cursor < stalls->count && stalls->start[s->stall_cursor] <= notice + e->poller_cost_ns)
+        return work_end(stalls, resume_time(stalls, notice), e->poller_cost_ns);
+    return notice + e->poller_cost_ns;
+}
+
 /* The poller, woken at s->now. */
 static int run_poller(struct engine *e) {
-    const struct stalls *stalls = &e->stalls;
     struct state *s = &e->s;
     for (;;) {
         int64_t notice, now = s->now;
@@ -485,11 +493,7 @@ static int run_poller(struct engine *e) {
             e->p_state = P_CHECK;
             continue;
         }
-        while (s->stall_cursor < stalls->count && stalls->end[s->stall_cursor] <= notice) s->stall_cursor++;
-        if (s->stall_cursor < stalls->count && stalls->start[s->stall_cursor] <= notice + e->poller_cost_ns)
-            e->wake[0] = work_end(stalls, resume_time(stalls, notice), e->poller_cost_ns);
-        else
-            e->wake[0] = notice + e->poller_cost_ns;
+        e->wake[0] = read_done(e, s, notice);
         e->p_state = P_READ;
         return 0;
     }
@@ -712,16 +716,11 @@ void ringlab_engine_untaken(const struct engine *e, int64_t *next) {
 
 /* The poller's reads that end by `limit` (inclusive) or before it. Returns 0, or -1 if memory ran out. */
 static inline __attribute__((always_inline)) int catch_up_reads(struct engine *e, struct state *s, int64_t limit, int inclusive, int traced) {
-    const struct stalls *stalls = &e->stalls;
     while (e->slots[s->read_index] != EMPTY) {
         int64_t committed_at = e->commit_ns[s->read_index];
         /* a slot committed before the poller came to it is read at once; else after waking up */
-        int64_t notice = committed_at < s->checked ? s->checked : committed_at + e->wakeup_ns, done;
-        while (s->stall_cursor < stalls->count && stalls->end[s->stall_cursor] <= notice) s->stall_cursor++;
-        if (s->stall_cursor < stalls->count && stalls->start[s->stall_cursor] <= notice + e->poller_cost_ns)
-            done = work_end(stalls, resume_time(stalls, notice), e->poller_cost_ns);
-        else
-            done = notice + e->poller_cost_ns;
+        int64_t notice = committed_at < s->checked ? s->checked : committed_at + e->wakeup_ns;
+        int64_t done = read_done(e, s, notice);
         if (inclusive ? done > limit : done >= limit) return 0;
         settle_until(e, s, done);
         s->now = done;

@@ -34,6 +34,7 @@ from ringlab.analysis import RunSummary, pause_figures, summary_from_parts
 from ringlab.atomic_files import new_temporary_file
 from ringlab.attribution import cause_figures
 from ringlab.latency import BUCKETS, LatencyHistogram, latency_figures
+from ringlab.pauses import Pauses
 from ringlab.plan import CHUNK_PACKETS, PlanChunk, RunPlan, draw_plan, stream_plan, trace_of_plan
 from ringlab.scenario import Scenario
 from ringlab.trace import FATE_NAMES, Trace, empty_columns
@@ -177,8 +178,13 @@ def can_go_direct(scenario: Scenario, plan: RunPlan | None = None) -> bool:
         return False
     if plan is None:  # drawn from the scenario: arrivals from one interval on, strictly increasing
         return True
-    return bool(np.all(np.diff(plan.arrival_ns) > 0) and not np.any(plan.cpu < 0)
-                and (plan.packets == 0 or plan.arrival_ns[0] > 0 or writer.cost_ns + writer.lock_hold_ns > 0))
+    return _in_id_order(plan) and (plan.packets == 0 or plan.arrival_ns[0] > 0
+                                   or writer.cost_ns + writer.lock_hold_ns > 0)
+
+
+def _in_id_order(plan: RunPlan) -> bool:
+    """Whether the plan's packets arrive in id order, one after another, and all reach the writer."""
+    return bool(np.all(np.diff(plan.arrival_ns) > 0) and not np.any(plan.cpu < 0))
 
 
 def run_fast(scenario: Scenario, plan: RunPlan | None = None, keep_trace: bool = True, warnings_dir=None,
@@ -202,8 +208,7 @@ def run_fast(scenario: Scenario, plan: RunPlan | None = None, keep_trace: bool =
         plan = plan if plan is not None else draw_plan(scenario)
         stalls, end_ns, packets = plan.stalls, plan.end_ns, plan.packets
         parts = [PlanChunk(0, np.ascontiguousarray(plan.arrival_ns, np.int64), plan.cpu, plan.packets)]
-        in_id_order = np.all(np.diff(plan.arrival_ns) > 0) and not np.any(plan.cpu < 0)
-        sorted_arrivals = None if in_id_order else np.sort(plan.arrival_ns[plan.cpu >= 0])
+        sorted_arrivals = None if _in_id_order(plan) else np.sort(plan.arrival_ns[plan.cpu >= 0])
     stall_start = np.ascontiguousarray(stalls.start_ns, np.int64)
     stall_end = np.ascontiguousarray(stalls.end_ns, np.int64)
     out = _Outputs(packets if keep_trace else None, len(stall_start))
@@ -281,7 +286,7 @@ def run_fast(scenario: Scenario, plan: RunPlan | None = None, keep_trace: bool =
     in_ring = written - reads
     fate_counts = dict.fromkeys(FATE_NAMES.values(), 0)
     fate_counts.update(delivered=reads, dropped_full=dropped, in_ring=in_ring, pending=packets - reads - dropped - in_ring)
-    pauses = plan.poller_pauses if plan is not None else _injected(stalls)
+    pauses = plan.poller_pauses if plan is not None else Pauses.injected(stalls)
     summary = summary_from_parts(
         packets=packets, fate_counts=fate_counts, out_of_order=int(warned[1]), max_displacement=int(displacement[0]),
         warnings=int(warned[0]), drops_per_stall=out.drops_per_stall[1:],
@@ -307,9 +312,3 @@ def _spans(packets: int, chunk: int):
     computes arrivals at multiples of the interval itself."""
     for first in range(0, packets, chunk):
         yield PlanChunk(first, None, None, min(chunk, packets - first))
-
-
-def _injected(stalls):
-    from ringlab.pauses import Pauses
-
-    return Pauses.injected(stalls)
