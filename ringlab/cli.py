@@ -36,15 +36,11 @@ def output_directory(path: Path) -> Path:
     """``--out`` as a directory ringlab may write into (created if absent), or an InputError."""
     from ringlab.run_directory import check_output_path
 
-    path = check_output_path(path)
+    path = check_output_path(path)  # not a file, not special, writable
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise InputError("--out", f"cannot create {path}: {error.strerror}") from None
-    if not path.is_dir():
-        raise InputError("--out", f"{path} is not a directory")
-    if not os.access(path, os.W_OK | os.X_OK):
-        raise InputError("--out", f"{path} is not writable")
     return path
 
 
