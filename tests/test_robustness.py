@@ -231,7 +231,9 @@ def test_a_damaged_run_is_refused_in_one_line_by_every_reader(tmp_path_factory, 
     for command in (["dump", str(run)], ["plot", str(run)], ["replay", str(run), "--out", str(run.parent / "r")]):
         capsys.readouterr()
         status = cli(command)
-        assert_one_line_refusal(status, capsys.readouterr().err)
+        err = capsys.readouterr().err
+        assert_one_line_refusal(status, err)
+        assert TRACE_FILE in err or SUMMARY_FILE in err, err  # refused for the damage, naming the file
 
 
 def test_the_summary_records_its_traces_digest_and_a_mixed_directory_is_refused(tmp_path, capsys):
