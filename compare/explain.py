@@ -21,7 +21,6 @@ from ringlab.compare.table import FIGURES, LATENCY_COLUMNS
 from ringlab.errors import InputError
 from ringlab.latency import latencies
 from ringlab.pauses import BACKGROUND
-from ringlab.run_directory import load_summary
 from ringlab.runner import run
 
 REPLAY, NOISE = "replay", "noise"
@@ -85,7 +84,7 @@ def explain(rows: list, varied: list, point_dir, noise_dir=None) -> Explanation:
             predicted = run(scenario.with_values({"stalls": noise_stalls(scenario.source["stalls"], noise_dir)}),
                             keep_trace=False)
             extra_rows.append(_row(row, NOISE, predicted.summary))
-        figures = load_summary(directory)["summary"]
+        figures = summary["summary"]  # the measured run's, loaded with its trace
         for cause, count in figures["drops_by_cause"].items():
             if cause != "background pause":  # given by its sources instead
                 causes[setting][cause] += count
