@@ -32,6 +32,7 @@ from ringlab.trace import DELIVERED, DROPPED_FULL, IN_RING, LOST_BEFORE_RING, NO
 POLLER_CPU = 0
 START_DELAY_NS = 20_000_000
 FIRST_FRAMES = 64  # the run's clock starts from the earliest of these that arrives
+FIRST_FRAME_POLL_S = 100e-6  # how often a remote trial looks for them (not spinning on the receiving CPU)
 PAUSES_PER_SECOND = 100_000  # room in the C poller's pause table (it sees about 500 a second here)
 NO_KERNEL_EVENT_PYTHON = "no kernel event (hypervisor, hardware, or the Python poller itself)"
 
@@ -254,6 +255,7 @@ def _remote_trial(scenario: Scenario, plan: RunPlan, writer: loader.AttachedWrit
         while (first := first_frame(writer.log, plan)) is None:
             if time.monotonic() > deadline:
                 raise HardwareError(f"no pingpong frame arrived on {writer.iface} within {wait_s:g} s")
+            time.sleep(FIRST_FRAME_POLL_S)  # the XDP program stamps the frame: looking late costs no accuracy
         start_ns = int(writer.log["seen_ns"][first]) - int(plan.arrival_ns[first - 1])
         stalls.publish(start_ns)
         stop_box[0] = start_ns + plan.end_ns
