@@ -12,9 +12,9 @@ import platform
 
 import numpy as np
 
-from ringlab.analysis import summarize
+from ringlab.analysis.analysis import summarize
 from ringlab.hw.trial import run_trial
-from ringlab.scenario import scenario_from_dict
+from ringlab.scenario.scenario import scenario_from_dict
 
 INTERVALS_US = (50, 30, 20, 15, 10, 7, 5, 3, 2, 1.5, 1)
 LOSS_LIMIT = 0.001

@@ -15,7 +15,7 @@ import numpy as np
 
 from ringlab.compare.replay import agreement, replay
 from ringlab.hw.trial import run_trial
-from ringlab.scenario import scenario_from_dict
+from ringlab.scenario.scenario import scenario_from_dict
 
 POLICIES = ("buggy", "fixed", "locked")
 

@@ -53,7 +53,7 @@ def minimal_loop():
 
 
 def scenario_of(example: str, packets: int):
-    from ringlab.scenario import load_scenario
+    from ringlab.scenario.scenario import load_scenario
 
     return load_scenario(EXAMPLES / f"{example}.toml", [f"packets={packets}"])
 
@@ -61,7 +61,7 @@ def scenario_of(example: str, packets: int):
 def run_minimal(library, scenario, keep: bool):
     """The minimal loop on ``scenario`` (no jitter, one writer CPU): its fates and read order if
     ``keep``, and its seconds."""
-    from ringlab.plan import stream_plan
+    from ringlab.scenario.plan import stream_plan
 
     plan = stream_plan(scenario)
     start = np.ascontiguousarray(plan.stalls.start_ns, np.int64)

@@ -18,7 +18,7 @@ import scipy.stats
 
 from ringlab.compare.table import FIGURES, LATENCY_COLUMNS, TABLE_FILE, read_table
 from ringlab.errors import InputError
-from ringlab.units import parse_time_ns
+from ringlab.scenario.units import parse_time_ns
 
 CONFIDENCE = 0.95
 

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ringlab.analysis import poller_warnings
+from ringlab.analysis.analysis import poller_warnings
+from ringlab.analysis.latency import latencies
 from ringlab.compare.replay import agreement, load_measured, replay
 from ringlab.compare.table import FIGURES, LATENCY_COLUMNS
 from ringlab.errors import InputError
-from ringlab.latency import latencies
-from ringlab.pauses import BACKGROUND
-from ringlab.runner import run
+from ringlab.runs.runner import run
+from ringlab.trace.pauses import BACKGROUND
 
 REPLAY, NOISE = "replay", "noise"
 

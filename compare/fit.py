@@ -19,7 +19,7 @@ import scipy.optimize
 import scipy.stats
 
 from ringlab.compare.curves import GoodnessOfFit, goodness_of_fit
-from ringlab.scenario import Scenario, scenario_from_dict
+from ringlab.scenario.scenario import Scenario, scenario_from_dict
 
 PARAMETERS = ("run_mean_ns", "length_scale_ns")
 
@@ -66,7 +66,7 @@ def with_background(scenario: Scenario, background: dict | None, seed: int) -> S
 
 def predicted_loss(scenario: Scenario, background: dict | None, seeds) -> tuple[float, float]:
     """Mean simulated loss over ``seeds`` and its standard error."""
-    from ringlab.runner import run
+    from ringlab.runs.runner import run
 
     losses = np.array([run(with_background(scenario, background, s), keep_trace=False).summary.loss_fraction
                        for s in seeds])

@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ringlab.compare.curves import CurvePoint, _value_ns  # noqa: E402
-from ringlab.timeline_plot import draw_timeline, save_figure  # noqa: E402
+from ringlab.views.timeline_plot import draw_timeline, save_figure  # noqa: E402
 
 COLOURS = {"sim": "tab:blue", "hw": "tab:red", "fit": "tab:green"}
 # Further models of the measured points: (label, colour, line style and marker)
@@ -101,9 +101,9 @@ def loss_curve_figure(points: list[CurvePoint], parameter: str, fitted: dict | N
 
 
 def cause_order(causes_by_setting: dict, most: int = 6) -> list[str]:
-    """The causes in the order of ringlab.attribution, background sources (the ``most`` largest, the
+    """The causes in the order of ringlab.analysis.attribution, background sources (the ``most`` largest, the
     rest as "background: other sources") where the background pauses stand."""
-    from ringlab.attribution import CAUSE_NAMES
+    from ringlab.analysis.attribution import CAUSE_NAMES
 
     totals = {}
     for counts in causes_by_setting.values():
@@ -179,7 +179,7 @@ def latency_percentiles_figure(points: list[CurvePoint], parameter: str, title: 
 def latency_survival_figure(samples: dict, title: str):
     """Per setting (a panel each, four at most), the survival function of every read's latency on
     log-log axes, one curve per backend: ``samples[setting][backend]`` holds the latencies (ns)."""
-    from ringlab.pause_plot import survival
+    from ringlab.views.pause_plot import survival
 
     settings = list(samples)[:4]
     figure, axes = plt.subplots(1, max(1, len(settings)), figsize=(4.5 * max(1, len(settings)), 4), squeeze=False,

@@ -17,14 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ringlab.analysis import index_timeline
+from ringlab.analysis.analysis import index_timeline
 from ringlab.errors import InputError
-from ringlab.pauses import INJECTED
-from ringlab.plan import RunPlan
-from ringlab.run_directory import load_run
-from ringlab.runner import RunResult, run
-from ringlab.scenario import Scenario, load_scenario
-from ringlab.trace import DELIVERED, FATE_NAMES, LOST_BEFORE_RING, NOT_SET, PENDING, Trace
+from ringlab.runs.run_directory import load_run
+from ringlab.runs.runner import RunResult, run
+from ringlab.scenario.plan import RunPlan
+from ringlab.scenario.scenario import Scenario, load_scenario
+from ringlab.trace.pauses import INJECTED
+from ringlab.trace.trace import DELIVERED, FATE_NAMES, LOST_BEFORE_RING, NOT_SET, PENDING, Trace
 
 FIRST_DIFFERENCES = 20
 COSTS = ("measured", "scenario")
@@ -97,7 +97,7 @@ def replay(trace: Trace, scenario: Scenario, engine: str = "fast", costs: str = 
         return result
     fate = np.where(lost, LOST_BEFORE_RING, result.trace.fate).astype(np.int8)
     simulated = replace(result.trace, fate=fate)
-    from ringlab.analysis import summarize
+    from ringlab.analysis.analysis import summarize
 
     return replace(result, trace=simulated, summary=summarize(simulated))
 

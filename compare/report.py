@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import scipy.stats
 
+from ringlab.analysis.latency import latencies
 from ringlab.atomic_files import write_json, write_text
 from ringlab.compare import plots
 from ringlab.compare.curves import aggregate, goodness_of_fit, load_rows, pair, two_sample_test, warning_sizes
@@ -19,13 +20,12 @@ from ringlab.compare.explain import Explanation, explain
 from ringlab.compare.fit import BackgroundFit, MeasuredPoint, fit_background
 from ringlab.compare.sweep import POINTS_DIR
 from ringlab.errors import InputError
-from ringlab.latency import latencies
-from ringlab.pause_plot import survival_figure
-from ringlab.run_directory import load_summary, load_trace
-from ringlab.runner import run
-from ringlab.scenario import load_scenario
-from ringlab.stalls import Distribution
-from ringlab.units import format_time_ns
+from ringlab.runs.run_directory import load_summary, load_trace
+from ringlab.runs.runner import run
+from ringlab.scenario.scenario import load_scenario
+from ringlab.scenario.stalls import Distribution
+from ringlab.scenario.units import format_time_ns
+from ringlab.views.pause_plot import survival_figure
 
 
 def _point_dirs(rows, backend, setting):
@@ -255,7 +255,7 @@ def render_markdown(figures: dict, images: list[str], sweep_dirs) -> str:
     if figures["drops_by_cause"]:
         causes = plots.cause_order(figures["drops_by_cause"])
         lines += ["", "## Why the measured packets were dropped", "",
-                  "Each dropped packet's cause, from its trace (`ringlab/attribution.py`): the poller pause during "
+                  "Each dropped packet's cause, from its trace (`ringlab/analysis/attribution.py`): the poller pause during "
                   "or right after which the ring filled (injected, or background with its source), else a sender "
                   "burst, the writer's misalignment, a poller too slow, or nothing found. Summed over repeats.", "",
                   "| setting | " + " | ".join(causes) + " | replay: same fate |",

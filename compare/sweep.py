@@ -18,8 +18,8 @@ from ringlab.atomic_files import staged_directory
 from ringlab.compare.sweep_file import Sweep, SweepPoint
 from ringlab.compare.table import TABLE_FILE, write_table
 from ringlab.errors import InputError
-from ringlab.run_directory import is_complete, write_run_files
-from ringlab.runner import run
+from ringlab.runs.run_directory import is_complete, write_run_files
+from ringlab.runs.runner import run
 
 POINTS_DIR = "points"
 
@@ -68,7 +68,7 @@ def remove_staging_leftovers(out_dir: Path) -> None:
 
 def sweep_output_directory(path) -> Path:
     """``--out`` for a sweep: a new or empty directory, or one a sweep wrote (it resumes there)."""
-    from ringlab.run_directory import check_output_path
+    from ringlab.runs.run_directory import check_output_path
 
     path = check_output_path(path)
     if path.exists() and any(path.iterdir()) and not ((path / POINTS_DIR).is_dir() or (path / TABLE_FILE).is_file()):

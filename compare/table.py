@@ -6,9 +6,9 @@ import csv
 import io
 from pathlib import Path
 
-from ringlab.atomic_files import write_text
+from ringlab.atomic_files import read_bounded, write_text
 from ringlab.errors import InputError
-from ringlab.run_directory import load_summary
+from ringlab.runs.run_directory import load_summary
 
 TABLE_FILE = "table.csv"
 # Columns taken from the summary's latency figures: column -> (figure, key)
@@ -53,7 +53,6 @@ def read_table(path) -> list[dict]:
     """A sweep's table, checked: UTF-8 CSV with the columns ``write_table`` writes, a known backend
     and whole counts on every row; else an InputError naming the file and the first problem."""
     from ringlab.compare.sweep_file import BACKENDS
-    from ringlab.scenario import read_bounded
 
     try:
         text = read_bounded(path, "sweep table", MAX_TABLE_BYTES).decode("utf-8")

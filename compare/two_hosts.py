@@ -8,8 +8,8 @@ from pathlib import Path
 from ringlab.atomic_files import read_json, write_json, write_text
 from ringlab.errors import InputError
 from ringlab.hw.sender import SENDER_RECORD
-from ringlab.run_directory import load_summary
-from ringlab.units import format_time_ns
+from ringlab.runs.run_directory import load_summary
+from ringlab.scenario.units import format_time_ns
 
 
 def sender_beside_receiver(run_dir, sender_dir) -> dict:

@@ -27,7 +27,7 @@ from ringlab.atomic_files import write_json, write_text
 from ringlab.errors import InputError
 from ringlab.hw.environment import machine_environment, steal_ns
 from ringlab.hw.poller import PollerThread, StallPlan, off_cpu, poll_ring
-from ringlab.pauses import NOT_TRACED, length_statistics
+from ringlab.trace.pauses import NOT_TRACED, length_statistics
 
 PAUSES_FILE = "pauses.csv"
 SUMMARY_FILE = "summary.json"
@@ -110,9 +110,9 @@ def noise_summary(profile: NoiseProfile) -> dict:
 
 def write_noise_profile(out_dir, profile: NoiseProfile) -> dict:
     """``pauses.csv`` (the empirical stall model's format), ``summary.json`` and the survival plot."""
-    from ringlab.pause_plot import survival_figure
-    from ringlab.provenance import provenance
-    from ringlab.timeline_plot import save_figure
+    from ringlab.runs.provenance import provenance
+    from ringlab.views.pause_plot import survival_figure
+    from ringlab.views.timeline_plot import save_figure
 
     out_dir = Path(out_dir)
     buffer = io.StringIO()

@@ -23,7 +23,7 @@ import numpy as np
 
 from ringlab.hw.wire import PAYLOAD_DTYPES, PAYLOAD_MAGIC
 
-PAUSE_INJECTED, PAUSE_BACKGROUND = 0, 1  # as ringlab.pauses.INJECTED, BACKGROUND
+PAUSE_INJECTED, PAUSE_BACKGROUND = 0, 1  # as ringlab.trace.pauses.INJECTED, BACKGROUND
 PR_SET_NAME = 15
 
 

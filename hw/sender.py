@@ -203,7 +203,7 @@ class SentFrames:
 
     def figures(self) -> dict:
         """The sender's own figures: frames sent, late ones, the spacing it achieved, bursts."""
-        from ringlab.latency import LatencyHistogram  # not at import: a sender starts fast
+        from ringlab.analysis.latency import LatencyHistogram  # not at import: a sender starts fast
 
         offsets = self.sent_ns - self.start_ns
         gaps = np.diff(np.sort(self.sent_ns))

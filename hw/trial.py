@@ -23,11 +23,11 @@ from ringlab.hw.poller import PollerThread, PollRecord, StallPlan, name_this_thr
 from ringlab.hw.sender import LATE_SEND_NS, SENDER_CPU, SenderProcesses, SenderSettings, sender_cpus
 from ringlab.hw.signals import signals_as_exceptions
 from ringlab.hw.wire import LOG_DROPPED_FULL, LOG_WRITTEN
-from ringlab.pauses import INJECTED, INJECTED_SOURCE, NOT_TRACED, Pauses
-from ringlab.plan import RunPlan, draw_plan
-from ringlab.scenario import Scenario
-from ringlab.stalls import StallSchedule
-from ringlab.trace import DELIVERED, DROPPED_FULL, IN_RING, LOST_BEFORE_RING, NOT_SET, Trace, empty_columns, pause_columns
+from ringlab.scenario.plan import RunPlan, draw_plan
+from ringlab.scenario.scenario import Scenario
+from ringlab.scenario.stalls import StallSchedule
+from ringlab.trace.pauses import INJECTED, INJECTED_SOURCE, NOT_TRACED, Pauses
+from ringlab.trace.trace import DELIVERED, DROPPED_FULL, IN_RING, LOST_BEFORE_RING, NOT_SET, Trace, empty_columns, pause_columns
 
 POLLER_CPU = 0
 START_DELAY_NS = 20_000_000
@@ -65,7 +65,7 @@ class TrialResult:
         """What the receiver measured of the sender: the spacing of the frames' arrivals at the XDP
         program (in time order), the frames closer together than half the planned interval (bursts),
         and the frames it never saw."""
-        from ringlab.latency import LatencyHistogram
+        from ringlab.analysis.latency import LatencyHistogram
 
         arrivals = np.sort(self.trace.arrival_ns[self.trace.cpu >= 0])
         gaps = np.diff(arrivals)

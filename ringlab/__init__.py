@@ -1,10 +1,11 @@
 """ringlab: loss and reordering in an XDP-to-poller map ring, simulated, measured and compared.
 
-The shared vocabulary lives here: the scenario (:mod:`ringlab.scenario`), stall models and the
-stall schedules they draw (:mod:`ringlab.stalls`), the per-packet trace (:mod:`ringlab.trace`) and
-the analysis both backends are measured by (:mod:`ringlab.analysis`). The backends are
-:mod:`ringlab.sim` (the simulator) and :mod:`ringlab.hw` with :mod:`ringlab.bpf` (real XDP);
-:mod:`ringlab.compare` puts them side by side. docs/model.md explains the model.
+The core reads as the pipeline: :mod:`ringlab.scenario` (what to run: the scenario, its stall
+models, the plan drawn from its seed), :mod:`ringlab.trace` (what a run records),
+:mod:`ringlab.analysis` (what it means), :mod:`ringlab.runs` (one way to run and store it, with the
+backends registered) and :mod:`ringlab.views` (how it looks). The backends are :mod:`ringlab.sim`
+(the simulator) and :mod:`ringlab.hw` with :mod:`ringlab.bpf` (real XDP); :mod:`ringlab.compare`
+puts them side by side. docs/model.md explains the model.
 
 The Python API, for a notebook::
 
@@ -19,23 +20,23 @@ Importing ringlab is cheap: the names below load their modules on first use.
 import importlib
 
 _API = {
-    "load_scenario": "ringlab.scenario",
-    "scenario_from_dict": "ringlab.scenario",
-    "Scenario": "ringlab.scenario",
-    "run": "ringlab.runner",
-    "RunResult": "ringlab.runner",
-    "Trace": "ringlab.trace",
-    "summarize": "ringlab.analysis",
-    "write_run_directory": "ringlab.run_directory",
-    "load_run": "ringlab.run_directory",
-    "plot_run": "ringlab.timeline_plot",
+    "load_scenario": "ringlab.scenario.scenario",
+    "scenario_from_dict": "ringlab.scenario.scenario",
+    "Scenario": "ringlab.scenario.scenario",
+    "run": "ringlab.runs.runner",
+    "RunResult": "ringlab.runs.runner",
+    "Trace": "ringlab.trace.trace",
+    "summarize": "ringlab.analysis.analysis",
+    "write_run_directory": "ringlab.runs.run_directory",
+    "load_run": "ringlab.runs.run_directory",
+    "plot_run": "ringlab.views.timeline_plot",
 }
 __all__ = sorted(_API) + ["__version__"]
 
 
 def __getattr__(name):
     if name == "__version__":
-        from ringlab.provenance import version
+        from ringlab.runs.provenance import version
 
         return version()
     if name in _API:

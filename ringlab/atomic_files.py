@@ -1,4 +1,5 @@
-"""Result files, written so that an interrupted run never leaves half a file behind."""
+"""Files written whole, so that an interrupted run never leaves half a file behind; and files read
+with a bound, so that a huge or special file is refused instead of read."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ import errno
 import json
 import os
 import shutil
+import stat
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
+
+from ringlab.errors import InputError
 
 
 def new_temporary_file(path: Path) -> str:
@@ -111,3 +115,17 @@ def write_json(path: Path, data) -> None:
 def read_json(path: Path):
     with open(path) as handle:
         return json.load(handle)
+
+
+def read_bounded(path, what: str, limit: int) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes; else an InputError naming the file."""
+    try:
+        with open(path, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise InputError(str(path), f"the {what} is not a regular file")
+            content = handle.read(limit + 1)
+    except OSError as error:
+        raise InputError(str(path), f"cannot read the {what}: {error.strerror}") from None
+    if len(content) > limit:
+        raise InputError(str(path), f"the {what} is larger than {limit // 1024} KiB")
+    return content

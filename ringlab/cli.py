@@ -34,7 +34,7 @@ class _Parser(argparse.ArgumentParser):
 
 def output_directory(path: Path) -> Path:
     """``--out`` as a directory ringlab may write into (created if absent), or an InputError."""
-    from ringlab.run_directory import check_output_path
+    from ringlab.runs.run_directory import check_output_path
 
     path = check_output_path(path)  # not a file, not special, writable
     try:
@@ -51,7 +51,7 @@ def _out_path(value: str) -> Path:
 
 
 def _time_option(value: str) -> int:
-    from ringlab.units import parse_time_ns
+    from ringlab.scenario.units import parse_time_ns
 
     try:
         return parse_time_ns(value, "time")
@@ -60,7 +60,7 @@ def _time_option(value: str) -> int:
 
 
 def _positive_time_option(value: str) -> int:
-    from ringlab.units import parse_time_ns
+    from ringlab.scenario.units import parse_time_ns
 
     try:
         return parse_time_ns(value, "time", allow_zero=False)
@@ -86,9 +86,9 @@ def _report(out_dir: Path, result) -> None:
 
 def cmd_sim(args) -> int:
     from ringlab.atomic_files import staged_directory
-    from ringlab.run_directory import run_output_directory, write_run_files
-    from ringlab.runner import run
-    from ringlab.scenario import load_scenario
+    from ringlab.runs.run_directory import run_output_directory, write_run_files
+    from ringlab.runs.runner import run
+    from ringlab.scenario.scenario import load_scenario
 
     scenario = load_scenario(args.scenario, args.overrides)
     out_dir = run_output_directory(args.out, args.scenario)
@@ -103,8 +103,8 @@ def cmd_sim(args) -> int:
 
 
 def cmd_dump(args) -> int:
-    from ringlab.dump import dump_lines
-    from ringlab.run_directory import load_run
+    from ringlab.runs.run_directory import load_run
+    from ringlab.views.dump import dump_lines
 
     trace, _ = load_run(args.run)
     to_ns = args.to_ns if args.to_ns is not None else trace.end_ns
@@ -115,8 +115,8 @@ def cmd_dump(args) -> int:
 
 
 def cmd_plot(args) -> int:
-    from ringlab.run_directory import load_run
-    from ringlab.timeline_plot import plot_run
+    from ringlab.runs.run_directory import load_run
+    from ringlab.views.timeline_plot import plot_run
 
     trace, summary = load_run(args.run)
     title = f"{summary['scenario_name']} [{summary['backend']}], policy {summary['scenario']['writer']['policy']}"
@@ -127,9 +127,9 @@ def cmd_plot(args) -> int:
 
 def cmd_hw_trial(args) -> int:
     from ringlab.atomic_files import staged_directory
-    from ringlab.run_directory import run_output_directory, write_run_files
-    from ringlab.runner import run
-    from ringlab.scenario import load_scenario
+    from ringlab.runs.run_directory import run_output_directory, write_run_files
+    from ringlab.runs.runner import run
+    from ringlab.scenario.scenario import load_scenario
 
     scenario = load_scenario(args.scenario, args.overrides)
     out_dir = run_output_directory(args.out, args.scenario)
@@ -146,7 +146,7 @@ def cmd_hw_trial(args) -> int:
 def cmd_replay(args) -> int:
     from ringlab.atomic_files import staged_directory, write_json
     from ringlab.compare.replay import agreement, load_measured, replay
-    from ringlab.run_directory import REPLAY_FILE, run_output_directory, write_run_files
+    from ringlab.runs.run_directory import REPLAY_FILE, run_output_directory, write_run_files
 
     measured, scenario, _ = load_measured(args.run)
     out_dir = run_output_directory(args.out)
@@ -220,9 +220,9 @@ def cmd_hw_send(args) -> int:
     from ringlab.hw.environment import machine_environment
     from ringlab.hw.sender import SENDER_RECORD, SENT_FILE, SenderSettings, send_scenario, sender_cpus
     from ringlab.hw.wire import parse_mac
-    from ringlab.plan import draw_plan
-    from ringlab.provenance import provenance
-    from ringlab.scenario import load_scenario
+    from ringlab.runs.provenance import provenance
+    from ringlab.scenario.plan import draw_plan
+    from ringlab.scenario.scenario import load_scenario
 
     scenario = load_scenario(args.scenario, args.overrides)
     try:

@@ -61,7 +61,7 @@ static int64_t work_end(const struct stalls *s, int64_t t, int64_t work) {
     return now + remaining;
 }
 
-/* The rules of ringlab.attribution: the pause overlapping [from, to] most (the first on a tie), or -1. */
+/* The rules of ringlab.analysis.attribution: the pause overlapping [from, to] most (the first on a tie), or -1. */
 static int64_t pause_with_most_overlap(const struct stalls *s, int64_t from, int64_t to) {
     int64_t low = 0, high = s->count; /* the first pause ending after `from` */
     while (low < high) {
@@ -79,7 +79,7 @@ static int64_t pause_with_most_overlap(const struct stalls *s, int64_t from, int
     return best;
 }
 
-/* The latency histogram's bucket of v >= 0 (ringlab/latency.py: exact below 2^SUB_BITS, then
+/* The latency histogram's bucket of v >= 0 (ringlab/analysis/latency.py: exact below 2^SUB_BITS, then
  * 2^SUB_BITS buckets per power of two). */
 #define SUB_BITS 7
 #define SUB_BUCKETS (1 << SUB_BITS)
@@ -102,7 +102,7 @@ static int64_t count_between(const int64_t *sorted, int64_t n, int64_t from, int
 }
 
 /* Settle the recovery of stalls ending before next_ns, given that the state after the instant
- * state_ns (aligned or not) holds until next_ns; the rules of ringlab.analysis.recovery_times_ns. */
+ * state_ns (aligned or not) holds until next_ns; the rules of ringlab.analysis.analysis.recovery_times_ns. */
 static int64_t settle_recoveries(int64_t first, int aligned, int64_t state_ns, int64_t next_ns,
                                  const struct stalls *s, int64_t end_ns, double *recovery_ns) {
     int64_t i = first;
@@ -121,7 +121,7 @@ static int64_t settle_recoveries(int64_t first, int aligned, int64_t state_ns, i
     return i;
 }
 
-/* ---- the poller's warnings, as it prints them (ringlab.analysis.poller_warnings) ---- */
+/* ---- the poller's warnings, as it prints them (ringlab.analysis.analysis.poller_warnings) ---- */
 
 struct read_order {
     int64_t largest, count, late; /* the largest id read so far; the warnings; the reads below the largest */
@@ -156,7 +156,7 @@ static char *put_decimal(char *p, int64_t v) {
     return p;
 }
 
-/* One warning line, as the poller prints it (and ringlab.analysis.format_warnings). */
+/* One warning line, as the poller prints it (and ringlab.analysis.analysis.format_warnings). */
 static void put_warning(FILE *out, int64_t missed, int64_t largest, int64_t id) {
     static const char missed_text[] = "WARN: missed ", between[] = " packets between ", and[] = " and ";
     char line[128], *p = line;
@@ -219,7 +219,7 @@ int ringlab_write_kept_warnings(const char *path, const int64_t *first, int64_t 
 }
 
 /* ---- the largest distance between a read's position and its rank among the ids read ----
- * (ringlab.analysis.max_displacement). A packet's rank is final once every smaller id is settled
+ * (ringlab.analysis.analysis.max_displacement). A packet's rank is final once every smaller id is settled
  * (read, or never to be): a window of ids from the lowest unsettled one keeps each one's status and
  * read position until then. */
 
@@ -525,7 +525,7 @@ static inline __attribute__((always_inline)) int record_decision(struct engine *
         /* drops per stall: the latest stall begun by now */
         while (s->drop_stall < stalls->count && stalls->start[s->drop_stall] <= now) s->drop_stall++;
         e->drops_per_stall[s->drop_stall]++;
-        /* its cause (ringlab.attribution): the pause that overlaps most the time the blocking packet waited */
+        /* its cause (ringlab.analysis.attribution): the pause that overlaps most the time the blocking packet waited */
         int64_t from = d->blocker_arrival, arrival = d->arrival;
         int64_t pause = pause_with_most_overlap(stalls, from, now);
         if (pause >= 0) {

@@ -30,14 +30,14 @@ from pathlib import Path
 import numpy as np
 
 from ringlab import native
-from ringlab.analysis import RunSummary, pause_figures, summary_from_parts
+from ringlab.analysis.analysis import RunSummary, pause_figures, summary_from_parts
+from ringlab.analysis.attribution import cause_figures
+from ringlab.analysis.latency import BUCKETS, LatencyHistogram, latency_figures
 from ringlab.atomic_files import new_temporary_file
-from ringlab.attribution import cause_figures
-from ringlab.latency import BUCKETS, LatencyHistogram, latency_figures
-from ringlab.pauses import Pauses
-from ringlab.plan import CHUNK_PACKETS, PlanChunk, RunPlan, draw_plan, stream_plan, trace_of_plan
-from ringlab.scenario import Scenario
-from ringlab.trace import FATE_NAMES, Trace, empty_columns
+from ringlab.scenario.plan import CHUNK_PACKETS, PlanChunk, RunPlan, draw_plan, stream_plan, trace_of_plan
+from ringlab.scenario.scenario import Scenario
+from ringlab.trace.pauses import Pauses
+from ringlab.trace.trace import FATE_NAMES, Trace, empty_columns
 
 POLICY_CODES = {"buggy": 0, "fixed": 1, "locked": 2}
 KEEP_WARNINGS = 1000  # a run that does not keep every warning keeps its first and last these many
@@ -86,7 +86,7 @@ def _pointer(array: np.ndarray | None, dtype=None) -> int | None:
 
 def write_warnings_file(delivered_ids: np.ndarray, path) -> int:
     """Write the poller's warnings for reads of ``delivered_ids`` (in read order) to ``path``, in C
-    (byte for byte what ringlab.analysis.format_warnings gives); return how many."""
+    (byte for byte what ringlab.analysis.analysis.format_warnings gives); return how many."""
     ids = np.ascontiguousarray(delivered_ids, np.int64)
     count = load_engine().ringlab_write_warnings(_pointer(ids), len(ids), str(path).encode())
     if count < 0:
@@ -135,7 +135,7 @@ class _Outputs:
         self.drops_per_stall = np.zeros(stalls + 1, np.int64)
         self.recovery = np.empty(stalls, np.float64)
         self.drops_per_pause = np.zeros(stalls, np.int64)
-        self.other_causes = np.zeros(5, np.int64)  # the causes after the two kinds of pause (ringlab.attribution)
+        self.other_causes = np.zeros(5, np.int64)  # the causes after the two kinds of pause (ringlab.analysis.attribution)
         self.latency_counts, self.late_counts = np.zeros(BUCKETS, np.int64), np.zeros(BUCKETS, np.int64)
         self.latency_totals = np.zeros(4, np.int64)  # sum and maximum of all reads' latencies, then of late reads'
         self.worst_per_stall = np.zeros(stalls, np.int64)

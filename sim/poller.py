@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from ringlab.scenario.stalls import StallSchedule
 from ringlab.sim.ring import MapRing
 from ringlab.sim.wake import POLLER_PRIORITY, Wake
-from ringlab.stalls import StallSchedule
 
 
 def poller(env, ring: MapRing, stalls: StallSchedule, cost_ns: int, wakeup_ns: int, record):

@@ -1,6 +1,6 @@
 """Small helpers the tests share."""
 
-from ringlab.scenario import scenario_from_dict
+from ringlab.scenario.scenario import scenario_from_dict
 
 
 def scenario(packets=2000, policy="buggy", stalls=None, **fields):

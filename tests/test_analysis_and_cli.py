@@ -5,10 +5,10 @@ import json
 import matplotlib.image
 import numpy as np
 
-from ringlab.analysis import format_warnings, max_displacement, poller_warnings
+from ringlab.analysis.analysis import format_warnings, max_displacement, poller_warnings
 from ringlab.cli import main
-from ringlab.dump import format_frame
-from ringlab.trace import Trace
+from ringlab.trace.trace import Trace
+from ringlab.views.dump import format_frame
 from tests.test_bad_input import EXAMPLE
 
 
@@ -97,7 +97,7 @@ def test_fields_one_backend_does_not_use_are_accepted_with_a_note(tmp_path, caps
 def test_a_dump_made_in_batches_equals_one_made_at_once(monkeypatch):
     """Frames are made a batch of events at a time; batches end between instants, so two writer
     CPUs deciding and the poller reading at one instant keep the engines' order across a batch's end."""
-    import ringlab.dump as dump
+    import ringlab.views.dump as dump
     from ringlab.sim.fast_engine import run_fast
     from tests.helpers import scenario, scripted
 
@@ -111,7 +111,7 @@ def test_a_dump_made_in_batches_equals_one_made_at_once(monkeypatch):
 
 
 def test_a_wide_window_is_drawn_decimated_with_its_extremes():
-    from ringlab.timeline_plot import BINS, MAX_DRAWN, decimated, merged_bars
+    from ringlab.views.timeline_plot import BINS, MAX_DRAWN, decimated, merged_bars
 
     rng = np.random.default_rng(1)
     time_ns = np.sort(rng.integers(0, 10**9, 10 * MAX_DRAWN))

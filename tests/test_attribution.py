@@ -4,9 +4,9 @@ import numpy as np
 from hypothesis import given
 
 import ringlab
-from ringlab.attribution import CAUSE_NAMES, attribute_drops
-from ringlab.pauses import BACKGROUND, INJECTED, Pauses
-from ringlab.plan import RunPlan, draw_plan
+from ringlab.analysis.attribution import CAUSE_NAMES, attribute_drops
+from ringlab.scenario.plan import RunPlan, draw_plan
+from ringlab.trace.pauses import BACKGROUND, INJECTED, Pauses
 from tests.helpers import scenario, scripted
 from tests.test_model import any_scenario
 

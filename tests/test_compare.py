@@ -15,7 +15,7 @@ from ringlab.compare.curves import aggregate, goodness_of_fit, load_rows
 from ringlab.compare.fit import MeasuredPoint, background_spec, fit_background, predicted_loss
 from ringlab.compare.sweep import run_sweep
 from ringlab.compare.sweep_file import load_sweep
-from ringlab.scenario import scenario_from_dict
+from ringlab.scenario.scenario import scenario_from_dict
 from ringlab.sim.fast_engine import run_fast
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -181,7 +181,7 @@ def test_timeline_warning_and_stall_figures(tmp_path):
     trace = run_fast(scenario).trace
     figure = plots.timelines_figure(trace, trace, 950_000, 1_200_000, "t")
     assert len(figure.axes) == 4 and figure.axes[1].get_title().startswith("measured")
-    from ringlab.analysis import poller_warnings
+    from ringlab.analysis.analysis import poller_warnings
     sizes = poller_warnings(trace.delivered_ids())[:, 0]
     figure = plots.warnings_figure(sizes, sizes[:10], "w")
     legend = [t.get_text() for t in figure.axes[0].get_legend().texts]

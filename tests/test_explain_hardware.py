@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ringlab.attribution import CAUSE_NAMES, attribute_drops
-from ringlab.pauses import BACKGROUND, INJECTED
-from ringlab.scenario import scenario_from_dict
-from ringlab.stalls import EmpiricalStalls, StallSchedule
+from ringlab.analysis.attribution import CAUSE_NAMES, attribute_drops
+from ringlab.scenario.scenario import scenario_from_dict
+from ringlab.scenario.stalls import EmpiricalStalls, StallSchedule
+from ringlab.trace.pauses import BACKGROUND, INJECTED
 from tests.hardware import clean_hardware  # noqa: F401 (a fixture the tests use by name)
 
 pytestmark = [pytest.mark.hardware, pytest.mark.usefixtures("clean_hardware")]
@@ -33,7 +33,7 @@ def scenario(policy="fixed", packets=30_000, stalls=(("100ms", "1.5ms"),), **fie
 
 
 def test_a_trial_records_its_injected_stalls_as_executed_and_the_background_pauses():
-    from ringlab.analysis import summarize
+    from ringlab.analysis.analysis import summarize
     from ringlab.hw.trial import run_trial
 
     stalls = (("100ms", "1.5ms"), ("300ms", "700us"))
@@ -129,7 +129,7 @@ def test_the_noise_profile_is_an_empirical_stall_model(tmp_path):
     assert summary["cpu"] == 0 and "isolation" in summary["environment"]
     assert (tmp_path / "survival.png").stat().st_size > 10_000
     # With the injected stalls, it drives the simulator: nothing fitted.
-    from ringlab.runner import run
+    from ringlab.runs.runner import run
 
     predicted = run(scenario("fixed", packets=20_000).with_values({"stalls": {"model": "superposition", "models": [
         {"model": "scripted", "stalls": [["100ms", "1.5ms"]]},

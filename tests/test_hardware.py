@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ringlab.analysis import index_timeline, lasting_offset_slots, late_mask, summarize
-from ringlab.scenario import scenario_from_dict
-from ringlab.trace import DROPPED_FULL
+from ringlab.analysis.analysis import index_timeline, lasting_offset_slots, summarize
+from ringlab.scenario.scenario import scenario_from_dict
+from ringlab.trace.trace import DROPPED_FULL, late_mask
 from tests.hardware import clean_hardware  # noqa: F401 (a fixture the tests use by name)
 
 pytestmark = [pytest.mark.hardware, pytest.mark.usefixtures("clean_hardware")]
@@ -357,7 +357,7 @@ def test_the_two_host_procedure_on_the_testbed(tmp_path):
     assert summary["sender"] == {"on_another_host": True, "planned": 20000}
     assert summary["arrivals"]["frames_seen"] == 20000 and summary["pause_tracing"]["clock_from_id"] == 1
     assert abs(summary["arrivals"]["gap"]["p50_ns"] - 20_000) < 2_000  # measured at the receiver, not planned
-    from ringlab.run_directory import load_trace
+    from ringlab.runs.run_directory import load_trace
 
     trace = load_trace(tmp_path / "run")
     drops = int((trace.fate == DROPPED_FULL).sum())

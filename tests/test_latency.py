@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import ringlab
-from ringlab.latency import QUANTILES, RELATIVE_ERROR, LatencyHistogram, exact_percentile_ns, latencies, worst_per_stall
+from ringlab.analysis.latency import QUANTILES, RELATIVE_ERROR, LatencyHistogram, exact_percentile_ns, latencies, worst_per_stall
 from tests.helpers import scenario, scripted
 
 

@@ -18,7 +18,7 @@ from ringlab.hw.kernel_trace import (
     EVENT_VECTOR_EXIT,
 )
 from ringlab.hw.poller import PAUSE_BACKGROUND, PAUSE_INJECTED, StallPlan, poll_ring
-from ringlab.stalls import StallSchedule
+from ringlab.scenario.stalls import StallSchedule
 
 POLLER_TID = 100
 

@@ -4,7 +4,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ringlab.errors import InputError
-from ringlab.stalls import StallSchedule, stall_model_from_spec
+from ringlab.scenario.stalls import StallSchedule, stall_model_from_spec
 
 intervals = st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 2_000)), max_size=30)
 

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 import ringlab
-from ringlab import provenance
 from ringlab.cli import main
-from ringlab.trace import Trace
+from ringlab.runs import provenance
+from ringlab.trace.trace import Trace
 from tests.helpers import scenario, scripted
 
 ROOT = Path(__file__).resolve().parent.parent

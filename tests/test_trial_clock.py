@@ -5,7 +5,7 @@ import numpy as np
 
 from ringlab.hw.trial import first_frame
 from ringlab.hw.wire import LOG_DTYPE
-from ringlab.plan import draw_plan
+from ringlab.scenario.plan import draw_plan
 from tests.helpers import scenario
 
 

@@ -3,7 +3,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ringlab.errors import InputError
-from ringlab.units import parse_time_ns
+from ringlab.scenario.units import parse_time_ns
 
 
 @pytest.mark.parametrize(

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ringlab.pauses import Pauses
-from ringlab.scenario import Scenario
-from ringlab.stalls import StallSchedule
-from ringlab.trace import Trace, pause_columns
+from ringlab.scenario.scenario import Scenario
+from ringlab.scenario.stalls import StallSchedule
+from ringlab.trace.pauses import Pauses
+from ringlab.trace.trace import Trace, pause_columns
 
 # Independent random streams derived from the scenario's seed, one per purpose.
 STREAM_STALLS, STREAM_ARRIVALS, STREAM_RSS = range(3)

@@ -12,9 +12,8 @@ import importlib.util
 import subprocess
 from pathlib import Path
 
-# The modules every result depends on (scenario, plan, trace, analysis), and each backend's own.
-SHARED_MODULES = ("ringlab.units", "ringlab.scenario", "ringlab.stalls", "ringlab.plan", "ringlab.trace",
-                  "ringlab.analysis", "ringlab.attribution", "ringlab.pauses")
+# The packages every result depends on (scenario and plan, trace, analysis), and each backend's own.
+SHARED_MODULES = ("ringlab.scenario", "ringlab.trace", "ringlab.analysis")
 BACKEND_PACKAGES = {"sim": ("ringlab.sim",), "hw": ("ringlab.hw", "ringlab.bpf")}
 SOURCE_SUFFIXES = (".py", ".c", ".h")
 

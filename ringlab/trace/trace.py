@@ -15,8 +15,8 @@ import numpy as np
 
 from ringlab.atomic_files import atomic_path
 from ringlab.errors import InputError
-from ringlab.pauses import Pauses
-from ringlab.stalls import StallSchedule
+from ringlab.scenario.stalls import StallSchedule
+from ringlab.trace.pauses import Pauses
 
 # Version 1: the first format (no version stored). 2: the version is stored. 3: the poller's
 # pauses with their kinds and sources, the packet each drop was blocked by, the planned interval.
@@ -48,7 +48,7 @@ class Trace:
     ``writer_index_after`` the write index it left behind, ``blocked_by`` (drops only) the id of
     the packet that held the slot, ``delivery_order`` the poller's 0-based read order.
     ``stall_*`` are the stalls the scenario planned; ``pause_*`` the poller's pauses as observed
-    (see :class:`ringlab.pauses.Pauses`). ``interval_ns`` is the planned packet interval.
+    (see :class:`ringlab.trace.pauses.Pauses`). ``interval_ns`` is the planned packet interval.
     """
 
     id: np.ndarray
@@ -205,3 +205,18 @@ def pause_columns(pauses: Pauses) -> dict[str, np.ndarray]:
             "pause_length_ns": np.asarray(pauses.length_ns, np.int64),
             "pause_kind": np.asarray(pauses.kind, np.int8), "pause_source": np.asarray(pauses.source, np.int16),
             "pause_source_names": np.asarray(pauses.source_names, dtype=str)}
+
+
+def largest_before(ids: np.ndarray) -> np.ndarray:
+    """For each read, the largest id read before it (0 before the first)."""
+    current = np.empty(len(ids), np.int64)
+    if len(ids):
+        current[0] = 0
+        np.maximum.accumulate(ids[:-1], out=current[1:])
+    return current
+
+
+def late_mask(delivered_ids: np.ndarray) -> np.ndarray:
+    """True for each delivered packet whose id is below one already read (an "old" packet)."""
+    ids = np.asarray(delivered_ids)
+    return ids < largest_before(ids)

@@ -6,25 +6,16 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from ringlab.pauses import BACKGROUND, INJECTED, KIND_NAMES, Pauses, length_statistics
-from ringlab.trace import DELIVERED, DROPPED_FULL, IN_RING, NOT_SET, Trace
+from ringlab.trace.pauses import BACKGROUND, INJECTED, KIND_NAMES, Pauses, length_statistics
+from ringlab.trace.trace import DELIVERED, DROPPED_FULL, IN_RING, NOT_SET, Trace, largest_before, late_mask
 
 WARNING_FORMAT = "WARN: missed %d packets between %d and %d"
-
-
-def _largest_before(ids: np.ndarray) -> np.ndarray:
-    """For each read, the largest id read before it (0 before the first)."""
-    current = np.empty(len(ids), np.int64)
-    if len(ids):
-        current[0] = 0
-        np.maximum.accumulate(ids[:-1], out=current[1:])
-    return current
 
 
 def out_of_step_mask(delivered_ids: np.ndarray) -> np.ndarray:
     """True for each read that makes the poller warn (its id is not the largest so far plus one)."""
     ids = np.asarray(delivered_ids)
-    return ids != _largest_before(ids) + 1
+    return ids != largest_before(ids) + 1
 
 
 def poller_warnings(delivered_ids: np.ndarray) -> np.ndarray:
@@ -34,7 +25,7 @@ def poller_warnings(delivered_ids: np.ndarray) -> np.ndarray:
     not ``current + 1``, and ``missed = id - current - 1`` (negative for an old packet read late).
     """
     ids = np.asarray(delivered_ids, dtype=np.int64)
-    current = _largest_before(ids)
+    current = largest_before(ids)
     out_of_step = np.flatnonzero(ids != current + 1)
     ids, current = ids[out_of_step], current[out_of_step]
     return np.column_stack([ids - current - 1, current, ids])
@@ -43,12 +34,6 @@ def poller_warnings(delivered_ids: np.ndarray) -> np.ndarray:
 def format_warnings(rows: np.ndarray) -> str:
     """The warning lines exactly as the poller prints them, one per row, newline-terminated."""
     return "".join(WARNING_FORMAT % (missed, current, packet) + "\n" for missed, current, packet in np.asarray(rows).tolist())
-
-
-def late_mask(delivered_ids: np.ndarray) -> np.ndarray:
-    """True for each delivered packet whose id is below one already read (an "old" packet)."""
-    ids = np.asarray(delivered_ids)
-    return ids < _largest_before(ids)
 
 
 def max_displacement(delivered_ids: np.ndarray) -> int:
@@ -170,7 +155,7 @@ class RunSummary:
     stalls_recovered: int
     recovery_median_ns: float | None
     lasting_offset_slots: int
-    drops_by_cause: dict  # cause -> dropped packets (ringlab.attribution)
+    drops_by_cause: dict  # cause -> dropped packets (ringlab.analysis.attribution)
     drops_by_source: dict  # the pauses' sources that caused drops -> dropped packets
     injected_pauses: dict  # the injected stalls as the poller executed them: count, time, lengths
     background_pauses: dict  # the pauses nobody injected: count, per second, time, lengths, longest
@@ -230,8 +215,8 @@ def summary_from_parts(packets: int, fate_counts: dict, out_of_order: int, max_d
 
 def summarize(trace: Trace) -> RunSummary:
     """Compute every figure of :class:`RunSummary` from ``trace``."""
-    from ringlab.attribution import drop_cause_figures
-    from ringlab.latency import trace_latency_figures
+    from ringlab.analysis.attribution import drop_cause_figures
+    from ringlab.analysis.latency import trace_latency_figures
 
     per_stall, before_any = drops_per_stall(trace)
     timeline = index_timeline(trace)

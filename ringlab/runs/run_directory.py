@@ -23,9 +23,9 @@ import tomli_w
 
 from ringlab.atomic_files import read_json, staged_directory
 from ringlab.errors import InputError
-from ringlab.provenance import provenance
-from ringlab.runner import RunResult
-from ringlab.trace import Trace
+from ringlab.runs.provenance import provenance
+from ringlab.runs.runner import RunResult
+from ringlab.trace.trace import Trace
 
 TRACE_FILE = "trace.npz"
 SUMMARY_FILE = "summary.json"
@@ -54,7 +54,7 @@ def write_warnings(path: Path, result: RunResult) -> None:
 
 def hardware_figures(trial) -> dict:
     """What a hardware trial adds to its summary: the XDP counters, the sender, conservation."""
-    from ringlab.latency import LatencyHistogram
+    from ringlab.analysis.latency import LatencyHistogram
 
     delays = trial.send_to_xdp_ns()
     if delays is None:  # the sender ran on another host: its own record has its figures

@@ -10,15 +10,14 @@ import copy
 import hashlib
 import json
 import math
-import os
-import stat
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ringlab.atomic_files import read_bounded
 from ringlab.errors import InputError
-from ringlab.stalls import StallModel, stall_model_from_spec
-from ringlab.units import format_time_ns, parse_time_ns
+from ringlab.scenario.stalls import StallModel, stall_model_from_spec
+from ringlab.scenario.units import format_time_ns, parse_time_ns
 
 WRITER_POLICIES = ("buggy", "fixed", "locked")
 RSS_MODES = ("round_robin", "random")
@@ -290,20 +289,6 @@ def scenario_from_dict(given: dict, base_dir: Path | None = None) -> Scenario:
                                    "lengthen the runs between stalls or shorten the run")
     return Scenario(name, seed, ring_slots, interval_ns, jitter_ns, packets, drain_ns, writer, poller, stalls, hw, data,
                     base_dir)
-
-
-def read_bounded(path, what: str, limit: int) -> bytes:
-    """The bytes of a regular file of at most ``limit`` bytes; else an InputError naming the file."""
-    try:
-        with open(path, "rb") as handle:
-            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-                raise InputError(str(path), f"the {what} is not a regular file")
-            content = handle.read(limit + 1)
-    except OSError as error:
-        raise InputError(str(path), f"cannot read the {what}: {error.strerror}") from None
-    if len(content) > limit:
-        raise InputError(str(path), f"the {what} is larger than {limit // 1024} KiB")
-    return content
 
 
 def _depth(value) -> int:

@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ringlab.analysis import RunSummary, summarize
+from ringlab.analysis.analysis import RunSummary, summarize
 from ringlab.errors import InputError
-from ringlab.memory import check_fits
-from ringlab.plan import RunPlan
-from ringlab.scenario import Scenario
-from ringlab.trace import Trace
+from ringlab.scenario.memory import check_fits
+from ringlab.scenario.plan import RunPlan
+from ringlab.scenario.scenario import Scenario
+from ringlab.trace.trace import Trace
 
 BACKENDS = ("sim", "hw")
 ENGINES = ("fast", "simpy")

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ringlab.atomic_files import read_bounded
 from ringlab.errors import InputError
-from ringlab.units import MAX_TIME_NS, parse_time_ns
+from ringlab.scenario.units import MAX_TIME_NS, parse_time_ns
 
 TIME_PARAMETERS = ("loc", "scale")
 MAX_STALL_FILE_BYTES = 256 << 20  # an empirical stall file (gap_ns, length_ns per row)
@@ -257,8 +258,6 @@ class EmpiricalStalls(StallModel):
 
     @classmethod
     def from_file(cls, path: str, field_name: str) -> EmpiricalStalls:
-        from ringlab.scenario import read_bounded
-
         try:
             text = read_bounded(path, "stall file", MAX_STALL_FILE_BYTES).decode("utf-8")
         except InputError as error:

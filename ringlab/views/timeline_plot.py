@@ -11,12 +11,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from ringlab.analysis import index_timeline, poller_warnings  # noqa: E402
+from ringlab.analysis.analysis import index_timeline, poller_warnings  # noqa: E402
+from ringlab.analysis.latency import latencies  # noqa: E402
 from ringlab.atomic_files import atomic_path  # noqa: E402
 from ringlab.errors import InputError  # noqa: E402
-from ringlab.latency import latencies  # noqa: E402
-from ringlab.pauses import BACKGROUND  # noqa: E402
-from ringlab.trace import DELIVERED, IN_RING, NOT_SET, Trace  # noqa: E402
+from ringlab.trace.pauses import BACKGROUND  # noqa: E402
+from ringlab.trace.trace import DELIVERED, IN_RING, NOT_SET, Trace  # noqa: E402
 
 US = 1e3
 MAX_DRAWN = 20_000  # marks of one series beyond which a wide window is drawn decimated

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ringlab.trace import DELIVERED, IN_RING, NOT_SET, Trace
-from ringlab.units import format_time_ns
+from ringlab.scenario.units import format_time_ns
+from ringlab.trace.trace import DELIVERED, IN_RING, NOT_SET, Trace
 
 EMPTY_CELL = "  EMPTY  "
 POINTER = "^^^^^^^^^"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ringlab.stalls import StallSchedule
+from ringlab.scenario.stalls import StallSchedule
 
 INJECTED, BACKGROUND = 0, 1
 KIND_NAMES = {INJECTED: "injected", BACKGROUND: "background"}

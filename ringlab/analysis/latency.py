@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ringlab.trace import DELIVERED, Trace
+from ringlab.trace.trace import DELIVERED, Trace, late_mask
 
 SUB_BITS = 7
 SUB_BUCKETS = 1 << SUB_BITS
@@ -96,8 +96,6 @@ class Latencies:
 
 def latencies(trace: Trace) -> Latencies:
     """Each delivered packet's latency, in read order."""
-    from ringlab.analysis import late_mask
-
     delivered = np.flatnonzero(trace.fate == DELIVERED)
     delivered = delivered[np.argsort(trace.delivery_order[delivered], kind="stable")]
     ids = trace.id[delivered]
@@ -106,7 +104,7 @@ def latencies(trace: Trace) -> Latencies:
 
 def worst_per_stall(trace: Trace, lat: Latencies | None = None) -> np.ndarray:
     """Per planned stall, the worst latency of the packets whose wait it overlapped most (0: none)."""
-    from ringlab.attribution import pause_with_most_overlap
+    from ringlab.analysis.attribution import pause_with_most_overlap
 
     lat = lat if lat is not None else latencies(trace)
     stalls = trace.stalls
