@@ -38,7 +38,7 @@ def run_point(point: SweepPoint, out_dir: str, keep_trace: bool, engine: str = "
     if is_complete(final):
         return point.key
     with staged_directory(final, clean=False) as staging:  # run_sweep removed the leftovers
-        result = run(point.scenario, point.backend, engine=engine,
+        result = run(point.scenario, point.backend, engine=engine if point.backend == "sim" else None,
                      keep_trace=keep_trace or engine == "simpy" or point.backend == "hw")
         write_run_files(staging, result, {"sweep_parameters": dict(point.parameters), "repeat": point.repeat,
                                           "point": point.key})

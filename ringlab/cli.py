@@ -137,7 +137,7 @@ def cmd_hw_trial(args) -> int:
         result = run(scenario, "hw", iface=args.iface, force=args.force)
         write_run_files(staging, result, {"interface": args.iface or "testbed"})
     _report(out_dir, result)
-    holds = result.hardware.conservation["holds"]
+    holds = result.details.conservation["holds"]
     print(f"conservation (sent = written + dropped_full + lost before XDP, counters agree): "
           f"{'holds' if holds else 'VIOLATED'}")
     return 0 if holds else EXIT_CHECK_FAILED

@@ -15,15 +15,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine.h"
+#include "warning_lines.h"
+
 #define NEVER INT64_MAX
 #define EMPTY (-1)
-#define DELIVERED 0
-#define DROPPED_FULL 1
-#define IN_RING 2
-#define PENDING 4
 #define UNCOMMITTED INT64_MIN
 
-enum policy { BUGGY, FIXED, LOCKED };
 enum writer_state { W_NEXT, W_TAKE_INDEX, W_LOOK, W_RESET, W_COPY, W_RECORD, W_FED_OUT };
 enum poller_state { P_CHECK, P_NOTICED, P_READ };
 
@@ -81,9 +79,6 @@ static int64_t pause_with_most_overlap(const struct stalls *s, int64_t from, int
 
 /* The latency histogram's bucket of v >= 0 (ringlab/analysis/latency.py: exact below 2^SUB_BITS, then
  * 2^SUB_BITS buckets per power of two). */
-#define SUB_BITS 7
-#define SUB_BUCKETS (1 << SUB_BITS)
-#define LATENCY_BUCKETS (58 * SUB_BUCKETS) /* up to 2^63 ns */
 static inline int64_t latency_bucket(int64_t v) {
     if (v < SUB_BUCKETS) return v < 0 ? 0 : v;
     int64_t shift = (63 - __builtin_clzll((unsigned long long)v)) - SUB_BITS;
@@ -119,103 +114,6 @@ static int64_t settle_recoveries(int64_t first, int aligned, int64_t state_ns, i
         }
     }
     return i;
-}
-
-/* ---- the poller's warnings, as it prints them (ringlab.analysis.analysis.poller_warnings) ---- */
-
-struct read_order {
-    int64_t largest, count, late; /* the largest id read so far; the warnings; the reads below the largest */
-};
-
-struct warnings {
-    FILE *out;            /* every warning line, or NULL */
-    int64_t keep, *first, *last, kept_first; /* the first and the last `keep` warnings, as (missed, current, id) */
-    int64_t last_at;      /* where the next of the last ones goes (last is a circle) */
-};
-
-static int warnings_init(struct warnings *w, FILE *out, int64_t keep) {
-    memset(w, 0, sizeof *w);
-    w->out = out;
-    w->keep = keep;
-    if (keep > 0) {
-        w->first = malloc(sizeof(int64_t) * 3 * keep);
-        w->last = malloc(sizeof(int64_t) * 3 * keep);
-        if (!w->first || !w->last) return -1;
-    }
-    return 0;
-}
-
-/* Writes v in decimal at p; returns the end. */
-static char *put_decimal(char *p, int64_t v) {
-    char digits[20];
-    int n = 0;
-    uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
-    do { digits[n++] = (char)('0' + u % 10); u /= 10; } while (u);
-    if (v < 0) *p++ = '-';
-    while (n) *p++ = digits[--n];
-    return p;
-}
-
-/* One warning line, as the poller prints it (and ringlab.analysis.analysis.format_warnings). */
-static void put_warning(FILE *out, int64_t missed, int64_t largest, int64_t id) {
-    static const char missed_text[] = "WARN: missed ", between[] = " packets between ", and[] = " and ";
-    char line[128], *p = line;
-    memcpy(p, missed_text, sizeof missed_text - 1); p += sizeof missed_text - 1;
-    p = put_decimal(p, missed);
-    memcpy(p, between, sizeof between - 1); p += sizeof between - 1;
-    p = put_decimal(p, largest);
-    memcpy(p, and, sizeof and - 1); p += sizeof and - 1;
-    p = put_decimal(p, id);
-    *p++ = '\n';
-    fwrite_unlocked(line, 1, (size_t)(p - line), out);
-}
-
-/* The poller read packet `id`: a warning unless it is the largest read so far plus one. */
-static inline __attribute__((always_inline)) void warnings_read(struct warnings *w, struct read_order *o, int64_t id) {
-    if (id < o->largest) o->late++;
-    if (id != o->largest + 1) {
-        int64_t missed = id - o->largest - 1;
-        if (w->out) put_warning(w->out, missed, o->largest, id);
-        if (w->keep > 0) { /* the first `keep` in order; after them, the last `keep` in a circle */
-            int64_t *row;
-            if (o->count < w->keep) {
-                row = w->first + 3 * o->count;
-                w->kept_first++;
-            } else {
-                row = w->last + 3 * w->last_at;
-                w->last_at = w->last_at + 1 == w->keep ? 0 : w->last_at + 1;
-            }
-            row[0] = missed; row[1] = o->largest; row[2] = id;
-        }
-        o->count++;
-    }
-    if (id > o->largest) o->largest = id;
-}
-
-/* Writes the warnings of reading `ids` in order to `path`; returns how many, or -1. */
-int64_t ringlab_write_warnings(const int64_t *ids, int64_t n, const char *path) {
-    FILE *out = fopen(path, "w");
-    if (!out) return -1;
-    struct warnings w;
-    struct read_order order = {0, 0, 0};
-    warnings_init(&w, out, 0);
-    for (int64_t i = 0; i < n; i++) warnings_read(&w, &order, ids[i]);
-    int failed = ferror(out);
-    if (fclose(out) != 0 || failed) return -1;
-    return order.count;
-}
-
-/* Writes the warnings kept of a run, rows (missed, current, id): the first ones, then `note` (may
- * be empty), then the last ones; returns 0, or -1. */
-int ringlab_write_kept_warnings(const char *path, const int64_t *first, int64_t n_first, const char *note,
-                                const int64_t *last, int64_t n_last) {
-    FILE *out = fopen(path, "w");
-    if (!out) return -1;
-    for (int64_t i = 0; i < n_first; i++) put_warning(out, first[3 * i], first[3 * i + 1], first[3 * i + 2]);
-    fputs(note, out);
-    for (int64_t i = 0; i < n_last; i++) put_warning(out, last[3 * i], last[3 * i + 1], last[3 * i + 2]);
-    int failed = ferror(out);
-    return (fclose(out) != 0 || failed) ? -1 : 0;
 }
 
 /* ---- the largest distance between a read's position and its rank among the ids read ----
@@ -322,7 +220,7 @@ struct state {
     int64_t counts[3]; /* reads, drops, writes */
     struct read_order order;
     struct displacement displacement;
-    int64_t latency_totals[4]; /* sum and maximum of all reads' latencies, then of late reads' */
+    int64_t latency_totals[LATENCY_TOTALS];
     int64_t run_bucket, run_length; /* the latest reads' latency bucket, and how many in a row not yet counted */
     /* cursors into the stalls */
     int64_t next_recovery, stall_cursor, drop_stall, begun; /* begun: the stalls begun before now */
@@ -373,31 +271,28 @@ void ringlab_engine_free(struct engine *e) {
     free(e);
 }
 
-/* A new run. Arrays are the caller's and must outlive the engine; per-packet outputs may be NULL
- * (a summary-only run). `warnings_out` (may be NULL) receives every warning line; the first and
- * last `keep_warnings` are kept as well. Returns NULL if memory ran out. */
-struct engine *ringlab_engine_new(int policy, int64_t ring_slots, int64_t cpus, int64_t cost_ns, int64_t hold_ns,
-                                  int64_t poller_cost_ns, int64_t wakeup_ns, const int64_t *stall_start,
-                                  const int64_t *stall_end, int64_t n_stalls, int64_t end_ns, int64_t interval_ns,
-                                  int64_t packets, const int64_t *arrival_sorted, int64_t n_arrivals,
-                                  int32_t *slot_out, int8_t *fate, int64_t *decided_ns, int32_t *index_after_out,
-                                  int64_t *blocked_by_out, int64_t *delivery_ns, int64_t *delivery_order,
-                                  int64_t *drops_per_stall, double *recovery_ns, int64_t *drops_per_pause,
-                                  int64_t *drop_causes, int64_t *latency_counts, int64_t *late_latency_counts,
-                                  int64_t *latency_totals, int64_t *worst_latency_per_stall, FILE *warnings_out,
-                                  int64_t keep_warnings) {
+/* A new run (sim/engine.h says what the configuration holds). Returns NULL for a policy the engine
+ * does not know, or if memory ran out. */
+struct engine *ringlab_engine_new(const struct engine_config *config) {
+    const struct engine_config *c = config;
+    switch (c->policy) {
+    case POLICY_BUGGY: case POLICY_FIXED: case POLICY_LOCKED: break;
+    default: return NULL;
+    }
     struct engine *e = calloc(1, sizeof *e);
     if (!e) return NULL;
-    e->policy = policy; e->ring_slots = ring_slots; e->cpus = cpus; e->cost_ns = cost_ns; e->hold_ns = hold_ns;
-    e->poller_cost_ns = poller_cost_ns; e->wakeup_ns = wakeup_ns; e->end_ns = end_ns; e->interval_ns = interval_ns;
-    e->packets = packets;
-    e->stalls = (struct stalls){stall_start, stall_end, n_stalls};
-    e->arrival_sorted = arrival_sorted; e->n_arrivals = n_arrivals;
-    e->slot_out = slot_out; e->fate = fate; e->decided_ns = decided_ns; e->index_after_out = index_after_out;
-    e->blocked_by_out = blocked_by_out; e->delivery_ns = delivery_ns; e->delivery_order = delivery_order;
-    e->drops_per_stall = drops_per_stall; e->recovery_ns = recovery_ns; e->drops_per_pause = drops_per_pause;
-    e->drop_causes = drop_causes; e->latency_counts_out = latency_counts; e->late_latency_counts_out = late_latency_counts;
-    e->latency_totals_out = latency_totals; e->worst_latency_per_stall = worst_latency_per_stall;
+    int64_t cpus = c->cpus, ring_slots = c->ring_slots, n_stalls = c->stalls;
+    e->policy = (int)c->policy; e->ring_slots = ring_slots; e->cpus = cpus; e->cost_ns = c->writer_cost_ns;
+    e->hold_ns = c->lock_hold_ns; e->poller_cost_ns = c->poller_cost_ns; e->wakeup_ns = c->poller_wakeup_ns;
+    e->end_ns = c->end_ns; e->interval_ns = c->interval_ns; e->packets = c->packets;
+    e->stalls = (struct stalls){c->stall_start_ns, c->stall_end_ns, n_stalls};
+    e->arrival_sorted = c->sorted_arrival_ns; e->n_arrivals = c->sorted_arrivals;
+    e->slot_out = c->slot; e->fate = c->fate; e->decided_ns = c->decided_ns; e->index_after_out = c->writer_index_after;
+    e->blocked_by_out = c->blocked_by; e->delivery_ns = c->delivery_ns; e->delivery_order = c->delivery_order;
+    e->drops_per_stall = c->drops_per_stall; e->recovery_ns = c->recovery_ns; e->drops_per_pause = c->drops_per_pause;
+    e->drop_causes = c->drop_causes; e->latency_counts_out = c->latency_counts;
+    e->late_latency_counts_out = c->late_latency_counts; e->latency_totals_out = c->latency_totals;
+    e->worst_latency_per_stall = c->worst_latency_per_stall;
     int64_t n = cpus ? cpus : 1, slots = ring_slots ? ring_slots : 1;
     e->slots = malloc(sizeof(int64_t) * slots); e->slot_arrival = malloc(sizeof(int64_t) * slots);
     e->commit_ns = malloc(sizeof(int64_t) * slots); e->wake = malloc(sizeof(int64_t) * (n + 1));
@@ -407,14 +302,14 @@ struct engine *ringlab_engine_new(int policy, int64_t ring_slots, int64_t cpus, 
     e->w_blocker_arrival = calloc(n, sizeof(int64_t)); e->w_position = calloc(n, sizeof(int64_t));
     if (!e->slots || !e->slot_arrival || !e->commit_ns || !e->wake || !e->w_state || !e->w_packet || !e->w_arrival ||
         !e->w_key || !e->w_index_after || !e->w_blocked || !e->w_blocker_arrival || !e->w_position ||
-        warnings_init(&e->warnings, warnings_out, keep_warnings) != 0 || window_init(&e->window) != 0) {
+        warnings_init(&e->warnings, c->warnings_out, c->keep_warnings) != 0 || window_init(&e->window) != 0) {
         ringlab_engine_free(e);
         return NULL;
     }
     for (int64_t i = 0; i < ring_slots; i++) { e->slots[i] = EMPTY; e->commit_ns[i] = UNCOMMITTED; }
     for (int64_t p = 0; p <= cpus; p++) e->wake[p] = NEVER;
     for (int64_t c = 0; c < cpus; c++) { e->w_state[c] = W_NEXT; e->w_blocked[c] = EMPTY; }
-    for (int64_t i = 0; i < n_stalls; i++) recovery_ns[i] = NAN;
+    for (int64_t i = 0; i < n_stalls; i++) e->recovery_ns[i] = NAN;
     e->p_state = P_CHECK;
     e->s.displacement.base = 1;
     e->s.wait1_end = INT64_MIN; e->s.wait1_slot = -1; e->s.wait2_end = INT64_MIN;
@@ -446,12 +341,12 @@ static inline __attribute__((always_inline)) int poller_read(struct engine *e, s
         s->run_length = 0;
     }
     s->run_length++;
-    s->latency_totals[0] += latency;
-    if (latency > s->latency_totals[1]) s->latency_totals[1] = latency;
+    s->latency_totals[TOTAL_SUM] += latency;
+    if (latency > s->latency_totals[TOTAL_MAX]) s->latency_totals[TOTAL_MAX] = latency;
     if (late) {
         e->late_latency_counts[latency_bucket(latency)]++;
-        s->latency_totals[2] += latency;
-        if (latency > s->latency_totals[3]) s->latency_totals[3] = latency;
+        s->latency_totals[TOTAL_LATE_SUM] += latency;
+        if (latency > s->latency_totals[TOTAL_LATE_MAX]) s->latency_totals[TOTAL_LATE_MAX] = latency;
     }
     /* the stall its wait overlapped most: none if the last stall begun by now ended before it came */
     while (s->begun < stalls->count && stalls->start[s->begun] < now) s->begun++;
@@ -537,10 +432,10 @@ static inline __attribute__((always_inline)) int record_decision(struct engine *
             if (s->poller_waiting && s->waiting_since < now && s->read_index != key) other_end = NEVER;
             else other_end = s->wait1_slot != key ? s->wait1_end : s->wait2_end;
             int not_committed = e->slots[key] == blocker && e->commit_ns[key] == UNCOMMITTED;
-            if (not_committed) e->drop_causes[0]++;
-            else if (arrived >= 2 && 2 * (arrival - from) < e->interval_ns * (arrived - 1)) e->drop_causes[1]++;
-            else if (other_end > from) e->drop_causes[2]++;
-            else e->drop_causes[3]++;
+            if (not_committed) e->drop_causes[DROP_WRITING]++;
+            else if (arrived >= 2 && 2 * (arrival - from) < e->interval_ns * (arrived - 1)) e->drop_causes[DROP_BURST]++;
+            else if (other_end > from) e->drop_causes[DROP_MISALIGNED]++;
+            else e->drop_causes[DROP_SLOW]++;
         }
     }
     s->index_seen = d->index_after;
@@ -584,7 +479,7 @@ static int run_writer(struct engine *e, int64_t c) {
             }
             int64_t key = s->write_index;
             e->w_key[c] = key;
-            if (e->policy == LOCKED) { /* look, claim and advance in one critical section */
+            if (e->policy == POLICY_LOCKED) { /* look, claim and advance in one critical section */
                 int free_slot = e->slots[key] == EMPTY;
                 e->w_blocked[c] = e->slots[key];
                 e->w_blocker_arrival[c] = e->slot_arrival[key];
@@ -634,7 +529,7 @@ static int run_writer(struct engine *e, int64_t c) {
                     }
                 }
             }
-            e->w_state[c] = (e->w_blocked[c] != EMPTY && state == W_LOOK && e->policy == FIXED) ? W_RESET : W_RECORD;
+            e->w_state[c] = (e->w_blocked[c] != EMPTY && state == W_LOOK && e->policy == POLICY_FIXED) ? W_RESET : W_RECORD;
         } else if (state == W_RECORD) {
             struct decision d = {e->w_packet[c], e->w_arrival[c], e->w_key[c], e->w_index_after[c], e->w_blocked[c],
                                  e->w_blocker_arrival[c]};
@@ -759,7 +654,7 @@ static inline __attribute__((always_inline)) int direct_packet(struct engine *e,
                 s->wait1_slot = key;
             }
         }
-    } else if (e->policy == FIXED) { /* the fix: retry this slot next time, deciding after the lock's hold */
+    } else if (e->policy == POLICY_FIXED) { /* the fix: retry this slot next time, deciding after the lock's hold */
         s->write_index = key;
         d.index_after = key;
         int64_t decided = look + e->hold_ns;
@@ -799,23 +694,22 @@ int ringlab_engine_feed_direct(struct engine *e, int64_t first, int64_t count, c
     return failed ? -1 : 0;
 }
 
-/* The end: end_state receives the write index as the trace shows it, the read index, the occupancy
- * and the reads; counts the reads, drops and writes; warnings the count, the reads out of order,
- * how many of the first ones were kept; and the maximum displacement. */
-void ringlab_engine_finish(struct engine *e, int64_t *end_state, int64_t *counts, int64_t *warnings,
-                           int64_t *first_warnings, int64_t *last_warnings, int64_t *max_displacement) {
+/* The end of the run, into `end` (sim/engine.h). */
+void ringlab_engine_finish(struct engine *e, struct engine_end *end) {
     struct state *s = &e->s;
     e->latency_counts[s->run_bucket] += s->run_length;
     s->run_length = 0;
     displacement_finish(&s->displacement, &e->window, e->packets);
-    end_state[0] = s->index_seen;
-    end_state[1] = s->read_index;
-    end_state[2] = s->occupancy;
-    end_state[3] = s->counts[0];
-    memcpy(counts, s->counts, sizeof s->counts);
-    warnings[0] = s->order.count;
-    warnings[1] = s->order.late;
-    warnings[2] = e->warnings.kept_first;
+    end->writer_index = s->index_seen;
+    end->read_index = s->read_index;
+    end->occupancy = s->occupancy;
+    end->reads = s->counts[0];
+    end->dropped = s->counts[1];
+    end->written = s->counts[2];
+    end->warnings = s->order.count;
+    end->late_reads = s->order.late;
+    end->kept_first_warnings = e->warnings.kept_first;
+    int64_t *first_warnings = end->first_warnings, *last_warnings = end->last_warnings;
     if (e->warnings.keep > 0) {
         memcpy(first_warnings, e->warnings.first, sizeof(int64_t) * 3 * e->warnings.kept_first);
         /* the last ones, oldest first */
@@ -825,15 +719,8 @@ void ringlab_engine_finish(struct engine *e, int64_t *end_state, int64_t *counts
             memcpy(last_warnings + 3 * k, e->warnings.last + 3 * index, sizeof(int64_t) * 3);
         }
     }
-    *max_displacement = s->displacement.max;
+    end->max_displacement = s->displacement.max;
     memcpy(e->latency_counts_out, e->latency_counts, sizeof e->latency_counts);
     memcpy(e->late_latency_counts_out, e->late_latency_counts, sizeof e->late_latency_counts);
     memcpy(e->latency_totals_out, s->latency_totals, sizeof s->latency_totals);
-}
-
-/* A FILE for the engine's warning lines (C's stdio, so the loop need not call back into Python). */
-FILE *ringlab_open(const char *path) { return fopen(path, "w"); }
-int ringlab_close(FILE *file) {
-    int failed = ferror(file);
-    return (fclose(file) != 0 || failed) ? -1 : 0;
 }

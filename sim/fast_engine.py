@@ -24,6 +24,7 @@ which a sweep of many short points pays again and again; a cached C library load
 from __future__ import annotations
 
 import ctypes
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,29 +32,55 @@ import numpy as np
 
 from ringlab import native
 from ringlab.analysis.analysis import RunSummary, pause_figures, summary_from_parts
-from ringlab.analysis.attribution import cause_figures
+from ringlab.analysis.attribution import CAUSE_NAMES, CAUSE_WRITING, cause_figures
 from ringlab.analysis.latency import BUCKETS, LatencyHistogram, latency_figures
 from ringlab.atomic_files import new_temporary_file
 from ringlab.scenario.plan import CHUNK_PACKETS, PlanChunk, RunPlan, draw_plan, stream_plan, trace_of_plan
-from ringlab.scenario.scenario import Scenario
+from ringlab.scenario.scenario import WRITER_POLICIES, Scenario
 from ringlab.trace.pauses import Pauses
 from ringlab.trace.trace import FATE_NAMES, Trace, empty_columns
+from ringlab.trace.warnings_log import KEEP_WARNINGS, WARNING_LINES_HEADER, Warnings, warning_stream
 
-POLICY_CODES = {"buggy": 0, "fixed": 1, "locked": 2}
-KEEP_WARNINGS = 1000  # a run that does not keep every warning keeps its first and last these many
+POLICY_CODES = {policy: code for code, policy in enumerate(WRITER_POLICIES)}  # engine.h's enum policy
+DROP_CAUSES = len(CAUSE_NAMES) - CAUSE_WRITING  # engine.h's enum drop_cause: the causes after the two kinds of pause
+LATENCY_TOTALS = 4  # engine.h's enum latency_total: sum and maximum of all reads' latencies, then of late reads'
 
 _ENGINE_SOURCE = Path(__file__).with_name("fast_engine.c")
+ENGINE_HEADER = Path(__file__).with_name("engine.h")
 _engine = None
+
+_i64, _pointer_type = ctypes.c_int64, ctypes.c_void_p
+
+
+class EngineConfig(ctypes.Structure):
+    """``struct engine_config`` of ``engine.h``: one run's figures, its stalls, and its outputs."""
+
+    _fields_ = [(name, _i64) for name in ("policy", "ring_slots", "cpus", "writer_cost_ns", "lock_hold_ns",
+                                         "poller_cost_ns", "poller_wakeup_ns", "end_ns", "interval_ns", "packets")] + [
+        ("stall_start_ns", _pointer_type), ("stall_end_ns", _pointer_type), ("stalls", _i64),
+        ("sorted_arrival_ns", _pointer_type), ("sorted_arrivals", _i64)] + [
+        (name, _pointer_type) for name in ("slot", "writer_index_after", "fate", "decided_ns", "blocked_by",
+                                           "delivery_ns", "delivery_order", "drops_per_stall", "recovery_ns",
+                                           "drops_per_pause", "worst_latency_per_stall", "drop_causes",
+                                           "latency_counts", "late_latency_counts", "latency_totals", "warnings_out")] + [
+        ("keep_warnings", _i64)]
+
+
+class EngineEnd(ctypes.Structure):
+    """``struct engine_end`` of ``engine.h``: the end of a run."""
+
+    _fields_ = [(name, _i64) for name in ("writer_index", "read_index", "occupancy", "reads", "dropped", "written",
+                                         "warnings", "late_reads", "kept_first_warnings", "max_displacement")] + [
+        ("first_warnings", _pointer_type), ("last_warnings", _pointer_type)]
 
 
 def load_engine():
     """The compiled engine: built with the system C compiler on first use, then cached."""
     global _engine
     if _engine is None:
-        library = native.load(_ENGINE_SOURCE)
-        i64, pointer = ctypes.c_int64, ctypes.c_void_p
-        library.ringlab_engine_new.argtypes = [ctypes.c_int] + [i64] * 6 + [pointer, pointer] + [i64] * 4 + \
-            [pointer, i64] + [pointer] * 16 + [i64]
+        library = native.load(_ENGINE_SOURCE, headers=(ENGINE_HEADER, WARNING_LINES_HEADER))
+        i64, pointer = _i64, _pointer_type
+        library.ringlab_engine_new.argtypes = [ctypes.POINTER(EngineConfig)]
         library.ringlab_engine_new.restype = pointer
         library.ringlab_engine_feed.argtypes = [pointer, i64, pointer, pointer, pointer, i64, ctypes.c_int]
         library.ringlab_engine_feed.restype = ctypes.c_int
@@ -61,18 +88,10 @@ def load_engine():
         library.ringlab_engine_feed_direct.restype = ctypes.c_int
         library.ringlab_engine_untaken.argtypes = [pointer, pointer]
         library.ringlab_engine_untaken.restype = None
-        library.ringlab_engine_finish.argtypes = [pointer] * 7
+        library.ringlab_engine_finish.argtypes = [pointer, ctypes.POINTER(EngineEnd)]
         library.ringlab_engine_finish.restype = None
         library.ringlab_engine_free.argtypes = [pointer]
         library.ringlab_engine_free.restype = None
-        library.ringlab_write_warnings.argtypes = [pointer, i64, ctypes.c_char_p]
-        library.ringlab_write_warnings.restype = i64
-        library.ringlab_write_kept_warnings.argtypes = [ctypes.c_char_p, pointer, i64, ctypes.c_char_p, pointer, i64]
-        library.ringlab_write_kept_warnings.restype = ctypes.c_int
-        library.ringlab_open.argtypes = [ctypes.c_char_p]
-        library.ringlab_open.restype = pointer
-        library.ringlab_close.argtypes = [pointer]
-        library.ringlab_close.restype = ctypes.c_int
         _engine = library
     return _engine
 
@@ -82,38 +101,6 @@ def _pointer(array: np.ndarray | None, dtype=None) -> int | None:
         return None
     assert (dtype is None or array.dtype == dtype) and array.flags.c_contiguous, (array.dtype, dtype)
     return array.ctypes.data
-
-
-def write_warnings_file(delivered_ids: np.ndarray, path) -> int:
-    """Write the poller's warnings for reads of ``delivered_ids`` (in read order) to ``path``, in C
-    (byte for byte what ringlab.analysis.analysis.format_warnings gives); return how many."""
-    ids = np.ascontiguousarray(delivered_ids, np.int64)
-    count = load_engine().ringlab_write_warnings(_pointer(ids), len(ids), str(path).encode())
-    if count < 0:
-        raise OSError(f"cannot write {path}")
-    return int(count)
-
-
-def write_kept_warnings(warnings: Warnings, path) -> None:
-    """Write the warnings a streamed run kept to ``path`` (in C, lines as the poller prints them):
-    the first ones, a line saying how many were not kept (if any), the last ones."""
-    skipped = warnings.count - len(warnings.first) - len(warnings.last)
-    note = f"# {skipped} warnings not kept here (ringlab sim --summary-only --warnings all keeps them all)\n"
-    first, last = (np.ascontiguousarray(rows, np.int64).reshape(-1, 3) for rows in (warnings.first, warnings.last))
-    if load_engine().ringlab_write_kept_warnings(str(path).encode(), _pointer(first), len(first),
-                                              (note if skipped else "").encode(), _pointer(last), len(last)) != 0:
-        raise OSError(f"cannot write {path}")
-
-
-@dataclass(frozen=True)
-class Warnings:
-    """The warnings of a run that did not keep its read order: how many, and the file they were
-    streamed to, or the first and the last KEEP_WARNINGS as rows (missed, current, id)."""
-
-    count: int
-    file: Path | None
-    first: np.ndarray
-    last: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -135,9 +122,9 @@ class _Outputs:
         self.drops_per_stall = np.zeros(stalls + 1, np.int64)
         self.recovery = np.empty(stalls, np.float64)
         self.drops_per_pause = np.zeros(stalls, np.int64)
-        self.other_causes = np.zeros(5, np.int64)  # the causes after the two kinds of pause (ringlab.analysis.attribution)
+        self.other_causes = np.zeros(DROP_CAUSES, np.int64)
         self.latency_counts, self.late_counts = np.zeros(BUCKETS, np.int64), np.zeros(BUCKETS, np.int64)
-        self.latency_totals = np.zeros(4, np.int64)  # sum and maximum of all reads' latencies, then of late reads'
+        self.latency_totals = np.zeros(LATENCY_TOTALS, np.int64)
         self.worst_per_stall = np.zeros(stalls, np.int64)
 
     def column(self, name: str, dtype):
@@ -197,7 +184,6 @@ def run_fast(scenario: Scenario, plan: RunPlan | None = None, keep_trace: bool =
     takes its direct path whenever it can (``direct=None``; False forces the general event loop,
     which gives the same results).
     """
-    library = load_engine()
     direct = can_go_direct(scenario, plan) if direct is None else direct and can_go_direct(scenario, plan)
     if plan is None and not keep_trace:
         streamed = stream_plan(scenario, chunk)
@@ -212,99 +198,122 @@ def run_fast(scenario: Scenario, plan: RunPlan | None = None, keep_trace: bool =
     stall_start = np.ascontiguousarray(stalls.start_ns, np.int64)
     stall_end = np.ascontiguousarray(stalls.end_ns, np.int64)
     out = _Outputs(packets if keep_trace else None, len(stall_start))
-    warnings_file, stream = None, None
+    keep = 0 if keep_trace else KEEP_WARNINGS
+    config = EngineConfig(
+        policy=POLICY_CODES[scenario.writer.policy], ring_slots=scenario.ring_slots, cpus=scenario.writer.cpus,
+        writer_cost_ns=scenario.writer.cost_ns, lock_hold_ns=scenario.writer.lock_hold_ns,
+        poller_cost_ns=scenario.poller.cost_ns, poller_wakeup_ns=scenario.poller.wakeup_ns, end_ns=end_ns,
+        interval_ns=scenario.interval_ns, packets=packets, stall_start_ns=_pointer(stall_start),
+        stall_end_ns=_pointer(stall_end), stalls=len(stall_start), sorted_arrival_ns=_pointer(sorted_arrivals),
+        sorted_arrivals=0 if sorted_arrivals is None else len(sorted_arrivals),
+        slot=out.column("slot", np.int32), writer_index_after=out.column("writer_index_after", np.int32),
+        fate=out.column("fate", np.int8), decided_ns=out.column("decided_ns", np.int64),
+        blocked_by=out.column("blocked_by", np.int64), delivery_ns=out.column("delivery_ns", np.int64),
+        delivery_order=out.column("delivery_order", np.int64), drops_per_stall=_pointer(out.drops_per_stall),
+        recovery_ns=_pointer(out.recovery), drops_per_pause=_pointer(out.drops_per_pause),
+        worst_latency_per_stall=_pointer(out.worst_per_stall), drop_causes=_pointer(out.other_causes),
+        latency_counts=_pointer(out.latency_counts), late_latency_counts=_pointer(out.late_counts),
+        latency_totals=_pointer(out.latency_totals), keep_warnings=keep)
+    first, latest = np.zeros((keep, 3), np.int64), np.zeros((keep, 3), np.int64)
+    end = EngineEnd(first_warnings=_pointer(first), last_warnings=_pointer(latest))
+    warnings_file = None
     if not keep_trace and warnings_dir is not None:
         warnings_file = Path(new_temporary_file(Path(warnings_dir) / "warnings.log"))
-        stream = library.ringlab_open(str(warnings_file).encode())
-        if not stream:
-            warnings_file.unlink(missing_ok=True)
-            raise OSError(f"cannot write {warnings_file}")
-    keep = 0 if keep_trace else KEEP_WARNINGS
-    engine = library.ringlab_engine_new(
-        POLICY_CODES[scenario.writer.policy], scenario.ring_slots, scenario.writer.cpus, scenario.writer.cost_ns,
-        scenario.writer.lock_hold_ns, scenario.poller.cost_ns, scenario.poller.wakeup_ns, _pointer(stall_start),
-        _pointer(stall_end), len(stall_start), end_ns, scenario.interval_ns, packets, _pointer(sorted_arrivals),
-        0 if sorted_arrivals is None else len(sorted_arrivals), out.column("slot", np.int32),
-        out.column("fate", np.int8), out.column("decided_ns", np.int64), out.column("writer_index_after", np.int32),
-        out.column("blocked_by", np.int64), out.column("delivery_ns", np.int64), out.column("delivery_order", np.int64),
-        _pointer(out.drops_per_stall), _pointer(out.recovery), _pointer(out.drops_per_pause),
-        _pointer(out.other_causes), _pointer(out.latency_counts), _pointer(out.late_counts),
-        _pointer(out.latency_totals), _pointer(out.worst_per_stall), stream, keep)
-    if not engine:
-        raise MemoryError("the fast engine ran out of memory")
-    bar = None
     try:
-        if progress and not keep_trace:
-            from tqdm import tqdm
-
-            bar = tqdm(total=packets, unit="packet", unit_scale=True, delay=2, desc=scenario.name)
-        carried, untaken = None, None  # the packets a CPU that fell behind has not taken yet
-        for part in parts:
-            count = part.count
-            last = part.first + count >= packets
-            if direct:
-                arrival = None if part.arrival_ns is None else np.ascontiguousarray(part.arrival_ns, np.int64)
-                failed = library.ringlab_engine_feed_direct(engine, part.first, count, _pointer(arrival), int(last))
-            else:
-                part = _with_untaken(carried, part)
-                arrival = np.ascontiguousarray(part.arrival_ns, np.int64)
-                cpu_packets, cpu_offsets = _cpu_lists(part, scenario.writer.cpus, untaken)
-                limit = end_ns if last else min(int(arrival[-1]) + 1, end_ns)
-                failed = library.ringlab_engine_feed(engine, part.first, _pointer(arrival), _pointer(cpu_packets, np.int64),
-                                                     _pointer(cpu_offsets, np.int64), limit, int(last))
-                if not failed and not last:
-                    untaken = np.zeros(scenario.writer.cpus, np.int64)
-                    library.ringlab_engine_untaken(engine, _pointer(untaken))
-                    untaken[untaken < 0] = part.first + part.count
-                    behind = int(untaken.min()) - part.first
-                    carried = PlanChunk(part.first + behind, part.arrival_ns[behind:], part.cpu[behind:],
-                                        part.count - behind) if behind < part.count else None
-                    untaken = untaken if carried is not None else None
-            if failed:
-                raise MemoryError("the fast engine ran out of memory")
-            if bar is not None:
-                bar.update(count)
-        end, counts, warned = np.zeros(4, np.int64), np.zeros(3, np.int64), np.zeros(3, np.int64)
-        first, latest = np.zeros((keep, 3), np.int64), np.zeros((keep, 3), np.int64)
-        displacement = np.zeros(1, np.int64)
-        library.ringlab_engine_finish(engine, _pointer(end), _pointer(counts), _pointer(warned), _pointer(first),
-                                      _pointer(latest), _pointer(displacement))
+        with warning_stream(warnings_file) if warnings_file is not None else nullcontext() as stream:
+            config.warnings_out = stream
+            _run_engine(config, end, scenario, parts, direct, progress and not keep_trace)
     except BaseException:
         if warnings_file is not None:
             warnings_file.unlink(missing_ok=True)
         raise
-    finally:
-        library.ringlab_engine_free(engine)
-        if stream and library.ringlab_close(stream) != 0 and warnings_file is not None:
-            warnings_file.unlink(missing_ok=True)
-            raise OSError(f"cannot write {warnings_file}")
-        if bar is not None:
-            bar.close()
-    # At the end: the write index as the trace shows it, the read index, the occupancy, the reads.
-    writer_index, reader_index, occupancy, reads = (int(v) for v in end)
-    reads, dropped, written = (int(v) for v in counts)
-    in_ring = written - reads
-    fate_counts = dict.fromkeys(FATE_NAMES.values(), 0)
-    fate_counts.update(delivered=reads, dropped_full=dropped, in_ring=in_ring, pending=packets - reads - dropped - in_ring)
-    pauses = plan.poller_pauses if plan is not None else Pauses.injected(stalls)
-    summary = summary_from_parts(
-        packets=packets, fate_counts=fate_counts, out_of_order=int(warned[1]), max_displacement=int(displacement[0]),
-        warnings=int(warned[0]), drops_per_stall=out.drops_per_stall[1:],
-        drops_before_first_stall=int(out.drops_per_stall[0]), stalled_ns=int(stalls.length_ns.sum()),
-        recovery_ns=out.recovery, lasting_offset=(writer_index - reader_index - occupancy) % scenario.ring_slots,
-        pause_figures=pause_figures(pauses, end_ns),
-        cause_figures=cause_figures(pauses, out.drops_per_pause, out.other_causes),
-        latency_figures=latency_figures(
-            LatencyHistogram(out.latency_counts, int(out.latency_totals[0]), int(out.latency_totals[1])),
-            LatencyHistogram(out.late_counts, int(out.latency_totals[2]), int(out.latency_totals[3])),
-            out.worst_per_stall),
-    )
+    summary = _summary(scenario, plan.poller_pauses if plan is not None else Pauses.injected(stalls), stalls,
+                       end_ns, packets, out, end)
     if keep_trace:
         trace = trace_of_plan(scenario, plan, out.columns)
         return FastRun(trace, summary, trace.delivered_ids())
-    kept_first = int(warned[2])
-    return FastRun(None, summary, None, Warnings(int(warned[0]), warnings_file, first[:kept_first],
-                                                 latest[:min(keep, int(warned[0]) - kept_first)]))
+    kept_first = end.kept_first_warnings
+    return FastRun(None, summary, None, Warnings(end.warnings, warnings_file, first[:kept_first],
+                                                 latest[:min(keep, end.warnings - kept_first)]))
+
+
+def _run_engine(config: EngineConfig, end: EngineEnd, scenario: Scenario, parts, direct: bool, progress: bool) -> None:
+    """Feed the plan's ``parts`` to a new engine made from ``config``, and finish it into ``end``."""
+    library = load_engine()
+    engine = library.ringlab_engine_new(ctypes.byref(config))
+    if not engine:
+        raise MemoryError("the fast engine ran out of memory")
+    bar = None
+    try:
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=config.packets, unit="packet", unit_scale=True, delay=2, desc=scenario.name)
+        feed = _feed_direct if direct else _Feeder(scenario, config.end_ns)
+        for part in parts:
+            if feed(library, engine, part, part.first + part.count >= config.packets):
+                raise MemoryError("the fast engine ran out of memory")
+            if bar is not None:
+                bar.update(part.count)
+        library.ringlab_engine_finish(engine, ctypes.byref(end))
+    finally:
+        library.ringlab_engine_free(engine)
+        if bar is not None:
+            bar.close()
+
+
+def _feed_direct(library, engine, part: PlanChunk, last: bool) -> int:
+    """Feed one chunk to the direct path; nonzero if memory ran out."""
+    arrival = None if part.arrival_ns is None else np.ascontiguousarray(part.arrival_ns, np.int64)
+    return library.ringlab_engine_feed_direct(engine, part.first, part.count, _pointer(arrival), int(last))
+
+
+class _Feeder:
+    """Feeds chunks to the general event loop, carrying the packets a CPU that fell behind its
+    arrivals has not taken yet into the next chunk."""
+
+    def __init__(self, scenario: Scenario, end_ns: int):
+        self.cpus, self.end_ns = scenario.writer.cpus, end_ns
+        self.carried: PlanChunk | None = None
+        self.untaken: np.ndarray | None = None
+
+    def __call__(self, library, engine, part: PlanChunk, last: bool) -> int:
+        part = _with_untaken(self.carried, part)
+        arrival = np.ascontiguousarray(part.arrival_ns, np.int64)
+        cpu_packets, cpu_offsets = _cpu_lists(part, self.cpus, self.untaken)
+        limit = self.end_ns if last else min(int(arrival[-1]) + 1, self.end_ns)
+        failed = library.ringlab_engine_feed(engine, part.first, _pointer(arrival), _pointer(cpu_packets, np.int64),
+                                             _pointer(cpu_offsets, np.int64), limit, int(last))
+        if not failed and not last:
+            untaken = np.zeros(self.cpus, np.int64)
+            library.ringlab_engine_untaken(engine, _pointer(untaken))
+            untaken[untaken < 0] = part.first + part.count
+            behind = int(untaken.min()) - part.first
+            self.carried = PlanChunk(part.first + behind, part.arrival_ns[behind:], part.cpu[behind:],
+                                     part.count - behind) if behind < part.count else None
+            self.untaken = untaken if self.carried is not None else None
+        return failed
+
+
+def _summary(scenario: Scenario, pauses: Pauses, stalls, end_ns: int, packets: int, out: _Outputs,
+             end: EngineEnd) -> RunSummary:
+    """The run's summary from the engine's running figures and its end."""
+    in_ring = end.written - end.reads
+    fate_counts = dict.fromkeys(FATE_NAMES.values(), 0)
+    fate_counts.update(delivered=end.reads, dropped_full=end.dropped, in_ring=in_ring,
+                       pending=packets - end.reads - end.dropped - in_ring)
+    sum_all, max_all, sum_late, max_late = (int(v) for v in out.latency_totals)
+    return summary_from_parts(
+        packets=packets, fate_counts=fate_counts, out_of_order=end.late_reads, max_displacement=end.max_displacement,
+        warnings=end.warnings, drops_per_stall=out.drops_per_stall[1:],
+        drops_before_first_stall=int(out.drops_per_stall[0]), stalled_ns=int(stalls.length_ns.sum()),
+        recovery_ns=out.recovery,
+        lasting_offset=(end.writer_index - end.read_index - end.occupancy) % scenario.ring_slots,
+        pause_figures=pause_figures(pauses, end_ns),
+        cause_figures=cause_figures(pauses, out.drops_per_pause, out.other_causes),
+        latency_figures=latency_figures(LatencyHistogram(out.latency_counts, sum_all, max_all),
+                                        LatencyHistogram(out.late_counts, sum_late, max_late), out.worst_per_stall),
+    )
 
 
 def _spans(packets: int, chunk: int):

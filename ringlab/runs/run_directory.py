@@ -26,6 +26,7 @@ from ringlab.errors import InputError
 from ringlab.runs.provenance import provenance
 from ringlab.runs.runner import RunResult
 from ringlab.trace.trace import Trace
+from ringlab.trace.warnings_log import write_kept_warnings, write_warnings_file
 
 TRACE_FILE = "trace.npz"
 SUMMARY_FILE = "summary.json"
@@ -36,35 +37,16 @@ REPLAY_FILE = "replay.json"  # a replay's agreement with the run it replays
 
 
 def write_warnings(path: Path, result: RunResult) -> None:
-    """The poller's warning lines: formatted in C from the read order; or the file a streamed run
-    wrote them to, moved here; or the first and last ones a streamed run kept, with a line saying
-    how many were not."""
+    """The poller's warning lines: formatted from the read order; or the file a streamed run wrote
+    them to, moved here; or the first and last ones a streamed run kept, with a line saying how
+    many were not."""
     path = Path(path)
     if result.delivered_ids is not None:
-        from ringlab.sim.fast_engine import write_warnings_file
-
         write_warnings_file(result.delivered_ids, path)
     elif result.warnings.file is not None:
         shutil.move(result.warnings.file, path)
     else:
-        from ringlab.sim.fast_engine import write_kept_warnings
-
         write_kept_warnings(result.warnings, path)
-
-
-def hardware_figures(trial) -> dict:
-    """What a hardware trial adds to its summary: the XDP counters, the sender, conservation."""
-    from ringlab.analysis.latency import LatencyHistogram
-
-    delays = trial.send_to_xdp_ns()
-    if delays is None:  # the sender ran on another host: its own record has its figures
-        sender = {"on_another_host": True, "planned": trial.sent}
-    else:
-        sender = {"sent": trial.sent, "late_sends": trial.late_sends, "mean_gap_ns": trial.mean_gap_ns,
-                  "send_to_xdp": {**LatencyHistogram.of(np.maximum(delays, 0)).figures(),
-                                  "negative": int(np.sum(delays < 0))}}
-    return {"xdp_counters": trial.counters, "sender": sender, "arrivals": trial.arrival_spacing(),
-            "conservation": trial.conservation, "environment": trial.environment, "pause_tracing": trial.tracing}
 
 
 def write_run_directory(out_dir, result: RunResult, extra: dict | None = None) -> Path:
@@ -81,8 +63,8 @@ def write_run_files(directory, result: RunResult, extra: dict | None = None) -> 
     directory = Path(directory)
     if result.trace is not None:
         result.trace.save(directory / TRACE_FILE)
-    if result.hardware is not None and result.hardware.sent_ns is not None:
-        np.save(directory / SENT_FILE, result.hardware.sent_ns)
+    for name, array in result.files.items():
+        np.save(directory / name, array)
     write_warnings(directory / WARNINGS_FILE, result)
     scenario = result.scenario
     (directory / SCENARIO_FILE).write_text(tomli_w.dumps(scenario.to_dict()))
@@ -99,8 +81,7 @@ def write_run_files(directory, result: RunResult, extra: dict | None = None) -> 
         "trace_digest": file_digest(directory / TRACE_FILE) if result.trace is not None else None,
         "notes": list(result.notes),
     }
-    if result.hardware is not None:
-        document.update(hardware_figures(result.hardware))
+    document.update(result.figures)
     document.update(extra or {})
     (directory / SUMMARY_FILE).write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
     return directory

@@ -4,19 +4,22 @@ sweeps, the fit and the report all run scenarios through it."""
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import importlib.metadata
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
-from ringlab.analysis.analysis import RunSummary, summarize
+from ringlab.analysis.analysis import RunSummary
 from ringlab.errors import InputError
-from ringlab.scenario.memory import check_fits
 from ringlab.scenario.plan import RunPlan
 from ringlab.scenario.scenario import Scenario
 from ringlab.trace.trace import Trace
 
-BACKENDS = ("sim", "hw")
-ENGINES = ("fast", "simpy")
+BACKEND_GROUP = "ringlab.backends"  # the entry-point group backends register in (pyproject.toml)
 
 
 @dataclass(frozen=True)
@@ -25,8 +28,9 @@ class RunResult:
 
     ``trace`` is None for a summary-only run; so is ``delivered_ids`` (the ids in the order the
     poller read them, from which the warnings are made), and ``warnings`` then says where its
-    warnings went (``ringlab.sim.fast_engine.Warnings``). ``hardware`` holds what only a real trial
-    knows (counters, send times, conservation), None for a simulated run.
+    warnings went (``ringlab.trace.warnings_log.Warnings``). ``figures`` is what the backend adds
+    to the run's summary, ``files`` the arrays it adds to the run directory (by file name), and
+    ``details`` what only it knows (a trial's ``ringlab.hw.trial.TrialResult``).
     """
 
     scenario: Scenario
@@ -36,45 +40,71 @@ class RunResult:
     trace: Trace | None
     delivered_ids: np.ndarray | None = field(repr=False)
     notes: tuple[str, ...] = ()
-    hardware: object | None = field(default=None, repr=False)  # ringlab.hw.trial.TrialResult
-    warnings: object | None = field(default=None, repr=False)  # ringlab.sim.fast_engine.Warnings
+    details: object | None = field(default=None, repr=False)
+    warnings: object | None = field(default=None, repr=False)
+    figures: dict = field(default_factory=dict, repr=False)
+    files: dict = field(default_factory=dict, repr=False)
 
 
-def run(scenario: Scenario, backend: str = "sim", *, engine: str = "fast", keep_trace: bool = True,
+@dataclass(frozen=True)
+class RunRequest:
+    """How to run a scenario, beyond the scenario: the engine, whether to keep the trace (else the
+    run streams and keeps its warnings in a new file in ``warnings_dir``, or the first and last),
+    a plan that replaces the one drawn from the seed, and where real XDP runs."""
+
+    engine: str
+    keep_trace: bool = True
+    plan: RunPlan | None = None
+    iface: str | None = None
+    force: bool = False
+    warnings_dir: Path | None = None
+    progress: bool = False
+
+
+class Backend(Protocol):
+    """A way to run a scenario. A backend registers an object with this interface under the
+    entry-point group ``ringlab.backends`` (``pyproject.toml``), and the runner finds it there:
+    adding a backend touches no file of the core."""
+
+    engines: tuple[str, ...]  # the engines it runs with, the default first
+
+    def run(self, scenario: Scenario, request: RunRequest) -> RunResult:
+        """Run ``scenario`` as ``request`` says (refusing what it cannot do with an InputError)."""
+
+
+def backend_names() -> tuple[str, ...]:
+    """The names of the registered backends."""
+    return tuple(sorted(entry.name for entry in importlib.metadata.entry_points(group=BACKEND_GROUP)))
+
+
+@functools.cache
+def registered_backend(name: str) -> Backend:
+    """The registered backend called ``name``, or an InputError naming the ones there are."""
+    entries = importlib.metadata.entry_points(group=BACKEND_GROUP, name=name)
+    if not entries:
+        raise InputError("backend", f"unknown backend {name!r} (choose {', '.join(backend_names())})")
+    return next(iter(entries)).load()
+
+
+def run(scenario: Scenario, backend: str = "sim", *, engine: str | None = None, keep_trace: bool = True,
         plan: RunPlan | None = None, iface: str | None = None, force: bool = False, warnings_dir=None,
         progress: bool = False) -> RunResult:
-    """Run ``scenario`` and return its result.
+    """Run ``scenario`` on a registered backend and return its result.
 
-    ``backend="sim"`` simulates with ``engine`` "fast" (the C engine, the default) or "simpy"
-    (the readable reference; both give identical traces); ``keep_trace=False`` streams the run in
+    ``"sim"`` simulates with ``engine`` "fast" (the C engine, the default) or "simpy" (the
+    readable reference; both give identical traces); ``keep_trace=False`` streams the run in
     bounded memory and keeps only the summary and the warnings (fast engine only: written to a new
     file in ``warnings_dir``, or else the first and last ones kept; ``progress`` shows a bar on a
-    terminal when it takes long). ``plan`` replaces the plan drawn from the
-    scenario's seed (a replay gives measured arrivals and pauses). ``backend="hw"`` runs the real
-    XDP program on a veth testbed made for the trial, or on ``iface`` with frames from another
-    host; ``force`` replaces an XDP program ringlab did not attach.
+    terminal when it takes long). ``plan`` replaces the plan drawn from the scenario's seed (a
+    replay gives measured arrivals and pauses). ``"hw"`` runs the real XDP program on a veth
+    testbed made for the trial, or on ``iface`` with frames from another host; ``force`` replaces
+    an XDP program ringlab did not attach.
     """
-    if backend not in BACKENDS:
-        raise InputError("backend", f"unknown backend {backend!r} (choose {', '.join(BACKENDS)})")
+    chosen = registered_backend(backend)
     notes = tuple(scenario.notes_for(backend))
-    if engine not in ENGINES:
-        raise InputError("engine", f"unknown engine {engine!r} (choose {', '.join(ENGINES)})")
-    check_fits(scenario, "xdp" if backend == "hw" else engine, keep_trace or backend == "hw" or plan is not None)
-    if backend == "hw":
-        from ringlab.hw.trial import run_trial
-
-        trial = run_trial(scenario, iface=iface, force=force)
-        return RunResult(scenario, "hw", "xdp", summarize(trial.trace), trial.trace, trial.trace.delivered_ids(),
-                         notes, trial)
-    if engine == "simpy":
-        if not keep_trace:
-            raise InputError("--summary-only", "needs the fast engine (the SimPy model always keeps its trace)")
-        from ringlab.sim.model import simulate
-
-        trace = simulate(scenario, plan)
-        return RunResult(scenario, "sim", "simpy", summarize(trace), trace, trace.delivered_ids(), notes)
-    from ringlab.sim.fast_engine import run_fast
-
-    fast = run_fast(scenario, plan, keep_trace=keep_trace, warnings_dir=warnings_dir, progress=progress)
-    return RunResult(scenario, "sim", "fast", fast.summary, fast.trace, fast.delivered_ids, notes,
-                     warnings=fast.warnings)
+    engine = chosen.engines[0] if engine is None else engine
+    if engine not in chosen.engines:
+        raise InputError("engine", f"unknown engine {engine!r} for the {backend} backend "
+                                   f"(choose {', '.join(chosen.engines)})")
+    request = RunRequest(engine, keep_trace, plan, iface, force, warnings_dir, progress)
+    return dataclasses.replace(chosen.run(scenario, request), notes=notes)
