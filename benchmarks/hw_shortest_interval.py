@@ -14,7 +14,7 @@ import numpy as np
 
 from ringlab.analysis.analysis import summarize
 from ringlab.hw.trial import run_trial
-from ringlab.scenario.scenario import scenario_from_dict
+from ringlab.scenario.scenario import WRITER_POLICIES, scenario_from_dict
 
 INTERVALS_US = (50, 30, 20, 15, 10, 7, 5, 3, 2, 1.5, 1)
 LOSS_LIMIT = 0.001
@@ -23,7 +23,7 @@ LOSS_LIMIT = 0.001
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--packets", type=int, default=100_000)
-    parser.add_argument("--policy", default="fixed", choices=["buggy", "fixed", "locked"])
+    parser.add_argument("--policy", default="fixed", choices=WRITER_POLICIES)
     parser.add_argument("--ring-slots", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--loops", default="native", choices=["native", "python"],

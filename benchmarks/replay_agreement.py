@@ -15,9 +15,7 @@ import numpy as np
 
 from ringlab.compare.replay import agreement, replay
 from ringlab.hw.trial import run_trial
-from ringlab.scenario.scenario import scenario_from_dict
-
-POLICIES = ("buggy", "fixed", "locked")
+from ringlab.scenario.scenario import WRITER_POLICIES, scenario_from_dict
 
 
 def main() -> None:
@@ -31,7 +29,7 @@ def main() -> None:
     print(f"{'policy':<8}{'trial':>6}{'dropped':>9}{'costs':>10}{'same fate %':>13}{'replayed drops':>16}"
           f"{'same order %':>14}{'k same':>8}")
     results = {}
-    for policy in POLICIES:
+    for policy in WRITER_POLICIES:
         scenario = scenario_from_dict({"name": f"replay-{policy}", "packets": args.packets, "interval": args.interval,
                                        "drain": "2ms", "writer": {"policy": policy},
                                        "stalls": {"model": "periodic", "period": "20ms", "length": "600us",

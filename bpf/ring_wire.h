@@ -2,7 +2,7 @@
  * the frame's constants, both payload layouts, the per-packet log entry and the counters.
  *
  * Included by the XDP program (bpf/ring_writer.c, compiled by BCC) and by the native hot loops
- * (hw/hot_loops.c, compiled by gcc); ringlab/hw/wire.py holds the same layouts as NumPy dtypes,
+ * (hw/hot_loops.c, compiled by gcc); hw/wire.py holds the same layouts as NumPy dtypes,
  * and tests/test_wire.py fails if the two drift apart. docs/model.md describes the formats.
  */
 #ifndef RINGLAB_RING_WIRE_H
@@ -24,7 +24,7 @@
 #define PHASE_PING 0
 #define PHASE_PONG 2
 
-/* The layout of the experiments where the bug was seen: natural C alignment, 32-bit id. */
+/* The original layout (docs/model.md, History): natural C alignment, 32-bit id. */
 struct payload_original {
     __u32 id;
     __u32 phase;
@@ -33,7 +33,7 @@ struct payload_original {
     __u32 padding;
 };
 
-/* The later layout: packed, 64-bit id. */
+/* The packed layout (docs/model.md, History): 64-bit id, a commit bit in the magic. */
 struct payload_packed {
     __u64 id;
     __u64 ts[4];

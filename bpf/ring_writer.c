@@ -4,7 +4,7 @@
  *   RING_SLOTS      N, the number of payload slots
  *   LOG_SLOTS       entries of the per-packet log (ids >= LOG_SLOTS are counted, not logged)
  *   POLICY_BUGGY | POLICY_FIXED | POLICY_LOCKED   the write-index discipline
- *   PAYLOAD_PACKED  the later sender's layout (u64 id, packed); otherwise the original one
+ *   PAYLOAD_PACKED  the packed layout (u64 id); otherwise the original one (ring_wire.h)
  *
  * Frames and map formats are defined once, in ring_wire.h (see docs/model.md): Ethernet with
  * EtherType 0x2002, a 20-byte IPv4 filler header, a 48-byte payload whose magic must read
@@ -98,7 +98,7 @@ int xdp_ring_writer(struct xdp_md *ctx) {
     }
     index_after = w->index;
     bpf_spin_unlock(&w->lock);
-#else
+#elif defined(POLICY_BUGGY) || defined(POLICY_FIXED)
     /* Take the index and advance it, then look at the slot. */
     bpf_spin_lock(&w->lock);
     key = w->index % RING_SLOTS;
@@ -119,6 +119,8 @@ int xdp_ring_writer(struct xdp_md *ctx) {
         index_after = key;
     }
 #endif
+#else
+#error "POLICY_BUGGY, POLICY_FIXED or POLICY_LOCKED must be defined"
 #endif
     if (full)
         count(COUNTER_DROPPED_FULL);

@@ -122,7 +122,7 @@ void ringlab_poll(uint8_t *ring, int64_t ring_slots, int payload_layout, const s
 }
 
 /* Send frame i, carrying ids[i], at targets[i] (absolute CLOCK_MONOTONIC ns), busy-waiting for each;
- * or, with sleep_ns > 0, as the original experiments paced: the first at targets[0], then a
+ * or, with sleep_ns > 0, sleep pacing (docs/model.md, History): the first at targets[0], then a
  * clock_nanosleep of sleep_ns after each send (so the real spacing is longer and irregular).
  * Records when each frame was handed to the kernel (just before its send(): with generic XDP on a
  * veth, the XDP program can run inside the call). Returns the number sent, or -errno if a send failed. */

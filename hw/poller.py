@@ -1,5 +1,5 @@
-"""The userspace poller: busy-waits on one mmapped slot, copies, zeroes, advances, exactly like the
-original; stalls, busy-waiting so that it holds its CPU, at the times of a stall schedule; and
+"""The userspace poller: busy-waits on one mmapped slot, copies, zeroes, advances, as docs/model.md
+says the poller does; stalls, busy-waiting so that it holds its CPU, at the times of a stall schedule; and
 notes its own pauses.
 
 Every gap between two consecutive iterations of its loop longer than a threshold is a pause the

@@ -1,5 +1,5 @@
 """The paced sender: ids 1, 2, 3, ... at planned times, in C or Python, busy-waiting to each send
-time (or sleeping one interval after each frame, as the original experiments did).
+time (or sleeping one interval after each frame: sleep pacing, docs/model.md, History).
 
 Each sender is a process of its own (inside the testbed's namespace, or on the host in front of a
 real NIC), one per writer CPU, each sending every n-th id. Protocol: it prints ``ready`` once its
@@ -43,8 +43,8 @@ def open_socket(iface: str) -> socket.socket:
 def send_paced(sock, frame: bytearray, set_id, ids: np.ndarray, arrival_ns: np.ndarray, start_ns: int,
                sleep_ns: int = 0) -> np.ndarray:
     """Send frame ``i``, carrying ``ids[i]``, at ``start_ns + arrival_ns[i]``, busy-waiting; or, with
-    ``sleep_ns``, the first at its time and then after a sleep of ``sleep_ns`` each (the original
-    experiments' pacing). A full send queue is retried, as the C loop does. Return when each frame
+    ``sleep_ns``, the first at its time and then after a sleep of ``sleep_ns`` each (sleep
+    pacing, docs/model.md, History). A full send queue is retried, as the C loop does. Return when each frame
     was handed to the kernel."""
     clock = time.monotonic_ns
     targets = (arrival_ns + start_ns).tolist()

@@ -19,6 +19,7 @@ A critical section's effects take place when the lock is taken; the lock then st
 
 from __future__ import annotations
 
+from ringlab.scenario.scenario import WRITER_POLICIES
 from ringlab.sim.ring import EMPTY, MapRing
 from ringlab.sim.wake import Wake
 
@@ -77,7 +78,7 @@ def locked(env, ring: MapRing, packet: int, cost_ns: int, lock_hold_ns: int, pri
     return key, EMPTY, index_after
 
 
-POLICIES = {"buggy": buggy, "fixed": fixed, "locked": locked}
+POLICIES = {policy: globals()[policy] for policy in WRITER_POLICIES}  # one generator per policy, named after it
 
 
 def writer_cpu(env, ring: MapRing, policy: str, packets, arrival_ns, cost_ns: int, lock_hold_ns: int, priority: int, record):

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from ringlab.analysis.attribution import CAUSE_NAMES, attribute_drops
-from ringlab.scenario.scenario import scenario_from_dict
+from ringlab.scenario.scenario import WRITER_POLICIES, scenario_from_dict
 from ringlab.scenario.stalls import EmpiricalStalls, StallSchedule
 from ringlab.trace.pauses import BACKGROUND, INJECTED
 from tests.hardware import clean_hardware  # noqa: F401 (a fixture the tests use by name)
@@ -103,7 +103,7 @@ def test_a_competing_task_on_the_pollers_cpu_is_named_as_the_cause_of_its_drops(
     assert summary["drops_by_source"].get("background: task rl-competitor", 0) > 0, summary["drops_by_source"]
 
 
-@pytest.mark.parametrize("policy", ["buggy", "fixed", "locked"])
+@pytest.mark.parametrize("policy", WRITER_POLICIES)
 def test_a_replay_from_the_measurements_agrees_with_the_trial(policy):
     from ringlab.compare.replay import agreement, replay
     from ringlab.hw.trial import run_trial

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from ringlab.analysis.analysis import format_warnings, poller_warnings, summarize
 from ringlab.cli import main
-from ringlab.scenario.scenario import load_scenario
+from ringlab.scenario.scenario import WRITER_POLICIES, load_scenario
 from ringlab.sim.fast_engine import can_go_direct, run_fast
 from ringlab.sim.model import simulate
 from tests.helpers import scenario, scripted
@@ -107,7 +107,7 @@ def test_engines_agree_when_events_coincide(data):
         return data.draw(st.sampled_from(values))
 
     sc = scenario(
-        data.draw(st.integers(1, 300)), pick(["buggy", "fixed", "locked"]),
+        data.draw(st.integers(1, 300)), pick(list(WRITER_POLICIES)),
         pick([None, scripted((2000, 3000)), {"model": "periodic", "period": "4us", "length": "2us"}]),
         ring_slots=pick([1, 2, 4, 16]), interval=pick([50, 100, 200]), writer_cpus=pick([1, 2, 3]),
         writer_cost=pick([0, 50, 100, 150]), writer_lock_hold=pick([0, 50, 100]),

@@ -193,8 +193,8 @@ interval = ["20us", "30us"]
 
 @pytest.mark.parametrize("loops", ["native", "python"])
 def test_sleep_pacing_spaces_frames_wider_than_nominal_and_busy_pacing_keeps_it(loops):
-    """The original experiments slept the nominal interval after each frame, so the real spacing
-    was longer and irregular; busy-wait pacing keeps to the plan."""
+    """Sleep pacing (the nominal interval slept after each frame, docs/model.md, History) makes the
+    real spacing longer and irregular; busy-wait pacing keeps to the plan."""
     from ringlab.hw.trial import run_trial
 
     interval_ns = 5_000 if loops == "native" else 20_000  # within each loop's reach (see the benchmark)

@@ -7,6 +7,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from ringlab.analysis.analysis import lasting_offset_slots, summarize
+from ringlab.scenario.scenario import WRITER_POLICIES
 from ringlab.sim.fast_engine import run_fast
 from ringlab.sim.model import simulate
 from ringlab.trace.trace import DELIVERED, DROPPED_FULL, IN_RING, PENDING, late_mask
@@ -138,7 +139,7 @@ def any_scenario(draw):
         scripted((100_000, 40_000)),
     ]))
     return scenario(
-        draw(st.integers(1, 400)), draw(st.sampled_from(["buggy", "fixed", "locked"])), stalls,
+        draw(st.integers(1, 400)), draw(st.sampled_from(WRITER_POLICIES)), stalls,
         seed=draw(st.integers(0, 1000)), ring_slots=draw(st.integers(1, 20)),
         interval=draw(st.integers(50, 2000)), jitter=draw(st.integers(0, 500)),
         drain=draw(st.integers(0, 100_000)),

@@ -1,6 +1,6 @@
-"""One definition of the wire: the NumPy layouts of ringlab/hw/wire.py equal what bpf/ring_wire.h
+"""One definition of the wire: the NumPy layouts of hw/wire.py equal what bpf/ring_wire.h
 (shared by the XDP program and the native hot loops) defines, field by field; and the kernel
-event log's (ringlab/hw/kernel_trace.py) equals bpf/cpu_events.h."""
+event log's (hw/kernel_trace.py) equals bpf/cpu_events.h."""
 
 import json
 import shutil

@@ -1,4 +1,4 @@
-"""The map over time, printed in the format of the original debugging: see docs/model.md.
+"""The map over time, printed as the map dump of docs/model.md (its History says where it comes from).
 
 One frame per change of the ring: the N slots on one line (``  EMPTY  `` or ``(0001234)``), and
 ``^^^^^^^^^`` on the line below, under the slot the poller is waiting on. The frames are made and
