@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from ringlab.analysis.analysis import index_timeline
+from ringlab.atomic_files import staged_directory, write_json
 from ringlab.errors import InputError
-from ringlab.runs.run_directory import load_run
+from ringlab.runs.run_directory import REPLAY_FILE, load_run, run_output_directory, write_run_files
 from ringlab.runs.runner import RunResult, run
 from ringlab.scenario.plan import RunPlan
 from ringlab.scenario.scenario import Scenario, load_scenario
@@ -123,6 +124,14 @@ class Agreement:
     def same_order_share(self) -> float:
         return self.same_order / self.delivered_in_both if self.delivered_in_both else 1.0
 
+    def describe(self) -> str:
+        """The agreement in one line."""
+        same_offsets = sum(m == r for m, r in self.offsets_after_stalls)
+        return (f"{100 * self.same_fate_share:.3f}% of packets with the same fate; dropped "
+                f"{self.fate_counts_measured['dropped_full']} measured, {self.fate_counts_replayed['dropped_full']} "
+                f"replayed; {100 * self.same_order_share:.3f}% of reads in the same order; lasting offset after "
+                f"{same_offsets} of {len(self.offsets_after_stalls)} stalls the same")
+
     def to_dict(self) -> dict:
         return {"packets": self.packets, "same_fate": self.same_fate, "same_fate_share": self.same_fate_share,
                 "fate_counts_measured": self.fate_counts_measured, "fate_counts_replayed": self.fate_counts_replayed,
@@ -183,3 +192,19 @@ def _nearest_pause(trace: Trace, time_ns: int) -> dict | None:
     i = int(np.argmin(np.abs(np.clip(time_ns, pauses.start_ns, pauses.end_ns) - time_ns)))
     return {"start_ns": int(pauses.start_ns[i]), "length_ns": int(pauses.length_ns[i]),
             "source": pauses.labels()[i], "kind": "injected" if pauses.kind[i] == INJECTED else "background"}
+
+
+def replay_into_directory(run_dir, out_dir, engine: str = "fast", costs: str = "measured") -> tuple[RunResult, Agreement]:
+    """Replay the hardware run in ``run_dir`` and write the replay's run directory at ``out_dir``,
+    whole, with ``replay.json`` (its agreement with the measurement) and the costs it used."""
+    measured, scenario, _ = load_measured(run_dir)
+    out_dir = run_output_directory(out_dir)
+    result = replay(measured, scenario, engine=engine, costs=costs)
+    agreed = agreement(measured, result.trace)
+    used = {name: result.scenario.source[name.split(".")[0]][name.split(".")[1]]
+            for name in ("writer.cost", "poller.cost", "poller.wakeup")}
+    with staged_directory(out_dir) as staging:
+        write_json(staging / REPLAY_FILE, agreed.to_dict())
+        write_run_files(staging, result, {"replay_of": str(Path(run_dir).resolve()),
+                                          "costs": {"from": costs, **used}, "agreement": agreed.to_dict()})
+    return result, agreed

@@ -114,6 +114,9 @@ def build_report(sweep_dirs, out_dir, fit: bool = True, family: str = "expon", f
 
     Measured points are also replayed from what their trials measured, and, with ``noise_dir`` (a
     ``ringlab hw noise`` profile), predicted from the machine's pauses with nothing fitted."""
+    for directory in sweep_dirs:
+        if not (Path(directory) / "table.csv").is_file():
+            raise InputError(str(directory), "not a finished sweep (no table.csv): run 'ringlab sweep' first")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     rows, varied = load_rows(sweep_dirs)
@@ -163,6 +166,17 @@ def build_report(sweep_dirs, out_dir, fit: bool = True, family: str = "expon", f
                                [MeasuredPoint(load_scenario(_row_dir(r) / "scenario.toml"), 0, 0) for r in measured_rows])
         figures["background"] = background_against_fit(explanation, background, shortest_ring_ns)
 
+    images = _draw_figures(out_dir, rows, points, varied, comparisons, explanation, background, hw_points,
+                           warning_sizes_by_setting)
+    write_json(out_dir / "report.json", figures)
+    write_text(out_dir / "report.md", render_markdown(figures, [Path(i).name for i in images], sweep_dirs))
+    return figures
+
+
+def _draw_figures(out_dir: Path, rows, points, varied, comparisons, explanation, background, hw_points,
+                  warning_sizes_by_setting) -> list:
+    """Draw the report's figures into ``out_dir`` (adding each latency test to its comparison's
+    pairs); return the PNG paths."""
     images = []
     for parameter in varied:
         fitted = None
@@ -212,9 +226,7 @@ def build_report(sweep_dirs, out_dir, fit: bool = True, family: str = "expon", f
         images += plots.save(figure, out_dir / "timelines")[:1]
         figure = plots.warnings_figure(*warning_sizes_by_setting[first.setting], f"Poller warnings ({setting_text})")
         images += plots.save(figure, out_dir / "warnings")[:1]
-    write_json(out_dir / "report.json", figures)
-    write_text(out_dir / "report.md", render_markdown(figures, [Path(i).name for i in images], sweep_dirs))
-    return figures
+    return images
 
 
 def latency_samples_by_setting(rows, varied, explanation: Explanation) -> dict:
@@ -252,6 +264,14 @@ def render_markdown(figures: dict, images: list[str], sweep_dirs) -> str:
                      f"{_fmt(p['loss_interval'][0])} – {_fmt(p['loss_interval'][1])} | "
                      f"{_fmt(p['reorder_fraction']['mean'])} | {_fmt(p['drops_per_stall_mean']['mean'])} | "
                      f"{format_time_ns(recovery, 3) if np.isfinite(recovery) else '–'} |")
+    lines += _causes_lines(figures) + _models_lines(figures) + _background_lines(figures)
+    lines += ["", "## Figures", ""] + [f"![{name}]({name})" for name in images]
+    return "\n".join(lines) + "\n"
+
+
+def _causes_lines(figures: dict) -> list[str]:
+    """The report's section on why measured packets were dropped (empty without measured points)."""
+    lines = []
     if figures["drops_by_cause"]:
         causes = plots.cause_order(figures["drops_by_cause"])
         lines += ["", "## Why the measured packets were dropped", "",
@@ -269,6 +289,12 @@ def render_markdown(figures: dict, images: list[str], sweep_dirs) -> str:
             lines += ["", "Background pauses the trials' pollers met, by source (all trials):", "",
                       "| source | pauses | time |", "| --- | ---: | ---: |"]
             lines += [f"| {name} | {v['count']} | {format_time_ns(v['total_ns'], 3)} |" for name, v in sources[:12]]
+    return lines
+
+
+def _models_lines(figures: dict) -> list[str]:
+    """The report's section setting each model against the measurement."""
+    lines = []
     lines += ["", "## Models against the measurement", ""]
     if figures["comparisons"]:
         lines += ["| model | χ² | points | p | warnings: KS p (per setting) | latency: KS p (per setting) |",
@@ -299,6 +325,12 @@ def render_markdown(figures: dict, images: list[str], sweep_dirs) -> str:
                          + " |")
     else:
         lines.append("No measured points: these sweeps ran the simulator only.")
+    return lines
+
+
+def _background_lines(figures: dict) -> list[str]:
+    """The report's section on the background stalls fitted, and those recorded."""
+    lines = []
     fit = figures["fit"]
     if fit:
         v, e = fit["values_ns"], fit["stderr_ns"]
@@ -329,8 +361,7 @@ def render_markdown(figures: dict, images: list[str], sweep_dirs) -> str:
         if test:
             lines += ["", f"KS test of the recorded pauses ≥ {ring} ({test['count']}) against the fitted length "
                       f"distribution beyond {ring}: D = {test['statistic']:.3f}, p = {test['p_value']:.3g}."]
-    lines += ["", "## Figures", ""] + [f"![{name}]({name})" for name in images]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def _time(ns) -> str:

@@ -17,7 +17,7 @@ from tqdm import tqdm
 from ringlab.atomic_files import staged_directory
 from ringlab.compare.sweep_file import Sweep, SweepPoint
 from ringlab.compare.table import TABLE_FILE, write_table
-from ringlab.errors import InputError
+from ringlab.errors import HardwareError, InputError
 from ringlab.runs.run_directory import is_complete, write_run_files
 from ringlab.runs.runner import run
 
@@ -75,6 +75,27 @@ def sweep_output_directory(path) -> Path:
         raise InputError("--out", f"{path} holds files but no sweep (no {POINTS_DIR}/ or {TABLE_FILE}): choose a new "
                                   "or empty directory")
     return path
+
+
+def run_sweep_file(path, out_dir, scheduler: str | None = None, workers: int | None = None, progress: bool = True,
+                   engine: str = "fast") -> dict:
+    """Load the sweep file at ``path`` and run it into ``out_dir`` (``run_sweep``), after checking
+    that the output directory is a sweep's and that real XDP can run here if the sweep asks for it.
+    Returns ``run_sweep``'s counts and the sweep's name."""
+    from ringlab.compare.sweep_file import load_sweep
+
+    sweep = load_sweep(path)
+    sweep_output_directory(out_dir)
+    if "hw" in sweep.backends:
+        from ringlab.hw.doctor import hardware_ready
+
+        ready, reason = hardware_ready()
+        if not ready:
+            raise HardwareError(f"the sweep asks for hw points, but real XDP cannot run here: {reason}")
+    if workers is not None and workers < 1:
+        raise InputError("--workers", "must be at least 1")
+    return {"name": sweep.name, **run_sweep(sweep, out_dir, scheduler=scheduler, workers=workers, progress=progress,
+                                            engine=engine)}
 
 
 def run_sweep(sweep: Sweep, out_dir, scheduler: str | None = None, workers: int | None = None,

@@ -63,6 +63,41 @@ def load_sweep(path) -> Sweep:
         if key not in SWEEP_KEYS:
             raise InputError(f"sweep.{key}", "unknown field")
 
+    base = _base_scenario(sweep, path)
+    vary = _vary(sweep)
+    repeats = sweep.get("repeats", 1)
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or not 1 <= repeats <= MAX_REPEATS:
+        raise InputError("sweep.repeats", f"expected a whole number from 1 to {MAX_REPEATS}, got {repeats!r}")
+    seed = sweep.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise InputError("sweep.seed", f"expected a whole number >= 0, got {seed!r}")
+    backends = sweep.get("backends", ["sim"])
+    if not isinstance(backends, list) or not backends or any(b not in BACKENDS for b in backends):
+        raise InputError("sweep.backends", f"expected a list drawn from {', '.join(BACKENDS)}, got {backends!r}")
+    name = sweep.get("name", path.stem)
+    if not isinstance(name, str) or not name.strip():
+        raise InputError("sweep.name", f"expected a non-empty string, got {name!r}")
+    keep_traces = sweep.get("keep_traces", False)
+    if not isinstance(keep_traces, bool):
+        raise InputError("sweep.keep_traces", f"expected true or false, got {keep_traces!r}")
+    combos = _combinations(vary, sweep.get("mode", "grid"), repeats * len(backends))
+
+    points = []
+    seeds = repeat_seeds(seed, repeats)
+    for combo in combos:
+        for repeat, repeat_seed in enumerate(seeds):
+            values = {**dict(zip(vary, combo)), "seed": repeat_seed}
+            try:
+                scenario = scenario_from_dict(set_fields(base, values), base_dir=path.parent)
+            except InputError as error:
+                raise InputError(f"sweep: {error.field}", error.problem) from None
+            for backend in backends:
+                points.append(SweepPoint(backend, tuple(zip(vary, combo)), repeat, scenario))
+    return Sweep(name, tuple(points), tuple(vary), tuple(backends), keep_traces)
+
+
+def _base_scenario(sweep: dict, path: Path) -> dict:
+    """The sweep's base scenario (a file beside the sweep, or a table) with its ``set`` fields."""
     base = sweep.get("base")
     if isinstance(base, str):
         try:
@@ -76,8 +111,11 @@ def load_sweep(path) -> Sweep:
         raise InputError("sweep.set", "expected a table of dotted keys and values")
     if "seed" in fixed:
         raise InputError("sweep.set.seed", "each repeat's seed comes from [sweep] seed; set that instead")
-    base = set_fields(base, fixed)
+    return set_fields(base, fixed)
 
+
+def _vary(sweep: dict) -> dict:
+    """The fields the sweep varies, each with its non-empty list of values."""
     vary = sweep.get("vary", {})
     if not isinstance(vary, dict) or not vary:
         raise InputError("sweep.vary", "expected a table of field = [values, ...]")
@@ -86,10 +124,12 @@ def load_sweep(path) -> Sweep:
             raise InputError("sweep.vary.seed", "each repeat's seed comes from [sweep] seed: use repeats for more seeds")
         if not isinstance(values, list) or not values:
             raise InputError(f"sweep.vary.{field}", "expected a non-empty list of values")
-    repeats = sweep.get("repeats", 1)
-    if isinstance(repeats, bool) or not isinstance(repeats, int) or not 1 <= repeats <= MAX_REPEATS:
-        raise InputError("sweep.repeats", f"expected a whole number from 1 to {MAX_REPEATS}, got {repeats!r}")
-    mode = sweep.get("mode", "grid")
+    return vary
+
+
+def _combinations(vary: dict, mode, runs_each: int) -> list[tuple]:
+    """The combinations of values, every one with every other (``grid``) or list by list (``zip``);
+    refused if, with ``runs_each`` points per combination, they make more than MAX_POINTS."""
     if mode == "grid":
         count = math.prod(len(values) for values in vary.values())
     elif mode == "zip":
@@ -99,29 +139,7 @@ def load_sweep(path) -> Sweep:
         count = lengths.pop()
     else:
         raise InputError("sweep.mode", f"unknown mode {mode!r} (choose grid, zip)")
-    backends_given = sweep.get("backends", ["sim"])
-    total = count * repeats * (len(backends_given) if isinstance(backends_given, list) else 1)
-    if total > MAX_POINTS:
-        raise InputError("sweep", f"{total} points ({count} combinations x {repeats} repeats x backends), more "
+    if count * runs_each > MAX_POINTS:
+        raise InputError("sweep", f"{count * runs_each} points ({count} combinations x repeats x backends), more "
                                   f"than {MAX_POINTS}")
-    combos = list(itertools.product(*vary.values())) if mode == "grid" else list(zip(*vary.values()))
-    seed = sweep.get("seed", 0)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise InputError("sweep.seed", f"expected a whole number >= 0, got {seed!r}")
-    backends = sweep.get("backends", ["sim"])
-    if not isinstance(backends, list) or not backends or any(b not in BACKENDS for b in backends):
-        raise InputError("sweep.backends", f"expected a list drawn from {', '.join(BACKENDS)}, got {backends!r}")
-
-    points = []
-    seeds = repeat_seeds(seed, repeats)
-    for combo in combos:
-        for repeat, repeat_seed in enumerate(seeds):
-            values = {**dict(zip(vary, combo)), "seed": repeat_seed}
-            try:
-                scenario = scenario_from_dict(set_fields(base, values), base_dir=path.parent)
-            except InputError as error:
-                raise InputError(f"sweep: {error.field}", error.problem) from None
-            for backend in backends:
-                points.append(SweepPoint(backend, tuple(zip(vary, combo)), repeat, scenario))
-    return Sweep(sweep.get("name", path.stem), tuple(points), tuple(vary), tuple(backends),
-                 bool(sweep.get("keep_traces", False)))
+    return list(itertools.product(*vary.values())) if mode == "grid" else list(zip(*vary.values()))

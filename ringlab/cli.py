@@ -1,4 +1,5 @@
-"""The ``ringlab`` command line. Bad input: one line naming the field and the problem, exit 2."""
+"""The ``ringlab`` command line: each command parses its arguments, calls one function, and prints
+one line. Bad input: one line naming the field and the problem, exit 2 (see ringlab/errors.py)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,10 @@ from ringlab.errors import (
 # loaded NumPy yet.)
 for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")
+
+DESCRIPTION = ("ringlab: loss and reordering when an XDP program hands packets to a stalling busy-poller "
+               "through a BPF map ring, simulated (sim), measured on real XDP (hw), and compared (compare).")
+SET_HELP = "override a scenario field, e.g. writer.policy=fixed or interval=2us (repeatable)"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -50,54 +55,40 @@ def _out_path(value: str) -> Path:
     return Path(value)
 
 
-def _time_option(value: str) -> int:
+def _time_option(value: str, allow_zero: bool = True) -> int:
     from ringlab.scenario.units import parse_time_ns
 
     try:
-        return parse_time_ns(value, "time")
+        return parse_time_ns(value, "time", allow_zero=allow_zero)
     except InputError as error:
         raise argparse.ArgumentTypeError(error.problem) from None
 
 
 def _positive_time_option(value: str) -> int:
-    from ringlab.scenario.units import parse_time_ns
-
-    try:
-        return parse_time_ns(value, "time", allow_zero=False)
-    except InputError as error:
-        raise argparse.ArgumentTypeError(error.problem) from None
-
-
-def _print_summary(name: str, backend: str, summary, out_dir: Path) -> None:
-    s = summary
-    print(
-        f"{name} [{backend}]: {s.packets} packets, {s.delivered} delivered, {s.dropped_full} dropped (ring full), "
-        f"{s.in_ring} left in ring; loss {100 * s.loss_fraction:.3f}%; {s.out_of_order} read out of order "
-        f"(max displacement {s.max_displacement}); {s.warnings} warnings; {s.stalls} stalls; "
-        f"lasting offset k={s.lasting_offset_slots} -> {out_dir}"
-    )
+    return _time_option(value, allow_zero=False)
 
 
 def _report(out_dir: Path, result) -> None:
+    """The run's notes on stderr, and its summary in one line."""
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
-    _print_summary(result.scenario.name, result.backend, result.summary, out_dir)
+    s = result.summary
+    print(f"{result.scenario.name} [{result.backend}]: {s.packets} packets, {s.delivered} delivered, {s.dropped_full} "
+          f"dropped (ring full), {s.in_ring} left in ring; loss {100 * s.loss_fraction:.3f}%; {s.out_of_order} read "
+          f"out of order (max displacement {s.max_displacement}); {s.warnings} warnings; {s.stalls} stalls; "
+          f"lasting offset k={s.lasting_offset_slots} -> {out_dir}")
 
 
 def cmd_sim(args) -> int:
-    from ringlab.atomic_files import staged_directory
-    from ringlab.runs.run_directory import run_output_directory, write_run_files
-    from ringlab.runs.runner import run
+    from ringlab.runs.run_directory import run_into_directory, run_output_directory
     from ringlab.scenario.scenario import load_scenario
 
     scenario = load_scenario(args.scenario, args.overrides)
     out_dir = run_output_directory(args.out, args.scenario)
     if args.warnings == "summary" and not args.summary_only:
         raise InputError("--warnings", "summary goes with --summary-only (a run with its trace keeps every warning)")
-    with staged_directory(out_dir) as staging:
-        result = run(scenario, "sim", engine=args.engine, keep_trace=not args.summary_only,
-                     progress=sys.stderr.isatty(), warnings_dir=staging if args.warnings == "all" else None)
-        write_run_files(staging, result)
+    result = run_into_directory(scenario, out_dir, "sim", engine=args.engine, keep_trace=not args.summary_only,
+                                progress=sys.stderr.isatty(), stream_warnings=args.warnings == "all")
     _report(out_dir, result)
     return 0
 
@@ -115,27 +106,21 @@ def cmd_dump(args) -> int:
 
 
 def cmd_plot(args) -> int:
-    from ringlab.runs.run_directory import load_run
-    from ringlab.views.timeline_plot import plot_run
+    from ringlab.views.timeline_plot import plot_run_directory
 
-    trace, summary = load_run(args.run)
-    title = f"{summary['scenario_name']} [{summary['backend']}], policy {summary['scenario']['writer']['policy']}"
-    for path in plot_run(trace, Path(args.run) / "timeline", args.from_ns, args.to_ns, title):
+    for path in plot_run_directory(args.run, args.from_ns, args.to_ns):
         print(path)
     return 0
 
 
 def cmd_hw_trial(args) -> int:
-    from ringlab.atomic_files import staged_directory
-    from ringlab.runs.run_directory import run_output_directory, write_run_files
-    from ringlab.runs.runner import run
+    from ringlab.runs.run_directory import run_into_directory, run_output_directory
     from ringlab.scenario.scenario import load_scenario
 
     scenario = load_scenario(args.scenario, args.overrides)
     out_dir = run_output_directory(args.out, args.scenario)
-    with staged_directory(out_dir) as staging:
-        result = run(scenario, "hw", iface=args.iface, force=args.force)
-        write_run_files(staging, result, {"interface": args.iface or "testbed"})
+    result = run_into_directory(scenario, out_dir, "hw", {"interface": args.iface or "testbed"}, iface=args.iface,
+                                force=args.force)
     _report(out_dir, result)
     holds = result.details.conservation["holds"]
     print(f"conservation (sent = written + dropped_full + lost before XDP, counters agree): "
@@ -144,26 +129,12 @@ def cmd_hw_trial(args) -> int:
 
 
 def cmd_replay(args) -> int:
-    from ringlab.atomic_files import staged_directory, write_json
-    from ringlab.compare.replay import agreement, load_measured, replay
-    from ringlab.runs.run_directory import REPLAY_FILE, run_output_directory, write_run_files
+    from ringlab.compare.replay import replay_into_directory
+    from ringlab.runs.run_directory import REPLAY_FILE
 
-    measured, scenario, _ = load_measured(args.run)
-    out_dir = run_output_directory(args.out)
-    result = replay(measured, scenario, engine=args.engine, costs=args.costs)
-    agreed = agreement(measured, result.trace)
-    used = {name: result.scenario.source[name.split(".")[0]][name.split(".")[1]]
-            for name in ("writer.cost", "poller.cost", "poller.wakeup")}
-    with staged_directory(out_dir) as staging:
-        write_json(staging / REPLAY_FILE, agreed.to_dict())
-        write_run_files(staging, result, {"replay_of": str(Path(args.run).resolve()),
-                                          "costs": {"from": args.costs, **used}, "agreement": agreed.to_dict()})
-    _report(out_dir, result)
-    offsets = agreed.to_dict()["same_offsets_after_stalls"]
-    print(f"replay of {args.run}: {100 * agreed.same_fate_share:.3f}% of packets with the same fate; dropped "
-          f"{agreed.fate_counts_measured['dropped_full']} measured, {agreed.fate_counts_replayed['dropped_full']} "
-          f"replayed; {100 * agreed.same_order_share:.3f}% of reads in the same order; lasting offset after "
-          f"{offsets} of {len(agreed.offsets_after_stalls)} stalls the same -> {out_dir / REPLAY_FILE}")
+    result, agreed = replay_into_directory(args.run, args.out, engine=args.engine, costs=args.costs)
+    _report(Path(args.out), result)
+    print(f"replay of {args.run}: {agreed.describe()} -> {Path(args.out) / REPLAY_FILE}")
     return 0
 
 
@@ -214,65 +185,29 @@ def cmd_hw_noise(args) -> int:
 
 
 def cmd_hw_send(args) -> int:
-    import numpy as np
-
-    from ringlab.atomic_files import atomic_path, write_json
-    from ringlab.hw.environment import machine_environment
-    from ringlab.hw.sender import SENDER_RECORD, SENT_FILE, SenderSettings, send_scenario, sender_cpus
-    from ringlab.hw.wire import parse_mac
-    from ringlab.runs.provenance import provenance
-    from ringlab.scenario.plan import draw_plan
+    from ringlab.hw.remote_send import send_to_host
     from ringlab.scenario.scenario import load_scenario
 
     scenario = load_scenario(args.scenario, args.overrides)
-    try:
-        parse_mac(args.dst_mac)
-    except ValueError as error:
-        raise InputError("--dst-mac", str(error)) from None
-    if not Path(f"/sys/class/net/{args.iface}").exists():
-        raise InputError("--iface", f"no network interface {args.iface!r} here")
     out_dir = output_directory(args.out) if args.out else None
-    plan = draw_plan(scenario)
-    settings = SenderSettings(scenario.hw.payload_layout, scenario.hw.loops, scenario.hw.pacing, scenario.interval_ns)
-    sent = send_scenario(args.iface, args.dst_mac, settings, plan.arrival_ns, scenario.writer.cpus)
-    figures = sent.figures()
-    print(f"sent {figures['frames']} frames from {args.iface} in {(sent.sent_ns.max() - sent.sent_ns.min()) / 1e9:.3f} s, "
-          f"{figures['late_sends']} more than 10 us late, {figures['bursts']} closer than half the interval")
-    if out_dir is not None:
-        with atomic_path(out_dir / SENT_FILE) as tmp, open(tmp, "wb") as handle:
-            np.save(handle, sent.sent_ns - sent.start_ns)
-        write_json(out_dir / SENDER_RECORD, {
-            **provenance("hw"), "scenario_name": scenario.name, "scenario_key": scenario.key(),
-            "scenario": scenario.to_dict(), "iface": args.iface, "dst_mac": args.dst_mac, "start_ns": sent.start_ns,
-            "sender": figures, "environment": machine_environment(None, sender_cpus(scenario.writer.cpus))})
-        print(f"the sender's record -> {out_dir / SENDER_RECORD}")
+    figures = send_to_host(scenario, args.iface, args.dst_mac, out_dir)
+    print(f"sent {figures['frames']} frames from {args.iface} in {figures['seconds']:.3f} s, "
+          f"{figures['late_sends']} more than 10 us late, {figures['bursts']} closer than half the interval"
+          + (f"; the sender's record -> {out_dir}" if out_dir is not None else ""))
     return 0
 
 
 def cmd_sweep(args) -> int:
-    from ringlab.compare.sweep import run_sweep, sweep_output_directory
-    from ringlab.compare.sweep_file import load_sweep
+    from ringlab.compare.sweep import run_sweep_file
 
-    sweep = load_sweep(args.sweep)
-    sweep_output_directory(args.out)
-    if "hw" in sweep.backends:
-        from ringlab.hw.doctor import hardware_ready
-
-        ready, reason = hardware_ready()
-        if not ready:
-            raise HardwareError(f"the sweep asks for hw points, but real XDP cannot run here: {reason}")
-    if args.workers is not None and args.workers < 1:
-        raise InputError("--workers", "must be at least 1")
-    counts = run_sweep(sweep, args.out, scheduler=args.scheduler, workers=args.workers, progress=not args.quiet,
-                       engine=args.engine)
-    print(f"{sweep.name}: {counts['points']} points, {counts['skipped']} already done, {counts['computed']} computed "
-          f"-> {Path(args.out) / 'table.csv'}")
+    counts = run_sweep_file(args.sweep, args.out, scheduler=args.scheduler, workers=args.workers,
+                            progress=not args.quiet, engine=args.engine)
+    print(f"{counts['name']}: {counts['points']} points, {counts['skipped']} already done, {counts['computed']} "
+          f"computed -> {Path(args.out) / 'table.csv'}")
     return 0
 
 
 def cmd_compare(args) -> int:
-    from ringlab.compare.report import build_report
-
     if args.sender is not None:
         from ringlab.compare.two_hosts import write_two_host_report
 
@@ -283,9 +218,8 @@ def cmd_compare(args) -> int:
         print(f"report: {out_dir / 'report.md'}; {figures['sent']} frames sent, {figures['seen_by_xdp']} seen by "
               f"the XDP program")
         return 0
-    for directory in args.sweeps:
-        if not (Path(directory) / "table.csv").is_file():
-            raise InputError(str(directory), "not a finished sweep (no table.csv): run 'ringlab sweep' first")
+    from ringlab.compare.report import build_report
+
     figures = build_report(args.sweeps, args.out, fit=not args.no_fit, family=args.family, noise_dir=args.noise)
     overall = figures["overall"]
     print(f"report: {Path(args.out) / 'report.md'}"
@@ -294,111 +228,166 @@ def cmd_compare(args) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="ringlab", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+def cmd_version(args) -> int:
+    from ringlab.runs.provenance import git_commit, version
 
-    sim = commands.add_parser("sim", help="simulate a scenario")
-    sim.add_argument("scenario", type=Path, help="scenario TOML file")
-    sim.add_argument("--out", type=_out_path, required=True, help="directory for trace, summary and warnings")
-    sim.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                     help="override a scenario field, e.g. writer.policy=fixed (repeatable)")
+    print(f"ringlab {version()} (git commit {git_commit() or 'unknown: not run from a checkout'})")
+    return 0
+
+
+class _VersionAction(argparse.Action):
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, help="print ringlab's version and git commit, and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        cmd_version(namespace)
+        parser.exit(0)
+
+
+def _command(commands, name: str, handler, help_text: str, examples: list[str]):
+    """A subcommand whose help ends with examples."""
+    parser = commands.add_parser(name, help=help_text, description=help_text[0].upper() + help_text[1:] + ".",
+                                 epilog="examples:\n" + "\n".join(f"  {line}" for line in examples),
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+def _add_sim_commands(commands) -> None:
+    sim = _command(commands, "sim", cmd_sim, "simulate a scenario (no root needed)", [
+        "ringlab sim examples/buggy-one-stall.toml --out results/buggy",
+        "ringlab sim examples/buggy-one-stall.toml --out results/fixed --set writer.policy=fixed",
+        "ringlab sim examples/renewal-stalls.toml --out results/huge --set packets=100000000 --summary-only"])
+    sim.add_argument("scenario", type=Path, help="the scenario, a TOML file (see examples/ and docs/scenarios.md)")
+    sim.add_argument("--out", type=_out_path, required=True,
+                     help="the run directory: trace, summary and warnings (a new or empty directory, or an earlier run)")
+    sim.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help=SET_HELP)
     sim.add_argument("--engine", choices=["fast", "simpy"], default="fast",
-                     help="fast: the compiled engine (default); simpy: the readable reference model")
+                     help="fast: the compiled engine (default); simpy: the readable reference model (same results)")
     sim.add_argument("--summary-only", action="store_true",
                      help="keep only the summary and the warnings, not the per-packet trace: the run streams in "
                           "bounded memory (for huge runs)")
     sim.add_argument("--warnings", choices=["all", "summary"], default="all",
                      help="with --summary-only: write every warning line (all), or the first and last 1000 (summary)")
-    sim.set_defaults(handler=cmd_sim)
 
-    dump = commands.add_parser("dump", help="print the map over time, one line of slots per change (see docs/model.md)")
-    dump.add_argument("run", type=Path, help="a run directory")
-    dump.add_argument("--from", dest="from_ns", type=_time_option, default=0, help="start time, e.g. 5ms")
-    dump.add_argument("--to", dest="to_ns", type=_time_option, default=None, help="end time, e.g. 5.1ms")
-    dump.set_defaults(handler=cmd_dump)
+    dump = _command(commands, "dump", cmd_dump, "print the map over time, one line of slots per change", [
+        "ringlab dump results/buggy --from 1ms --to 1.05ms"])
+    dump.add_argument("run", type=Path, help="a run directory (ringlab sim or ringlab hw trial --out)")
+    dump.add_argument("--from", dest="from_ns", type=_time_option, default=0, help="start time, e.g. 5ms (default 0)")
+    dump.add_argument("--to", dest="to_ns", type=_time_option, default=None, help="end time, e.g. 5.1ms (default: the end)")
 
-    plot = commands.add_parser("plot", help="draw a run's timeline (PNG and SVG)")
-    plot.add_argument("run", type=Path, help="a run directory")
-    plot.add_argument("--from", dest="from_ns", type=_time_option, default=None, help="start time")
-    plot.add_argument("--to", dest="to_ns", type=_time_option, default=None, help="end time")
-    plot.set_defaults(handler=cmd_plot)
+    plot = _command(commands, "plot", cmd_plot, "draw a run's timeline (PNG and SVG, beside the run)", [
+        "ringlab plot results/buggy", "ringlab plot results/buggy --from 0.99ms --to 1.2ms"])
+    plot.add_argument("run", type=Path, help="a run directory (ringlab sim or ringlab hw trial --out)")
+    plot.add_argument("--from", dest="from_ns", type=_time_option, default=None, help="start time (default: the start)")
+    plot.add_argument("--to", dest="to_ns", type=_time_option, default=None, help="end time (default: the end)")
 
-    sweep = commands.add_parser("sweep", help="run every point of a sweep file (resumes where it stopped)")
-    sweep.add_argument("sweep", type=Path, help="sweep TOML file")
-    sweep.add_argument("--out", type=_out_path, required=True)
+    sweep = _command(commands, "sweep", cmd_sweep, "run every point of a sweep file (resumes where it stopped)", [
+        "ringlab sweep examples/sweeps/interval.toml --out results/sweep-interval",
+        "ringlab sweep examples/sweeps/interval.toml --out results/sweep-interval --scheduler tcp://127.0.0.1:8786"])
+    sweep.add_argument("sweep", type=Path, help="the sweep, a TOML file (see examples/sweeps/)")
+    sweep.add_argument("--out", type=_out_path, required=True,
+                       help="the sweep's directory: one run directory per point and table.csv")
     sweep.add_argument("--scheduler", help="a Dask scheduler address: run simulation points on that cluster")
     sweep.add_argument("--workers", type=int, default=None, help="local worker processes (default: one per core)")
     sweep.add_argument("--quiet", action="store_true", help="no progress bar")
     sweep.add_argument("--engine", choices=["fast", "simpy"], default="fast",
                        help="simulation engine for sim points (the same results; simpy is the slow reference)")
-    sweep.set_defaults(handler=cmd_sweep)
 
-    compare = commands.add_parser("compare", help="compare simulated and measured sweeps: report and plots")
+    compare = _command(commands, "compare", cmd_compare, "compare simulated and measured sweeps: report and plots", [
+        "ringlab compare results/sweep-interval --out results/report",
+        "ringlab compare results/sweep-hw-interval --out results/report --noise results/noise",
+        "ringlab compare results/receiver --sender results/sender --out results/two-hosts"])
     compare.add_argument("sweeps", type=Path, nargs="+",
                          help="sweep output directories (with --sender: one receiver's run directory)")
     compare.add_argument("--out", type=_out_path, required=True, help="directory for report.md and the figures")
     compare.add_argument("--no-fit", action="store_true", help="skip the fit of background stalls")
-    compare.add_argument("--family", default="expon", help="scipy.stats family of background stall lengths")
+    compare.add_argument("--family", default="expon", help="scipy.stats family of background stall lengths (default expon)")
     compare.add_argument("--sender", type=Path, default=None,
                          help="a sender's record ('ringlab hw send --out DIR'): put it beside the receiver's run given")
     compare.add_argument("--noise", type=Path, default=None,
                          help="a pause profile ('ringlab hw noise --out DIR'): also predict the measured points from it")
-    compare.set_defaults(handler=cmd_compare)
 
-    replay = commands.add_parser("replay", help="simulate a measured trial from its measured arrivals and pauses")
+    replay = _command(commands, "replay", cmd_replay, "simulate a measured trial from its measured arrivals and pauses", [
+        "ringlab replay results/hw-buggy-one-stall --out results/replay-buggy",
+        "ringlab replay results/hw-buggy-one-stall --out results/replay-buggy-costs --costs scenario"])
     replay.add_argument("run", type=Path, help="a hardware run directory ('ringlab hw trial --out')")
     replay.add_argument("--out", type=_out_path, required=True, help="directory for the replay's run and replay.json")
-    replay.add_argument("--engine", choices=["fast", "simpy"], default="fast")
+    replay.add_argument("--engine", choices=["fast", "simpy"], default="fast",
+                        help="simulation engine (the same results; simpy is the slow reference)")
     replay.add_argument("--costs", choices=["measured", "scenario"], default="measured",
                         help="the model's costs: measured in the trial (default), or the scenario's")
-    replay.set_defaults(handler=cmd_replay)
 
-    hw = commands.add_parser("hw", help="the hardware backend: real XDP through BCC")
-    hw_commands = hw.add_subparsers(dest="hw_command", required=True, parser_class=_Parser)
-    trial = hw_commands.add_parser("trial", help="run a scenario on real XDP and write the same files as sim")
-    trial.add_argument("scenario", type=Path)
+
+def _add_hw_commands(commands) -> None:
+    hw = commands.add_parser("hw", help="the hardware backend: real XDP through BCC (needs root)",
+                             description="The hardware backend: real XDP through BCC (needs root).")
+    hw_commands = hw.add_subparsers(dest="hw_command", required=True, parser_class=_Parser, metavar="COMMAND")
+    trial = _command(hw_commands, "trial", cmd_hw_trial, "run a scenario on real XDP and write the same files as sim", [
+        "ringlab hw trial examples/buggy-one-stall.toml --testbed --out results/hw-buggy --set interval=20us",
+        "ringlab hw trial examples/fixed-one-stall.toml --iface rl-xdp0 --out results/receiver"])
+    trial.add_argument("scenario", type=Path, help="the scenario, a TOML file (see examples/)")
     where = trial.add_mutually_exclusive_group(required=True)
     where.add_argument("--testbed", action="store_true", help="on a local veth testbed made for the trial")
     where.add_argument("--iface", help="on this interface; frames come from 'ringlab hw send' on another host")
-    trial.add_argument("--out", type=_out_path, required=True)
-    trial.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    trial.add_argument("--out", type=_out_path, required=True,
+                       help="the run directory (a new or empty directory, or an earlier run)")
+    trial.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help=SET_HELP)
     trial.add_argument("--force", action="store_true", help="replace an XDP program ringlab did not attach")
-    trial.set_defaults(handler=cmd_hw_trial)
-    bed = hw_commands.add_parser("testbed", help="create or remove the veth testbed")
-    bed.add_argument("action", choices=["up", "down"])
+
+    bed = _command(hw_commands, "testbed", cmd_hw_testbed, "create or remove the veth testbed", [
+        "ringlab hw testbed up", "ringlab hw testbed down"])
+    bed.add_argument("action", choices=["up", "down"], help="up: create it; down: remove it")
     bed.add_argument("--queues", type=int, default=0, help="RX/TX queues per veth end (for several writer CPUs)")
-    bed.set_defaults(handler=cmd_hw_testbed)
-    hw_commands.add_parser("cleanup", help="detach ringlab's XDP programs and remove its testbed").set_defaults(handler=cmd_hw_cleanup)
-    doctor = hw_commands.add_parser("doctor", help="check the prerequisites of real XDP runs")
+
+    _command(hw_commands, "cleanup", cmd_hw_cleanup, "detach ringlab's XDP programs and remove its testbed",
+             ["ringlab hw cleanup"])
+    doctor = _command(hw_commands, "doctor", cmd_hw_doctor, "check the prerequisites of real XDP runs", [
+        "ringlab hw doctor", "ringlab hw doctor --iface eth1"])
     doctor.add_argument("--iface", default=None,
                         help="also check that this interface's driver runs XDP natively (briefly attaches a pass-all program)")
-    doctor.set_defaults(handler=cmd_hw_doctor)
-    noise = hw_commands.add_parser("noise", help="measure this machine's pause profile: the poller's loop with no ring")
+
+    noise = _command(hw_commands, "noise", cmd_hw_noise,
+                     "measure this machine's pause profile: the poller's loop with no ring", [
+                         "ringlab hw noise --duration 10s --out results/noise",
+                         "ringlab hw noise --duration 2s --cpu 1 --threshold 5us --out results/noise-cpu1"])
     noise.add_argument("--duration", dest="duration_ns", type=_positive_time_option, default=10_000_000_000,
                        help="how long to measure (default 10s)")
     noise.add_argument("--cpu", type=int, default=0, help="the CPU to measure (default 0, the poller's in a trial)")
     noise.add_argument("--threshold", dest="threshold_ns", type=_positive_time_option, default=1_000,
                        help="a gap between two iterations longer than this is a pause (default 1us)")
-    noise.add_argument("--loops", choices=["native", "python"], default="native")
+    noise.add_argument("--loops", choices=["native", "python"], default="native",
+                       help="the loop that measures: native (C, default) or python")
     noise.add_argument("--no-trace", action="store_true", help="do not trace the kernel's events to name the sources")
     noise.add_argument("--out", type=_out_path, required=True, help="directory for pauses.csv, summary.json and the plot")
-    noise.set_defaults(handler=cmd_hw_noise)
-    send = hw_commands.add_parser("send", help="send a scenario's paced frames from IFACE (on a remote host)")
-    send.add_argument("scenario", type=Path)
-    send.add_argument("--iface", required=True)
-    send.add_argument("--dst-mac", required=True)
-    send.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+
+    send = _command(hw_commands, "send", cmd_hw_send, "send a scenario's paced frames from IFACE (on another host)", [
+        "ip netns exec ringlab-testbed ringlab hw send examples/fixed-one-stall.toml --iface rl-peer0 "
+        "--dst-mac 02:00:00:00:00:01 --out results/sender"])
+    send.add_argument("scenario", type=Path, help="the scenario, a TOML file: the same as the receiver's trial")
+    send.add_argument("--iface", required=True, help="the interface to send from")
+    send.add_argument("--dst-mac", required=True, help="the receiver's MAC address, e.g. 02:00:00:00:00:01")
+    send.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help=SET_HELP)
     send.add_argument("--out", type=_out_path, default=None,
                       help="directory for the sender's own record (sender.json, sent.npy), to put beside the "
                            "receiver's run with 'ringlab compare RUN --sender DIR'")
-    send.set_defaults(handler=cmd_hw_send)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="ringlab", description=DESCRIPTION,
+                     epilog="examples:\n  ringlab sim examples/buggy-one-stall.toml --out results/buggy\n"
+                            "  ringlab plot results/buggy\n  ringlab COMMAND --help",
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action=_VersionAction)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
+    _add_sim_commands(commands)
+    _add_hw_commands(commands)
     return parser
 
 
 def main(argv=None) -> int:
     """Run one command. ringlab's own errors end in one line and their exit status (see
-    :mod:`ringlab.errors`); anything else is a bug, shown with its traceback."""
+    ringlab/errors.py); anything else is a bug, shown with its traceback."""
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)

@@ -24,7 +24,7 @@ import tomli_w
 from ringlab.atomic_files import read_json, staged_directory
 from ringlab.errors import InputError
 from ringlab.runs.provenance import provenance
-from ringlab.runs.runner import RunResult
+from ringlab.runs.runner import RunResult, run
 from ringlab.trace.trace import Trace
 from ringlab.trace.warnings_log import write_kept_warnings, write_warnings_file
 
@@ -47,6 +47,17 @@ def write_warnings(path: Path, result: RunResult) -> None:
         shutil.move(result.warnings.file, path)
     else:
         write_kept_warnings(result.warnings, path)
+
+
+def run_into_directory(scenario, out_dir, backend: str = "sim", extra: dict | None = None,
+                       stream_warnings: bool = False, **options) -> RunResult:
+    """Run ``scenario`` (``ringlab.run`` with ``options``) and write its run directory at
+    ``out_dir``, whole; a run that keeps no trace streams its warnings straight into it if
+    ``stream_warnings``. Return the result."""
+    with staged_directory(Path(out_dir)) as staging:
+        result = run(scenario, backend, warnings_dir=staging if stream_warnings else None, **options)
+        write_run_files(staging, result, extra)
+    return result
 
 
 def write_run_directory(out_dir, result: RunResult, extra: dict | None = None) -> Path:

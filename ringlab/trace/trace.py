@@ -15,6 +15,7 @@ import numpy as np
 
 from ringlab.atomic_files import atomic_path
 from ringlab.errors import InputError
+from ringlab.scenario.scenario import MAX_RING_SLOTS
 from ringlab.scenario.stalls import StallSchedule
 from ringlab.trace.pauses import Pauses
 
@@ -146,6 +147,11 @@ class Trace:
 
 def check_columns(values: dict) -> str | None:
     """What is wrong with a trace's arrays (types, lengths, ranges), or None."""
+    return _shape_problem(values) or _value_problem(values)
+
+
+def _shape_problem(values: dict) -> str | None:
+    """What is wrong with the arrays' types and lengths, or None."""
     for name, value in values.items():
         kinds = "U" if name == "pause_source_names" else "iu"
         if value.dtype.kind not in kinds:
@@ -161,8 +167,14 @@ def check_columns(values: dict) -> str | None:
         start = "stall_start_ns" if name.startswith("stall") else "pause_start_ns"
         if values[name].shape != values[start].shape:
             return f"{name} and {start} differ in length"
+    return None
+
+
+def _value_problem(values: dict) -> str | None:
+    """What is wrong with the values of arrays of the right shapes, or None."""
+    n = len(values["id"])
     ring_slots = int(values["ring_slots"])
-    if not 1 <= ring_slots <= 2**24:
+    if not 1 <= ring_slots <= MAX_RING_SLOTS:
         return f"ring_slots is {ring_slots}"
     if int(values["end_ns"]) < 0 or int(values["interval_ns"]) < 0:
         return "a negative end or interval"

@@ -164,3 +164,13 @@ def save_figure(figure, stem: Path) -> list[Path]:
         paths.append(path)
     plt.close(figure)
     return paths
+
+
+def plot_run_directory(run_dir, from_ns: int | None = None, to_ns: int | None = None) -> list[Path]:
+    """Draw the timeline of the run in ``run_dir`` beside it (``timeline.png``, ``timeline.svg``),
+    titled with its scenario, backend and policy; return the paths."""
+    from ringlab.runs.run_directory import load_run
+
+    trace, summary = load_run(run_dir)
+    title = f"{summary['scenario_name']} [{summary['backend']}], policy {summary['scenario']['writer']['policy']}"
+    return plot_run(trace, Path(run_dir) / "timeline", from_ns, to_ns, title)
