@@ -72,7 +72,21 @@ def measured_costs(trace: Trace, scenario: Scenario) -> dict:
                                - scenario.writer.lock_hold_ns)}
 
 
-def replay_plan(trace: Trace, scenario: Scenario, costs: str = "measured") -> tuple[Scenario, RunPlan]:
+def without_sources(pauses, sources) -> object:
+    """``pauses`` less those of ``sources`` (their names as the trace gives them); an InputError
+    names a source the trace has no pause of."""
+    if not sources:
+        return pauses
+    labels = pauses.labels()
+    known = sorted(set(labels.tolist()))
+    unknown = [name for name in sources if name not in known]
+    if unknown:
+        raise InputError("--without", f"no pause of source {unknown[0]!r} in this run (its sources: "
+                                      f"{', '.join(known) or 'none'})")
+    return pauses.select(~np.isin(labels, list(sources)))
+
+
+def replay_plan(trace: Trace, scenario: Scenario, costs: str = "measured", without=()) -> tuple[Scenario, RunPlan]:
     """The scenario and plan of a replay: measured arrivals, CPUs and pauses, the scenario's rules,
     and its costs (``costs="scenario"``) or the measured ones (``"measured"``). Packets the XDP
     program never saw keep CPU -1: they never reach the simulated writer either."""
@@ -85,13 +99,14 @@ def replay_plan(trace: Trace, scenario: Scenario, costs: str = "measured") -> tu
     if costs == "measured":
         values.update(measured_costs(trace, scenario))
     replayed = scenario.with_values(values)
-    pauses = trace.pauses
+    pauses = without_sources(trace.pauses, without)
     return replayed, RunPlan(trace.arrival_ns.copy(), cpu, pauses.schedule(), trace.end_ns, pauses)
 
 
-def replay(trace: Trace, scenario: Scenario, engine: str = "fast", costs: str = "measured") -> RunResult:
-    """Simulate the measured ``trace``; packets never seen on hardware are lost before the ring."""
-    replayed, plan = replay_plan(trace, scenario, costs)
+def replay(trace: Trace, scenario: Scenario, engine: str = "fast", costs: str = "measured", without=()) -> RunResult:
+    """Simulate the measured ``trace``; packets never seen on hardware are lost before the ring.
+    ``without`` removes the pauses of those sources: what the trial would have been without them."""
+    replayed, plan = replay_plan(trace, scenario, costs, without)
     result = run(replayed, engine=engine, plan=plan)
     lost = (plan.cpu < 0) & (result.trace.fate == PENDING)
     if not lost.any():
@@ -194,17 +209,19 @@ def _nearest_pause(trace: Trace, time_ns: int) -> dict | None:
             "source": pauses.labels()[i], "kind": "injected" if pauses.kind[i] == INJECTED else "background"}
 
 
-def replay_into_directory(run_dir, out_dir, engine: str = "fast", costs: str = "measured") -> tuple[RunResult, Agreement]:
+def replay_into_directory(run_dir, out_dir, engine: str = "fast", costs: str = "measured",
+                          without=()) -> tuple[RunResult, Agreement]:
     """Replay the hardware run in ``run_dir`` and write the replay's run directory at ``out_dir``,
     whole, with ``replay.json`` (its agreement with the measurement) and the costs it used."""
     measured, scenario, _ = load_measured(run_dir)
     out_dir = run_output_directory(out_dir)
-    result = replay(measured, scenario, engine=engine, costs=costs)
+    result = replay(measured, scenario, engine=engine, costs=costs, without=without)
     agreed = agreement(measured, result.trace)
     used = {name: result.scenario.source[name.split(".")[0]][name.split(".")[1]]
             for name in ("writer.cost", "poller.cost", "poller.wakeup")}
     with staged_directory(out_dir) as staging:
         write_json(staging / REPLAY_FILE, agreed.to_dict())
         write_run_files(staging, result, {"replay_of": str(Path(run_dir).resolve()),
-                                          "costs": {"from": costs, **used}, "agreement": agreed.to_dict()})
+                                          "costs": {"from": costs, **used}, "agreement": agreed.to_dict(),
+                                          "without": sorted(without)})
     return result, agreed

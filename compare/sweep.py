@@ -7,9 +7,7 @@ a time in this process, since they share the machine's one testbed.
 
 from __future__ import annotations
 
-import os
 import shutil
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 from tqdm import tqdm
@@ -17,6 +15,7 @@ from tqdm import tqdm
 from ringlab.atomic_files import staged_directory
 from ringlab.compare.sweep_file import Sweep, SweepPoint
 from ringlab.compare.table import TABLE_FILE, write_table
+from ringlab.compare.workers import run_batches
 from ringlab.errors import HardwareError, InputError
 from ringlab.runs.run_directory import is_complete, write_run_files
 from ringlab.runs.runner import run
@@ -48,16 +47,6 @@ def run_point(point: SweepPoint, out_dir: str, keep_trace: bool, engine: str = "
 def run_points(points: list[SweepPoint], out_dir: str, keep_trace: bool, engine: str = "fast") -> list[str]:
     """Run several points in one task (one message to and from a worker instead of one per point)."""
     return [run_point(point, out_dir, keep_trace, engine) for point in points]
-
-
-SCHEDULER_TIMEOUT_S = 10
-BATCHES_PER_WORKER = 8  # enough to balance uneven points, few enough that messages cost little
-
-
-def batches(points: list, workers: int) -> list[list]:
-    """The points cut into batches for ``workers``: about BATCHES_PER_WORKER each, in order."""
-    size = max(1, -(-len(points) // (workers * BATCHES_PER_WORKER)))
-    return [points[i:i + size] for i in range(0, len(points), size)]
 
 
 def remove_staging_leftovers(out_dir: Path) -> None:
@@ -113,24 +102,9 @@ def run_sweep(sweep: Sweep, out_dir, scheduler: str | None = None, workers: int 
     hw_points = [p for p in missing if p.backend == "hw"]
     bar = tqdm(total=len(sweep.points), initial=skipped, desc=sweep.name, unit="point", disable=not progress)
     try:
-        if sim_points:
-            if scheduler:
-                _run_on_dask(sim_points, out_dir, sweep.keep_traces, engine, scheduler, bar)
-            elif workers == 1:
-                for point in sim_points:
-                    run_point(point, str(out_dir), sweep.keep_traces, engine)
-                    bar.update()
-            else:
-                workers = workers or os.cpu_count()
-                if engine == "fast":  # load the engine before the workers fork, so that none loads it again
-                    from ringlab.sim.fast_engine import load_engine
-
-                    load_engine()
-                with ProcessPoolExecutor(max_workers=workers) as pool:
-                    futures = [pool.submit(run_points, batch, str(out_dir), sweep.keep_traces, engine)
-                               for batch in batches(sim_points, workers)]
-                    for future in as_completed(futures):
-                        bar.update(len(future.result()))
+        for done in run_batches(run_points, sim_points, workers=workers, scheduler=scheduler, out_dir=str(out_dir),
+                                keep_trace=sweep.keep_traces, engine=engine):
+            bar.update(len(done))
         for point in hw_points:
             run_point(point, str(out_dir), True)
             bar.update()
@@ -138,20 +112,3 @@ def run_sweep(sweep: Sweep, out_dir, scheduler: str | None = None, workers: int 
         bar.close()
     write_table(sweep, out_dir)
     return {"points": len(sweep.points), "skipped": skipped, "computed": len(missing)}
-
-
-def _run_on_dask(points, out_dir: Path, keep_traces: bool, engine: str, scheduler: str, bar) -> None:
-    from dask.distributed import Client
-    from dask.distributed import as_completed as dask_completed
-
-    try:
-        client = Client(scheduler, timeout=SCHEDULER_TIMEOUT_S)
-    except (OSError, TimeoutError, ValueError, TypeError) as error:
-        raise InputError("--scheduler", f"cannot reach a Dask scheduler at {scheduler!r} within "
-                                        f"{SCHEDULER_TIMEOUT_S} s ({type(error).__name__}: {error})") from None
-    with client:
-        workers = max(1, len(client.scheduler_info()["workers"]))
-        futures = client.map(run_points, batches(points, workers), out_dir=str(out_dir), keep_trace=keep_traces,
-                             engine=engine, pure=False)
-        for future in dask_completed(futures):
-            bar.update(len(future.result()))

@@ -14,8 +14,6 @@ time before each pause, and its length), so that a scenario can add them to its 
 from __future__ import annotations
 
 import contextlib
-import csv
-import io
 import os
 import time
 from dataclasses import dataclass
@@ -23,10 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ringlab.atomic_files import write_json, write_text
+from ringlab.atomic_files import write_json
 from ringlab.errors import InputError
 from ringlab.hw.environment import machine_environment, steal_ns
 from ringlab.hw.poller import PollerThread, StallPlan, off_cpu, poll_ring
+from ringlab.trace.pause_profile import PauseProfile, profile_from_pauses, save_profile
 from ringlab.trace.pauses import NOT_TRACED, length_statistics
 
 PAUSES_FILE = "pauses.csv"
@@ -108,18 +107,22 @@ def noise_summary(profile: NoiseProfile) -> dict:
             "environment": profile.environment, "tracing": profile.tracing}
 
 
+def as_pause_profile(profile: NoiseProfile) -> PauseProfile:
+    """The measurement as a pause profile of one segment (nothing was read: no latency body)."""
+    return profile_from_pauses(np.zeros(len(profile.pause_start_ns), np.int64), profile.pause_start_ns - profile.started_ns,
+                               profile.pause_length_ns, profile.source, [profile.duration_ns], profile.threshold_ns, (),
+                               {"kind": "measured: the poller's loop with no ring", "cpu": profile.cpu})
+
+
 def write_noise_profile(out_dir, profile: NoiseProfile) -> dict:
-    """``pauses.csv`` (the empirical stall model's format), ``summary.json`` and the survival plot."""
+    """The pause profile (``profile.json``, ``pauses.npz``, and ``pauses.csv`` in the empirical stall
+    model's format), ``summary.json`` and the survival plot."""
     from ringlab.runs.provenance import provenance
     from ringlab.views.pause_plot import survival_figure
     from ringlab.views.timeline_plot import save_figure
 
     out_dir = Path(out_dir)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["gap_ns", "length_ns", "source"])
-    writer.writerows(zip(profile.gaps_ns().tolist(), profile.pause_length_ns.tolist(), profile.source))
-    write_text(out_dir / PAUSES_FILE, buffer.getvalue())
+    save_profile(out_dir, as_pause_profile(profile))
     summary = {**provenance("hw"), **noise_summary(profile)}
     labels = np.asarray(profile.source, dtype=object)
     series = {"all pauses": profile.pause_length_ns}

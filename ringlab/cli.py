@@ -132,10 +132,52 @@ def cmd_replay(args) -> int:
     from ringlab.compare.replay import replay_into_directory
     from ringlab.runs.run_directory import REPLAY_FILE
 
-    result, agreed = replay_into_directory(args.run, args.out, engine=args.engine, costs=args.costs)
+    result, agreed = replay_into_directory(args.run, args.out, engine=args.engine, costs=args.costs,
+                                           without=tuple(args.without))
     _report(Path(args.out), result)
     print(f"replay of {args.run}: {agreed.describe()} -> {Path(args.out) / REPLAY_FILE}")
     return 0
+
+
+def cmd_predict(args) -> int:
+    from ringlab.compare.predict import predict, write_prediction
+    from ringlab.runs.run_directory import check_output_path
+    from ringlab.scenario.scenario import load_scenario
+    from ringlab.trace.pause_profile import load_profile
+
+    scenario = load_scenario(args.scenario, args.overrides)
+    check_output_path(args.out)
+    profile = load_profile(args.noise)
+    prediction = predict(scenario, args.noise if args.scheduler or args.workers != 1 else profile,
+                         repeats=args.repeats, level=args.level, without=args.without, workers=args.workers,
+                         scheduler=args.scheduler)
+    path = write_prediction(output_directory(args.out), prediction)
+    print(f"{prediction.describe()} -> {path}")
+    return 0
+
+
+def cmd_size(args) -> int:
+    from ringlab.atomic_files import write_json
+    from ringlab.compare.size import SIZE_FILE, size_ring
+    from ringlab.runs.run_directory import check_output_path
+    from ringlab.scenario.scenario import load_scenario
+    from ringlab.trace.pause_profile import load_profile
+
+    scenario = load_scenario(args.scenario, args.overrides)
+    if args.out is not None:
+        check_output_path(args.out)
+    load_profile(args.noise)
+    if args.interval_ns is not None:
+        scenario = scenario.with_values({"interval": f"{args.interval_ns}ns"})
+    if args.slots is not None:
+        scenario = scenario.with_values({"ring_slots": args.slots})
+    answer = size_ring(scenario, args.noise, args.target_loss, "interval" if args.slots is not None else "ring_slots",
+                       repeats=args.repeats, level=args.level, without=args.without, workers=args.workers,
+                       scheduler=args.scheduler)
+    if args.out is not None:
+        write_json(output_directory(args.out) / SIZE_FILE, answer.to_dict())
+    print(answer.describe() + (f" -> {Path(args.out) / SIZE_FILE}" if args.out is not None else ""))
+    return 0 if answer.answer is not None else EXIT_CHECK_FAILED
 
 
 def cmd_hw_testbed(args) -> int:
@@ -171,6 +213,8 @@ def cmd_hw_doctor(args) -> int:
 
 
 def cmd_hw_noise(args) -> int:
+    if args.from_runs or args.load is not None:
+        return _pooled_or_loaded_noise(args)
     from ringlab.hw.noise import measure_noise, write_noise_profile
 
     out_dir = output_directory(args.out)
@@ -181,6 +225,32 @@ def cmd_hw_noise(args) -> int:
     print(f"CPU {args.cpu}: {pauses['count']} pauses over {args.threshold_ns} ns in {args.duration_ns / 1e9:g} s "
           f"({pauses['per_second']:.0f} per second, {100 * pauses['share_of_time']:.2f}% of the time), the longest "
           f"{longest / 1e3:.1f} us -> {out_dir / 'pauses.csv'}")
+    return 0
+
+
+def _pooled_or_loaded_noise(args) -> int:
+    """``hw noise --from RUN ...`` (no root, no hardware) or ``hw noise --load SCENARIO``."""
+    from ringlab.runs.run_directory import check_output_path
+    from ringlab.trace.pause_profile import check_profile, save_profile
+
+    if args.from_runs and args.load is not None:
+        raise InputError("--from", "goes without --load: pool earlier runs, or measure under a scenario's load")
+    check_output_path(args.out)
+    if args.from_runs:
+        from ringlab.compare.pooling import pool_runs
+
+        profile = pool_runs(args.from_runs)
+    else:
+        from ringlab.hw.load_noise import measure_under_load
+        from ringlab.scenario.scenario import load_scenario
+
+        profile = measure_under_load(load_scenario(args.load, args.overrides), args.duration_ns)
+        check_profile(profile, "--load")
+    figures = save_profile(output_directory(args.out), profile)
+    every = figures["all"]
+    print(f"{every['count']} pauses in {figures['duration_ns'] / 1e9:g} s over {figures['segments']} segments "
+          f"({every['per_second']:.0f} per second, {100 * every['share_of_time']:.2f}% of the time), from "
+          f"{len(figures['by_source'])} sources -> {Path(args.out) / 'profile.json'}")
     return 0
 
 
@@ -317,6 +387,50 @@ def _add_sim_commands(commands) -> None:
                         help="simulation engine (the same results; simpy is the slow reference)")
     replay.add_argument("--costs", choices=["measured", "scenario"], default="measured",
                         help="the model's costs: measured in the trial (default), or the scenario's")
+    replay.add_argument("--without", action="append", default=[], metavar="SOURCE",
+                        help="replay without the pauses of this source, as the trial names it, e.g. 'task kdamond.0' "
+                             "(repeatable): what the trial would have lost without it")
+
+    predict = _command(commands, "predict", cmd_predict,
+                       "predict a trial's loss and latency from a pause profile, with an interval", [
+                           "ringlab predict examples/fixed-one-stall.toml --noise results/noise --out results/predict",
+                           "ringlab predict examples/fixed-one-stall.toml --noise results/noise --out results/predict "
+                           "--set ring_slots=32 --repeats 200 --level 0.95",
+                           "ringlab predict examples/fixed-one-stall.toml --noise results/noise --out results/predict-quiet "
+                           "--without 'task kdamond.0'"])
+    _prediction_arguments(predict, repeats=100)
+    predict.add_argument("--out", type=_out_path, required=True, help="directory for prediction.json")
+
+    size = _command(commands, "size", cmd_size, "find how big the ring must be (or how long the interval) "
+                                                "for a target loss", [
+                        "ringlab size examples/fixed-one-stall.toml --noise results/noise --target-loss 0.001",
+                        "ringlab size examples/fixed-one-stall.toml --noise results/noise --target-loss 0.001 "
+                        "--interval 5us",
+                        "ringlab size examples/fixed-one-stall.toml --noise results/noise --target-loss 0.001 --slots 16"])
+    _prediction_arguments(size, repeats=40)
+    size.add_argument("--target-loss", type=float, required=True,
+                      help="the largest acceptable loss, a fraction of the packets (0.001 is 0.1%%)")
+    fixed = size.add_mutually_exclusive_group()
+    fixed.add_argument("--interval", dest="interval_ns", type=_positive_time_option, default=None,
+                       help="find the smallest ring for this packet interval (default: the scenario's interval)")
+    fixed.add_argument("--slots", type=int, default=None, help="find the shortest interval for this many slots")
+    size.add_argument("--out", type=_out_path, default=None, help="also write the table behind the answer as size.json")
+
+
+def _prediction_arguments(parser, repeats: int) -> None:
+    """The arguments ``predict`` and ``size`` share."""
+    parser.add_argument("scenario", type=Path, help="the scenario, a TOML file (see examples/)")
+    parser.add_argument("--noise", type=Path, required=True,
+                        help="a pause profile: 'ringlab hw noise --out DIR', or --from earlier runs, or --load")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help=SET_HELP)
+    parser.add_argument("--repeats", type=int, default=repeats,
+                        help=f"simulations, each a trial drawn from the profile (default {repeats}, at least 10)")
+    parser.add_argument("--level", type=float, default=0.9,
+                        help="the share of the repeats each interval holds (default 0.9)")
+    parser.add_argument("--without", action="append", default=[], metavar="SOURCE",
+                        help="predict without the pauses of this source, as the profile names it (repeatable)")
+    parser.add_argument("--workers", type=int, default=None, help="local worker processes (default: one per core)")
+    parser.add_argument("--scheduler", help="a Dask scheduler address: run the repeats on that cluster")
 
 
 def _add_hw_commands(commands) -> None:
@@ -350,7 +464,10 @@ def _add_hw_commands(commands) -> None:
     noise = _command(hw_commands, "noise", cmd_hw_noise,
                      "measure this machine's pause profile: the poller's loop with no ring", [
                          "ringlab hw noise --duration 10s --out results/noise",
-                         "ringlab hw noise --duration 2s --cpu 1 --threshold 5us --out results/noise-cpu1"])
+                         "ringlab hw noise --duration 2s --cpu 1 --threshold 5us --out results/noise-cpu1",
+                         "ringlab hw noise --from results/hw-buggy-one-stall results/hw-fixed-one-stall --out results/pooled",
+                         "ringlab hw noise --load examples/fixed-one-stall.toml --set interval=20us --duration 5s "
+                         "--out results/noise-load"])
     noise.add_argument("--duration", dest="duration_ns", type=_positive_time_option, default=10_000_000_000,
                        help="how long to measure (default 10s)")
     noise.add_argument("--cpu", type=int, default=0, help="the CPU to measure (default 0, the poller's in a trial)")
@@ -359,7 +476,14 @@ def _add_hw_commands(commands) -> None:
     noise.add_argument("--loops", choices=["native", "python"], default="native",
                        help="the loop that measures: native (C, default) or python")
     noise.add_argument("--no-trace", action="store_true", help="do not trace the kernel's events to name the sources")
-    noise.add_argument("--out", type=_out_path, required=True, help="directory for pauses.csv, summary.json and the plot")
+    noise.add_argument("--out", type=_out_path, required=True,
+                       help="directory for the profile (profile.json, pauses.npz, pauses.csv), summary.json and the plot")
+    noise.add_argument("--from", dest="from_runs", type=Path, nargs="+", default=[], metavar="RUN",
+                       help="pool the background pauses these runs recorded instead of measuring (no root needed)")
+    noise.add_argument("--load", type=Path, default=None, metavar="SCENARIO",
+                       help="measure while this scenario's own load runs (sender, XDP program, poller), no stall injected")
+    noise.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                       help="with --load: " + SET_HELP)
 
     send = _command(hw_commands, "send", cmd_hw_send, "send a scenario's paced frames from IFACE (on another host)", [
         "ip netns exec ringlab-testbed ringlab hw send examples/fixed-one-stall.toml --iface rl-peer0 "

@@ -112,6 +112,7 @@ class FastRun:
     summary: RunSummary
     delivered_ids: np.ndarray | None
     warnings: Warnings | None = None
+    latency_histogram: LatencyHistogram | None = None  # every read's latency
 
 
 class _Outputs:
@@ -229,12 +230,13 @@ def run_fast(scenario: Scenario, plan: RunPlan | None = None, keep_trace: bool =
         raise
     summary = _summary(scenario, plan.poller_pauses if plan is not None else Pauses.injected(stalls), stalls,
                        end_ns, packets, out, end)
+    histogram = LatencyHistogram(out.latency_counts, int(out.latency_totals[0]), int(out.latency_totals[1]))
     if keep_trace:
         trace = trace_of_plan(scenario, plan, out.columns)
-        return FastRun(trace, summary, trace.delivered_ids())
+        return FastRun(trace, summary, trace.delivered_ids(), latency_histogram=histogram)
     kept_first = end.kept_first_warnings
     return FastRun(None, summary, None, Warnings(end.warnings, warnings_file, first[:kept_first],
-                                                 latest[:min(keep, end.warnings - kept_first)]))
+                                                 latest[:min(keep, end.warnings - kept_first)]), histogram)
 
 
 def _run_engine(config: EngineConfig, end: EngineEnd, scenario: Scenario, parts, direct: bool, progress: bool) -> None:

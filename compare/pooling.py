@@ -1,0 +1,58 @@
+"""A pause profile pooled from earlier runs: the background pauses each run's poller recorded (one
+segment per run), and the read latencies no pause delayed, which give the costs' distribution."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ringlab.analysis.latency import latencies
+from ringlab.runs.run_directory import load_run
+from ringlab.trace.pause_profile import PauseProfile, check_profile, profile_from_pauses, subsample
+from ringlab.trace.pauses import BACKGROUND
+
+
+def pool_runs(run_dirs) -> PauseProfile:
+    """The background pauses recorded by the runs in ``run_dirs`` (each a segment of its own), and
+    the read latencies no pause delayed. The runs need their traces; the pause threshold is the
+    largest of theirs."""
+    segments, starts, lengths, labels, durations, body, names = [], [], [], [], [], [], []
+    threshold = 0
+    for index, run_dir in enumerate(run_dirs):
+        trace, summary = load_run(run_dir)
+        run_threshold = _threshold_of(summary, run_dir)
+        threshold = max(threshold, run_threshold)
+        pauses = trace.pauses
+        background = pauses.kind == BACKGROUND
+        segments.append(np.full(int(background.sum()), index))
+        starts.append(pauses.start_ns[background])
+        lengths.append(pauses.length_ns[background])
+        labels.extend(pauses.labels()[background].tolist())
+        durations.append(trace.end_ns)
+        names.append(str(Path(run_dir).resolve()))
+        if summary["backend"] == "hw":
+            body.append(latency_body(trace, run_threshold))
+    body_ns = np.concatenate(body) if body else np.zeros(0, np.int64)
+    profile = profile_from_pauses(np.concatenate(segments) if segments else [],
+                                  np.concatenate(starts) if starts else [], np.concatenate(lengths) if lengths else [],
+                                  labels, durations, threshold, subsample(body_ns),
+                                  {"kind": "pooled from runs", "runs": names})
+    check_profile(profile, "--from")
+    return profile
+
+
+def latency_body(trace, threshold_ns: int) -> np.ndarray:
+    """The measured latencies of the reads no pause delayed (those below the pause threshold)."""
+    read = latencies(trace).latency_ns
+    return read[read < threshold_ns]
+
+
+def _threshold_of(summary: dict, run_dir) -> int:
+    """The pause threshold a run recorded with (its scenario's ``hw.pause_threshold``, in ns)."""
+    from ringlab.scenario.units import parse_time_ns
+
+    value = summary["scenario"].get("hw", {}).get("pause_threshold", "1us")
+    return parse_time_ns(value, f"{run_dir}: hw.pause_threshold") if isinstance(value, str) else int(value)
+
+

@@ -1,0 +1,255 @@
+"""Predict a trial's loss before it runs: simulate the scenario again and again with background
+pauses drawn from a pause profile, and report the spread as an interval.
+
+Each repeat is a trial like one of those the profile covers: it draws one of the profile's
+segments (a trial pooled, or a measurement) at random, then fills the run with windows of that
+segment drawn with replacement (a block bootstrap), so that the way bursty sources differ from one
+trial to the next is inside the interval, not averaged away. Pause lengths above the profile's tail
+threshold are drawn from its fitted generalized Pareto, so a pause longer than any recorded can
+occur. The scenario's own stalls are injected as always, and each repeat has a seed of its own.
+
+Latency: the simulator's costs are constants, so its latency body is one value. Where the profile
+holds measured read latencies (reads no pause delayed), each simulated read below the pause
+threshold takes a measured one instead, and each later read the same measured cost in place of
+the model's constant.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ringlab.analysis.latency import bucket_middle_ns
+from ringlab.compare.workers import run_batches
+from ringlab.errors import InputError
+from ringlab.runs.runner import run
+from ringlab.scenario.plan import RunPlan, draw_plan
+from ringlab.scenario.scenario import Scenario
+from ringlab.scenario.stalls import StallSchedule
+from ringlab.trace.pause_profile import PauseProfile, load_profile
+from ringlab.trace.pauses import BACKGROUND, INJECTED, INJECTED_SOURCE, Pauses
+
+PREDICTION_FILE = "prediction.json"
+WINDOW_NS = 100_000_000  # the block bootstrap's windows: long beside a ring's time, short beside a trial
+MIN_REPEATS = 10
+LATENCY_FIGURES = {"p50_ns": 0.5, "p99_ns": 0.99, "p99_9_ns": 0.999}
+LATENCY_SAMPLES = 200_000
+
+
+@dataclass(frozen=True)
+class Band:
+    """A predicted figure: the median of the repeats and the interval holding ``level`` of them."""
+
+    median: float
+    low: float
+    high: float
+
+    @classmethod
+    def of(cls, values, level: float) -> Band:
+        values = np.asarray(values, float)
+        values = values[np.isfinite(values)]
+        if not len(values):
+            return cls(float("nan"), float("nan"), float("nan"))
+        low, median, high = np.quantile(values, [(1 - level) / 2, 0.5, (1 + level) / 2])
+        return cls(float(median), float(low), float(high))
+
+    def contains(self, value: float) -> bool:
+        return self.low <= value <= self.high
+
+    def to_dict(self) -> dict:
+        return {"median": self.median, "low": self.low, "high": self.high}
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What ``repeats`` simulations with the profile's pauses say a trial of ``scenario_name`` will
+    show, each figure as a band holding ``level`` of the repeats."""
+
+    scenario_name: str
+    repeats: int
+    level: float
+    loss_fraction: Band
+    dropped: Band
+    drops_by_source: dict  # source -> Band
+    latency: dict  # figure -> Band
+    latency_body: str  # where the latency body came from
+    lasting_reorder_share: float  # the repeats left with the writer misaligned (the buggy writer's lasting reorder)
+    out_of_order_fraction: Band
+    profile: dict
+    without: tuple[str, ...]
+    losses: tuple[float, ...]  # every repeat's loss, for a band drawn around a curve
+
+    def to_dict(self) -> dict:
+        return {"scenario_name": self.scenario_name, "repeats": self.repeats, "level": self.level,
+                "loss_fraction": {**self.loss_fraction.to_dict(), "level": self.level},
+                "dropped": self.dropped.to_dict(),
+                "drops_by_source": {name: band.to_dict() for name, band in self.drops_by_source.items()},
+                "latency": {name: band.to_dict() for name, band in self.latency.items()},
+                "latency_body": self.latency_body, "lasting_reorder_share": self.lasting_reorder_share,
+                "out_of_order_fraction": self.out_of_order_fraction.to_dict(), "without": list(self.without),
+                "profile": self.profile, "losses": list(self.losses)}
+
+    def describe(self) -> str:
+        """The prediction in one line."""
+        loss = self.loss_fraction
+        return (f"{self.scenario_name}: predicted loss {100 * loss.median:.3f}% ({100 * self.level:g}% of {self.repeats} "
+                f"repeats in {100 * loss.low:.3f}%..{100 * loss.high:.3f}%); latency p99 "
+                f"{self.latency['p99_ns'].median / 1e3:.2f} us"
+                + (f"; without {', '.join(self.without)}" if self.without else ""))
+
+
+def background_pauses(profile: PauseProfile, end_ns: int, rng: np.random.Generator,
+                      window_ns: int = WINDOW_NS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One trial's background pauses up to ``end_ns``, drawn from ``profile`` (see the module's
+    docstring): their starts, lengths and sources (indices into ``profile.source_names``)."""
+    segment = int(rng.integers(len(profile.segment_duration_ns)))
+    duration = int(profile.segment_duration_ns[segment])
+    window = max(1, min(window_ns, duration))
+    windows_in_segment = max(1, duration // window)
+    mine = profile.segment == segment
+    starts, lengths, sources = profile.start_ns[mine], profile.length_ns[mine], profile.source[mine]
+    needed = -(-end_ns // window)
+    chosen = rng.integers(windows_in_segment, size=needed)
+    low = np.searchsorted(starts, chosen * window)
+    high = np.searchsorted(starts, (chosen + 1) * window)
+    counts = high - low
+    total = int(counts.sum())
+    first_of_window = np.repeat(np.cumsum(counts) - counts, counts)
+    index = np.repeat(low, counts) + np.arange(total) - first_of_window
+    place = np.repeat(np.arange(needed, dtype=np.int64), counts)
+    start = starts[index] - np.repeat(chosen, counts) * window + place * window
+    length = lengths[index].astype(np.int64)
+    tail = profile.tail
+    if tail is not None:
+        beyond = length > tail.threshold_ns
+        length[beyond] = np.round(tail.draw(int(beyond.sum()), rng)).astype(np.int64)
+    keep = start < end_ns
+    return start[keep], length[keep], sources[index][keep]
+
+
+def merged_pauses(injected: StallSchedule, start, length, source, source_names) -> Pauses:
+    """The injected stalls and the background pauses as one sorted set of pauses that do not
+    overlap: overlapping ones become one, named after the longest of them."""
+    names = (INJECTED_SOURCE, *source_names)
+    all_start = np.concatenate([injected.start_ns, start]).astype(np.int64)
+    all_length = np.concatenate([injected.length_ns, length]).astype(np.int64)
+    kind = np.concatenate([np.full(len(injected), INJECTED, np.int8), np.full(len(start), BACKGROUND, np.int8)])
+    label = np.concatenate([np.zeros(len(injected), np.int16), np.asarray(source, np.int16) + 1])
+    order = np.argsort(all_start, kind="stable")
+    all_start, all_length, kind, label = all_start[order], all_length[order], kind[order], label[order]
+    end = all_start + all_length
+    if len(all_start) > 1:
+        running_end = np.maximum.accumulate(end)
+        group = np.concatenate([[0], np.cumsum(all_start[1:] >= running_end[:-1])])
+        group_end = np.maximum.reduceat(end, np.flatnonzero(np.diff(group, prepend=-1)))
+        longest = np.lexsort((-all_length, group))
+        first = longest[np.flatnonzero(np.diff(group[longest], prepend=-1))]
+        group_start = all_start[np.flatnonzero(np.diff(group, prepend=-1))]
+        all_start, all_length = group_start, group_end - group_start
+        kind, label = kind[first], label[first]
+    return Pauses(all_start, all_length, kind, label, names)
+
+
+def repeat_seed(scenario: Scenario, repeat: int) -> np.random.SeedSequence:
+    return np.random.SeedSequence([scenario.seed, 0x9E3779B9, repeat])
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_profile(directory: str) -> PauseProfile:
+    return load_profile(directory)
+
+
+def _profile_of(reference) -> PauseProfile:
+    return reference if isinstance(reference, PauseProfile) else _cached_profile(str(reference))
+
+
+def simulate_repeats(repeats: list[int], scenario: Scenario, profile_ref, without: tuple[str, ...] = ()) -> list[dict]:
+    """Run the given repeats of the prediction; each gives its figures (a batch for the workers)."""
+    profile = _profile_of(profile_ref)
+    removed = np.flatnonzero(np.isin(np.asarray(profile.source_names, dtype=object), list(without)))
+    results = []
+    for repeat in repeats:
+        sequence = repeat_seed(scenario, repeat)
+        seed = int(sequence.generate_state(1, np.uint64)[0] >> 2)
+        trial = scenario.with_values({"seed": seed})
+        plan = draw_plan(trial)
+        start, length, source = background_pauses(profile, plan.end_ns, np.random.default_rng(sequence))
+        keep = ~np.isin(source, removed)
+        pauses = merged_pauses(plan.stalls, start[keep], length[keep], source[keep], profile.source_names)
+        result = run(trial, plan=RunPlan(plan.arrival_ns, plan.cpu, pauses.schedule(), plan.end_ns, pauses),
+                     keep_trace=False)
+        summary = result.summary
+        results.append({"loss": summary.loss_fraction, "dropped": summary.dropped_full,
+                        "by_source": dict(summary.drops_by_source), "misaligned": summary.lasting_offset_slots != 0,
+                        "out_of_order": summary.out_of_order / max(1, summary.delivered),
+                        "latency": _latency(result.latency_histogram, profile, trial, np.random.default_rng(sequence))})
+    return results
+
+
+def _latency(histogram, profile: PauseProfile, scenario: Scenario, rng: np.random.Generator) -> dict:
+    """The latency figures of one repeat: the simulated histogram's, with the measured body in
+    place of the model's constant costs where the profile has one (see the module's docstring)."""
+    if histogram is None or histogram.count == 0:
+        return dict.fromkeys(LATENCY_FIGURES, float("nan"))
+    if not len(profile.latency_body_ns):
+        return {name: histogram.percentile_ns(q) for name, q in LATENCY_FIGURES.items()}
+    buckets = np.flatnonzero(histogram.counts)
+    weights = histogram.counts[buckets] / histogram.count
+    simulated = bucket_middle_ns(buckets)[rng.choice(len(buckets), size=LATENCY_SAMPLES, p=weights)]
+    measured = rng.choice(profile.latency_body_ns, size=LATENCY_SAMPLES)
+    model_body = histogram.percentile_ns(0.5)
+    predicted = np.where(simulated < profile.threshold_ns, measured, simulated - model_body + measured)
+    return dict(zip(LATENCY_FIGURES, np.quantile(predicted, list(LATENCY_FIGURES.values())).tolist()))
+
+
+def predict(scenario: Scenario, profile_ref, repeats: int = 100, level: float = 0.9, without=(),
+            workers: int | None = None, scheduler: str | None = None) -> Prediction:
+    """Predict ``scenario``'s figures from the profile (a :class:`PauseProfile`, or the directory of
+    one, which workers then load themselves): ``repeats`` simulations, spread over ``workers``
+    local processes or a Dask ``scheduler``; ``without`` removes those sources' pauses."""
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < MIN_REPEATS:
+        raise InputError("--repeats", f"must be a whole number of at least {MIN_REPEATS}, got {repeats!r}")
+    if not 0 < level < 1:
+        raise InputError("--level", f"must be between 0 and 1, got {level}")
+    profile = _profile_of(profile_ref)
+    without = tuple(sorted(set(without)))
+    profile.without(without)  # refuses an unknown source
+    results = []
+    for done in run_batches(simulate_repeats, list(range(repeats)), workers=workers, scheduler=scheduler,
+                            scenario=scenario, profile_ref=profile_ref, without=without):
+        results.extend(done)
+    return summarize_repeats(scenario.name, results, level, profile, without)
+
+
+def summarize_repeats(name: str, results: list[dict], level: float, profile: PauseProfile, without) -> Prediction:
+    sources = sorted({source for r in results for source in r["by_source"]})
+    body = ("measured: the profile's read latencies" if len(profile.latency_body_ns)
+            else "the scenario's constant costs (the profile holds no measured reads)")
+    return Prediction(
+        name, len(results), level, Band.of([r["loss"] for r in results], level),
+        Band.of([r["dropped"] for r in results], level),
+        {source: Band.of([r["by_source"].get(source, 0) for r in results], level) for source in sources},
+        {figure: Band.of([r["latency"][figure] for r in results], level) for figure in LATENCY_FIGURES}, body,
+        float(np.mean([r["misaligned"] for r in results])), Band.of([r["out_of_order"] for r in results], level),
+        describe_profile(profile), tuple(without), tuple(float(r["loss"]) for r in results))
+
+
+def describe_profile(profile: PauseProfile) -> dict:
+    """What a prediction says of the profile it drew from."""
+    figures = profile.figures()
+    return {"origin": profile.origin, "duration_ns": profile.duration_ns, "segments": figures["segments"],
+            "pauses": figures["all"]["count"], "per_second": figures["all"]["per_second"],
+            "threshold_ns": profile.threshold_ns, "tail": figures["tail"], "cannot_see": figures["cannot_see"]}
+
+
+def write_prediction(out_dir: Path, prediction: Prediction) -> Path:
+    """``prediction.json`` in ``out_dir``, whole."""
+    from ringlab.atomic_files import write_json
+    from ringlab.runs.provenance import provenance
+
+    path = Path(out_dir) / PREDICTION_FILE
+    write_json(path, {**provenance("sim"), **prediction.to_dict()})
+    return path

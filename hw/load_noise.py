@@ -1,0 +1,33 @@
+"""A pause profile measured under a trial's own load: the scenario's sender, its XDP program and
+its poller's loop, run as a real trial without the scenario's injected stalls, for a set time. The
+background pauses that trial's poller met, and the latencies of its reads, become the profile."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ringlab.compare.pooling import latency_body
+from ringlab.errors import InputError
+from ringlab.runs.runner import run
+from ringlab.scenario.scenario import Scenario
+from ringlab.trace.pause_profile import PauseProfile, profile_from_pauses
+from ringlab.trace.pauses import BACKGROUND
+
+
+def measure_under_load(scenario: Scenario, duration_ns: int) -> PauseProfile:
+    """Run ``scenario`` on real XDP for about ``duration_ns`` (its packets at its interval, no
+    injected stall) and return the pauses its poller met as a profile of one segment."""
+    packets = duration_ns // scenario.interval_ns
+    if packets < 1:
+        raise InputError("--duration", f"shorter than the scenario's interval ({scenario.interval_ns} ns)")
+    quiet = scenario.with_values({"packets": int(packets), "stalls": {"model": "none"},
+                                  "name": f"{scenario.name}-load"})
+    trace = run(quiet, "hw").trace
+    pauses = trace.pauses
+    background = pauses.kind == BACKGROUND
+    return profile_from_pauses(np.zeros(int(background.sum()), np.int64), pauses.start_ns[background],
+                               pauses.length_ns[background], pauses.labels()[background], [trace.end_ns],
+                               scenario.hw.pause_threshold_ns, latency_body(trace, scenario.hw.pause_threshold_ns),
+                               {"kind": "measured under the trial's own load", "scenario": scenario.name,
+                                "interval_ns": scenario.interval_ns, "packets": int(packets),
+                                "ring_slots": scenario.ring_slots, "policy": scenario.writer.policy})
