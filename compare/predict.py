@@ -166,30 +166,37 @@ def _profile_of(reference) -> PauseProfile:
     return reference if isinstance(reference, PauseProfile) else _cached_profile(str(reference))
 
 
+def repeat_plan(scenario: Scenario, profile: PauseProfile, repeat: int, without=()) -> tuple[Scenario, RunPlan]:
+    """Repeat ``repeat``'s scenario (its own seed) and plan: the scenario's arrivals and injected
+    stalls, and background pauses drawn from ``profile``, less those of the sources ``without``
+    (the same draws with or without them, so that two predictions differ by those pauses alone)."""
+    sequence = repeat_seed(scenario, repeat)
+    trial = scenario.with_values({"seed": int(sequence.generate_state(1, np.uint64)[0] >> 2)})
+    plan = draw_plan(trial)
+    start, length, source = background_pauses(profile, plan.end_ns, np.random.default_rng(sequence))
+    removed = np.flatnonzero(np.isin(np.asarray(profile.source_names, dtype=object), list(without)))
+    keep = ~np.isin(source, removed)
+    pauses = merged_pauses(plan.stalls, start[keep], length[keep], source[keep], profile.source_names)
+    return trial, RunPlan(plan.arrival_ns, plan.cpu, pauses.schedule(), plan.end_ns, pauses)
+
+
 def simulate_repeats(repeats: list[int], scenario: Scenario, profile_ref, without: tuple[str, ...] = ()) -> list[dict]:
     """Run the given repeats of the prediction; each gives its figures (a batch for the workers)."""
     profile = _profile_of(profile_ref)
-    removed = np.flatnonzero(np.isin(np.asarray(profile.source_names, dtype=object), list(without)))
     results = []
     for repeat in repeats:
-        sequence = repeat_seed(scenario, repeat)
-        seed = int(sequence.generate_state(1, np.uint64)[0] >> 2)
-        trial = scenario.with_values({"seed": seed})
-        plan = draw_plan(trial)
-        start, length, source = background_pauses(profile, plan.end_ns, np.random.default_rng(sequence))
-        keep = ~np.isin(source, removed)
-        pauses = merged_pauses(plan.stalls, start[keep], length[keep], source[keep], profile.source_names)
-        result = run(trial, plan=RunPlan(plan.arrival_ns, plan.cpu, pauses.schedule(), plan.end_ns, pauses),
-                     keep_trace=False)
+        trial, plan = repeat_plan(scenario, profile, repeat, without)
+        result = run(trial, plan=plan, keep_trace=False)
         summary = result.summary
+        rng = np.random.default_rng(repeat_seed(scenario, repeat).spawn(1)[0])
         results.append({"loss": summary.loss_fraction, "dropped": summary.dropped_full,
                         "by_source": dict(summary.drops_by_source), "misaligned": summary.lasting_offset_slots != 0,
                         "out_of_order": summary.out_of_order / max(1, summary.delivered),
-                        "latency": _latency(result.latency_histogram, profile, trial, np.random.default_rng(sequence))})
+                        "latency": _latency(result.latency_histogram, profile, rng)})
     return results
 
 
-def _latency(histogram, profile: PauseProfile, scenario: Scenario, rng: np.random.Generator) -> dict:
+def _latency(histogram, profile: PauseProfile, rng: np.random.Generator) -> dict:
     """The latency figures of one repeat: the simulated histogram's, with the measured body in
     place of the model's constant costs where the profile has one (see the module's docstring)."""
     if histogram is None or histogram.count == 0:

@@ -159,6 +159,8 @@ def rate_interval(count: int, seconds: float, level: float) -> tuple[float, floa
     """The exact (Garwood) ``level`` interval of a Poisson rate seen ``count`` times in ``seconds``."""
     from scipy.stats import chi2
 
+    if seconds <= 0:
+        return 0.0, float("inf")
     alpha = 1 - level
     low = chi2.ppf(alpha / 2, 2 * count) / 2 if count else 0.0
     high = chi2.ppf(1 - alpha / 2, 2 * count + 2) / 2
