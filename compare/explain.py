@@ -1,29 +1,28 @@
 """What the comparison explains about its measured points: the loss replayed from what each trial
-measured, the loss predicted from the machine's pause profile (``ringlab hw noise``), the measured
+measured, the loss predicted from a pause profile (``ringlab predict``, as a band), the measured
 drops by cause, and the background pauses really recorded, against which a fitted background can
 be judged.
 
-The replayed and predicted runs become table rows of their own backends ("replay", "noise"), so
-the curves and their statistics treat them like the simulated ones.
+The replayed runs become table rows of a backend of their own ("replay"), so the curves and their
+statistics treat them like the simulated ones; the predictions are bands, one per setting.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from ringlab.analysis.analysis import poller_warnings
 from ringlab.analysis.latency import latencies
+from ringlab.compare.predict import predict
 from ringlab.compare.replay import agreement, load_measured, replay
 from ringlab.compare.table import FIGURES, LATENCY_COLUMNS
-from ringlab.errors import InputError
-from ringlab.runs.runner import run
+from ringlab.trace.pause_profile import load_profile
 from ringlab.trace.pauses import BACKGROUND
 
-REPLAY, NOISE = "replay", "noise"
+REPLAY = "replay"
 
 
 @dataclass(frozen=True)
@@ -42,6 +41,9 @@ class Explanation:
     background_lengths_ns: np.ndarray
     background_running_ns: int  # the trials' time, for the rate
     background_by_source: dict
+    predictions: dict  # setting -> ringlab.compare.predict.Prediction, with a pause profile
+    measured_losses: dict  # setting -> each trial's loss
+    saved_by_source: dict  # source -> drops the replays without it saved, summed over the trials
 
 
 def _row(hw_row: dict, backend: str, summary) -> dict:
@@ -52,18 +54,29 @@ def _row(hw_row: dict, backend: str, summary) -> dict:
     return row
 
 
-def noise_stalls(stalls: dict, noise_dir: Path) -> dict:
-    """A scenario's stall table with the noise profile's pauses added (the empirical model)."""
-    return {"model": "superposition",
-            "models": [stalls, {"model": "empirical", "file": str(Path(noise_dir).resolve() / "pauses.csv")}]}
+SAVED_SOURCES = 5  # per trial, the sources that dropped most are replayed without, one at a time
+REPORT_REPEATS = 40  # repeats of each setting's prediction in a report
+
+
+def saved_drops(measured, scenario, replayed, by_source: dict) -> dict:
+    """Per background source that dropped packets in the trial (the SAVED_SOURCES that dropped
+    most): the drops a replay without its pauses saves. Not the drops attributed to it: a packet
+    a removed pause dropped may still fall to the next pause."""
+    saved = {}
+    sources = sorted((s for s in by_source if s.startswith("background: ")), key=lambda s: -by_source[s])
+    for source in sources[:SAVED_SOURCES]:
+        without = replay(measured, scenario, without=(source.removeprefix("background: "),))
+        saved[source] = replayed.summary.dropped_full - without.summary.dropped_full
+    return saved
 
 
 def explain(rows: list, varied: list, point_dir, noise_dir=None) -> Explanation:
     """Replay every measured point of ``rows``; predict it from ``noise_dir``'s pause profile if
     given; gather its drops by cause and its background pauses. ``point_dir(row)`` is the row's
     run directory."""
-    if noise_dir is not None and not (Path(noise_dir) / "pauses.csv").is_file():
-        raise InputError("--noise", f"{noise_dir} holds no pause profile (run 'ringlab hw noise --out {noise_dir}')")
+    if noise_dir is not None:
+        load_profile(noise_dir)  # refuses, in one line, a directory that is not a profile
+    predictions, measured_losses, saved = {}, defaultdict(list), defaultdict(int)
     extra_rows, sizes, agreements = [], defaultdict(list), defaultdict(list)
     replay_latency, measured_latency = defaultdict(list), defaultdict(list)
     causes = defaultdict(lambda: defaultdict(int))
@@ -80,11 +93,12 @@ def explain(rows: list, varied: list, point_dir, noise_dir=None) -> Explanation:
         agreements[setting].append(agreement(measured, replayed.trace).same_fate_share)
         replay_latency[setting].append(latencies(replayed.trace).latency_ns)
         measured_latency[setting].append(latencies(measured).latency_ns)
-        if noise_dir is not None:
-            predicted = run(scenario.with_values({"stalls": noise_stalls(scenario.source["stalls"], noise_dir)}),
-                            keep_trace=False)
-            extra_rows.append(_row(row, NOISE, predicted.summary))
+        if noise_dir is not None and setting not in predictions:
+            predictions[setting] = predict(scenario, str(noise_dir), repeats=REPORT_REPEATS)
+        measured_losses[setting].append(summary["summary"]["loss_fraction"])
         figures = summary["summary"]  # the measured run's, loaded with its trace
+        for source, count in saved_drops(measured, scenario, replayed, figures["drops_by_source"]).items():
+            saved[source] += count
         for cause, count in figures["drops_by_cause"].items():
             if cause != "background pause":  # given by its sources instead
                 causes[setting][cause] += count
@@ -104,4 +118,5 @@ def explain(rows: list, varied: list, point_dir, noise_dir=None) -> Explanation:
                        {s: float(np.mean(v)) for s, v in agreements.items()},
                        {s: dict(c) for s, c in causes.items()},
                        np.concatenate(lengths) if lengths else np.zeros(0, np.int64), running_ns,
-                       {name: {"count": c, "total_ns": t} for name, (c, t) in by_source.items()})
+                       {name: {"count": c, "total_ns": t} for name, (c, t) in by_source.items()},
+                       predictions, dict(measured_losses), dict(saved))

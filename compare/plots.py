@@ -36,11 +36,13 @@ def _series(points: list[CurvePoint], parameter: str) -> dict:
     return {others: sorted(group, key=lambda p: _value_ns(dict(p.setting)[parameter])) for others, group in groups.items()}
 
 
-def loss_curve_figure(points: list[CurvePoint], parameter: str, fitted: dict | None = None, title: str = ""):
+def loss_curve_figure(points: list[CurvePoint], parameter: str, fitted: dict | None = None, title: str = "",
+                      bands: dict | None = None):
     """Loss against ``parameter``: simulation as a line with its band, measurement as points with
     error bars, on a log scale; below, the residual (measured − simulated) in standard errors.
     With other varied parameters, one curve per combination of their values. ``fitted`` maps
-    settings to the loss predicted with the fitted background stalls."""
+    settings to the loss predicted with the fitted background stalls; ``bands`` maps settings to a
+    prediction's band (``ringlab.compare.predict.Band``), drawn around its median."""
     figure, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1]},
                                          constrained_layout=True)
     floor = 0.5 / max(p.packets for p in points)
@@ -88,6 +90,17 @@ def loss_curve_figure(points: list[CurvePoint], parameter: str, fitted: dict | N
                     xs, _ = _axis_values(parameter, [h.setting for h, _ in paired])
                     z = [(h.loss - m.loss) / max(np.hypot(h.loss_se, m.loss_se), 1e-12) for h, m in paired]
                     bottom.plot(xs, z, "D", color=model_colour, ms=4)
+    if bands:
+        known = [setting for setting in sorted(bands) if len(setting) == 1 and setting[0][0] == parameter]
+        if known:
+            x, label = _axis_values(parameter, known)
+            order = np.argsort(x)
+            x = np.asarray(x)[order]
+            low, median, high = (np.maximum(np.asarray([getattr(bands[s], k) for s in known])[order], floor)
+                                 for k in ("low", "median", "high"))
+            top.fill_between(x, low, high, color=COLOURS.get("noise", "tab:orange"), alpha=0.25,
+                             label="predicted from the pause profile (band)")
+            top.plot(x, median, ":", color=COLOURS.get("noise", "tab:orange"), label="predicted median")
     top.set_yscale("log")
     top.set_ylabel("packets lost (fraction)")
     top.set_title(title or f"Loss against {parameter}")

@@ -18,6 +18,7 @@ from ringlab.compare import plots
 from ringlab.compare.curves import aggregate, goodness_of_fit, load_rows, pair, two_sample_test, warning_sizes
 from ringlab.compare.explain import Explanation, explain
 from ringlab.compare.fit import BackgroundFit, MeasuredPoint, fit_background
+from ringlab.compare.remedies import remedy
 from ringlab.compare.sweep import POINTS_DIR
 from ringlab.errors import InputError
 from ringlab.runs.run_directory import load_summary, load_trace
@@ -137,15 +138,14 @@ def build_report(sweep_dirs, out_dir, fit: bool = True, family: str = "expon", f
         comparisons.append(_comparison(points, "replay", lambda setting: (
             explanation.replay_warning_sizes.get(setting, np.zeros(0, np.int64)),
             _pooled_sizes(_point_dirs(rows, "hw", setting)))))
-        if noise_dir is not None:
-            comparisons.append(_comparison(points, "noise"))
     sim_comparison = comparisons[0] if comparisons else {"chi2": 0.0, "dof": 0, "p_value": float("nan"), "pairs": []}
     figures = {"varied": varied, "points": [], "comparisons": comparisons,
                "overall": {k: sim_comparison[k] for k in ("chi2", "dof", "p_value")}, "fit": None,
                "replay_agreement": {_text(s): v for s, v in explanation.agreement_by_setting.items()} if explanation else {},
                "drops_by_cause": {_text(s): v for s, v in explanation.causes_by_setting.items()} if explanation else {},
                "background_by_source": explanation.background_by_source if explanation else {},
-               "background": None}
+               "background": None, "prediction": prediction_figures(explanation) if explanation else None,
+               "saved_by_source": saved_figures(explanation) if explanation else {}}
     for p in points:
         figures["points"].append({"backend": p.backend, "setting": dict(p.setting), "repeats": p.repeats,
                                   "loss": p.loss, "loss_interval": [p.loss_low, p.loss_high], "loss_se": p.loss_se,
@@ -182,7 +182,8 @@ def _draw_figures(out_dir: Path, rows, points, varied, comparisons, explanation,
         fitted = None
         if background is not None:
             fitted = {p.setting: v for p, v in zip(hw_points, background.predicted_after)}
-        figure = plots.loss_curve_figure(points, parameter, fitted, f"Loss against {parameter}")
+        bands = {s: p.loss_fraction for s, p in explanation.predictions.items()} if explanation else None
+        figure = plots.loss_curve_figure(points, parameter, fitted, f"Loss against {parameter}", bands)
         images += plots.save(figure, out_dir / f"loss-{parameter.replace('.', '-')}")[:1]
     if explanation is not None:
         latency_samples = latency_samples_by_setting(rows, varied, explanation)
@@ -229,6 +230,32 @@ def _draw_figures(out_dir: Path, rows, points, varied, comparisons, explanation,
     return images
 
 
+def prediction_figures(explanation: Explanation) -> dict | None:
+    """Per measured setting: the predicted band, each trial's loss and whether it fell inside;
+    and the coverage over every trial. None without a pause profile."""
+    if not explanation.predictions:
+        return None
+    settings, inside_all = {}, []
+    for setting, prediction in explanation.predictions.items():
+        measured = explanation.measured_losses.get(setting, [])
+        inside = [prediction.loss_fraction.contains(loss) for loss in measured]
+        inside_all += inside
+        settings[_text(setting)] = {"loss_fraction": prediction.loss_fraction.to_dict(), "level": prediction.level,
+                                    "repeats": prediction.repeats, "measured": measured, "inside": inside,
+                                    "median_ratio": (float(np.mean(measured)) / prediction.loss_fraction.median
+                                                     if measured and prediction.loss_fraction.median > 0 else None),
+                                    "latency": {k: v.to_dict() for k, v in prediction.latency.items()}}
+    first = next(iter(explanation.predictions.values()))
+    return {"settings": settings, "coverage": float(np.mean(inside_all)) if inside_all else None,
+            "trials": len(inside_all), "level": first.level, "profile": first.profile}
+
+
+def saved_figures(explanation: Explanation) -> dict:
+    """Per source: the drops replaying the trials without it saved, and the usual remedy."""
+    return {source: {"saved": saved, "remedy": remedy(source)}
+            for source, saved in sorted(explanation.saved_by_source.items(), key=lambda kv: -kv[1])}
+
+
 def latency_samples_by_setting(rows, varied, explanation: Explanation) -> dict:
     """Every read's latency per measured setting and backend: measured and replayed (from the
     explanation) and simulated (each simulated point run again: sweeps keep no traces by default)."""
@@ -255,7 +282,8 @@ def render_markdown(figures: dict, images: list[str], sweep_dirs) -> str:
              "## Loss per setting", "",
              "Backends: `sim` simulated with the injected stalls only; `hw` measured on real XDP; `replay` simulated "
              "from what each trial measured (its arrivals and its poller's pauses, injected and background); "
-             "`noise` simulated with the machine's pause profile added (nothing fitted).", "",
+             "and, "
+             "with a pause profile, the prediction's band (nothing fitted).", "",
              "| backend | setting | repeats | loss | 95 % interval (Wilson) | old reads (fraction) | drops per stall | median recovery |",
              "| --- | --- | ---: | ---: | --- | ---: | ---: | ---: |"]
     for p in figures["points"]:
@@ -264,7 +292,7 @@ def render_markdown(figures: dict, images: list[str], sweep_dirs) -> str:
                      f"{_fmt(p['loss_interval'][0])} – {_fmt(p['loss_interval'][1])} | "
                      f"{_fmt(p['reorder_fraction']['mean'])} | {_fmt(p['drops_per_stall_mean']['mean'])} | "
                      f"{format_time_ns(recovery, 3) if np.isfinite(recovery) else '–'} |")
-    lines += _causes_lines(figures) + _models_lines(figures) + _background_lines(figures)
+    lines += _causes_lines(figures) + _prediction_lines(figures) + _models_lines(figures) + _background_lines(figures)
     lines += ["", "## Figures", ""] + [f"![{name}]({name})" for name in images]
     return "\n".join(lines) + "\n"
 
@@ -289,6 +317,36 @@ def _causes_lines(figures: dict) -> list[str]:
             lines += ["", "Background pauses the trials' pollers met, by source (all trials):", "",
                       "| source | pauses | time |", "| --- | ---: | ---: |"]
             lines += [f"| {name} | {v['count']} | {format_time_ns(v['total_ns'], 3)} |" for name, v in sources[:12]]
+    return lines
+
+
+def _prediction_lines(figures: dict) -> list[str]:
+    """The report's section on the loss predicted from the pause profile, and what each source costs."""
+    lines = []
+    prediction = figures["prediction"]
+    if prediction:
+        level = 100 * prediction["level"]
+        lines += ["", "## Predicted before the trials", "",
+                  f"Each setting predicted from the pause profile ({prediction['profile']['origin'].get('kind', '?')}, "
+                  f"{prediction['profile']['pauses']} pauses in {prediction['profile']['duration_ns'] / 1e9:g} s): "
+                  f"the median of the repeats and the band holding {level:g} % of them, against each trial.", "",
+                  "| setting | predicted loss | band | trials' loss | inside |", "| --- | ---: | --- | --- | ---: |"]
+        for setting, entry in prediction["settings"].items():
+            band = entry["loss_fraction"]
+            lines.append(f"| {setting} | {_fmt(band['median'])} | {_fmt(band['low'])} – {_fmt(band['high'])} | "
+                         f"{', '.join(_fmt(x) for x in entry['measured'])} | {sum(entry['inside'])} of "
+                         f"{len(entry['inside'])} |")
+        if prediction["coverage"] is not None:
+            lines += ["", f"Coverage: {100 * prediction['coverage']:.0f} % of {prediction['trials']} trials inside "
+                          f"their {level:g} % band."]
+    if figures["saved_by_source"]:
+        lines += ["", "## What each source costs", "",
+                  "Drops that replaying the trials without the source's pauses saves (not the drops attributed to it: "
+                  "a packet a removed pause dropped may still fall to the next one), and the usual remedy. ringlab "
+                  "changes no system setting: this is advice.", "",
+                  "| source | drops saved without it | usual remedy |", "| --- | ---: | --- |"]
+        lines += [f"| {source} | {entry['saved']} | {entry['remedy']} |"
+                  for source, entry in figures["saved_by_source"].items()]
     return lines
 
 

@@ -189,6 +189,21 @@ interval = ["20us", "30us"]
     for figure in ("loss-interval", "timelines", "warnings", "causes", "background", "latency-survival",
                    "latency-interval"):
         assert (tmp_path / "report" / f"{figure}.png").exists()
+    # a profile pooled from the sweep's own trials, and the report's prediction band
+    trials = [str(path.parent) for path in (tmp_path / "sweep").rglob("summary.json")
+              if json.loads(path.read_text())["backend"] == "hw"]
+    result = run("hw", "noise", "--from", *trials, "--out", str(tmp_path / "profile"))
+    assert result.returncode == 0, result.stderr
+    result = run("compare", str(tmp_path / "sweep"), "--out", str(tmp_path / "report-noise"), "--no-fit",
+                 "--noise", str(tmp_path / "profile"))
+    assert result.returncode == 0, result.stderr
+    report = (tmp_path / "report-noise" / "report.md").read_text()
+    assert "## Predicted before the trials" in report and "Coverage: " in report
+    prediction = json.loads((tmp_path / "report-noise" / "report.json").read_text())["prediction"]
+    assert set(prediction["settings"]) == {"interval = 20us", "interval = 30us"} and prediction["trials"] == 2
+    for entry in prediction["settings"].values():
+        band = entry["loss_fraction"]
+        assert band["low"] <= band["median"] <= band["high"] and len(entry["inside"]) == 1
 
 
 @pytest.mark.parametrize("loops", ["native", "python"])
