@@ -1,6 +1,7 @@
 /* ringlab's CPU event tracer: logs, on one CPU, the kernel events that take that CPU away from the
  * task running on it, as the kernel's osnoise tracer counts them: context switches, device
- * interrupts, softirqs, the local APIC's vectors (the timer, IPIs), the functions IPIs run, NMIs. A trial runs it on
+ * interrupts, softirqs, the local APIC's vectors (the timer, IPIs), the functions IPIs run, NMIs, and
+ * the execs that rename a task while it runs. A trial runs it on
  * the poller's CPU, and ringlab.hw.pause_sources names the source of each pause of the poller.
  *
  * Compile-time parameters (set by hw/kernel_trace.py with -D):
@@ -40,7 +41,17 @@ TRACEPOINT_PROBE(sched, sched_switch) {
     if (event) {
         event->prev_pid = args->prev_pid;
         bpf_probe_read_kernel(&event->comm, sizeof(event->comm), args->next_comm);
+        bpf_probe_read_kernel(&event->prev_comm, sizeof(event->prev_comm), args->prev_comm);
     }
+    return 0;
+}
+
+/* A task that exec'd changes its name while it runs: a switch's next_comm can be stale by the time
+ * the task leaves, so the tracer notes the exec and the name it switched out with. */
+TRACEPOINT_PROBE(sched, sched_process_exec) {
+    struct cpu_event *event = next_event(EVENT_EXEC, args->pid);
+    if (event)
+        bpf_get_current_comm(&event->comm, sizeof(event->comm));
     return 0;
 }
 

@@ -6,7 +6,8 @@
 #include <linux/types.h>
 
 enum event_kind {
-    EVENT_SWITCH = 1,        /* number: the next task's pid; prev_pid; comm: the next task's name */
+    EVENT_SWITCH = 1,        /* number: the next task's pid; prev_pid; comm: the next task's name;
+                                prev_comm: the name the task switched out had then */
     EVENT_IRQ_ENTRY = 2,     /* number: the irq */
     EVENT_IRQ_EXIT = 3,
     EVENT_SOFTIRQ_ENTRY = 4, /* number: the softirq vector (TIMER, NET_RX, RCU, ...) */
@@ -16,6 +17,7 @@ enum event_kind {
     EVENT_NMI = 8,           /* at the handler's end; value: how long it ran (ns) */
     EVENT_FUNCTION_ENTRY = 9, /* a function another CPU asked this one to run (an IPI); value: its address */
     EVENT_FUNCTION_EXIT = 10,
+    EVENT_EXEC = 11,         /* the running task exec'd; number: its pid; comm: its new name */
 };
 
 enum apic_vector {
@@ -37,7 +39,8 @@ struct cpu_event {
     __u32 prev_pid;  /* switch: the task switched out */
     __u32 padding;
     __u64 value;     /* NMI: the handler's duration (ns); function: its address */
-    char comm[16];   /* switch: the next task's name */
+    char comm[16];   /* switch: the next task's name; exec: the new name */
+    char prev_comm[16]; /* switch: the task switched out, by the name it had then */
 };
 
 #endif

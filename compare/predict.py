@@ -4,9 +4,10 @@ pauses drawn from a pause profile, and report the spread as an interval.
 Each repeat is a trial like one of those the profile covers: it draws one of the profile's
 segments (a trial pooled, or a measurement) at random, then fills the run with windows of that
 segment drawn with replacement (a block bootstrap), so that the way bursty sources differ from one
-trial to the next is inside the interval, not averaged away. Pause lengths above the profile's tail
-threshold are drawn from its fitted generalized Pareto, so a pause longer than any recorded can
-occur. The scenario's own stalls are injected as always, and each repeat has a seed of its own.
+trial to the next is inside the interval, not averaged away. A source's pause lengths above its
+tail threshold are drawn from that source's fitted generalized Pareto, so a pause longer than any
+recorded can occur (up to twice the longest of its source: a bound, not a measurement). The
+scenario's own stalls are injected as always, and each repeat has a seed of its own.
 
 Latency: the simulator's costs are constants, so its latency body is one value. Where the profile
 holds measured read latencies (reads no pause delayed), each simulated read below the pause
@@ -122,12 +123,12 @@ def background_pauses(profile: PauseProfile, end_ns: int, rng: np.random.Generat
     place = np.repeat(np.arange(needed, dtype=np.int64), counts)
     start = starts[index] - np.repeat(chosen, counts) * window + place * window
     length = lengths[index].astype(np.int64)
-    tail = profile.tail
-    if tail is not None:
-        beyond = length > tail.threshold_ns
+    drawn = sources[index]
+    for name, tail in profile.tails.items():
+        beyond = (drawn == profile.source_names.index(name)) & (length > tail.threshold_ns)
         length[beyond] = np.round(tail.draw(int(beyond.sum()), rng)).astype(np.int64)
     keep = start < end_ns
-    return start[keep], length[keep], sources[index][keep]
+    return start[keep], length[keep], drawn[keep]
 
 
 def merged_pauses(injected: StallSchedule, start, length, source, source_names) -> Pauses:
@@ -174,7 +175,7 @@ def repeat_plan(scenario: Scenario, profile: PauseProfile, repeat: int, without=
     trial = scenario.with_values({"seed": int(sequence.generate_state(1, np.uint64)[0] >> 2)})
     plan = draw_plan(trial)
     start, length, source = background_pauses(profile, plan.end_ns, np.random.default_rng(sequence))
-    removed = np.flatnonzero(np.isin(np.asarray(profile.source_names, dtype=object), list(without)))
+    removed = profile.matching(without)
     keep = ~np.isin(source, removed)
     pauses = merged_pauses(plan.stalls, start[keep], length[keep], source[keep], profile.source_names)
     return trial, RunPlan(plan.arrival_ns, plan.cpu, pauses.schedule(), plan.end_ns, pauses)
@@ -249,7 +250,7 @@ def describe_profile(profile: PauseProfile) -> dict:
     figures = profile.figures()
     return {"origin": profile.origin, "duration_ns": profile.duration_ns, "segments": figures["segments"],
             "pauses": figures["all"]["count"], "per_second": figures["all"]["per_second"],
-            "threshold_ns": profile.threshold_ns, "tail": figures["tail"], "cannot_see": figures["cannot_see"]}
+            "threshold_ns": profile.threshold_ns, "tails": figures["tails"], "cannot_see": figures["cannot_see"]}
 
 
 def write_prediction(out_dir: Path, prediction: Prediction) -> Path:

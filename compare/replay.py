@@ -24,6 +24,7 @@ from ringlab.runs.run_directory import REPLAY_FILE, load_run, run_output_directo
 from ringlab.runs.runner import RunResult, run
 from ringlab.scenario.plan import RunPlan
 from ringlab.scenario.scenario import Scenario, load_scenario
+from ringlab.trace.pause_profile import source_matches
 from ringlab.trace.pauses import INJECTED
 from ringlab.trace.trace import DELIVERED, FATE_NAMES, LOST_BEFORE_RING, NOT_SET, PENDING, Trace
 
@@ -79,11 +80,11 @@ def without_sources(pauses, sources) -> object:
         return pauses
     labels = pauses.labels()
     known = sorted(set(labels.tolist()))
-    unknown = [name for name in sources if name not in known]
+    unknown = [name for name in sources if not any(source_matches(label, (name,)) for label in known)]
     if unknown:
         raise InputError("--without", f"no pause of source {unknown[0]!r} in this run (its sources: "
                                       f"{', '.join(known) or 'none'})")
-    return pauses.select(~np.isin(labels, list(sources)))
+    return pauses.select(~np.array([source_matches(label, sources) for label in labels.tolist()], bool))
 
 
 def replay_plan(trace: Trace, scenario: Scenario, costs: str = "measured", without=()) -> tuple[Scenario, RunPlan]:

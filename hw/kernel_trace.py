@@ -24,10 +24,10 @@ from ringlab.hw.signals import signals_deferred
 
 TRACEFS = Path("/sys/kernel/tracing")
 EVENT_DTYPE = np.dtype([("ts_ns", "<u8"), ("kind", "<u4"), ("number", "<u4"), ("prev_pid", "<u4"),
-                        ("padding", "<u4"), ("value", "<u8"), ("comm", "S16")])
+                        ("padding", "<u4"), ("value", "<u8"), ("comm", "S16"), ("prev_comm", "S16")])
 # enum event_kind of bpf/cpu_events.h
 (EVENT_SWITCH, EVENT_IRQ_ENTRY, EVENT_IRQ_EXIT, EVENT_SOFTIRQ_ENTRY, EVENT_SOFTIRQ_EXIT, EVENT_VECTOR_ENTRY,
- EVENT_VECTOR_EXIT, EVENT_NMI, EVENT_FUNCTION_ENTRY, EVENT_FUNCTION_EXIT) = range(1, 11)
+ EVENT_VECTOR_EXIT, EVENT_NMI, EVENT_FUNCTION_ENTRY, EVENT_FUNCTION_EXIT, EVENT_EXEC) = range(1, 12)
 # enum apic_vector, in order: the irq_vectors tracepoints probed where the kernel has them
 APIC_VECTORS = ("local_timer", "reschedule", "call_function", "call_function_single", "irq_work", "x86_platform_ipi",
                 "thermal_apic", "spurious_apic", "error_apic")

@@ -47,6 +47,7 @@ class NoiseProfile:
     threshold_ns: int
     environment: dict
     tracing: dict
+    events: np.ndarray | None = None  # the kernel events on the CPU, when asked to keep them
 
     def gaps_ns(self) -> np.ndarray:
         """The running time before each pause (from the start, then from the previous pause's end)."""
@@ -55,8 +56,9 @@ class NoiseProfile:
 
 
 def measure_noise(duration_ns: int, cpu: int, threshold_ns: int, loops: str = "native",
-                  trace_kernel: bool = True) -> NoiseProfile:
-    """Busy-loop on ``cpu`` for ``duration_ns`` with the poller's loop (no ring) and note its pauses."""
+                  trace_kernel: bool = True, keep_events: bool = False) -> NoiseProfile:
+    """Busy-loop on ``cpu`` for ``duration_ns`` with the poller's loop (no ring) and note its pauses
+    (and, with ``keep_events``, keep the kernel events they were named by)."""
     if not 0 < duration_ns <= MAX_DURATION_NS:
         raise InputError("--duration", f"must be more than 0 and at most 1 hour, got {duration_ns} ns")
     if cpu not in os.sched_getaffinity(0):
@@ -92,7 +94,7 @@ def measure_noise(duration_ns: int, cpu: int, threshold_ns: int, loops: str = "n
                "kernel_events_lost": int(events_lost), "pauses_lost": int(record.pauses_lost), "loops": loops,
                "cpu_steal_ns": None if steal_before is None or steal_after is None else steal_after - steal_before}
     return NoiseProfile(cpu, duration_ns, started, record.pause_start_ns, record.pause_length_ns, source, threshold_ns,
-                        machine_environment(cpu, []), tracing)
+                        machine_environment(cpu, []), tracing, events if keep_events else None)
 
 
 def noise_summary(profile: NoiseProfile) -> dict:

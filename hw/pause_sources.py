@@ -20,6 +20,7 @@ import numpy as np
 
 from ringlab.hw.kernel_trace import (
     APIC_VECTORS,
+    EVENT_EXEC,
     EVENT_FUNCTION_ENTRY,
     EVENT_FUNCTION_EXIT,
     EVENT_IRQ_ENTRY,
@@ -68,51 +69,100 @@ class _Context:
         self.segments: list[int] = []
 
 
+class _Task:
+    """The task running between two switches: the name it switched in with, the name of its last
+    exec, and the segments it ran; it is named once it switches out (see :func:`task_label`)."""
+
+    def __init__(self, name: str | None):
+        self.name = name  # None: the poller
+        self.exec_name: str | None = None
+        self.segments: list[int] = []
+
+    @property
+    def label(self) -> str:
+        return POLLER if self.name is None else f"task {self.name}"
+
+
+def task_label(switched_in: str, exec_name: str | None, switched_out: str | None) -> str:
+    """A task named by what it was while it ran: the name it switched in with, then what it
+    became, by its exec ("task sh → exec python3") or by the name it switched out with."""
+    if exec_name is not None:
+        return f"task {switched_in} → exec {exec_name}"
+    if switched_out is not None and switched_out != switched_in:
+        return f"task {switched_in} → {switched_out}"
+    return f"task {switched_in}"
+
+
 def cpu_activity(events: np.ndarray, poller_tid: int, irq_names: dict[int, str]) -> CpuActivity:
     """The CPU's activity from its events (kernel_trace.EVENT_DTYPE, in time order). Before the first
     switch the poller is taken to be running; an NMI is a segment of its own, laid over the rest; a
-    function an IPI ran names the interrupt that ran it ("IPI call function: flush_tlb_func")."""
+    function an IPI ran names the interrupt that ran it ("IPI call function: flush_tlb_func"); a task
+    is named when it switches out, by what it was while it ran (:func:`task_label`)."""
     starts, ends, labels = [], [], []
     stack: list[_Context] = []  # interrupt contexts, innermost last
-    task = POLLER
+    task = _Task(None)
     previous = int(events["ts_ns"][0]) if len(events) else 0
     nmis = []
-    for ts, kind, number, comm, value in zip(events["ts_ns"].tolist(), events["kind"].tolist(),
-                                             events["number"].tolist(), events["comm"].tolist(),
-                                             events["value"].tolist()):
+    prev_comms = events["prev_comm"].tolist() if "prev_comm" in events.dtype.names else [b""] * len(events)
+    for ts, kind, number, comm, value, prev_comm in zip(events["ts_ns"].tolist(), events["kind"].tolist(),
+                                                        events["number"].tolist(), events["comm"].tolist(),
+                                                        events["value"].tolist(), prev_comms):
         if kind == EVENT_NMI:
             nmis.append((ts - value, ts))
             continue
         if ts > previous:
             starts.append(previous)
             ends.append(ts)
-            labels.append(stack[-1].label if stack else task)
+            labels.append(stack[-1].label if stack else task.label)
             if stack:
                 stack[-1].segments.append(len(labels) - 1)
+            elif task.name is not None:
+                task.segments.append(len(labels) - 1)
             previous = ts
         if kind == EVENT_SWITCH:  # tasks switch outside interrupts: a context still open lost its exit
-            task = POLLER if number == poller_tid else f"task {comm.decode(errors='replace')}"
+            _name_task(task, labels, prev_comm.decode(errors="replace"))
+            task = _Task(None if number == poller_tid else comm.decode(errors="replace"))
             stack.clear()
-        elif kind in (EVENT_IRQ_ENTRY, EVENT_SOFTIRQ_ENTRY, EVENT_VECTOR_ENTRY):
-            stack.append(_Context(context_label(kind, number, irq_names)))
-        elif kind in (EVENT_IRQ_EXIT, EVENT_SOFTIRQ_EXIT, EVENT_VECTOR_EXIT):
-            label = context_label(kind, number, irq_names)
-            names = [c.label.split(":")[0] for c in stack]
-            if label in names:  # an exit whose entry came before the trace started has none
-                del stack[len(stack) - 1 - names[::-1].index(label):]
-        elif kind == EVENT_FUNCTION_ENTRY:
-            function = kernel_symbol(value)
-            if stack and stack[-1].label.startswith("IPI"):  # name the interrupt after what it ran
-                if ":" not in stack[-1].label:
-                    stack[-1].label = f"{stack[-1].label}: {function}"
-                for segment in stack[-1].segments:
-                    labels[segment] = stack[-1].label
-            else:
-                stack.append(_Context(f"IPI function: {function}"))
-        elif kind == EVENT_FUNCTION_EXIT and stack and stack[-1].label == f"IPI function: {kernel_symbol(value)}":
-            stack.pop()
+        elif kind == EVENT_EXEC:
+            if task.name is not None:
+                task.exec_name = comm.decode(errors="replace")
+        else:
+            _enter_or_leave(stack, labels, kind, number, value, irq_names)
+    _name_task(task, labels, None)
     activity = CpuActivity(np.asarray(starts, np.int64), np.asarray(ends, np.int64), np.asarray(labels, dtype=object))
     return _with_nmis(activity, nmis)
+
+
+def _name_task(task: _Task, labels: list, switched_out: str | None) -> None:
+    """Label the segments ``task`` ran by what it was while it ran."""
+    if task.name is None:
+        return
+    label = task_label(task.name, task.exec_name, switched_out or None)
+    for segment in task.segments:
+        labels[segment] = label
+
+
+def _enter_or_leave(stack: list[_Context], labels: list, kind: int, number: int, value: int,
+                    irq_names: dict[int, str]) -> None:
+    """An interrupt context begins or ends (or an IPI's function, which names its interrupt)."""
+    if kind in (EVENT_IRQ_ENTRY, EVENT_SOFTIRQ_ENTRY, EVENT_VECTOR_ENTRY):
+        stack.append(_Context(context_label(kind, number, irq_names)))
+    elif kind in (EVENT_IRQ_EXIT, EVENT_SOFTIRQ_EXIT, EVENT_VECTOR_EXIT):
+        label = context_label(kind, number, irq_names)
+        names = [c.label.split(":")[0] for c in stack]
+        if label in names:  # an exit whose entry came before the trace started has none
+            del stack[len(stack) - 1 - names[::-1].index(label):]
+    elif kind == EVENT_FUNCTION_ENTRY:
+        function = kernel_symbol(value)
+        if stack and stack[-1].label.startswith("IPI"):  # name the interrupt after what it ran
+            if ":" not in stack[-1].label:
+                stack[-1].label = f"{stack[-1].label}: {function}"
+            for segment in stack[-1].segments:
+                labels[segment] = stack[-1].label
+        else:
+            stack.append(_Context(f"IPI function: {function}"))
+    elif kind == EVENT_FUNCTION_EXIT and stack and stack[-1].label == f"IPI function: {kernel_symbol(value)}":
+        stack.pop()
 
 
 def _with_nmis(activity: CpuActivity, nmis) -> CpuActivity:

@@ -8,6 +8,7 @@ import pytest
 from ringlab.hw import pause_sources
 from ringlab.hw.kernel_trace import (
     EVENT_DTYPE,
+    EVENT_EXEC,
     EVENT_FUNCTION_ENTRY,
     EVENT_FUNCTION_EXIT,
     EVENT_NMI,
@@ -55,10 +56,11 @@ def test_the_poller_notes_injected_stalls_as_executed_and_finds_unreported_ones(
 
 
 def events(*rows) -> np.ndarray:
-    """Events from (time_ns, kind, number, value, comm) rows."""
+    """Events from (time_ns, kind, number, value, comm[, prev_comm]) rows."""
     table = np.zeros(len(rows), EVENT_DTYPE)
-    for row, (ts, kind, number, value, comm) in zip(table, rows):
+    for row, (ts, kind, number, value, comm, *prev) in zip(table, rows):
         row["ts_ns"], row["kind"], row["number"], row["value"], row["comm"] = ts, kind, number, value, comm
+        row["prev_comm"] = prev[0] if prev else b""
     return table
 
 
@@ -112,3 +114,16 @@ def test_a_context_whose_exit_was_lost_ends_at_the_next_task_switch(named):
             (5_000, EVENT_SWITCH, 55, 0, b"kworker/0:1"), (8_000, EVENT_SWITCH, POLLER_TID, 0, b"rl-poller"),
             (50_000, EVENT_SWITCH, 56, 0, b"rcu_preempt"), (60_000, EVENT_SWITCH, POLLER_TID, 0, b"rl-poller")]
     assert named(rows, [(49_000, 12_000)]) == ["task rcu_preempt"]
+
+
+def test_a_task_is_named_by_what_it_was_while_it_ran(named):
+    """A switch names the task coming in; a task that exec'd (or renamed itself) leaves under
+    another name, and its time belongs to what it became."""
+    rows = [(10_000, EVENT_SWITCH, 60, 0, b"sh", b"rl-poller"), (12_000, EVENT_EXEC, 60, 0, b"python3"),
+            (40_000, EVENT_SWITCH, POLLER_TID, 0, b"rl-poller", b"python3"),
+            (50_000, EVENT_SWITCH, 61, 0, b"tokio-rt-worker", b"rl-poller"),
+            (70_000, EVENT_SWITCH, POLLER_TID, 0, b"rl-poller", b"memfd:sealed-91"),
+            (80_000, EVENT_SWITCH, 62, 0, b"kdamond.0", b"rl-poller"),
+            (90_000, EVENT_SWITCH, POLLER_TID, 0, b"rl-poller", b"kdamond.0")]
+    assert named(rows, [(9_000, 32_000), (49_000, 22_000), (79_000, 12_000)]) == [
+        "task sh → exec python3", "task tokio-rt-worker → memfd:sealed-91", "task kdamond.0"]

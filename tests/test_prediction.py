@@ -73,13 +73,13 @@ def test_the_tail_fit_recovers_a_known_generalized_pareto_tail():
     lengths = (1_000 + stats.genpareto(shape, scale=scale).rvs(size=40_000, random_state=rng)).astype(np.int64)
     profile = profile_from_pauses(np.zeros(len(lengths)), np.arange(len(lengths)) * 100_000, lengths,
                                   ["x"] * len(lengths), [len(lengths) * 100_000], 1_000)
-    tail = profile.tail
+    tail = profile.tails["x"]
     assert tail.excesses == pytest.approx(0.05 * len(lengths), rel=0.02)
     assert tail.shape == pytest.approx(shape, abs=0.08)
     # threshold stability: above u, the excess is GPD with the same shape and scale + shape * (u - 1000)
     assert tail.scale_ns == pytest.approx(scale + shape * (tail.threshold_ns - 1_000), rel=0.12)
     draws = tail.draw(20_000, rng)
-    assert draws.min() >= tail.threshold_ns and draws.max() > lengths.max() * 0.5
+    assert draws.min() >= tail.threshold_ns and lengths.max() < draws.max() <= 2 * lengths.max()
 
 
 def test_a_profile_saves_and_loads_as_it_was_and_states_what_it_cannot_see(tmp_path):

@@ -63,7 +63,8 @@ def test_the_cpu_event_log_matches_its_header(header_layout):
                                             kernel_trace.EVENT_IRQ_EXIT, kernel_trace.EVENT_SOFTIRQ_ENTRY,
                                             kernel_trace.EVENT_SOFTIRQ_EXIT, kernel_trace.EVENT_VECTOR_ENTRY,
                                             kernel_trace.EVENT_VECTOR_EXIT, kernel_trace.EVENT_NMI,
-                                            kernel_trace.EVENT_FUNCTION_ENTRY, kernel_trace.EVENT_FUNCTION_EXIT]
+                                            kernel_trace.EVENT_FUNCTION_ENTRY, kernel_trace.EVENT_FUNCTION_EXIT,
+                                            kernel_trace.EVENT_EXEC]
     assert header_layout["apic_vectors"] == len(kernel_trace.APIC_VECTORS)
 
 

@@ -38,28 +38,60 @@ ARRAYS_FILE = "pauses.npz"
 CSV_FILE = "pauses.csv"
 TAIL_QUANTILE = 0.95     # the tail is fitted to the lengths above this quantile ...
 TAIL_MIN_EXCESSES = 30   # ... when at least this many lie above it
+TAIL_CAP = 2             # a drawn pause is at most this many times the longest recorded of its source
 BODY_SAMPLES = 200_000   # measured read latencies kept for the costs' distribution
 ARRAY_NAMES = ("segment", "start_ns", "length_ns", "source", "source_names", "segment_duration_ns", "latency_body_ns")
 
 
 @dataclass(frozen=True)
 class Tail:
-    """Pause lengths above ``threshold_ns``: ``threshold_ns`` plus a generalized Pareto of shape
-    ``shape`` and scale ``scale_ns`` (``scipy.stats.genpareto``), fitted to ``excesses`` lengths."""
+    """One source's pause lengths above ``threshold_ns``: ``threshold_ns`` plus a generalized Pareto
+    of shape ``shape`` and scale ``scale_ns`` (``scipy.stats.genpareto``), fitted to ``excesses``
+    lengths, and drawn no longer than TAIL_CAP times the longest recorded (``longest_ns``)."""
 
     threshold_ns: float
     shape: float
     scale_ns: float
     excesses: int
+    longest_ns: int
 
     def draw(self, count: int, rng: np.random.Generator) -> np.ndarray:
         from scipy.stats import genpareto
 
-        return self.threshold_ns + genpareto(self.shape, scale=self.scale_ns).rvs(size=count, random_state=rng)
+        excess = genpareto(self.shape, scale=self.scale_ns)
+        top = excess.cdf(TAIL_CAP * self.longest_ns - self.threshold_ns)
+        return self.threshold_ns + excess.ppf(rng.uniform(0, top, size=count))
 
     def to_dict(self) -> dict:
         return {"threshold_ns": self.threshold_ns, "shape": self.shape, "scale_ns": self.scale_ns,
-                "excesses": self.excesses}
+                "excesses": self.excesses, "longest_ns": self.longest_ns, "cap_ns": TAIL_CAP * self.longest_ns}
+
+
+def fit_tail(lengths: np.ndarray) -> Tail | None:
+    """The generalized Pareto above the TAIL_QUANTILE of ``lengths``, or None when fewer than
+    TAIL_MIN_EXCESSES lie above it."""
+    if len(lengths) < TAIL_MIN_EXCESSES:
+        return None
+    threshold = float(np.quantile(lengths, TAIL_QUANTILE))
+    excess = lengths[lengths > threshold] - threshold
+    if len(excess) < TAIL_MIN_EXCESSES:
+        return None
+    from scipy.stats import genpareto
+
+    with warnings.catch_warnings():  # the optimiser's warnings are not news; the fit is reported
+        warnings.simplefilter("ignore")
+        shape, _, scale = genpareto.fit(excess.astype(float), floc=0)
+    return Tail(threshold, float(shape), float(scale), int(len(excess)), int(lengths.max()))
+
+
+def source_matches(label: str, wanted) -> bool:
+    """Whether a pause source is one of ``wanted``: by its name, or, for a task, by the name it
+    ended with ("task sh → exec python3" is "task python3" too)."""
+    if label in wanted:
+        return True
+    if label.startswith("task ") and " → " in label:
+        return f"task {label.split(' → ')[-1].removeprefix('exec ')}" in wanted
+    return False
 
 
 @dataclass(frozen=True)
@@ -90,29 +122,24 @@ class PauseProfile:
         return np.asarray(self.source_names, dtype=object)[self.source] if len(self) else np.zeros(0, object)
 
     @functools.cached_property
-    def tail(self) -> Tail | None:
-        """The generalized Pareto fitted above the TAIL_QUANTILE of the lengths, or None when too
-        few pauses lie above it."""
-        if len(self) < TAIL_MIN_EXCESSES:
-            return None
-        threshold = float(np.quantile(self.length_ns, TAIL_QUANTILE))
-        excess = self.length_ns[self.length_ns > threshold] - threshold
-        if len(excess) < TAIL_MIN_EXCESSES or not np.any(excess > 0):
-            return None
-        from scipy.stats import genpareto
+    def tails(self) -> dict[str, Tail]:
+        """Per source with enough long pauses, its fitted tail (each source's own: the tails of
+        different sources differ by orders of magnitude)."""
+        labels = self.labels()
+        fitted = {name: fit_tail(self.length_ns[labels == name]) for name in self.source_names}
+        return {name: tail for name, tail in fitted.items() if tail is not None}
 
-        with warnings.catch_warnings():  # the optimiser's warnings are not news; the fit is reported
-            warnings.simplefilter("ignore")
-            shape, _, scale = genpareto.fit(excess.astype(float), floc=0)
-        return Tail(threshold, float(shape), float(scale), int(len(excess)))
+    def matching(self, sources) -> np.ndarray:
+        """The indices of the source names that ``sources`` name (see :func:`source_matches`)."""
+        return np.asarray([i for i, name in enumerate(self.source_names) if source_matches(name, sources)], np.int64)
 
     def without(self, sources) -> PauseProfile:
         """The profile with the pauses of ``sources`` removed (an InputError names an unknown one)."""
-        unknown = [name for name in sources if name not in self.source_names]
+        unknown = [name for name in sources if not any(source_matches(s, (name,)) for s in self.source_names)]
         if unknown:
             raise InputError("--without", f"no source {unknown[0]!r} in this profile (its sources: "
                                           f"{', '.join(self.source_names) or 'none'})")
-        keep = ~np.isin(self.labels(), list(sources))
+        keep = ~np.isin(self.source, self.matching(sources))
         return PauseProfile(self.segment[keep], self.start_ns[keep], self.length_ns[keep], self.source[keep],
                             self.source_names, self.segment_duration_ns, self.threshold_ns, self.latency_body_ns,
                             {**self.origin, "without": sorted(sources)})
@@ -128,12 +155,11 @@ class PauseProfile:
             lengths = self.length_ns[labels == name]
             if len(lengths):
                 by_source[name] = _source_figures(lengths, seconds, level)
-        tail = self.tail
         unseen = -math.log(1 - 0.95) / seconds if seconds > 0 else float("inf")
         return {"duration_ns": self.duration_ns, "segments": len(self.segment_duration_ns),
                 "pause_threshold_ns": self.threshold_ns, "level": level,
                 "all": _source_figures(self.length_ns, seconds, level), "by_source": by_source,
-                "tail": tail.to_dict() if tail else None,
+                "tails": {name: tail.to_dict() for name, tail in self.tails.items()},
                 "cannot_see": {"longer_than_ns": int(self.length_ns.max()) if len(self) else 0,
                                "rate_bound_per_second": unseen, "confidence": 0.95,
                                "why": "no pause longer than the longest recorded was seen in the time covered: "

@@ -25,11 +25,11 @@ int main(void) {
     printf("\"cpu_event\": {");
     FIELD(struct cpu_event, ts_ns); FIELD(struct cpu_event, kind); FIELD(struct cpu_event, number);
     FIELD(struct cpu_event, prev_pid); FIELD(struct cpu_event, padding); FIELD(struct cpu_event, value);
-    FIELD(struct cpu_event, comm);
+    FIELD(struct cpu_event, comm); FIELD(struct cpu_event, prev_comm);
     printf("\"size\": %zu}, ", sizeof(struct cpu_event));
-    printf("\"event_kinds\": [%d, %d, %d, %d, %d, %d, %d, %d, %d, %d], ", EVENT_SWITCH, EVENT_IRQ_ENTRY,
+    printf("\"event_kinds\": [%d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d], ", EVENT_SWITCH, EVENT_IRQ_ENTRY,
            EVENT_IRQ_EXIT, EVENT_SOFTIRQ_ENTRY, EVENT_SOFTIRQ_EXIT, EVENT_VECTOR_ENTRY, EVENT_VECTOR_EXIT, EVENT_NMI,
-           EVENT_FUNCTION_ENTRY, EVENT_FUNCTION_EXIT);
+           EVENT_FUNCTION_ENTRY, EVENT_FUNCTION_EXIT, EVENT_EXEC);
     printf("\"apic_vectors\": %d, ", VECTOR_ERROR + 1);
     printf("\"constants\": {\"ETHERTYPE_PINGPONG\": %d, \"IPV4_FILLER_BYTES\": %d, \"FRAME_BYTES\": %d, "
            "\"PAYLOAD_MAGIC\": %u, \"PHASE_PING\": %d, \"LAYOUT_ORIGINAL\": %d, \"LAYOUT_PACKED\": %d, "

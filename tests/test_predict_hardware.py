@@ -1,0 +1,122 @@
+"""Prediction on real XDP: sources named by what really ran, a profile measured under a trial's own
+load, and the counterfactual with a competing process the test starts itself, pinned to the
+poller's CPU (a source the test controls: its "with" prediction must match a trial with it, its
+"without" prediction a trial without it)."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ringlab.compare.predict import predict
+from ringlab.hw.kernel_trace import EVENT_SWITCH
+from ringlab.hw.load_noise import measure_under_load
+from ringlab.hw.noise import measure_noise
+from ringlab.runs.runner import run
+from ringlab.scenario.scenario import load_scenario
+from tests.hardware import clean_hardware  # noqa: F401 (a fixture the tests use by name)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = [pytest.mark.hardware, pytest.mark.usefixtures("clean_hardware")]
+POLLER_CPU = 0
+SPINNER = textwrap.dedent("""
+    import ctypes, os, sys, time
+    os.sched_setaffinity(0, {POLLER_CPU})  # this process only: it is the test's own
+    ctypes.CDLL(None).prctl(15, b"rl-spinner", 0, 0, 0)
+    os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))  # its own: it takes the CPU when it wakes
+    print("ready", flush=True)
+    while True:  # 2 ms of work every 50 ms, until the test kills it
+        end = time.monotonic_ns() + 2_000_000
+        while time.monotonic_ns() < end:
+            pass
+        time.sleep(0.048)
+""").replace("POLLER_CPU", str(POLLER_CPU))
+
+
+def on_cpu_by_name(events: np.ndarray) -> dict:
+    """The independent account: each task's time on the CPU between two switches, by the name it
+    had when it switched out (prev_comm)."""
+    switches = events[events["kind"] == EVENT_SWITCH]
+    times = defaultdict(int)
+    for before, after in zip(switches[:-1], switches[1:]):
+        times[after["prev_comm"].decode(errors="replace")] += int(after["ts_ns"]) - int(before["ts_ns"])
+    return times
+
+
+def final_name(label: str) -> str:
+    """The name a task label gives the task at its end ("task sh → exec python3": python3)."""
+    name = label.removeprefix("task ")
+    return name.split(" → exec ")[-1].split(" → ")[-1]
+
+
+def test_pause_time_per_task_agrees_with_the_tasks_own_time_on_the_cpu():
+    """Short processes of the test's own, pinned to the poller's CPU, exec while they run: their
+    pauses must be named by what they became, not by the name they were switched in with."""
+    script = "i=0; while [ $i -lt 25 ]; do /usr/bin/python3 -c 'sum(range(400000))'; i=$((i+1)); done"
+    churn = subprocess.Popen(["/bin/sh", "-c", script], preexec_fn=lambda: os.sched_setaffinity(0, {POLLER_CPU}))
+    try:
+        profile = measure_noise(2_500_000_000, POLLER_CPU, 1_000, keep_events=True)
+    finally:
+        churn.kill()
+        churn.wait()
+    assert profile.events is not None and len(profile.events) > 100
+    labels = np.asarray(profile.source, dtype=object)
+    tasks = [label for label in set(profile.source) if label.startswith("task ")]
+    assert any(" → exec python3" in label for label in tasks), tasks  # the churn exec'd and was seen doing so
+    on_cpu = on_cpu_by_name(profile.events)
+    paused = defaultdict(int)
+    for label in tasks:
+        paused[final_name(label)] += int(profile.pause_length_ns[labels == label].sum())
+    for name, pause_ns in paused.items():
+        # a pause holds the task's time and the switches around it: within 25 % and 0.3 ms of it
+        assert pause_ns <= 1.25 * on_cpu.get(name, 0) + 300_000, (name, pause_ns, on_cpu.get(name, 0), dict(paused))
+    assert paused["python3"] >= 0.5 * on_cpu["python3"], (dict(paused), dict(on_cpu))
+
+
+def quiet_scenario(packets: int):
+    return load_scenario(ROOT / "examples" / "fixed-one-stall.toml").with_values(
+        {"interval": "20us", "packets": packets, "stalls": {"model": "none"}, "drain": "2ms"})
+
+
+def test_a_load_profile_records_the_trials_own_pauses_and_reads(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "ringlab.cli", "hw", "noise", "--load",
+                             str(ROOT / "examples" / "fixed-one-stall.toml"), "--set", "interval=20us",
+                             "--duration", "1s", "--out", str(tmp_path / "load")], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    figures = json.loads((tmp_path / "load" / "profile.json").read_text())
+    assert figures["origin"]["kind"] == "measured under the trial's own load"
+    assert figures["duration_ns"] == pytest.approx(1e9, rel=0.05) and figures["all"]["count"] > 10
+    assert figures["latency_body"]["reads"] > 40_000  # 50 000 frames, nearly all read within the threshold
+    assert 50 < figures["latency_body"]["p50_ns"] < 1_000
+
+
+def test_the_counterfactual_of_a_competing_process_matches_trials_with_and_without_it():
+    spinner = subprocess.Popen([sys.executable, "-c", SPINNER], stdout=subprocess.PIPE, text=True)
+    try:
+        assert spinner.stdout.readline().strip() == "ready"
+        profile = measure_under_load(quiet_scenario(1), 3_000_000_000)
+        with_it = run(quiet_scenario(100_000), "hw").summary.loss_fraction
+    finally:
+        spinner.kill()
+        spinner.wait()
+    time.sleep(0.5)
+    without_it = run(quiet_scenario(100_000), "hw").summary.loss_fraction
+    assert "task rl-spinner" in profile.source_names
+    scenario = quiet_scenario(100_000)
+    predicted_with = predict(scenario, profile, repeats=30)
+    predicted_without = predict(scenario, profile, repeats=30, without=["task rl-spinner"])
+    spinner_drops = predicted_with.drops_by_source["background: task rl-spinner"].median
+    assert spinner_drops > 0.5 * predicted_with.dropped.median  # the spinner is the main source here
+    assert with_it > 3 * without_it  # the trials see the spinner too
+    for measured, predicted in ((with_it, predicted_with), (without_it, predicted_without)):
+        band = predicted.loss_fraction
+        assert band.contains(measured) or 0.5 <= measured / max(band.median, 1e-6) <= 2, (measured, band)
