@@ -2,9 +2,11 @@
 pauses drawn from a pause profile, and report the spread as an interval.
 
 Each repeat is a trial like one of those the profile covers: it draws one of the profile's
-segments (a trial pooled, or a measurement) at random, then fills the run with windows of that
-segment drawn with replacement (a block bootstrap), so that the way bursty sources differ from one
-trial to the next is inside the interval, not averaged away. A source's pause lengths above its
+segments (a trial pooled, or a measurement) at random, and takes from it a stretch as long as the
+run, from a random point, wrapping round (a circular block bootstrap whose block is the run; a run
+longer than the segment takes several stretches). A trial's pauses keep their arrangement: a
+periodic source (DAMON's kdamond wakes at its own intervals) stays periodic, and the way bursty
+sources differ from one trial to the next is inside the interval, not averaged away. A source's pause lengths above its
 tail threshold are drawn from that source's fitted generalized Pareto, so a pause longer than any
 recorded can occur (up to twice the longest of its source: a bound, not a measurement). The
 scenario's own stalls are injected as always, and each repeat has a seed of its own.
@@ -34,7 +36,6 @@ from ringlab.trace.pause_profile import PauseProfile, load_profile
 from ringlab.trace.pauses import BACKGROUND, INJECTED, INJECTED_SOURCE, Pauses
 
 PREDICTION_FILE = "prediction.json"
-WINDOW_NS = 100_000_000  # the block bootstrap's windows: long beside a ring's time, short beside a trial
 MIN_REPEATS = 10
 LATENCY_FIGURES = {"p50_ns": 0.5, "p99_ns": 0.99, "p99_9_ns": 0.999}
 LATENCY_SAMPLES = 200_000
@@ -102,26 +103,23 @@ class Prediction:
                 + (f"; without {', '.join(self.without)}" if self.without else ""))
 
 
-def background_pauses(profile: PauseProfile, end_ns: int, rng: np.random.Generator,
-                      window_ns: int = WINDOW_NS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def background_pauses(profile: PauseProfile, end_ns: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray,
+                                                                                         np.ndarray]:
     """One trial's background pauses up to ``end_ns``, drawn from ``profile`` (see the module's
     docstring): their starts, lengths and sources (indices into ``profile.source_names``)."""
     segment = int(rng.integers(len(profile.segment_duration_ns)))
-    duration = int(profile.segment_duration_ns[segment])
-    window = max(1, min(window_ns, duration))
-    windows_in_segment = max(1, duration // window)
+    duration = max(1, int(profile.segment_duration_ns[segment]))
+    block = max(1, min(end_ns, duration))
     mine = profile.segment == segment
     starts, lengths, sources = profile.start_ns[mine], profile.length_ns[mine], profile.source[mine]
-    needed = -(-end_ns // window)
-    chosen = rng.integers(windows_in_segment, size=needed)
-    low = np.searchsorted(starts, chosen * window)
-    high = np.searchsorted(starts, (chosen + 1) * window)
-    counts = high - low
-    total = int(counts.sum())
-    first_of_window = np.repeat(np.cumsum(counts) - counts, counts)
-    index = np.repeat(low, counts) + np.arange(total) - first_of_window
-    place = np.repeat(np.arange(needed, dtype=np.int64), counts)
-    start = starts[index] - np.repeat(chosen, counts) * window + place * window
+    parts = []
+    for number in range(-(-end_ns // block)):
+        offset = int(rng.integers(duration))
+        shifted = (starts - offset) % duration
+        inside = np.flatnonzero(shifted < block)
+        parts.append((shifted[inside] + number * block, inside))
+    start = np.concatenate([p[0] for p in parts])
+    index = np.concatenate([p[1] for p in parts])
     length = lengths[index].astype(np.int64)
     drawn = sources[index]
     for name, tail in profile.tails.items():

@@ -1,0 +1,81 @@
+"""Are predictions right out of sample, on real XDP? A profile is pooled from trials at some (N, T)
+settings; then each of the other settings is predicted (its 90 % band) before its own trial runs.
+Prints each setting's band, the measured loss, whether it fell inside, the median's ratio to the
+measurement and the band's width; then the coverage, the share of medians within a factor of 2, and
+the trial-to-trial spread of the profile's own trials (what a band cannot be narrower than). Last,
+`ringlab size`'s answer for this machine from the same profile.
+
+The fixed writer, no stall injected: every drop comes from the machine's own pauses. Needs root and
+the hardware prerequisites ('ringlab hw doctor'); give it the machine to itself.
+Usage: python benchmarks/prediction_coverage.py [--seconds 1.5] [--repeats 100] [--out DIR]
+"""
+
+import argparse
+import platform
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ringlab.compare.pooling import pool_runs
+from ringlab.compare.predict import predict
+from ringlab.compare.size import size_ring
+from ringlab.runs.run_directory import run_into_directory
+from ringlab.scenario.scenario import scenario_from_dict
+
+PROFILE_SETTINGS = [(16, 10_000), (8, 20_000), (32, 5_000)]  # (ring slots, interval ns), two trials each
+PREDICTED_SETTINGS = [(4, 10_000), (8, 10_000), (16, 20_000), (4, 20_000), (32, 10_000), (16, 5_000), (8, 5_000),
+                      (64, 5_000), (4, 40_000)]
+
+
+def scenario(slots: int, interval_ns: int, seconds: float, seed: int):
+    return scenario_from_dict({"name": f"coverage-N{slots}-T{interval_ns // 1000}us", "seed": seed,
+                               "ring_slots": slots, "interval": f"{interval_ns}ns",
+                               "packets": int(seconds * 1e9 / interval_ns), "drain": "2ms",
+                               "writer": {"policy": "fixed"}, "stalls": {"model": "none"}})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=1.5, help="length of each trial")
+    parser.add_argument("--repeats", type=int, default=100)
+    parser.add_argument("--out", type=Path, default=None, help="keep the trials here (default: a scratch directory)")
+    args = parser.parse_args()
+    out = args.out or Path(tempfile.mkdtemp(prefix="coverage-", dir=Path(__file__).resolve().parent.parent))
+    print(f"machine: {platform.node()} {platform.machine()}, {platform.release()}, Python {platform.python_version()}; "
+          f"trials of {args.seconds} s, fixed writer, no injected stall; {args.repeats} repeats per prediction")
+    profile_runs, profile_losses = [], []
+    for slots, interval_ns in PROFILE_SETTINGS:
+        for trial in range(2):
+            directory = out / f"profile-N{slots}-T{interval_ns}-{trial}"
+            result = run_into_directory(scenario(slots, interval_ns, args.seconds, trial), directory, "hw")
+            profile_runs.append(directory)
+            profile_losses.append(result.summary.loss_fraction)
+            print(f"profile trial N={slots:<3} T={interval_ns / 1e3:g} us: loss {100 * result.summary.loss_fraction:.3f}%")
+    profile = pool_runs(profile_runs)
+    pairs = [profile_losses[i:i + 2] for i in range(0, len(profile_losses), 2)]
+    spread = float(np.median([max(p) / max(min(p), 1e-6) for p in pairs]))
+    print(f"profile: {len(profile)} pauses in {profile.duration_ns / 1e9:.1f} s from {len(profile_runs)} trials; "
+          f"trial-to-trial spread at one setting (max/min of two): median {spread:.2f}x")
+    print(f"{'N':>4}{'T':>8}{'predicted median':>18}{'90 % band':>22}{'measured':>10}{'inside':>8}{'ratio':>7}"
+          f"{'width (high/low)':>18}")
+    inside, ratios = [], []
+    for index, (slots, interval_ns) in enumerate(PREDICTED_SETTINGS):
+        planned = scenario(slots, interval_ns, args.seconds, 100 + index)
+        prediction = predict(planned, profile, repeats=args.repeats)
+        measured = run_into_directory(planned, out / f"test-N{slots}-T{interval_ns}", "hw").summary.loss_fraction
+        band = prediction.loss_fraction
+        inside.append(band.contains(measured))
+        ratios.append(measured / band.median if band.median > 0 else float("inf"))
+        print(f"{slots:>4}{interval_ns / 1e3:>6g}us{100 * band.median:>17.3f}%{100 * band.low:>11.3f}-"
+              f"{100 * band.high:.3f}%{100 * measured:>9.3f}%{'yes' if inside[-1] else 'no':>8}{ratios[-1]:>7.2f}"
+              f"{band.high / max(band.low, 1e-6):>17.1f}x")
+    within_2 = np.mean([0.5 <= r <= 2 for r in ratios])
+    print(f"coverage: {sum(inside)} of {len(inside)} inside their 90 % band ({100 * np.mean(inside):.0f}%); "
+          f"medians within a factor of 2: {100 * within_2:.0f}%")
+    answer = size_ring(scenario(16, 10_000, args.seconds, 7), profile, target_loss=0.001, repeats=40)
+    print(f"size for T = 10 us, target loss 0.1%: {answer.describe()}")
+
+
+if __name__ == "__main__":
+    main()
