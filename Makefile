@@ -9,8 +9,9 @@ setup:
 
 # The main job: simulate every example and draw its timeline; sweep and compare. Where real XDP
 # can run here, also run the one-stall examples on the veth testbed (at 20 us) and replay each from
-# what it measured, measure the machine's pause profile, sweep over both backends, and end with
-# their comparison report (with the replayed and the noise-predicted curves).
+# what it measured, measure the machine's pause profile, sweep over both backends, pool the sweep's
+# trials into a profile, predict a trial and size the ring from it, and end with the comparison
+# report (with the replayed curve, the prediction band and what each source costs).
 HW_SETTINGS := --set interval=20us --set packets=20000 --set 'stalls.stalls=[["100ms","1.53ms"]]'
 demo: setup
 	@for scenario in examples/*.toml; do \
@@ -27,7 +28,12 @@ demo: setup
 	  done; \
 	  $(VENV)/ringlab hw noise --duration 10s --out $(RESULTS)/noise || exit 1; \
 	  $(VENV)/ringlab sweep examples/sweeps/hw-interval.toml --out $(RESULTS)/sweep-hw-interval || exit 1; \
-	  $(VENV)/ringlab compare $(RESULTS)/sweep-hw-interval --out $(RESULTS)/report --noise $(RESULTS)/noise || exit 1; \
+	  $(VENV)/ringlab hw noise --from $$(dirname $$(grep -l '"backend": "hw"' $(RESULTS)/sweep-hw-interval/points/*/summary.json)) \
+	    --out $(RESULTS)/profile || exit 1; \
+	  $(VENV)/ringlab predict examples/fixed-one-stall.toml --noise $(RESULTS)/profile --out $(RESULTS)/predict $(HW_SETTINGS) || exit 1; \
+	  $(VENV)/ringlab size examples/fixed-one-stall.toml --noise $(RESULTS)/profile --target-loss 0.001 --interval 20us \
+	    --out $(RESULTS)/size || exit 1; \
+	  $(VENV)/ringlab compare $(RESULTS)/sweep-hw-interval --out $(RESULTS)/report --noise $(RESULTS)/profile || exit 1; \
 	else \
 	  echo "real XDP cannot run here ('ringlab hw doctor' says why): simulator results only"; \
 	  $(VENV)/ringlab compare $(RESULTS)/sweep-interval --out $(RESULTS)/report || exit 1; \
