@@ -21,7 +21,7 @@ from ringlab.compare.fit import BackgroundFit, MeasuredPoint, fit_background
 from ringlab.compare.remedies import remedy
 from ringlab.compare.sweep import POINTS_DIR
 from ringlab.errors import InputError
-from ringlab.runs.run_directory import load_summary, load_trace
+from ringlab.runs.run_directory import check_output_path, load_summary, load_trace
 from ringlab.runs.runner import run
 from ringlab.scenario.scenario import load_scenario
 from ringlab.scenario.stalls import Distribution
@@ -109,6 +109,15 @@ def _conditional_mean(frozen, lower: float) -> float:
         return float(frozen.expect(lambda x: x, lb=lower, conditional=True))
 
 
+def check_family(family: str) -> None:
+    """Refuse a name that is not a continuous distribution of ``scipy.stats``."""
+    import scipy.stats
+
+    if not family or not isinstance(getattr(scipy.stats, family, None), scipy.stats.rv_continuous):
+        raise InputError("--family", f"{family!r} is not a continuous distribution of scipy.stats (such as expon, "
+                                     "lognorm, gamma, weibull_min)")
+
+
 def build_report(sweep_dirs, out_dir, fit: bool = True, family: str = "expon", fit_seeds=(101, 202, 303),
                  fit_grids: dict | None = None, noise_dir=None) -> dict:
     """Write ``report.md``, ``report.json`` and the figures into ``out_dir``; return the figures.
@@ -118,11 +127,13 @@ def build_report(sweep_dirs, out_dir, fit: bool = True, family: str = "expon", f
     for directory in sweep_dirs:
         if not (Path(directory) / "table.csv").is_file():
             raise InputError(str(directory), "not a finished sweep (no table.csv): run 'ringlab sweep' first")
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    check_family(family)
+    check_output_path(out_dir)
     rows, varied = load_rows(sweep_dirs)
     if not rows:
         raise InputError(", ".join(str(d) for d in sweep_dirs), "the sweeps hold no finished points")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)  # only now: a refusal leaves no empty directory behind
     measured_rows = [r for r in rows if r["backend"] == "hw"]
     explanation = explain(rows, varied, _row_dir, noise_dir) if measured_rows else None
     points = aggregate(rows + (explanation.rows if explanation else []), varied)

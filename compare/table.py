@@ -72,6 +72,15 @@ def read_table(path) -> list[dict]:
         if row["backend"] not in BACKENDS:
             raise InputError(str(path), f"line {number}: unknown backend {row['backend']!r}")
         for column in COUNT_COLUMNS:
-            if not row[column].isdigit():
+            if not row[column].isdigit() or len(row[column]) > 18:
                 raise InputError(str(path), f"line {number}: {column} is {row[column]!r}, not a whole count")
+        packets = int(row["packets"])
+        if packets == 0:
+            raise InputError(str(path), f"line {number}: a point of 0 packets")
+        fates = ("delivered", "dropped_full", "in_ring", "lost_before_ring", "pending")
+        over = [column for column in fates if int(row[column]) > packets]
+        if over:
+            raise InputError(str(path), f"line {number}: {over[0]} is more than the {packets} packets")
+        if sum(int(row[column]) for column in fates) != packets:
+            raise InputError(str(path), f"line {number}: the packets' fates do not add up to its {packets} packets")
     return rows

@@ -35,6 +35,9 @@ def atomic_path(path: Path):
     try:
         yield Path(tmp)
         os.replace(tmp, path)
+    except OSError as error:
+        Path(tmp).unlink(missing_ok=True)
+        raise named(error, path) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -91,9 +94,18 @@ def staged_directory(target: Path, clean: bool = True):
             os.rename(target, replaced / "previous")
             os.rename(staging, target)
             shutil.rmtree(replaced)
+    except OSError as error:
+        raise named(error, target) from None
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def named(error: OSError, path) -> OSError:
+    """``error``, naming ``path`` if it names no file itself (so that its one line says where)."""
+    if error.filename is not None:
+        return error
+    return OSError(error.errno, error.strerror or str(error), str(path))
 
 
 def _umask() -> int:

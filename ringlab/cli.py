@@ -12,10 +12,12 @@ from pathlib import Path
 from ringlab.errors import (
     EXIT_BUG,
     EXIT_CHECK_FAILED,
+    EXIT_ENVIRONMENT,
     EXIT_INTERRUPTED,
     HardwareError,
     InputError,
     RinglabError,
+    environment_message,
     one_line,
 )
 
@@ -216,9 +218,11 @@ def cmd_hw_noise(args) -> int:
     if args.from_runs or args.load is not None:
         return _pooled_or_loaded_noise(args)
     from ringlab.hw.noise import measure_noise, write_noise_profile
+    from ringlab.runs.run_directory import check_output_path
 
-    out_dir = output_directory(args.out)
+    check_output_path(args.out)
     profile = measure_noise(args.duration_ns, args.cpu, args.threshold_ns, args.loops, trace_kernel=not args.no_trace)
+    out_dir = output_directory(args.out)
     summary = write_noise_profile(out_dir, profile)
     pauses = summary["pauses"]
     longest = pauses["longest_ns"] or 0
@@ -521,6 +525,9 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("ringlab: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except (OSError, MemoryError) as error:  # the machine's: a full disk, a permission, a name too long
+        print(f"ringlab: environment: {environment_message(error)}", file=sys.stderr)
+        return EXIT_ENVIRONMENT
     except Exception:  # noqa: BLE001 - not a user's error: show it, and say so
         traceback.print_exc()
         print("ringlab: internal error: this is a bug in ringlab; please report it with the traceback above",

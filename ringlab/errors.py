@@ -6,12 +6,15 @@
 2    :class:`InputError`: a bad scenario, option, file or path
 3    :class:`HardwareError`: real XDP cannot do what was asked on this machine
 4    :class:`BuildError`: a C source of ringlab could not be compiled
+5    the environment: a file of the run could not be written or read (no space left, permission,
+     a name too long, ...) or memory ran out; the earlier run is left as it was
 70   a bug in ringlab: the traceback is shown, and the last line says it is a bug
 130  interrupted (Ctrl-C)
 ==== ===============================================================================
 """
 
 EXIT_CHECK_FAILED = 1
+EXIT_ENVIRONMENT = 5
 EXIT_BUG = 70
 EXIT_INTERRUPTED = 130
 
@@ -50,6 +53,16 @@ class BuildError(RinglabError):
     def __init__(self, message: str, details: str = ""):
         super().__init__(message)
         self.details = details
+
+
+def environment_message(error: BaseException) -> str:
+    """An OSError or MemoryError as one line naming the path and the reason."""
+    if isinstance(error, MemoryError):
+        return f"out of memory{': ' + one_line(error) if str(error) else ''}"
+    reason = error.strerror or one_line(error)
+    if error.filename is not None:
+        return f"cannot write or read {error.filename}: {reason[0].lower() + reason[1:] if reason else reason}"
+    return one_line(error)
 
 
 def one_line(error: BaseException) -> str:

@@ -108,7 +108,10 @@ def check_output_path(path) -> Path:
     if str(path).strip() == "":
         raise InputError("--out", "is empty: name the directory for the results")
     path = Path(path)
-    resolved = path.resolve()
+    try:
+        resolved = path.resolve()
+    except (RuntimeError, OSError) as error:  # a symlink loop, a name too long
+        raise InputError("--out", f"{path} cannot be resolved: {getattr(error, 'strerror', None) or error}") from None
     for root in SPECIAL_ROOTS:
         if resolved.is_relative_to(root):
             raise InputError("--out", f"{path} is under {root}, not a place for results")
@@ -170,7 +173,20 @@ def load_summary(out_dir) -> dict:
         raise InputError(str(path), f"damaged: no {missing[0]!r}")
     if not isinstance(summary["summary"], dict) or not isinstance(summary["scenario"], dict):
         raise InputError(str(path), "damaged: 'summary' and 'scenario' must be tables")
+    _check_scenario(summary["scenario"], path)
     return summary
+
+
+def _check_scenario(data: dict, path: Path) -> None:
+    """The summary's scenario validated like any other (a stall file it names may have moved since)."""
+    from ringlab.scenario.scenario import scenario_from_dict
+
+    try:
+        scenario_from_dict(data, base_dir=path.parent)
+    except InputError as error:
+        if error.field.startswith("stalls") and "cannot read" in error.problem:
+            return
+        raise InputError(str(path), f"damaged: its scenario: {error}") from None
 
 
 def load_trace(out_dir, summary: dict | None = None) -> Trace:

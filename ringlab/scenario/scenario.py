@@ -193,7 +193,7 @@ def parse_override(text: str) -> tuple[list[str], object]:
         raise InputError("--set", f"expected key=value, got {text!r}")
     try:
         value = tomllib.loads(f"value = {raw.strip()}")["value"]
-    except tomllib.TOMLDecodeError:
+    except ValueError:  # not TOML (or a number too long for Python): a bare word
         value = raw.strip()
     return key.strip().split("."), value
 
@@ -311,6 +311,8 @@ def read_toml(path, what: str) -> dict:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise InputError(str(path), f"not valid TOML: {error}") from None
+    except ValueError as error:  # a number of more digits than Python converts
+        raise InputError(str(path), f"not valid TOML: {str(error).split(':')[0]}") from None
     except RecursionError:
         data = None
     if data is None or _depth(data) > MAX_NESTING:

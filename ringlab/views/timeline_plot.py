@@ -172,5 +172,8 @@ def plot_run_directory(run_dir, from_ns: int | None = None, to_ns: int | None = 
     from ringlab.runs.run_directory import load_run
 
     trace, summary = load_run(run_dir)
-    title = f"{summary['scenario_name']} [{summary['backend']}], policy {summary['scenario']['writer']['policy']}"
+    from ringlab.scenario.scenario import DEFAULTS
+
+    policy = summary["scenario"].get("writer", {}).get("policy", DEFAULTS["writer"]["policy"])
+    title = f"{summary['scenario_name']} [{summary['backend']}], policy {policy}"
     return plot_run(trace, Path(run_dir) / "timeline", from_ns, to_ns, title)
