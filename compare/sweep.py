@@ -7,7 +7,10 @@ a time in this process, since they share the machine's one testbed.
 
 from __future__ import annotations
 
+import fcntl
+import os
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 from tqdm import tqdm
@@ -60,7 +63,8 @@ def sweep_output_directory(path) -> Path:
     from ringlab.runs.run_directory import check_output_path
 
     path = check_output_path(path)
-    if path.exists() and any(path.iterdir()) and not ((path / POINTS_DIR).is_dir() or (path / TABLE_FILE).is_file()):
+    if path.exists() and any(path.iterdir()) and not ((path / POINTS_DIR).is_dir() or (path / TABLE_FILE).is_file()
+                                                     or (path / LOCK_FILE).is_file()):
         raise InputError("--out", f"{path} holds files but no sweep (no {POINTS_DIR}/ or {TABLE_FILE}): choose a new "
                                   "or empty directory")
     return path
@@ -95,6 +99,32 @@ def run_sweep(sweep: Sweep, out_dir, scheduler: str | None = None, workers: int 
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    with sweep_lock(out_dir):
+        return _run_sweep(sweep, out_dir, scheduler, workers, progress, engine)
+
+
+LOCK_FILE = ".ringlab-sweep.lock"
+
+
+@contextmanager
+def sweep_lock(out_dir: Path):
+    """Hold the sweep directory for this process; a second sweep into it is refused in one line
+    (the lock goes with the process, so a killed sweep leaves none)."""
+    with open(out_dir / LOCK_FILE, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            raise InputError("--out", f"another ringlab sweep (pid {handle.read().strip() or '?'}) is writing into "
+                                      f"{out_dir}: wait for it, then run again to add what is missing") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield
+
+
+def _run_sweep(sweep: Sweep, out_dir: Path, scheduler, workers, progress, engine) -> dict:
     remove_staging_leftovers(out_dir)
     missing = [p for p in sweep.points if not is_complete(point_dir(out_dir, p))]
     skipped = len(sweep.points) - len(missing)

@@ -1,8 +1,17 @@
-"""Remove what a killed hardware run left behind: attached XDP programs and the testbed."""
+"""Remove what a killed hardware run left behind: attached XDP programs, the testbed, and the
+temporary directories of trials and senders (named with their process id)."""
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
 from ringlab.hw import iplink, loader, state, testbed
+
+LEFT_DIRECTORIES = re.compile(r"^ringlab-(?:trial|send)-(\d+)-")
 
 
 def cleanup_stale(everything: bool = False) -> list[str]:
@@ -24,4 +33,19 @@ def cleanup_stale(everything: bool = False) -> list[str]:
         removed.append(f"removed the testbed {testbed.NETNS}" + (f" (left by pid {owner['pid']})" if owner else ""))
     elif owner is not None and not kept:
         state.forget("testbed", testbed.NETNS)
+    return removed + remove_left_directories(everything)
+
+
+def remove_left_directories(everything: bool = False) -> list[str]:
+    """Remove the temporary directories of trials and senders whose process is gone (all but this
+    process's own if ``everything``)."""
+    removed = []
+    for path in Path(tempfile.gettempdir()).glob("ringlab-*-*"):
+        match = LEFT_DIRECTORIES.match(path.name)
+        if match is None or not path.is_dir():
+            continue
+        pid = int(match.group(1))
+        if pid != os.getpid() and (everything or not state.owner_alive(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(f"removed {path} (left by pid {pid})")
     return removed

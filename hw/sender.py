@@ -219,7 +219,7 @@ def send_scenario(iface: str, dst_mac: str, settings: SenderSettings, arrival_ns
     START_DELAY_NS after they are ready (what 'ringlab hw send' does on a sending host)."""
     import tempfile
 
-    with tempfile.TemporaryDirectory(prefix="ringlab-send-") as workdir, \
+    with tempfile.TemporaryDirectory(prefix=f"ringlab-send-{os.getpid()}-") as workdir, \
             SenderProcesses(iface, dst_mac, settings, arrival_ns, parts, Path(workdir)) as senders:
         start_ns = time.monotonic_ns() + START_DELAY_NS
         senders.start(start_ns)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import sys
 import tempfile
 import threading
@@ -35,6 +36,9 @@ FIRST_FRAMES = 64  # the run's clock starts from the earliest of these that arri
 FIRST_FRAME_POLL_S = 100e-6  # how often a remote trial looks for them (not spinning on the receiving CPU)
 PAUSES_PER_SECOND = 100_000  # room in the C poller's pause table (it sees about 500 a second here)
 NO_KERNEL_EVENT_PYTHON = "no kernel event (hypervisor, hardware, or the Python poller itself)"
+
+
+TRIAL_DIR_PREFIX = "ringlab-trial-"  # and the pid: a killed trial's directory is found by it
 
 
 @dataclass(frozen=True)
@@ -185,7 +189,7 @@ def run_trial(scenario: Scenario, iface: str | None = None, force: bool = False,
             links = stack.enter_context(testbed.Testbed(scenario.hw.queues))
             iface, netns, peer, dst_mac = links.host_iface, links.netns, links.peer_iface, links.host_mac
         writer = stack.enter_context(loader.AttachedWriter(iface, settings, scenario.hw.mode, force))
-        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ringlab-trial-")))
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=f"{TRIAL_DIR_PREFIX}{os.getpid()}-")))
         tracer = stack.enter_context(CpuEventTracer(POLLER_CPU, seconds)) if scenario.hw.trace_kernel else None
         if netns is None:
             return _remote_trial(scenario, plan, writer, tracer, unreported_stalls, seconds)

@@ -63,11 +63,26 @@ def _exchange(a: Path, b: Path) -> bool:
 
 
 def remove_leftovers(target: Path) -> None:
-    """Remove what killed writers of ``target`` left beside it (staged or replaced directories)."""
+    """Remove what killed writers of ``target`` left beside it (staged or replaced directories,
+    named with their writer's process id): never those of a writer still running."""
     target = Path(target)
     for suffix in (STAGING_SUFFIX, REPLACED_SUFFIX):
         for leftover in target.parent.glob(f".{target.name}.*{suffix}"):
-            shutil.rmtree(leftover, ignore_errors=True)
+            if not _writer_alive(leftover.name[len(target.name) + 2:].split(".")[0]):
+                shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _writer_alive(pid_text: str) -> bool:
+    """Whether the process named in a leftover's name still runs (not if it names none)."""
+    if not pid_text.isdigit():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @contextmanager
@@ -81,16 +96,17 @@ def staged_directory(target: Path, clean: bool = True):
     target.parent.mkdir(parents=True, exist_ok=True)
     if clean:
         remove_leftovers(target)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=STAGING_SUFFIX, dir=target.parent))
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.{os.getpid()}.", suffix=STAGING_SUFFIX, dir=target.parent))
     try:
         os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes it private; results are for sharing
         yield staging
-        if not target.exists():
-            os.rename(staging, target)
+        if not target.exists() and _renamed(staging, target):
+            pass
         elif _exchange(staging, target):
             shutil.rmtree(staging)  # now the previous target
         else:
-            replaced = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=REPLACED_SUFFIX, dir=target.parent))
+            replaced = Path(tempfile.mkdtemp(prefix=f".{target.name}.{os.getpid()}.", suffix=REPLACED_SUFFIX,
+                                             dir=target.parent))
             os.rename(target, replaced / "previous")
             os.rename(staging, target)
             shutil.rmtree(replaced)
@@ -99,6 +115,18 @@ def staged_directory(target: Path, clean: bool = True):
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def _renamed(staging: Path, target: Path) -> bool:
+    """Rename ``staging`` to ``target``; False if another writer made ``target`` in between (then
+    the two are swapped instead: one run wins whole)."""
+    try:
+        os.rename(staging, target)
+    except OSError as error:
+        if error.errno in (errno.ENOTEMPTY, errno.EEXIST):
+            return False
+        raise
+    return True
 
 
 def named(error: OSError, path) -> OSError:

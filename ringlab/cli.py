@@ -82,15 +82,19 @@ def _report(out_dir: Path, result) -> None:
 
 
 def cmd_sim(args) -> int:
-    from ringlab.runs.run_directory import run_into_directory, run_output_directory
+    from ringlab.runs.run_directory import check_space, run_into_directory, run_output_directory
+    from ringlab.scenario.memory import check_fits
     from ringlab.scenario.scenario import load_scenario
 
     scenario = load_scenario(args.scenario, args.overrides)
     out_dir = run_output_directory(args.out, args.scenario)
     if args.warnings == "summary" and not args.summary_only:
         raise InputError("--warnings", "summary goes with --summary-only (a run with its trace keeps every warning)")
+    all_warnings = not args.summary_only or args.warnings == "all"  # a huge run keeps the first and last 1000
+    check_fits(scenario, args.engine, not args.summary_only)  # memory first: it names the packets
+    check_space(scenario, out_dir, not args.summary_only, all_warnings)
     result = run_into_directory(scenario, out_dir, "sim", engine=args.engine, keep_trace=not args.summary_only,
-                                progress=sys.stderr.isatty(), stream_warnings=args.warnings == "all")
+                                progress=sys.stderr.isatty(), stream_warnings=args.summary_only and all_warnings)
     _report(out_dir, result)
     return 0
 
@@ -341,8 +345,9 @@ def _add_sim_commands(commands) -> None:
     sim.add_argument("--summary-only", action="store_true",
                      help="keep only the summary and the warnings, not the per-packet trace: the run streams in "
                           "bounded memory (for huge runs)")
-    sim.add_argument("--warnings", choices=["all", "summary"], default="all",
-                     help="with --summary-only: write every warning line (all), or the first and last 1000 (summary)")
+    sim.add_argument("--warnings", choices=["all", "summary"], default=None,
+                     help="with --summary-only: the first and last 1000 warning lines (summary, the default), or "
+                          "every one (all: refused up front if they may not fit on the disk)")
 
     dump = _command(commands, "dump", cmd_dump, "print the map over time, one line of slots per change", [
         "ringlab dump results/buggy --from 1ms --to 1.05ms"])

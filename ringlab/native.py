@@ -54,4 +54,4 @@ def build(source: Path, cflags=CFLAGS, headers=()) -> Path:
 
 def load(source: Path, cflags=CFLAGS, headers=()) -> ctypes.CDLL:
     """Build (if needed) and load ``source`` as a shared library."""
-    return ctypes.CDLL(str(build(source, cflags, headers)))
+    return ctypes.CDLL(str(build(source, cflags, headers)), use_errno=True)

@@ -88,7 +88,8 @@ def test_examples_agree_between_engines():
 def test_sim_command_uses_the_fast_engine_and_can_keep_only_the_summary(tmp_path, capsys):
     assert main(["sim", str(EXAMPLE), "--out", str(tmp_path / "fast"), "--set", "packets=8000"]) == 0
     assert main(["sim", str(EXAMPLE), "--out", str(tmp_path / "ref"), "--set", "packets=8000", "--engine", "simpy"]) == 0
-    assert main(["sim", str(EXAMPLE), "--out", str(tmp_path / "lean"), "--set", "packets=8000", "--summary-only"]) == 0
+    assert main(["sim", str(EXAMPLE), "--out", str(tmp_path / "lean"), "--set", "packets=8000", "--summary-only",
+                 "--warnings", "all"]) == 0
     fast, ref, lean = (json.loads((tmp_path / d / "summary.json").read_text()) for d in ("fast", "ref", "lean"))
     assert (fast["engine"], ref["engine"]) == ("fast", "simpy")
     assert fast["summary"] == ref["summary"] == lean["summary"]
@@ -97,6 +98,16 @@ def test_sim_command_uses_the_fast_engine_and_can_keep_only_the_summary(tmp_path
     capsys.readouterr()
     assert main(["dump", str(tmp_path / "lean")]) == 2
     assert "--summary-only" in capsys.readouterr().err
+
+
+def test_a_summary_only_run_keeps_the_first_and_last_thousand_warnings_by_default(tmp_path):
+    assert main(["sim", str(EXAMPLE), "--out", str(tmp_path / "lean"), "--set", "packets=20000", "--summary-only"]) == 0
+    assert main(["sim", str(EXAMPLE), "--out", str(tmp_path / "ref"), "--set", "packets=20000"]) == 0
+    every = (tmp_path / "ref" / "warnings.log").read_text().splitlines()
+    kept = (tmp_path / "lean" / "warnings.log").read_text().splitlines()
+    assert len(every) > 2000
+    assert kept[:1000] == every[:1000] and kept[-1000:] == every[-1000:]
+    assert kept[1000] == f"# {len(every) - 2000} warnings not kept here (ringlab sim --summary-only --warnings all keeps them all)"
 
 
 @settings(max_examples=150)

@@ -147,6 +147,25 @@ def run_output_directory(path, scenario_file=None) -> Path:
     return path
 
 
+TRACE_BYTES_PER_PACKET = 59  # the per-packet columns of trace.npz (ringlab/trace/trace.py)
+
+
+def check_space(scenario, out_dir, keep_trace: bool, all_warnings: bool) -> None:
+    """Refuse, up front, a run whose files could not fit in the free space where ``out_dir`` goes:
+    its trace, and at worst one warning line per packet when every warning is written."""
+    worst_line = len("WARN: missed -0 packets between 0 and 0\n") + 3 * len(str(scenario.packets))
+    needed = scenario.packets * ((TRACE_BYTES_PER_PACKET if keep_trace else 0) + (worst_line if all_warnings else 0))
+    existing = Path(out_dir).resolve()
+    while not existing.exists():
+        existing = existing.parent
+    free = shutil.disk_usage(existing).free
+    if needed > free:
+        what = "its trace and every warning" if keep_trace else "every warning (--warnings all)"
+        advice = "run it with --summary-only" if keep_trace else "keep the first and last 1000 (--warnings summary)"
+        raise InputError("--out", f"{what} may need {needed / 2**30:.1f} GiB, more than the {free / 2**30:.1f} GiB free "
+                                  f"in {existing}: {advice}, or write elsewhere")
+
+
 def is_complete(out_dir) -> bool:
     return (Path(out_dir) / SUMMARY_FILE).is_file()
 

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import ctypes
+import os
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,7 +54,7 @@ def write_warnings_file(delivered_ids: np.ndarray, path) -> int:
     ids = np.ascontiguousarray(delivered_ids, np.int64)
     count = _load().ringlab_write_warnings(ids.ctypes.data, len(ids), str(path).encode())
     if count < 0:
-        raise OSError(f"cannot write {path}")
+        raise _write_error(path)
     return int(count)
 
 
@@ -65,7 +66,7 @@ def write_kept_warnings(warnings: Warnings, path) -> None:
     first, last = (np.ascontiguousarray(rows, np.int64).reshape(-1, 3) for rows in (warnings.first, warnings.last))
     if _load().ringlab_write_kept_warnings(str(path).encode(), first.ctypes.data, len(first),
                                            (note if skipped else "").encode(), last.ctypes.data, len(last)) != 0:
-        raise OSError(f"cannot write {path}")
+        raise _write_error(path)
 
 
 @contextmanager
@@ -75,9 +76,15 @@ def warning_stream(path: Path):
     library = _load()
     stream = library.ringlab_open(str(path).encode())
     if not stream:
-        raise OSError(f"cannot write {path}")
+        raise _write_error(path)
     try:
         yield stream
     finally:
         if library.ringlab_close(stream) != 0:
-            raise OSError(f"cannot write {path}")
+            raise _write_error(path)
+
+
+def _write_error(path) -> OSError:
+    """The C library's failure to write ``path``, with its reason (errno)."""
+    number = ctypes.get_errno()
+    return OSError(number, os.strerror(number) if number else "the write failed", str(path))
