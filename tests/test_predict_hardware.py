@@ -5,6 +5,7 @@ poller's CPU (a source the test controls: its "with" prediction must match a tri
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -60,12 +61,13 @@ def final_name(label: str) -> str:
 def test_pause_time_per_task_agrees_with_the_tasks_own_time_on_the_cpu():
     """Short processes of the test's own, pinned to the poller's CPU, exec while they run: their
     pauses must be named by what they became, not by the name they were switched in with."""
-    script = "i=0; while [ $i -lt 25 ]; do /usr/bin/python3 -c 'sum(range(400000))'; i=$((i+1)); done"
-    churn = subprocess.Popen(["/bin/sh", "-c", script], preexec_fn=lambda: os.sched_setaffinity(0, {POLLER_CPU}))
+    script = "while :; do /usr/bin/python3 -c 'sum(range(400000))'; done"  # until the test kills it
+    churn = subprocess.Popen(["/bin/sh", "-c", script], preexec_fn=lambda: os.sched_setaffinity(0, {POLLER_CPU}),
+                             start_new_session=True)
     try:
         profile = measure_noise(2_500_000_000, POLLER_CPU, 1_000, keep_events=True)
     finally:
-        churn.kill()
+        os.killpg(churn.pid, signal.SIGKILL)  # the shell and the process it runs
         churn.wait()
     assert profile.events is not None and len(profile.events) > 100
     labels = np.asarray(profile.source, dtype=object)
