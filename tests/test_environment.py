@@ -4,9 +4,11 @@ Each gets one line and its exit status, and nothing is lost or left behind."""
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -259,3 +261,20 @@ def test_the_temporary_directories_of_killed_trials_are_removed_by_the_next(tmp_
         assert any(str(left) in line for line in removed)
     finally:
         mine.rmdir()
+
+
+def test_ctrl_c_stops_a_long_run_at_once_and_leaves_the_earlier_run(tmp_path):
+    out = tmp_path / "run"
+    assert main(["sim", EXAMPLE, "--out", str(out), "--set", "packets=1000"]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    process = subprocess.Popen([sys.executable, "-m", "ringlab.cli", "sim", EXAMPLE, "--out", str(out), "--set",
+                                "packets=300000000", "--summary-only"], stderr=subprocess.PIPE, text=True)
+    time.sleep(2.0)
+    assert process.poll() is None, "the run should still be going"
+    began = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=30) == 130
+    assert time.monotonic() - began < 5
+    assert process.stderr.read().strip().splitlines()[-1] == "ringlab: interrupted"
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]

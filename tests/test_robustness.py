@@ -195,6 +195,12 @@ def damage(run: Path, kind: str, data) -> None:
         trace.write_bytes(trace.read_bytes()[:data.draw(st.integers(0, trace.stat().st_size - 1))])
     elif kind == "junk summary":
         (run / SUMMARY_FILE).write_bytes(data.draw(st.binary(max_size=200)))
+    elif kind == "damaged scenario in the summary":
+        summary = json.loads((run / SUMMARY_FILE).read_text())
+        field = data.draw(st.sampled_from(["interval", "ring_slots", "packets", "drain", "jitter"]))
+        summary["scenario"][field] = data.draw(st.one_of(st.text(max_size=8), st.floats(), st.integers(-10**20, -1),
+                                                         st.just("1e999us"), st.lists(st.integers(), max_size=2)))
+        (run / SUMMARY_FILE).write_text(json.dumps(summary))
     elif kind == "summary of another shape":
         (run / SUMMARY_FILE).write_text(json.dumps(data.draw(st.one_of(
             st.lists(st.integers()), st.dictionaries(st.text(max_size=5), st.integers(), max_size=3)))))
@@ -216,7 +222,7 @@ def damage(run: Path, kind: str, data) -> None:
 
 
 DAMAGES = ["truncated trace", "junk summary", "summary of another shape", "missing array", "no slots",
-           "short column", "fates out of range", "another run's trace"]
+           "short column", "fates out of range", "another run's trace", "damaged scenario in the summary"]
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -287,3 +293,75 @@ def test_a_file_written_again_removes_what_a_killed_writer_left_beside_it(tmp_pa
     (tmp_path / ".table.csv.abcd1234.tmp").write_text("half a table")
     write_text(tmp_path / "table.csv", "whole\n")
     assert [p.name for p in tmp_path.iterdir()] == ["table.csv"]
+
+
+@pytest.fixture(scope="module")
+def finished_sweep(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sweep") / "sweep"
+    assert cli(["sweep", str(Path(EXAMPLE).parent / "sweeps" / "interval.toml"), "--out", str(out), "--quiet",
+                "--workers", "1"]) == 0
+    return out
+
+
+CELLS = st.one_of(st.text(max_size=12), st.integers(-10**20, 10**20).map(str), st.floats().map(str),
+                  st.sampled_from(["", "0", "-1", "nan", "inf", "1e999", "sim", "hw", "replay"]))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_a_damaged_sweep_table_is_refused_in_one_line_by_compare(tmp_path_factory, capsys, finished_sweep, data):
+    """Generated damage to table.csv: a cell replaced, a line cut, a column dropped, junk bytes."""
+    copy = tmp_path_factory.mktemp("table") / "sweep"
+    subprocess.run(["cp", "-r", str(finished_sweep), str(copy)], check=True)
+    lines = (copy / "table.csv").read_text().splitlines()
+    kind = data.draw(st.sampled_from(["cell", "cut", "column", "junk"]))
+    if kind == "cell":
+        row = data.draw(st.integers(1, len(lines) - 1))
+        cells = lines[row].split(",")
+        cells[data.draw(st.integers(0, len(cells) - 1))] = data.draw(CELLS).replace(",", ";").replace("\n", " ")
+        lines[row] = ",".join(cells)
+    elif kind == "cut":
+        row = data.draw(st.integers(1, len(lines) - 1))
+        lines[row] = lines[row][:data.draw(st.integers(0, len(lines[row]) - 1))]
+    elif kind == "column":
+        column = data.draw(st.integers(0, len(lines[0].split(",")) - 1))
+        lines = [",".join(c for i, c in enumerate(line.split(",")) if i != column) for line in lines]
+    text = "\n".join(lines) + "\n"
+    (copy / "table.csv").write_bytes(data.draw(st.binary(max_size=300)) if kind == "junk" else text.encode())
+    report = copy.parent / "report"
+    capsys.readouterr()
+    status = cli(["compare", str(copy), "--out", str(report), "--no-fit"])
+    err = capsys.readouterr().err
+    if status == 0:  # a change the table's checks accept (a figure the report recomputes)
+        assert (report / "report.md").is_file()
+    else:
+        assert_one_line_refusal(status, err)
+        assert not report.exists()
+
+
+SWEEP_FIELDS = {"name": st.one_of(st.integers(), st.lists(st.integers(), max_size=2), st.text(max_size=5)),
+                "repeats": st.one_of(st.integers(-5, 10**6), st.text(max_size=3), st.booleans()),
+                "seed": st.one_of(st.integers(-5, 10**30), st.floats()),
+                "backends": st.one_of(st.lists(st.sampled_from(["sim", "gpu", ""]), max_size=3), st.text(max_size=3)),
+                "mode": st.one_of(st.sampled_from(["grid", "zip", "cube"]), st.integers()),
+                "keep_traces": st.one_of(st.booleans(), st.text(max_size=3), st.integers()),
+                "vary": st.one_of(st.dictionaries(st.sampled_from(["interval", "seed", "ring_slots", "bogus"]),
+                                                  st.lists(st.sampled_from(["1us", "2us", 4, -1, "x"]), max_size=3),
+                                                  max_size=2), st.integers()),
+                "set": st.one_of(st.dictionaries(st.sampled_from(["packets", "seed", "writer.policy"]),
+                                                 st.sampled_from([100, -1, "fixed", "nope"]), max_size=2), st.text())}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_a_generated_sweep_file_runs_or_is_refused_in_one_line(tmp_path_factory, capsys, data):
+    sweep = {"base": str(Path(EXAMPLE).resolve()), "vary": {"interval": ["1us", "2us"]}, "set": {"packets": 200}}
+    for field in data.draw(st.lists(st.sampled_from(sorted(SWEEP_FIELDS)), min_size=1, max_size=3, unique=True)):
+        sweep[field] = data.draw(SWEEP_FIELDS[field])
+    directory = tmp_path_factory.mktemp("sweepfile")
+    (directory / "sweep.toml").write_text(tomli_w.dumps({"sweep": sweep}))
+    capsys.readouterr()
+    status = cli(["sweep", str(directory / "sweep.toml"), "--out", str(directory / "out"), "--quiet", "--workers", "1"])
+    err = capsys.readouterr().err
+    if status != 0:
+        assert_one_line_refusal(status, err)
