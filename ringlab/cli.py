@@ -299,6 +299,8 @@ def cmd_compare(args) -> int:
     from ringlab.compare.report import build_report
 
     figures = build_report(args.sweeps, args.out, fit=not args.no_fit, family=args.family, noise_dir=args.noise)
+    if figures["fit"] is None and args.family != "expon":
+        print("note: --family: nothing was fitted (no measured points, or --no-fit)", file=sys.stderr)
     overall = figures["overall"]
     print(f"report: {Path(args.out) / 'report.md'}"
           + (f"; simulated vs measured: chi2 {overall['chi2']:.1f} over {overall['dof']} points, "
