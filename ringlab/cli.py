@@ -291,7 +291,9 @@ def cmd_compare(args) -> int:
 
         if len(args.sweeps) != 1:
             raise InputError("--sender", "goes with one receiver's run directory ('ringlab hw trial --iface ... --out')")
-        out_dir = output_directory(args.out)
+        from ringlab.runs.run_directory import check_output_path
+
+        out_dir = check_output_path(args.out)  # made when the report is written: a refusal leaves none
         figures = write_two_host_report(out_dir, args.sweeps[0], args.sender)
         print(f"report: {out_dir / 'report.md'}; {figures['sent']} frames sent, {figures['seen_by_xdp']} seen by "
               f"the XDP program")
