@@ -222,7 +222,7 @@ def predict(scenario: Scenario, profile_ref, repeats: int = 100, level: float = 
         raise InputError("--level", f"must be between 0 and 1, got {level}")
     profile = _profile_of(profile_ref)
     without = tuple(sorted(set(without)))
-    profile.without(without)  # refuses an unknown source
+    profile.check_sources(without)
     results = []
     for done in run_batches(simulate_repeats, list(range(repeats)), workers=workers, scheduler=scheduler,
                             scenario=scenario, profile_ref=profile_ref, without=without):

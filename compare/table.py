@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from pathlib import Path
 
 from ringlab.atomic_files import read_bounded, write_text
@@ -74,6 +75,9 @@ def read_table(path) -> list[dict]:
         for column in COUNT_COLUMNS:
             if not row[column].isdigit() or len(row[column]) > 18:
                 raise InputError(str(path), f"line {number}: {column} is {row[column]!r}, not a whole count")
+        for column in (*FIGURES, *LATENCY_COLUMNS):
+            if column not in COUNT_COLUMNS and not _is_number(row[column]):
+                raise InputError(str(path), f"line {number}: {column} is {row[column]!r}, not a number")
         packets = int(row["packets"])
         if packets == 0:
             raise InputError(str(path), f"line {number}: a point of 0 packets")
@@ -84,3 +88,13 @@ def read_table(path) -> list[dict]:
         if sum(int(row[column]) for column in fates) != packets:
             raise InputError(str(path), f"line {number}: the packets' fates do not add up to its {packets} packets")
     return rows
+
+
+def _is_number(text: str) -> bool:
+    """Whether a table cell holds a figure: a finite number, or empty or None where there is none."""
+    if text in ("", "None", "nan"):
+        return True
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False

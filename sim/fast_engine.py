@@ -228,9 +228,9 @@ def run_fast(scenario: Scenario, plan: RunPlan | None = None, keep_trace: bool =
         if warnings_file is not None:
             warnings_file.unlink(missing_ok=True)
         raise
-    summary = _summary(scenario, plan.poller_pauses if plan is not None else Pauses.injected(stalls), stalls,
-                       end_ns, packets, out, end)
     histogram = LatencyHistogram(out.latency_counts, int(out.latency_totals[0]), int(out.latency_totals[1]))
+    summary = _summary(scenario, plan.poller_pauses if plan is not None else Pauses.injected(stalls), stalls,
+                       end_ns, packets, out, end, histogram)
     if keep_trace:
         trace = trace_of_plan(scenario, plan, out.columns)
         return FastRun(trace, summary, trace.delivered_ids(), latency_histogram=histogram)
@@ -298,13 +298,13 @@ class _Feeder:
 
 
 def _summary(scenario: Scenario, pauses: Pauses, stalls, end_ns: int, packets: int, out: _Outputs,
-             end: EngineEnd) -> RunSummary:
+             end: EngineEnd, every_read: LatencyHistogram) -> RunSummary:
     """The run's summary from the engine's running figures and its end."""
     in_ring = end.written - end.reads
     fate_counts = dict.fromkeys(FATE_NAMES.values(), 0)
     fate_counts.update(delivered=end.reads, dropped_full=end.dropped, in_ring=in_ring,
                        pending=packets - end.reads - end.dropped - in_ring)
-    sum_all, max_all, sum_late, max_late = (int(v) for v in out.latency_totals)
+    sum_late, max_late = int(out.latency_totals[2]), int(out.latency_totals[3])
     return summary_from_parts(
         packets=packets, fate_counts=fate_counts, out_of_order=end.late_reads, max_displacement=end.max_displacement,
         warnings=end.warnings, drops_per_stall=out.drops_per_stall[1:],
@@ -313,8 +313,8 @@ def _summary(scenario: Scenario, pauses: Pauses, stalls, end_ns: int, packets: i
         lasting_offset=(end.writer_index - end.read_index - end.occupancy) % scenario.ring_slots,
         pause_figures=pause_figures(pauses, end_ns),
         cause_figures=cause_figures(pauses, out.drops_per_pause, out.other_causes),
-        latency_figures=latency_figures(LatencyHistogram(out.latency_counts, sum_all, max_all),
-                                        LatencyHistogram(out.late_counts, sum_late, max_late), out.worst_per_stall),
+        latency_figures=latency_figures(every_read, LatencyHistogram(out.late_counts, sum_late, max_late),
+                                        out.worst_per_stall),
     )
 
 

@@ -133,16 +133,12 @@ class PauseProfile:
         """The indices of the source names that ``sources`` name (see :func:`source_matches`)."""
         return np.asarray([i for i, name in enumerate(self.source_names) if source_matches(name, sources)], np.int64)
 
-    def without(self, sources) -> PauseProfile:
-        """The profile with the pauses of ``sources`` removed (an InputError names an unknown one)."""
+    def check_sources(self, sources) -> None:
+        """Refuse (an InputError for ``--without``) a source this profile has no pause of."""
         unknown = [name for name in sources if not any(source_matches(s, (name,)) for s in self.source_names)]
         if unknown:
             raise InputError("--without", f"no source {unknown[0]!r} in this profile (its sources: "
                                           f"{', '.join(self.source_names) or 'none'})")
-        keep = ~np.isin(self.source, self.matching(sources))
-        return PauseProfile(self.segment[keep], self.start_ns[keep], self.length_ns[keep], self.source[keep],
-                            self.source_names, self.segment_duration_ns, self.threshold_ns, self.latency_body_ns,
-                            {**self.origin, "without": sorted(sources)})
 
     def figures(self, level: float = 0.9) -> dict:
         """What the profile says, with its uncertainty: per source (and for all pauses) the count,
