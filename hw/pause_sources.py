@@ -73,8 +73,9 @@ class _Task:
     """The task running between two switches: the name it switched in with, the name of its last
     exec, and the segments it ran; it is named once it switches out (see :func:`task_label`)."""
 
-    def __init__(self, name: str | None):
+    def __init__(self, name: str | None, pid: int = -1):
         self.name = name  # None: the poller
+        self.pid = pid
         self.exec_name: str | None = None
         self.segments: list[int] = []
 
@@ -104,9 +105,9 @@ def cpu_activity(events: np.ndarray, poller_tid: int, irq_names: dict[int, str])
     previous = int(events["ts_ns"][0]) if len(events) else 0
     nmis = []
     prev_comms = events["prev_comm"].tolist() if "prev_comm" in events.dtype.names else [b""] * len(events)
-    for ts, kind, number, comm, value, prev_comm in zip(events["ts_ns"].tolist(), events["kind"].tolist(),
-                                                        events["number"].tolist(), events["comm"].tolist(),
-                                                        events["value"].tolist(), prev_comms):
+    for ts, kind, number, comm, value, prev_comm, prev_pid in zip(
+            events["ts_ns"].tolist(), events["kind"].tolist(), events["number"].tolist(), events["comm"].tolist(),
+            events["value"].tolist(), prev_comms, events["prev_pid"].tolist()):
         if kind == EVENT_NMI:
             nmis.append((ts - value, ts))
             continue
@@ -120,8 +121,9 @@ def cpu_activity(events: np.ndarray, poller_tid: int, irq_names: dict[int, str])
                 task.segments.append(len(labels) - 1)
             previous = ts
         if kind == EVENT_SWITCH:  # tasks switch outside interrupts: a context still open lost its exit
-            _name_task(task, labels, prev_comm.decode(errors="replace"))
-            task = _Task(None if number == poller_tid else comm.decode(errors="replace"))
+            # the name it left with, if the task leaving is the one that came in (a switch can go unlogged)
+            _name_task(task, labels, prev_comm.decode(errors="replace") if prev_pid == task.pid else None)
+            task = _Task(None if number == poller_tid else comm.decode(errors="replace"), number)
             stack.clear()
         elif kind == EVENT_EXEC:
             if task.name is not None:

@@ -56,11 +56,11 @@ def test_the_poller_notes_injected_stalls_as_executed_and_finds_unreported_ones(
 
 
 def events(*rows) -> np.ndarray:
-    """Events from (time_ns, kind, number, value, comm[, prev_comm]) rows."""
+    """Events from (time_ns, kind, number, value, comm[, prev_comm, prev_pid]) rows."""
     table = np.zeros(len(rows), EVENT_DTYPE)
     for row, (ts, kind, number, value, comm, *prev) in zip(table, rows):
         row["ts_ns"], row["kind"], row["number"], row["value"], row["comm"] = ts, kind, number, value, comm
-        row["prev_comm"] = prev[0] if prev else b""
+        row["prev_comm"], row["prev_pid"] = (list(prev) + [b"", 0][len(prev):])[:2]
     return table
 
 
@@ -119,11 +119,15 @@ def test_a_context_whose_exit_was_lost_ends_at_the_next_task_switch(named):
 def test_a_task_is_named_by_what_it_was_while_it_ran(named):
     """A switch names the task coming in; a task that exec'd (or renamed itself) leaves under
     another name, and its time belongs to what it became."""
-    rows = [(10_000, EVENT_SWITCH, 60, 0, b"sh", b"rl-poller"), (12_000, EVENT_EXEC, 60, 0, b"python3"),
-            (40_000, EVENT_SWITCH, POLLER_TID, 0, b"rl-poller", b"python3"),
-            (50_000, EVENT_SWITCH, 61, 0, b"tokio-rt-worker", b"rl-poller"),
-            (70_000, EVENT_SWITCH, POLLER_TID, 0, b"rl-poller", b"memfd:sealed-91"),
-            (80_000, EVENT_SWITCH, 62, 0, b"kdamond.0", b"rl-poller"),
-            (90_000, EVENT_SWITCH, POLLER_TID, 0, b"rl-poller", b"kdamond.0")]
-    assert named(rows, [(9_000, 32_000), (49_000, 22_000), (79_000, 12_000)]) == [
-        "task sh → exec python3", "task tokio-rt-worker → memfd:sealed-91", "task kdamond.0"]
+    rows = [(10_000, EVENT_SWITCH, 60, 0, b"sh", b"rl-poller", POLLER_TID), (12_000, EVENT_EXEC, 60, 0, b"python3"),
+            (40_000, EVENT_SWITCH, POLLER_TID, 0, b"rl-poller", b"python3", 60),
+            (50_000, EVENT_SWITCH, 61, 0, b"tokio-rt-worker", b"rl-poller", POLLER_TID),
+            (70_000, EVENT_SWITCH, POLLER_TID, 0, b"rl-poller", b"memfd:sealed-91", 61),
+            (80_000, EVENT_SWITCH, 62, 0, b"kdamond.0", b"rl-poller", POLLER_TID),
+            (90_000, EVENT_SWITCH, POLLER_TID, 0, b"rl-poller", b"kdamond.0", 62),
+            # the switch back from task 63 went unlogged: the next switch-out is the poller's own
+            (100_000, EVENT_SWITCH, 63, 0, b"worker", b"rl-poller", POLLER_TID),
+            (130_000, EVENT_SWITCH, 64, 0, b"other", b"rl-poller", POLLER_TID),
+            (140_000, EVENT_SWITCH, POLLER_TID, 0, b"rl-poller", b"other", 64)]
+    assert named(rows, [(9_000, 32_000), (49_000, 22_000), (79_000, 12_000), (99_000, 12_000)]) == [
+        "task sh → exec python3", "task tokio-rt-worker → memfd:sealed-91", "task kdamond.0", "task worker"]
