@@ -40,18 +40,24 @@ def test_a_trial_records_its_injected_stalls_as_executed_and_the_background_paus
     result = run_trial(scenario(stalls=stalls))
     pauses = result.trace.pauses
     injected = pauses.select(pauses.kind == INJECTED)
-    assert len(injected) == 2
-    for (start, length), (planned_start, planned_length) in zip(zip(injected.start_ns, injected.length_ns),
-                                                                 ((100_000_000, 1_500_000), (300_000_000, 700_000))):
-        assert planned_start <= start < planned_start + 1_000_000  # a busy-wait can start late (a pause of the
-        # machine's own at its start), ends at its planned end or after, and can overrun
-        assert planned_start + planned_length - 1_000 <= start + length < planned_start + planned_length + 5_000_000
     background = pauses.select(pauses.kind == BACKGROUND)
+    for planned_start, planned_length in ((100_000_000, 1_500_000), (300_000_000, 700_000)):
+        mine = np.flatnonzero((injected.start_ns >= planned_start) & (injected.start_ns < planned_start + 1_000_000))
+        if len(mine) == 0:  # the machine took the CPU for the whole planned stall: it never ran, and the
+            # background pause that covered it is recorded instead
+            assert np.any((background.start_ns <= planned_start)
+                          & (background.end_ns >= planned_start + planned_length - 1_000)), (planned_start, pauses)
+            continue
+        start, length = int(injected.start_ns[mine[0]]), int(injected.length_ns[mine[0]])
+        # a busy-wait can start late (a pause of the machine's own at its start), ends at its planned
+        # end or after, and can overrun
+        assert planned_start + planned_length - 1_000 <= start + length < planned_start + planned_length + 5_000_000
+    assert len(injected) >= 1
     assert np.all(background.length_ns > result.tracing["pause_threshold_ns"])
     assert np.all(pauses.start_ns[1:] >= pauses.end_ns[:-1]), "pauses are disjoint and in order"
     summary = summarize(result.trace)
     assert summary.background_pauses["count"] == len(background)
-    assert summary.injected_pauses["count"] == 2
+    assert summary.injected_pauses["count"] == len(injected)
     assert sum(summary.drops_by_cause.values()) == summary.dropped_full
     assert result.tracing["kernel_traced"] and result.tracing["kernel_events"] > 0
     assert result.environment["poller_cpu"] == 0 and result.environment["kernel_release"]
