@@ -127,8 +127,7 @@ class PairedPoint:
 
 def pair(points: list[CurvePoint], model: str = "sim") -> list[PairedPoint]:
     """The measured points with the ``model`` backend's point of the same setting (``sim``: the
-    scenario simulated; ``replay``: simulated from what was measured; ``noise``: predicted from a
-    pause profile)."""
+    scenario simulated; ``replay``: simulated from what was measured)."""
     models = {p.setting: p for p in points if p.backend == model}
     return [PairedPoint(p.setting, models[p.setting], p) for p in points if p.backend == "hw" and p.setting in models]
 

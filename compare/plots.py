@@ -11,10 +11,9 @@ import numpy as np  # noqa: E402
 from ringlab.compare.curves import CurvePoint, _value_ns  # noqa: E402
 from ringlab.views.timeline_plot import draw_timeline, save_figure  # noqa: E402
 
-COLOURS = {"sim": "tab:blue", "hw": "tab:red", "fit": "tab:green"}
+COLOURS = {"sim": "tab:blue", "hw": "tab:red", "fit": "tab:green", "prediction": "tab:orange"}
 # Further models of the measured points: (label, colour, line style and marker)
-MODELS = {"replay": ("simulated from the measured pauses (replay)", "tab:purple", "-D"),
-          "noise": ("simulated + the machine's pause profile", "tab:orange", ":^")}
+MODELS = {"replay": ("simulated from the measured pauses (replay)", "tab:purple", "-D")}
 
 
 save = save_figure  # each figure below is written as PNG and SVG by ringlab's one saver
@@ -98,9 +97,9 @@ def loss_curve_figure(points: list[CurvePoint], parameter: str, fitted: dict | N
             x = np.asarray(x)[order]
             low, median, high = (np.maximum(np.asarray([getattr(bands[s], k) for s in known])[order], floor)
                                  for k in ("low", "median", "high"))
-            top.fill_between(x, low, high, color=COLOURS.get("noise", "tab:orange"), alpha=0.25,
+            top.fill_between(x, low, high, color=COLOURS["prediction"], alpha=0.25,
                              label="predicted from the pause profile (band)")
-            top.plot(x, median, ":", color=COLOURS.get("noise", "tab:orange"), label="predicted median")
+            top.plot(x, median, ":", color=COLOURS["prediction"], label="predicted median")
     top.set_yscale("log")
     top.set_ylabel("packets lost (fraction)")
     top.set_title(title or f"Loss against {parameter}")
@@ -161,14 +160,14 @@ def causes_figure(causes_by_setting: dict, parameter: str, title: str):
 
 LATENCY_PERCENTILES = {"latency_p50_ns": ("p50", "-"), "latency_p99_ns": ("p99", "--"),
                        "latency_p99_9_ns": ("p99.9", ":")}
-BACKEND_NAMES = {"sim": "simulated", "hw": "measured", "replay": "replayed", "noise": "noise profile"}
+BACKEND_NAMES = {"sim": "simulated", "hw": "measured", "replay": "replayed"}
 
 
 def latency_percentiles_figure(points: list[CurvePoint], parameter: str, title: str):
     """Latency percentiles against ``parameter``, per backend, with t intervals over repeats."""
     figure, ax = plt.subplots(figsize=(8, 4.5), constrained_layout=True)
     label = parameter
-    for backend in ("sim", "hw", "replay", "noise"):
+    for backend in BACKEND_NAMES:
         mine = sorted((p for p in points if p.backend == backend), key=lambda p: _value_ns(dict(p.setting)[parameter]))
         if not mine:
             continue

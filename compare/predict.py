@@ -82,7 +82,7 @@ class Prediction:
     out_of_order_fraction: Band
     profile: dict
     without: tuple[str, ...]
-    losses: tuple[float, ...]  # every repeat's loss, for a band drawn around a curve
+    losses: tuple[float, ...]  # every repeat's loss: the distribution the band summarizes
 
     def to_dict(self) -> dict:
         return {"scenario_name": self.scenario_name, "repeats": self.repeats, "level": self.level,

@@ -46,7 +46,7 @@ def _fmt(value, digits=4):
 
 
 MODEL_NAMES = {"sim": "simulated (injected stalls only)", "replay": "replayed from the measured pauses",
-               "noise": "simulated + the machine's pause profile", "fit": "simulated + fitted background stalls"}
+               "fit": "simulated + fitted background stalls"}
 
 
 def _comparison(points, model: str, sizes_of=None) -> dict:
