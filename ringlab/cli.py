@@ -149,14 +149,11 @@ def cmd_predict(args) -> int:
     from ringlab.compare.predict import predict, write_prediction
     from ringlab.runs.run_directory import check_output_path
     from ringlab.scenario.scenario import load_scenario
-    from ringlab.trace.pause_profile import load_profile
 
     scenario = load_scenario(args.scenario, args.overrides)
     check_output_path(args.out)
-    profile = load_profile(args.noise)
-    prediction = predict(scenario, args.noise if args.scheduler or args.workers != 1 else profile,
-                         repeats=args.repeats, level=args.level, without=args.without, workers=args.workers,
-                         scheduler=args.scheduler)
+    prediction = predict(scenario, args.noise, repeats=args.repeats, level=args.level, without=args.without,
+                         workers=args.workers, scheduler=args.scheduler)
     path = write_prediction(output_directory(args.out), prediction)
     print(f"{prediction.describe()} -> {path}")
     return 0
@@ -167,12 +164,10 @@ def cmd_size(args) -> int:
     from ringlab.compare.size import SIZE_FILE, size_ring
     from ringlab.runs.run_directory import check_output_path
     from ringlab.scenario.scenario import load_scenario
-    from ringlab.trace.pause_profile import load_profile
 
     scenario = load_scenario(args.scenario, args.overrides)
     if args.out is not None:
         check_output_path(args.out)
-    load_profile(args.noise)
     if args.interval_ns is not None:
         scenario = scenario.with_values({"interval": f"{args.interval_ns}ns"})
     if args.slots is not None:
