@@ -120,11 +120,10 @@ def test_the_counterfactual_of_a_competing_process_matches_trials_with_and_witho
     assert spinner_drops > 0.5 * predicted_with.dropped.median  # the spinner is the main source here
     assert predicted_with.loss_fraction.median > 3 * predicted_without.loss_fraction.median
     assert with_it > 3 * without_it  # the trials see the spinner too
-    # without it: the machine's own pauses, which vary from trial to trial (out of sample, every measured
-    # median was within 3x of its prediction: benchmarks/prediction_coverage.py, docs/prediction.md)
-    band = predicted_without.loss_fraction
-    assert band.contains(without_it) or 1 / 3 <= without_it / max(band.median, 1e-6) <= 3, (without_it, band)
-    # with it: usually inside the band (3.88 % measured, 3.80-3.88 % predicted here), but the spinner's
-    # effect on a trial has been seen 5 times below its effect on the profile measured just before
-    band = predicted_with.loss_fraction
-    assert band.contains(with_it) or 0.1 <= with_it / max(band.median, 1e-6) <= 10, (with_it, band)
+    # What the source costs, predicted against measured: within 10x (the spinner's effect on a trial has
+    # been seen 5 times below its effect on the profile measured just before). The trial without it is
+    # not far above its prediction; it can be far below (a 2 s trial that no long pause visits loses 0).
+    predicted_cost = predicted_with.loss_fraction.median - predicted_without.loss_fraction.median
+    measured_cost = with_it - without_it
+    assert 0.1 <= measured_cost / predicted_cost <= 10, (measured_cost, predicted_cost)
+    assert without_it <= 3 * predicted_without.loss_fraction.high, (without_it, predicted_without.loss_fraction)
