@@ -24,10 +24,13 @@ def pool_runs(run_dirs) -> PauseProfile:
         run_threshold = _threshold_of(summary, run_dir)
         threshold = max(threshold, run_threshold)
         pauses = trace.pauses
-        background = pauses.kind == BACKGROUND
+        # a trial's first pause can begin before its clock's zero: the segment keeps the part inside it
+        start = np.maximum(pauses.start_ns, 0)
+        length = pauses.end_ns - start
+        background = (pauses.kind == BACKGROUND) & (length > 0)
         segments.append(np.full(int(background.sum()), index))
-        starts.append(pauses.start_ns[background])
-        lengths.append(pauses.length_ns[background])
+        starts.append(start[background])
+        lengths.append(length[background])
         labels.extend(pauses.labels()[background].tolist())
         durations.append(trace.end_ns)
         names.append(str(Path(run_dir).resolve()))

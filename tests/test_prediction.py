@@ -61,6 +61,18 @@ def test_pooling_runs_keeps_each_runs_background_pauses_as_a_segment(tmp_path):
     assert profile.threshold_ns == 1_000
 
 
+def test_pooling_keeps_the_part_of_a_pause_inside_its_run(tmp_path):
+    """A trial's first pause can begin before its clock's zero (the poller was paused when the run
+    began): the profile keeps the part inside the run."""
+    sc = scenario(20_000, "fixed", interval="1us")
+    plan = draw_plan(sc)
+    pauses = Pauses.from_labels([-5_000, 1_000_000], [8_000, 4_000], [BACKGROUND, BACKGROUND], ["a", "b"])
+    result = ringlab.run(sc, plan=RunPlan(plan.arrival_ns, plan.cpu, pauses.schedule(), plan.end_ns, pauses))
+    ringlab.write_run_directory(tmp_path / "run", result)
+    profile = pool_runs([tmp_path / "run"])
+    assert profile.start_ns.tolist() == [0, 1_000_000] and profile.length_ns.tolist() == [3_000, 4_000]
+
+
 def test_pooling_refuses_runs_without_background_pauses(tmp_path):
     ringlab.write_run_directory(tmp_path / "run", ringlab.run(scenario(2_000, "fixed")))
     with pytest.raises(ringlab.errors.InputError, match="holds no pauses"):
