@@ -253,7 +253,10 @@ def main(argv=None) -> int:
     src_mac = parse_mac(Path(f"/sys/class/net/{args.iface}/address").read_text().strip())
     frame = frame_template(parse_mac(args.dst_mac), src_mac, args.layout)
     print("ready", flush=True)
-    start_ns = int(sys.stdin.readline())
+    line = sys.stdin.readline()
+    if not line.strip():  # the trial stopped (a signal, an error) before it gave the start: nothing to send
+        return 0
+    start_ns = int(line)
     sent = send_frames(sock, frame, args.layout, args.loops, ids, arrival_ns, start_ns, args.sleep_ns)
     with atomic_path(args.out) as tmp, open(tmp, "wb") as handle:
         np.save(handle, sent)
