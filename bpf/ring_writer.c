@@ -46,6 +46,16 @@ static __always_inline void count(u32 which) {
         *value += 1;
 }
 
+/* The slot a write index names. The verifier bounds `index & (N - 1)` but not `index % N`, so for a
+ * ring whose size is not a power of two it needs a comparison it can see, on the very register the
+ * access uses (64 bits wide: a 32-bit copy would be compared instead). The empty asm keeps the
+ * compiler, which knows the remainder is in range, from removing that comparison. */
+static __always_inline u64 slot_of(u32 index) {
+    u64 key = index % RING_SLOTS;
+    asm volatile("" : "+r"(key));
+    return key < RING_SLOTS ? key : 0;
+}
+
 static __always_inline void copy_payload(struct payload *slot, struct payload *in, u64 now) {
     slot->id = in->id;
     slot->phase = in->phase;
@@ -76,13 +86,14 @@ int xdp_ring_writer(struct xdp_md *ctx) {
     if (!ring_value || !w)
         return XDP_PASS;
 
-    u32 key, index_after;
+    u64 key;
+    u32 index_after;
     u64 claim, blocked_by = 0;
     int full;
 #if defined(POLICY_LOCKED)
     /* Look at the slot and advance the index in one critical section. */
     bpf_spin_lock(&w->lock);
-    key = w->index % RING_SLOTS;
+    key = slot_of(w->index);
     full = ring_value->slots[key].magic != 0;
     claim = w->claims;
     if (full) {
@@ -101,7 +112,7 @@ int xdp_ring_writer(struct xdp_md *ctx) {
 #elif defined(POLICY_BUGGY) || defined(POLICY_FIXED)
     /* Take the index and advance it, then look at the slot. */
     bpf_spin_lock(&w->lock);
-    key = w->index % RING_SLOTS;
+    key = slot_of(w->index);
     w->index = (key + 1) % RING_SLOTS;
     claim = w->claims;
     w->claims = claim + 1;

@@ -19,8 +19,11 @@ class RealXdp:
     engines = ("xdp",)
 
     def run(self, scenario: Scenario, request: RunRequest) -> RunResult:
-        check_fits(scenario, "xdp", True)
+        from ringlab.hw.loader import check_ring_loadable
         from ringlab.hw.trial import run_trial
+
+        check_ring_loadable(scenario.ring_slots)
+        check_fits(scenario, "xdp", True)
 
         trial = run_trial(scenario, iface=request.iface, force=request.force)
         files = {SENT_FILE: trial.sent_ns} if trial.sent_ns is not None else {}
