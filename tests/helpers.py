@@ -1,5 +1,8 @@
 """Small helpers the tests share."""
 
+import signal
+import subprocess
+
 from ringlab.scenario.scenario import scenario_from_dict
 
 
@@ -20,3 +23,15 @@ def scenario(packets=2000, policy="buggy", stalls=None, **fields):
 def scripted(*stalls_ns):
     """A scripted stall table from (start_ns, length_ns) pairs."""
     return {"model": "scripted", "stalls": [[int(s), int(length)] for s, length in stalls_ns]}
+
+
+def _default_sigint():
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def start_signallable(command, **options) -> subprocess.Popen:
+    """Start ``command`` with SIGINT at its default disposition, whatever this process inherited.
+
+    A suite started without job control (in the background, under nohup, by many CI runners) has
+    SIGINT ignored, and a child Python keeps it ignored: a test that sends SIGINT must undo that."""
+    return subprocess.Popen(command, preexec_fn=_default_sigint, **options)

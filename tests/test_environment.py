@@ -17,6 +17,7 @@ import pytest
 from ringlab.cli import main
 from ringlab.compare.sweep import sweep_lock
 from ringlab.runs.run_directory import load_run
+from tests.helpers import start_signallable
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = str(ROOT / "examples" / "buggy-one-stall.toml")
@@ -267,8 +268,8 @@ def test_ctrl_c_stops_a_long_run_at_once_and_leaves_the_earlier_run(tmp_path):
     out = tmp_path / "run"
     assert main(["sim", EXAMPLE, "--out", str(out), "--set", "packets=1000"]) == 0
     before = {p.name: p.read_bytes() for p in out.iterdir()}
-    process = subprocess.Popen([sys.executable, "-m", "ringlab.cli", "sim", EXAMPLE, "--out", str(out), "--set",
-                                "packets=300000000", "--summary-only"], stderr=subprocess.PIPE, text=True)
+    process = start_signallable([sys.executable, "-m", "ringlab.cli", "sim", EXAMPLE, "--out", str(out), "--set",
+                                 "packets=300000000", "--summary-only"], stderr=subprocess.PIPE, text=True)
     time.sleep(2.0)
     assert process.poll() is None, "the run should still be going"
     began = time.monotonic()

@@ -18,6 +18,7 @@ from ringlab.analysis.analysis import index_timeline, lasting_offset_slots, summ
 from ringlab.scenario.scenario import scenario_from_dict
 from ringlab.trace.trace import DROPPED_FULL, late_mask
 from tests.hardware import clean_hardware  # noqa: F401 (a fixture the tests use by name)
+from tests.helpers import start_signallable
 
 pytestmark = [pytest.mark.hardware, pytest.mark.usefixtures("clean_hardware")]
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,7 +87,7 @@ def test_fixed_and_locked_keep_order_after_a_stall(policy, loops):
 def start_trial_process(tmp_path, packets=400_000):
     command = [sys.executable, "-m", "ringlab.cli", "hw", "trial", str(ROOT / "examples" / "buggy-one-stall.toml"),
                "--testbed", "--out", str(tmp_path / "run"), "--set", f"packets={packets}", "--set", "interval=20us"]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = start_signallable(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     from ringlab.hw import iplink, testbed
 
     deadline = time.monotonic() + 60
