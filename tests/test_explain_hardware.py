@@ -175,8 +175,9 @@ def test_a_real_trial_reports_latencies_within_reach_of_the_pollers_loop():
     from ringlab.hw.trial import run_trial
 
     result = run_trial(scenario(packets=20_000, stalls=(("100ms", "200us"),)))
-    latency = ringlab.summarize(result.trace).latency
-    assert latency["count"] > 19_000
+    summary = ringlab.summarize(result.trace)
+    latency = summary.latency
+    assert latency["count"] == summary.delivered > 10_000  # every read has its latency; enough for a median
     assert 0 < latency["p50_ns"] < 2_000, latency
     assert latency["p99_99_ns"] >= 150_000  # the 200 us stall's packets waited up to its length
     delays = result.send_to_xdp_ns()

@@ -372,10 +372,15 @@ def test_the_two_host_procedure_on_the_testbed(tmp_path):
     assert summary["conservation"]["holds"] and summary["conservation"]["kernel_count"]["agrees"]
     assert summary["sender"] == {"on_another_host": True, "planned": 20000}
     assert summary["arrivals"]["frames_seen"] == 20000 and summary["pause_tracing"]["clock_from_id"] == 1
-    assert abs(summary["arrivals"]["gap"]["p50_ns"] - 20_000) < 2_000  # measured at the receiver, not planned
+    from ringlab.analysis.latency import RELATIVE_ERROR, exact_percentile_ns
     from ringlab.runs.run_directory import load_trace
 
     trace = load_trace(tmp_path / "run")
+    # The spacing is measured at the receiver, not planned: the median gap between the frames' arrivals
+    # at XDP (a noisy machine bunches them, so no planned figure is asserted).
+    gaps = np.diff(np.sort(trace.arrival_ns[trace.cpu >= 0]))
+    assert summary["arrivals"]["gap"]["p50_ns"] == pytest.approx(exact_percentile_ns(gaps, 0.5), rel=2 * RELATIVE_ERROR)
+    assert summary["arrivals"]["bursts"] == int(np.sum(gaps < 10_000))
     drops = int((trace.fate == DROPPED_FULL).sum())
     assert drops >= 1_530_000 // INTERVAL_NS - 16 - 5 and lasting_offset_slots(trace) == drops % 16
     report = cli("compare", str(tmp_path / "run"), "--sender", str(tmp_path / "sender"), "--out", str(tmp_path / "report"))
