@@ -2,7 +2,7 @@
 VENV := .venv/bin
 RESULTS := results
 
-.PHONY: setup demo test test-sim lint bench clean
+.PHONY: setup demo test test-sim soak lint bench clean
 
 setup:
 	bash scripts/setup.sh
@@ -46,6 +46,10 @@ test: setup
 # A quick loop while changing the simulator or the analysis: every test but the real-XDP ones.
 test-sim: setup
 	$(VENV)/python -m pytest -q -m "not hardware"
+
+# The real-XDP tests RUNS times in a row (default 5), with each test's failures counted.
+soak: setup
+	bash scripts/soak.sh $(or $(RUNS),5)
 
 lint: setup
 	$(VENV)/ruff check .

@@ -18,6 +18,14 @@ Importing ringlab is cheap: the names below load their modules on first use.
 """
 
 import importlib
+from pathlib import Path
+
+# From a checkout, with its root first on the path (Python started there), this folder is imported
+# and the backends sit beside it, not inside it: make them this package's subpackages, as the
+# install does (pyproject.toml maps sim/ to ringlab.sim, and so on).
+_CHECKOUT = Path(__file__).resolve().parent.parent
+if not Path(__file__).with_name("sim").is_dir() and (_CHECKOUT / "sim" / "backend.py").is_file():
+    __path__.append(str(_CHECKOUT))
 
 _API = {
     "load_scenario": "ringlab.scenario.scenario",
