@@ -145,6 +145,18 @@ class CpuEventTracer:
         events = events[events["ts_ns"] >= self.armed_ns]
         return events[np.argsort(events["ts_ns"], kind="stable")], count - kept
 
+    def recursion_misses(self) -> int | None:
+        """How many times the kernel skipped one of the probes because a BPF program was already
+        running on that CPU (an interrupt arriving inside a probe): events the log cannot hold.
+        Summed over the probes from their /proc/self/fdinfo; None where the kernel does not say."""
+        total, said = 0, False
+        for function in self.bpf.funcs.values():
+            with contextlib.suppress(OSError):
+                for line in Path(f"/proc/self/fdinfo/{function.fd}").read_text().splitlines():
+                    if line.startswith("recursion_misses:"):
+                        total, said = total + int(line.split()[1]), True
+        return total if said else None
+
     def __exit__(self, *exc) -> None:
         with signals_deferred():
             if self._map is not None:

@@ -81,6 +81,7 @@ def measure_noise(duration_ns: int, cpu: int, threshold_ns: int, loops: str = "n
         with PollerThread(poll, stop_box, cpu) as polling:
             record = polling.result()
         events, events_lost = tracer.events() if tracer is not None else (None, 0)
+        recursion_misses = tracer.recursion_misses() if tracer is not None else None
     if events is not None:
         from ringlab.hw.kernel_trace import irq_names
         from ringlab.hw.pause_sources import cpu_activity, name_pauses
@@ -91,7 +92,8 @@ def measure_noise(duration_ns: int, cpu: int, threshold_ns: int, loops: str = "n
         source = [NOT_TRACED] * len(record.pause_start_ns)
     steal_after = steal_ns(cpu)
     tracing = {"kernel_traced": events is not None, "kernel_events": 0 if events is None else int(len(events)),
-               "kernel_events_lost": int(events_lost), "pauses_lost": int(record.pauses_lost), "loops": loops,
+               "kernel_events_lost": int(events_lost), "kernel_probe_recursion_misses": recursion_misses,
+               "pauses_lost": int(record.pauses_lost), "loops": loops,
                "cpu_steal_ns": None if steal_before is None or steal_after is None else steal_after - steal_before}
     return NoiseProfile(cpu, duration_ns, started, record.pause_start_ns, record.pause_length_ns, source, threshold_ns,
                         machine_environment(cpu, []), tracing, events if keep_events else None)

