@@ -1,4 +1,5 @@
-"""Times with units: ``"1us"``, ``"67.5us"``, ``"2ms"`` in, integer nanoseconds out."""
+"""Times with units: ``"1us"``, ``"67.5us"``, ``"2ms"`` in, integer nanoseconds out. A bare whole
+number, in a file, a ``--set`` or an option (``5037000``, ``"5037000"``), is nanoseconds, everywhere."""
 
 import math
 import re
@@ -9,10 +10,12 @@ MAX_TIME_NS = 10**15  # any one time a scenario gives: 11.6 days, far within the
 
 NS_PER_UNIT = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 1_000_000_000}
 _TIME = re.compile(r"^\s*([0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?)\s*([a-zµ]+)\s*$")
+_BARE_NS = re.compile(r"^\s*([0-9]+)\s*$")
 
 
 def parse_time_ns(value, field: str, *, allow_zero: bool = True) -> int:
-    """Return ``value`` (a string with a unit, or an integer count of ns) as integer nanoseconds.
+    """Return ``value`` (a string with a unit, or a whole number of ns, bare or as a string) as
+    integer nanoseconds.
 
     Raises InputError naming ``field`` for a bad unit, a negative time, a fraction of a
     nanosecond, zero where ``allow_zero`` is false, or a time beyond MAX_TIME_NS.
@@ -21,12 +24,14 @@ def parse_time_ns(value, field: str, *, allow_zero: bool = True) -> int:
         raise InputError(field, f"expected a time such as '1us', got {value!r}")
     if isinstance(value, int):
         ns = value
+    elif isinstance(value, str) and _BARE_NS.match(value):
+        ns = int(value)
     elif isinstance(value, str):
         match = _TIME.match(value)
         if value.strip().startswith("-"):
             raise InputError(field, f"time must not be negative, got {value!r}")
         if not match:
-            raise InputError(field, f"expected a number with a unit (ns, us, ms, s), got {value!r}")
+            raise InputError(field, f"expected a number with a unit (ns, us, ms, s) or whole nanoseconds, got {value!r}")
         number, unit = match.groups()
         if unit not in NS_PER_UNIT:
             raise InputError(field, f"unknown time unit {unit!r} in {value!r} (use ns, us, ms, s)")
