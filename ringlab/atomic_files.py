@@ -143,9 +143,10 @@ def _umask() -> int:
 
 
 def write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically."""
+    """Write ``text`` to ``path`` atomically, as UTF-8; a path named in it with bytes that are not
+    UTF-8 (the surrogates Python decodes them to) is written back as those bytes."""
     with atomic_path(Path(path)) as tmp:
-        tmp.write_text(text)
+        tmp.write_text(text, encoding="utf-8", errors="surrogateescape")
 
 
 def write_json(path: Path, data) -> None:

@@ -4,6 +4,7 @@ one line. Bad input: one line naming the field and the problem, exit 2 (see ring
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import traceback
@@ -520,6 +521,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     """Run one command. ringlab's own errors end in one line and their exit status (see
     ringlab/errors.py); anything else is a bug, shown with its traceback."""
+    for stream in (sys.stdout, sys.stderr):  # a path whose name is not UTF-8 is printed as its own bytes
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.reconfigure(errors="surrogateescape")
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)

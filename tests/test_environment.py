@@ -116,6 +116,29 @@ def test_bad_places_are_one_line(tmp_path, capsys, argv):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "loop", "loop2", "sweep"]
 
 
+NOT_UTF8 = "out\udcff"  # how Python names a file whose name has the byte 0xff
+
+
+@pytest.mark.parametrize("argv", [
+    ["sim", EXAMPLE, "--set", "packets=2000", "--out", "{tmp}/" + NOT_UTF8],
+    ["sweep", SWEEP, "--quiet", "--workers", "1", "--out", "{tmp}/" + NOT_UTF8],
+    ["predict", EXAMPLE, "--noise", str(ROOT / "examples" / "pause-profile"), "--set", "interval=10us",
+     "--set", "packets=2000", "--out", "{tmp}/" + NOT_UTF8],
+])
+def test_an_out_whose_name_is_not_utf8_is_written_whole(tmp_path, argv):
+    def ringlab(*args):
+        return subprocess.run([sys.executable, "-m", "ringlab.cli", *(os.fsencode(a) for a in args)], capture_output=True,
+                              timeout=300)
+
+    result = ringlab(*(arg.replace("{tmp}", str(tmp_path)) for arg in argv))
+    assert result.returncode == 0, result.stderr
+    assert b"out\xff" in result.stdout  # the line that names it names its own bytes
+    assert os.listdir(os.fsencode(tmp_path)) == [b"out\xff"] and os.listdir(tmp_path / NOT_UTF8)
+    if argv[0] == "sweep":  # and the report made from it names it
+        assert ringlab("compare", str(tmp_path / NOT_UTF8), "--out", str(tmp_path / NOT_UTF8 / "report")).returncode == 0
+        assert b"out\xff" in (tmp_path / NOT_UTF8 / "report" / "report.md").read_bytes()
+
+
 def test_a_timeline_that_is_a_directory_is_one_line(tmp_path, capsys):
     assert main(["sim", EXAMPLE, "--out", str(tmp_path / "run"), "--set", "packets=2000"]) == 0
     (tmp_path / "run" / "timeline.png").mkdir()

@@ -52,7 +52,7 @@ def write_warnings_file(delivered_ids: np.ndarray, path) -> int:
     """Write the poller's warnings for reads of ``delivered_ids`` (in read order) to ``path``;
     return how many."""
     ids = np.ascontiguousarray(delivered_ids, np.int64)
-    count = _load().ringlab_write_warnings(ids.ctypes.data, len(ids), str(path).encode())
+    count = _load().ringlab_write_warnings(ids.ctypes.data, len(ids), os.fsencode(path))
     if count < 0:
         raise _write_error(path)
     return int(count)
@@ -64,7 +64,7 @@ def write_kept_warnings(warnings: Warnings, path) -> None:
     skipped = warnings.count - len(warnings.first) - len(warnings.last)
     note = f"# {skipped} warnings not kept here (ringlab sim --summary-only --warnings all keeps them all)\n"
     first, last = (np.ascontiguousarray(rows, np.int64).reshape(-1, 3) for rows in (warnings.first, warnings.last))
-    if _load().ringlab_write_kept_warnings(str(path).encode(), first.ctypes.data, len(first),
+    if _load().ringlab_write_kept_warnings(os.fsencode(path), first.ctypes.data, len(first),
                                            (note if skipped else "").encode(), last.ctypes.data, len(last)) != 0:
         raise _write_error(path)
 
@@ -74,7 +74,7 @@ def warning_stream(path: Path):
     """A C ``FILE *`` (as an address) open for writing at ``path``, for an engine to stream warning
     lines into; closed on exit, and an OSError if anything could not be written."""
     library = _load()
-    stream = library.ringlab_open(str(path).encode())
+    stream = library.ringlab_open(os.fsencode(path))
     if not stream:
         raise _write_error(path)
     try:
