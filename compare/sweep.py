@@ -7,6 +7,7 @@ a time in this process, since they share the machine's one testbed.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import shutil
@@ -98,9 +99,17 @@ def run_sweep(sweep: Sweep, out_dir, scheduler: str | None = None, workers: int 
     Returns counts: points in all, already finished (skipped), computed now.
     """
     out_dir = Path(out_dir)
+    created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
-    with sweep_lock(out_dir):
-        return _run_sweep(sweep, out_dir, scheduler, workers, progress, engine)
+    try:
+        with sweep_lock(out_dir):
+            return _run_sweep(sweep, out_dir, scheduler, workers, progress, engine)
+    except BaseException:
+        if created:  # a sweep refused before it wrote a point (an unreachable scheduler) leaves nothing
+            with contextlib.suppress(OSError):
+                (out_dir / LOCK_FILE).unlink()
+                out_dir.rmdir()
+        raise
 
 
 LOCK_FILE = ".ringlab-sweep.lock"

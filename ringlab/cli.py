@@ -367,7 +367,8 @@ def _add_sim_commands(commands) -> None:
     sweep.add_argument("sweep", type=Path, help="the sweep, a TOML file (see examples/sweeps/)")
     sweep.add_argument("--out", type=_out_path, required=True,
                        help="the sweep's directory: one run directory per point and table.csv")
-    sweep.add_argument("--scheduler", help="a Dask scheduler address: run simulation points on that cluster")
+    sweep.add_argument("--scheduler", help="a Dask scheduler address: run simulation points on that cluster (start one "
+                                           "with 'dask scheduler', and its workers with 'dask worker ADDRESS')")
     sweep.add_argument("--workers", type=int, default=None, help="local worker processes (default: one per core)")
     sweep.add_argument("--quiet", action="store_true", help="no progress bar")
     sweep.add_argument("--engine", choices=["fast", "simpy"], default="fast",
@@ -439,7 +440,8 @@ def _prediction_arguments(parser, repeats: int) -> None:
     parser.add_argument("--without", action="append", default=[], metavar="SOURCE",
                         help="predict without the pauses of this source, as the profile names it (repeatable)")
     parser.add_argument("--workers", type=int, default=None, help="local worker processes (default: one per core)")
-    parser.add_argument("--scheduler", help="a Dask scheduler address: run the repeats on that cluster")
+    parser.add_argument("--scheduler", help="a Dask scheduler address: run the repeats on that cluster (start one with "
+                                            "'dask scheduler', and its workers with 'dask worker ADDRESS')")
 
 
 def _add_hw_commands(commands) -> None:

@@ -181,12 +181,13 @@ def test_a_bad_sweep_file_is_refused_in_one_line(tmp_path, capsys, change):
     assert_one_line_refusal(cli(["sweep", str(path), "--out", str(tmp_path / "out")]), capsys.readouterr().err)
 
 
-def test_an_unreachable_scheduler_is_one_line(tmp_path, capsys):
+def test_an_unreachable_scheduler_is_one_line_and_leaves_nothing(tmp_path, capsys):
     path = tmp_path / "sweep.toml"
     path.write_text(tomli_w.dumps({"sweep": {"base": str(EXAMPLE), "set": {"packets": 100}, "vary": {"ring_slots": [4]}}}))
     for scheduler in ("nonsense", "tcp://127.0.0.1:9"):
         assert_one_line_refusal(cli(["sweep", str(path), "--out", str(tmp_path / "out"), "--scheduler", scheduler,
                                       "--quiet"]), capsys.readouterr().err)
+        assert not (tmp_path / "out").exists()
 
 
 def damage(run: Path, kind: str, data) -> None:
