@@ -38,7 +38,8 @@ def _series(points: list[CurvePoint], parameter: str) -> dict:
 def loss_curve_figure(points: list[CurvePoint], parameter: str, fitted: dict | None = None, title: str = "",
                       bands: dict | None = None):
     """Loss against ``parameter``: simulation as a line with its band, measurement as points with
-    error bars, on a log scale; below, the residual (measured − simulated) in standard errors.
+    error bars, on a log scale; below, where something was measured, the residual (measured −
+    simulated) in standard errors.
     With other varied parameters, one curve per combination of their values. ``fitted`` maps
     settings to the loss predicted with the fitted background stalls; ``bands`` maps settings to a
     prediction's band (``ringlab.compare.predict.Band``), drawn around its median."""
@@ -105,8 +106,11 @@ def loss_curve_figure(points: list[CurvePoint], parameter: str, fitted: dict | N
     top.set_title(title or f"Loss against {parameter}")
     top.grid(True, which="both", alpha=0.3)
     top.legend(fontsize="small")
-    if not bottom.lines[1:]:  # only the zero line: nothing measured
-        bottom.text(0.5, 0.5, "no measured points to compare", ha="center", va="center", transform=bottom.transAxes)
+    if not bottom.lines[1:]:  # only the zero line: nothing measured, so no residual panel
+        bottom.remove()
+        top.tick_params(labelbottom=True)
+        top.set_xlabel(label)
+        return figure
     bottom.set_ylabel("residual (s.e.)")
     bottom.set_xlabel(label)
     return figure

@@ -316,7 +316,7 @@ def _causes_lines(figures: dict) -> list[str]:
         lines += ["", "## Why the measured packets were dropped", "",
                   "Each dropped packet's cause, from its trace (`ringlab/analysis/attribution.py`): the poller pause during "
                   "or right after which the ring filled (injected, or background with its source), else a sender "
-                  "burst, the writer's misalignment, a poller too slow, or nothing found. Summed over repeats.", "",
+                  "burst, the writer's offset, a poller too slow, or nothing found. Summed over repeats.", "",
                   "| setting | " + " | ".join(causes) + " | replay: same fate |",
                   "| --- | " + " | ".join("---:" for _ in causes) + " | ---: |"]
         for setting, counts in figures["drops_by_cause"].items():

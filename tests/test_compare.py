@@ -175,12 +175,22 @@ def test_loss_curve_figure_has_both_backends_and_a_residual_panel(small_sweep, t
     assert all(p.stat().st_size > 1000 for p in paths)
 
 
+def test_loss_curve_figure_of_simulated_points_alone_has_no_residual_panel(small_sweep):
+    rows, varied = load_rows([small_sweep])
+    figure = plots.loss_curve_figure(aggregate(rows, varied), "interval")
+    (top,) = figure.axes
+    assert top.get_xlabel() == "interval (µs)" and top.get_yscale() == "log"
+
+
 def test_timeline_warning_and_stall_figures(tmp_path):
     scenario = scenario_from_dict({"packets": 3000, "writer": {"policy": "buggy"},
                                    "stalls": {"model": "scripted", "stalls": [["1ms", "40us"]]}})
     trace = run_fast(scenario).trace
     figure = plots.timelines_figure(trace, trace, 950_000, 1_200_000, "t")
-    assert len(figure.axes) == 4 and figure.axes[1].get_title().startswith("measured")
+    panels = [ax for ax in figure.axes if ax.get_label() != "<colorbar>"]
+    id_scales = [ax for ax in figure.axes if ax.get_label() == "<colorbar>"]
+    assert len(panels) == 4 and panels[1].get_title().startswith("measured")
+    assert [ax.get_ylabel() for ax in id_scales] == ["packet id in the slot"] * 2  # the colours of ids have a scale
     from ringlab.analysis.analysis import poller_warnings
     sizes = poller_warnings(trace.delivered_ids())[:, 0]
     figure = plots.warnings_figure(sizes, sizes[:10], "w")

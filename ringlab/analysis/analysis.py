@@ -129,7 +129,7 @@ def recovery_times_ns(trace: Trace, timeline: IndexTimeline | None = None) -> np
 
 
 def lasting_offset_slots(trace: Trace, timeline: IndexTimeline | None = None) -> int:
-    """The writer's misalignment at the end of the run: k of docs/model.md (0 when in order)."""
+    """The writer's offset at the end of the run: k of docs/model.md (0 when in order)."""
     timeline = timeline if timeline is not None else index_timeline(trace)
     return int(timeline.misalignment(trace.ring_slots)[-1]) if len(timeline.time_ns) else 0
 

@@ -10,6 +10,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.cm import ScalarMappable  # noqa: E402
+from matplotlib.colors import Normalize  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
 
 from ringlab.analysis.analysis import index_timeline, poller_warnings  # noqa: E402
 from ringlab.analysis.latency import latencies  # noqa: E402
@@ -21,6 +24,8 @@ from ringlab.trace.trace import DELIVERED, IN_RING, NOT_SET, Trace  # noqa: E402
 US = 1e3
 MAX_DRAWN = 20_000  # marks of one series beyond which a wide window is drawn decimated
 BINS = 2_000        # time bins of a decimated series (more than the figure has pixel columns)
+ID_COLOURS = plt.get_cmap("viridis")  # a slot's packet, by id
+STALL_COLOUR, PAUSE_COLOUR = "0.85", "navajowhite"  # shading: an injected stall, a pause of the machine's
 
 
 def decimated(time_ns: np.ndarray, values: np.ndarray, from_ns: int, to_ns: int) -> np.ndarray:
@@ -65,7 +70,8 @@ def draw_timeline(ax_slots, ax_index, trace: Trace, from_ns: int, to_ns: int, ti
     visible = (trace.decided_ns[held] < to_ns) & (until > from_ns)
     held, until = held[visible], until[visible]
     ids = trace.id[held]
-    colour = plt.get_cmap("viridis")((ids - ids.min()) / max(1, np.ptp(ids)) if len(ids) else ids)
+    id_scale = Normalize(ids.min(), max(ids.max(), ids.min() + 1)) if len(ids) else Normalize(0, 1)
+    colour = ID_COLOURS(id_scale(ids))
     pixel_ns = (to_ns - from_ns) / BINS
     for slot in range(n):
         mine = np.flatnonzero(trace.slot[held] == slot)
@@ -78,9 +84,9 @@ def draw_timeline(ax_slots, ax_index, trace: Trace, from_ns: int, to_ns: int, ti
     t_ns = timeline.time_ns[in_window]
     for ax, values, style in (
             (ax_slots, timeline.reader_index, dict(color="tab:red", lw=1.2, label="poller index r")),
-            (ax_slots, timeline.writer_index, dict(color="tab:orange", lw=0.8, ls="--", label="writer index w")),
+            (ax_slots, timeline.writer_index, dict(color="black", lw=0.8, ls="--", label="writer index w")),
             (ax_index, timeline.occupancy, dict(color="tab:blue", label="packets in ring")),
-            (ax_index, timeline.misalignment(n), dict(color="tab:purple", label="writer misalignment k"))):
+            (ax_index, timeline.misalignment(n), dict(color="tab:purple", label="writer's offset k (w - r - packets in ring, mod N)"))):
         drawn = decimated(t_ns, values[in_window], from_ns, to_ns)
         ax.step(t_ns[drawn] / US, values[in_window][drawn], where="post", **style)
     delivered = trace.delivered_ids()
@@ -94,10 +100,10 @@ def draw_timeline(ax_slots, ax_index, trace: Trace, from_ns: int, to_ns: int, ti
     for ax in (ax_slots, ax_index):
         for start, length in zip(trace.stall_start_ns, trace.stall_length_ns):
             if start < to_ns and start + length > from_ns:
-                ax.axvspan(start / US, (start + length) / US, color="0.85", zorder=0)
+                ax.axvspan(start / US, (start + length) / US, color=STALL_COLOUR, zorder=0)
         for start, length in zip(background.start_ns, background.length_ns):
             if start < to_ns and start + length > from_ns:
-                ax.axvspan(start / US, (start + length) / US, color="navajowhite", zorder=0)
+                ax.axvspan(start / US, (start + length) / US, color=PAUSE_COLOUR, zorder=0)
         ax.set_xlim(from_ns / US, to_ns / US)
     for start, length, source in zip(background.start_ns, background.length_ns, background.labels()):
         if start < to_ns and start + length > from_ns and length > (to_ns - from_ns) / 20:  # name the long ones
@@ -106,14 +112,20 @@ def draw_timeline(ax_slots, ax_index, trace: Trace, from_ns: int, to_ns: int, ti
                           va="center", fontsize="small", color="saddlebrown")
     ax_slots.set_ylim(-0.6, n - 0.1)
     ax_slots.set_ylabel("slot")
-    legend = "grey: poller stalled (injected); orange: the machine paused it; colour: packet id"
-    if len(held) > MAX_DRAWN or len(in_window) > MAX_DRAWN:
-        legend += "; decimated (extremes per time bin)"
-    ax_slots.set_title(f"{title}  ({legend})" if title else legend, fontsize="medium")
-    ax_slots.legend(loc="upper right", fontsize="x-small", ncol=3)
+    shading = [Patch(color=STALL_COLOUR, label="poller stalled (injected)"),
+               Patch(color=PAUSE_COLOUR, label="the machine paused it")]
+    note = " (decimated: extremes per time bin)" if len(held) > MAX_DRAWN or len(in_window) > MAX_DRAWN else ""
+    if title or note:
+        ax_slots.set_title(title + note, fontsize="medium")
+    # Legends and the id scale beside the panels, where they cover no data.
+    handles, _ = ax_slots.get_legend_handles_labels()
+    ax_slots.legend(handles=handles + shading, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="x-small")
+    colour_bar = plt.colorbar(ScalarMappable(id_scale, ID_COLOURS), ax=ax_slots, location="left", pad=0.01,
+                              fraction=0.03)
+    colour_bar.set_label("packet id in the slot", fontsize="small")
     ax_index.set_ylabel("slots")
     ax_index.set_xlabel("time since start of run (µs)")
-    ax_index.legend(loc="upper right", fontsize="x-small")
+    ax_index.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="x-small")
 
 
 def plot_run(trace: Trace, out_stem, from_ns: int | None = None, to_ns: int | None = None,
@@ -151,7 +163,7 @@ def draw_latency(ax, trace: Trace, from_ns: int, to_ns: int) -> None:
     ax.set_xlabel("time since start of run (µs)")
     ax.set_xlim(from_ns / US, to_ns / US)
     if ax.lines:
-        ax.legend(loc="upper right", fontsize="x-small")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="x-small")
 
 
 def save_figure(figure, stem: Path) -> list[Path]:
