@@ -155,7 +155,9 @@ def build_report(sweep_dirs, out_dir, fit: bool = True, family: str = "expon", f
                "replay_agreement": {_text(s): v for s, v in explanation.agreement_by_setting.items()} if explanation else {},
                "drops_by_cause": {_text(s): v for s, v in explanation.causes_by_setting.items()} if explanation else {},
                "background_by_source": explanation.background_by_source if explanation else {},
-               "background": None, "prediction": prediction_figures(explanation) if explanation else None,
+               "background": None,
+               "prediction": prediction_figures(explanation, {_row_dir(r).resolve() for r in measured_rows})
+               if explanation else None,
                "saved_by_source": saved_figures(explanation) if explanation else {}}
     for p in points:
         figures["points"].append({"backend": p.backend, "setting": dict(p.setting), "repeats": p.repeats,
@@ -241,9 +243,10 @@ def _draw_figures(out_dir: Path, rows, points, varied, comparisons, explanation,
     return images
 
 
-def prediction_figures(explanation: Explanation) -> dict | None:
+def prediction_figures(explanation: Explanation, trial_dirs=frozenset()) -> dict | None:
     """Per measured setting: the predicted band, each trial's loss and whether it fell inside;
-    and the coverage over every trial. None without a pause profile."""
+    the coverage over every trial; and how many of ``trial_dirs`` (the trials compared) the
+    profile was pooled from: a prediction from them is in sample. None without a pause profile."""
     if not explanation.predictions:
         return None
     settings, inside_all = {}, []
@@ -257,8 +260,10 @@ def prediction_figures(explanation: Explanation) -> dict | None:
                                                      if measured and prediction.loss_fraction.median > 0 else None),
                                     "latency": {k: v.to_dict() for k, v in prediction.latency.items()}}
     first = next(iter(explanation.predictions.values()))
+    pooled_from = {Path(run) for run in first.profile.get("origin", {}).get("runs", [])}
     return {"settings": settings, "coverage": float(np.mean(inside_all)) if inside_all else None,
-            "trials": len(inside_all), "level": first.level, "profile": first.profile}
+            "trials": len(inside_all), "level": first.level, "profile": first.profile,
+            "profile_from_these_trials": len(pooled_from & set(trial_dirs))}
 
 
 def saved_figures(explanation: Explanation) -> dict:
@@ -337,7 +342,13 @@ def _prediction_lines(figures: dict) -> list[str]:
     prediction = figures["prediction"]
     if prediction:
         level = 100 * prediction["level"]
-        lines += ["", "## Predicted before the trials", "",
+        in_sample = prediction.get("profile_from_these_trials", 0)
+        heading = (["", "## Predicted from a profile of these same trials (in sample)", "",
+                    f"The pause profile was pooled from {in_sample} of the trials below, so this checks the model's "
+                    "consistency, not its foresight. Out of sample (a profile of other trials, at other times), "
+                    "`benchmarks/prediction_coverage.py` measures the coverage: `docs/prediction.md`."]
+                   if in_sample else ["", "## Predicted before the trials"])
+        lines += [*heading, "",
                   f"Each setting predicted from the pause profile ({prediction['profile']['origin'].get('kind', '?')}, "
                   f"{prediction['profile']['pauses']} pauses in {prediction['profile']['duration_ns'] / 1e9:g} s): "
                   f"the median of the repeats and the band holding {level:g} % of them, against each trial.", "",

@@ -199,12 +199,19 @@ interval = ["20us", "30us"]
                  "--noise", str(tmp_path / "profile"))
     assert result.returncode == 0, result.stderr
     report = (tmp_path / "report-noise" / "report.md").read_text()
-    assert "## Predicted before the trials" in report and "Coverage: " in report
+    assert "## Predicted from a profile of these same trials (in sample)" in report and "Coverage: " in report
     prediction = json.loads((tmp_path / "report-noise" / "report.json").read_text())["prediction"]
+    assert prediction["profile_from_these_trials"] == 2
     assert set(prediction["settings"]) == {"interval = 20us", "interval = 30us"} and prediction["trials"] == 2
     for entry in prediction["settings"].values():
         band = entry["loss_fraction"]
         assert band["low"] <= band["median"] <= band["high"] and len(entry["inside"]) == 1
+    # a profile of other trials (the one shipped in examples/) predicts before the trials: out of sample
+    result = run("compare", str(tmp_path / "sweep"), "--out", str(tmp_path / "report-other"), "--no-fit",
+                 "--noise", str(ROOT / "examples" / "pause-profile"))
+    assert result.returncode == 0, result.stderr
+    assert "## Predicted before the trials" in (tmp_path / "report-other" / "report.md").read_text()
+    assert json.loads((tmp_path / "report-other" / "report.json").read_text())["prediction"]["profile_from_these_trials"] == 0
 
 
 @pytest.mark.parametrize("loops", ["native", "python"])
