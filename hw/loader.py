@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import mmap
+import os
 import shutil
+import struct
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,19 +48,22 @@ def mode_flags(mode: str) -> int:
 
 
 BPF_STATS = Path("/proc/sys/kernel/bpf_stats_enabled")
+SYS_BPF = 321  # x86_64
+BPF_ENABLE_STATS, BPF_STATS_RUN_TIME = 32, 0
 
 
-def enable_bpf_stats() -> str | None:
-    """Make the kernel count every BPF program's runs (for an independent count); the setting before."""
-    try:
-        before = BPF_STATS.read_text().strip()
-        BPF_STATS.write_text("1")
-        return before
-    except OSError:
-        return None
+def enable_run_statistics() -> int | None:
+    """Make the kernel count every BPF program's runs (for an independent count) for as long as the
+    returned descriptor is open: BPF_ENABLE_STATS, which changes no system setting and ends with this
+    process, however it ends. None where the kernel refuses."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    attr = ctypes.create_string_buffer(struct.pack("<I", BPF_STATS_RUN_TIME), 8)
+    fd = libc.syscall(SYS_BPF, BPF_ENABLE_STATS, attr, ctypes.sizeof(attr))
+    return fd if fd >= 0 else None
 
 
 def restore_bpf_stats(before: str) -> None:
+    """Put back the sysctl that trials of earlier ringlab versions set (their cleanup records it)."""
     with contextlib.suppress(OSError):
         BPF_STATS.write_text(before)
 
@@ -105,7 +111,7 @@ class AttachedWriter:
         self._maps: list[mmap.mmap] = []
         self.ring = None
         self.log = None
-        self._stats_before: str | None = None
+        self._statistics_fd: int | None = None
 
     def __enter__(self) -> AttachedWriter:
         from bcc import BPF
@@ -122,8 +128,7 @@ class AttachedWriter:
         function = self.bpf.load_func(b"xdp_ring_writer", BPF.XDP)
         state.record("xdp", self.iface, mode=self.mode)
         try:
-            self._stats_before = enable_bpf_stats()
-            state.record("xdp", self.iface, mode=self.mode, bpf_stats_before=self._stats_before)  # for a cleanup
+            self._statistics_fd = enable_run_statistics()
             flags = mode_flags(self.mode) | (0 if self.force else BPF.XDP_FLAGS_UPDATE_IF_NOEXIST)
             try:
                 with quiet_stderr():  # libbcc prints the kernel's refusal itself
@@ -196,7 +201,7 @@ class AttachedWriter:
                     detach(self.iface)
                 self.bpf.cleanup()
                 self.bpf = None
-            if self._stats_before is not None:
-                restore_bpf_stats(self._stats_before)
-                self._stats_before = None
+            if self._statistics_fd is not None:
+                os.close(self._statistics_fd)
+                self._statistics_fd = None
             state.forget("xdp", self.iface)
