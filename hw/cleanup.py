@@ -1,5 +1,6 @@
-"""Remove what a killed hardware run left behind: attached XDP programs, the testbed, and the
-temporary directories of trials and senders (named with their process id)."""
+"""Remove what a killed hardware run left behind: attached XDP programs, the testbed, the
+temporary directories of trials and senders, and private ftrace instances (each named with its
+process id)."""
 
 from __future__ import annotations
 
@@ -33,7 +34,9 @@ def cleanup_stale(everything: bool = False) -> list[str]:
         removed.append(f"removed the testbed {testbed.NETNS}" + (f" (left by pid {owner['pid']})" if owner else ""))
     elif owner is not None and not kept:
         state.forget("testbed", testbed.NETNS)
-    return removed + remove_left_directories(everything)
+    from ringlab.hw.ftrace import remove_stale_instances
+
+    return removed + remove_left_directories(everything) + remove_stale_instances()
 
 
 def remove_left_directories(everything: bool = False) -> list[str]:

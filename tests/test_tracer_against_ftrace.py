@@ -82,3 +82,15 @@ def test_the_instance_is_removed_when_the_block_fails():
         assert list((TRACEFS / "instances").glob(f"{INSTANCE_PREFIX}*"))
         raise RuntimeError("the block failed")
     assert_no_instance_left()
+
+
+def test_an_instance_a_killed_process_left_is_removed_by_the_next_cleanup():
+    import subprocess
+    import sys
+
+    left = TRACEFS / "instances" / f"{INSTANCE_PREFIX}{2**22 + 1}"  # above any pid this kernel hands out
+    left.mkdir()
+    result = subprocess.run([sys.executable, "-m", "ringlab.cli", "hw", "cleanup"], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0 and left.name in result.stdout + result.stderr
+    assert_no_instance_left()
