@@ -23,15 +23,11 @@ def pool_runs(run_dirs) -> PauseProfile:
         trace, summary = load_run(run_dir)
         run_threshold = _threshold_of(summary, run_dir)
         threshold = max(threshold, run_threshold)
-        pauses = trace.pauses
-        # a trial's first pause can begin before its clock's zero: the segment keeps the part inside it
-        start = np.maximum(pauses.start_ns, 0)
-        length = pauses.end_ns - start
-        background = (pauses.kind == BACKGROUND) & (length > 0)
-        segments.append(np.full(int(background.sum()), index))
-        starts.append(start[background])
-        lengths.append(length[background])
-        labels.extend(pauses.labels()[background].tolist())
+        start, length, label = background_pauses_inside(trace)
+        segments.append(np.full(len(start), index))
+        starts.append(start)
+        lengths.append(length)
+        labels.extend(label.tolist())
         durations.append(trace.end_ns)
         names.append(str(Path(run_dir).resolve()))
         if summary["backend"] == "hw":
@@ -43,6 +39,16 @@ def pool_runs(run_dirs) -> PauseProfile:
                                   {"kind": "pooled from runs", "runs": names})
     check_profile(profile, "--from")
     return profile
+
+
+def background_pauses_inside(trace) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A run's background pauses as a profile segment holds them: start, length and label, each cut
+    to the run (a trial's first pause can begin before its clock's zero: the part inside is kept)."""
+    pauses = trace.pauses
+    start = np.maximum(pauses.start_ns, 0)
+    length = pauses.end_ns - start
+    background = (pauses.kind == BACKGROUND) & (length > 0)
+    return start[background], length[background], pauses.labels()[background]
 
 
 def latency_body(trace, threshold_ns: int) -> np.ndarray:

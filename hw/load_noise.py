@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ringlab.compare.pooling import latency_body
+from ringlab.compare.pooling import background_pauses_inside, latency_body
 from ringlab.errors import InputError
 from ringlab.runs.runner import run
 from ringlab.scenario.scenario import Scenario
 from ringlab.trace.pause_profile import PauseProfile, profile_from_pauses
-from ringlab.trace.pauses import BACKGROUND
 
 
 def measure_under_load(scenario: Scenario, duration_ns: int) -> PauseProfile:
@@ -23,10 +22,8 @@ def measure_under_load(scenario: Scenario, duration_ns: int) -> PauseProfile:
     quiet = scenario.with_values({"packets": int(packets), "stalls": {"model": "none"},
                                   "name": f"{scenario.name}-load"})
     trace = run(quiet, "hw").trace
-    pauses = trace.pauses
-    background = pauses.kind == BACKGROUND
-    return profile_from_pauses(np.zeros(int(background.sum()), np.int64), pauses.start_ns[background],
-                               pauses.length_ns[background], pauses.labels()[background], [trace.end_ns],
+    start, length, label = background_pauses_inside(trace)
+    return profile_from_pauses(np.zeros(len(start), np.int64), start, length, label, [trace.end_ns],
                                scenario.hw.pause_threshold_ns, latency_body(trace, scenario.hw.pause_threshold_ns),
                                {"kind": "measured under the trial's own load", "scenario": scenario.name,
                                 "interval_ns": scenario.interval_ns, "packets": int(packets),

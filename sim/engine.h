@@ -1,5 +1,5 @@
 /* The fast engine's interface: every constant and structure that sim/fast_engine.c and
- * sim/fast_engine.py share. tests/test_engine_header.py holds each one equal to its Python
+ * sim/fast_engine.py share. tests/test_layout.py (with tests/c/engine_layout.c) holds each one equal to its Python
  * counterpart (the policies to ringlab/scenario/scenario.py, the fates to ringlab/trace/trace.py,
  * the drop causes to ringlab/analysis/attribution.py, the latency buckets to
  * ringlab/analysis/latency.py), and the structures to the ctypes ones in sim/fast_engine.py. */

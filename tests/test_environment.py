@@ -22,7 +22,7 @@ from tests.helpers import start_signallable
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = str(ROOT / "examples" / "buggy-one-stall.toml")
 SWEEP = str(ROOT / "examples" / "sweeps" / "interval.toml")
-as_root = pytest.mark.skipif(os.geteuid() != 0, reason="mounts a small filesystem: needs root")
+as_root = pytest.mark.usefixtures("root")  # mounts a small filesystem
 
 
 @contextmanager

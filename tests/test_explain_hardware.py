@@ -18,7 +18,6 @@ from ringlab.analysis.attribution import CAUSE_NAMES, attribute_drops
 from ringlab.scenario.scenario import WRITER_POLICIES, scenario_from_dict
 from ringlab.scenario.stalls import EmpiricalStalls, StallSchedule
 from ringlab.trace.pauses import BACKGROUND, INJECTED
-from tests.hardware import clean_hardware  # noqa: F401 (a fixture the tests use by name)
 
 pytestmark = [pytest.mark.hardware, pytest.mark.usefixtures("clean_hardware")]
 ROOT = Path(__file__).resolve().parent.parent
@@ -179,6 +178,6 @@ def test_a_real_trial_reports_latencies_within_reach_of_the_pollers_loop():
     latency = summary.latency
     assert latency["count"] == summary.delivered > 10_000  # every read has its latency; enough for a median
     assert 0 < latency["p50_ns"] < 2_000, latency
-    assert latency["p99_99_ns"] >= 150_000  # the 200 us stall's packets waited up to its length
+    assert latency["max_ns"] >= 150_000  # the first packet of the 200 us stall waited nearly all of it
     delays = result.send_to_xdp_ns()
     assert len(delays) == int((result.trace.cpu >= 0).sum()) and np.median(delays) > 0

@@ -17,7 +17,6 @@ import pytest
 from ringlab.analysis.analysis import index_timeline, lasting_offset_slots, summarize
 from ringlab.scenario.scenario import scenario_from_dict
 from ringlab.trace.trace import DROPPED_FULL, late_mask
-from tests.hardware import clean_hardware  # noqa: F401 (a fixture the tests use by name)
 from tests.helpers import start_signallable
 
 pytestmark = [pytest.mark.hardware, pytest.mark.usefixtures("clean_hardware")]

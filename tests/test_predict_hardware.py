@@ -21,7 +21,6 @@ from ringlab.hw.load_noise import measure_under_load
 from ringlab.hw.noise import measure_noise
 from ringlab.runs.runner import run
 from ringlab.scenario.scenario import load_scenario
-from tests.hardware import clean_hardware  # noqa: F401 (a fixture the tests use by name)
 
 ROOT = Path(__file__).resolve().parent.parent
 

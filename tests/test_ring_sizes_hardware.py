@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 from ringlab.compare.replay import agreement, replay
 from ringlab.hw.loader import MAX_XDP_RING_SLOTS
 from ringlab.scenario.scenario import WRITER_POLICIES, scenario_from_dict
-from tests.hardware import clean_hardware  # noqa: F401 (a fixture the tests use by name)
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -11,7 +11,6 @@ from ringlab.hw.ftrace import INSTANCE_PREFIX, FtraceInstance, as_ringlab_log, m
 from ringlab.hw.kernel_trace import TRACEFS, irq_names
 from ringlab.hw.pause_sources import NO_KERNEL_EVENT, cpu_activity, name_pauses
 from ringlab.scenario.scenario import scenario_from_dict
-from tests.hardware import clean_hardware  # noqa: F401 (a fixture the tests use by name)
 
 pytestmark = [pytest.mark.hardware, pytest.mark.usefixtures("clean_hardware")]
 POLLER_CPU = 0
