@@ -7,10 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ringlab.analysis.latency import latencies
+from ringlab.analysis.profile_segment import background_pauses_inside, latency_body
 from ringlab.runs.run_directory import load_run
 from ringlab.trace.pause_profile import PauseProfile, check_profile, profile_from_pauses, subsample
-from ringlab.trace.pauses import BACKGROUND
 
 
 def pool_runs(run_dirs) -> PauseProfile:
@@ -39,22 +38,6 @@ def pool_runs(run_dirs) -> PauseProfile:
                                   {"kind": "pooled from runs", "runs": names})
     check_profile(profile, "--from")
     return profile
-
-
-def background_pauses_inside(trace) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A run's background pauses as a profile segment holds them: start, length and label, each cut
-    to the run (a trial's first pause can begin before its clock's zero: the part inside is kept)."""
-    pauses = trace.pauses
-    start = np.maximum(pauses.start_ns, 0)
-    length = pauses.end_ns - start
-    background = (pauses.kind == BACKGROUND) & (length > 0)
-    return start[background], length[background], pauses.labels()[background]
-
-
-def latency_body(trace, threshold_ns: int) -> np.ndarray:
-    """The measured latencies of the reads no pause delayed (those below the pause threshold)."""
-    read = latencies(trace).latency_ns
-    return read[read < threshold_ns]
 
 
 def _threshold_of(summary: dict, run_dir) -> int:

@@ -32,6 +32,7 @@ from ringlab.runs.runner import run
 from ringlab.scenario.plan import RunPlan, draw_plan
 from ringlab.scenario.scenario import Scenario
 from ringlab.scenario.stalls import StallSchedule
+from ringlab.sim.fast_engine import load_engine
 from ringlab.trace.pause_profile import PauseProfile, load_profile
 from ringlab.trace.pauses import BACKGROUND, INJECTED, INJECTED_SOURCE, Pauses
 
@@ -225,7 +226,7 @@ def predict(scenario: Scenario, profile_ref, repeats: int = 100, level: float = 
     profile.check_sources(without)
     results = []
     for done in run_batches(simulate_repeats, list(range(repeats)), workers=workers, scheduler=scheduler,
-                            scenario=scenario, profile_ref=profile_ref, without=without):
+                            prepare=load_engine, scenario=scenario, profile_ref=profile_ref, without=without):
         results.extend(done)
     return summarize_repeats(scenario.name, results, level, profile, without)
 

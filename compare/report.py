@@ -19,7 +19,7 @@ from ringlab.compare.curves import aggregate, goodness_of_fit, load_rows, pair, 
 from ringlab.compare.explain import Explanation, explain
 from ringlab.compare.fit import BackgroundFit, MeasuredPoint, fit_background
 from ringlab.compare.remedies import remedy
-from ringlab.compare.sweep import POINTS_DIR
+from ringlab.compare.sweep_file import POINTS_DIR
 from ringlab.errors import InputError
 from ringlab.runs.run_directory import check_output_path, load_summary, load_trace
 from ringlab.runs.runner import run

@@ -17,18 +17,13 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ringlab.atomic_files import staged_directory
-from ringlab.compare.sweep_file import Sweep, SweepPoint
+from ringlab.compare.sweep_file import POINTS_DIR, Sweep, SweepPoint, point_dir
 from ringlab.compare.table import TABLE_FILE, write_table
 from ringlab.compare.workers import run_batches
 from ringlab.errors import HardwareError, InputError
 from ringlab.runs.run_directory import is_complete, write_run_files
 from ringlab.runs.runner import run
-
-POINTS_DIR = "points"
-
-
-def point_dir(out_dir: Path, point: SweepPoint) -> Path:
-    return Path(out_dir) / POINTS_DIR / point.key
+from ringlab.sim.fast_engine import load_engine
 
 
 def run_point(point: SweepPoint, out_dir: str, keep_trace: bool, engine: str = "fast") -> str:
@@ -141,7 +136,8 @@ def _run_sweep(sweep: Sweep, out_dir: Path, scheduler, workers, progress, engine
     hw_points = [p for p in missing if p.backend == "hw"]
     bar = tqdm(total=len(sweep.points), initial=skipped, desc=sweep.name, unit="point", disable=not progress)
     try:
-        for done in run_batches(run_points, sim_points, workers=workers, scheduler=scheduler, out_dir=str(out_dir),
+        for done in run_batches(run_points, sim_points, workers=workers, scheduler=scheduler, prepare=load_engine,
+                                out_dir=str(out_dir),
                                 keep_trace=sweep.keep_traces, engine=engine):
             bar.update(len(done))
         for point in hw_points:

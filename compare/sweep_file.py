@@ -143,3 +143,11 @@ def _combinations(vary: dict, mode, runs_each: int) -> list[tuple]:
         raise InputError("sweep", f"{count * runs_each} points ({count} combinations x repeats x backends), more "
                                   f"than {MAX_POINTS}")
     return list(itertools.product(*vary.values())) if mode == "grid" else list(zip(*vary.values()))
+
+
+POINTS_DIR = "points"
+
+
+def point_dir(out_dir, point: SweepPoint) -> Path:
+    """Where a point's run directory lives in a sweep's output."""
+    return Path(out_dir) / POINTS_DIR / point.key

@@ -22,7 +22,7 @@ FIGURES = ("packets", "delivered", "dropped_full", "in_ring", "lost_before_ring"
 
 def table_rows(sweep, out_dir) -> list[dict]:
     """Rows in the sweep's point order: backend, repeat, seed, the varied parameters, the figures."""
-    from ringlab.compare.sweep import point_dir
+    from ringlab.compare.sweep_file import point_dir
 
     rows = []
     for point in sweep.points:

@@ -21,11 +21,11 @@ def batches(items: list, workers: int) -> list[list]:
 
 
 def run_batches(function: Callable, items: list, workers: int | None = None, scheduler: str | None = None,
-                **arguments) -> Iterator:
+                prepare: Callable[[], object] | None = None, **arguments) -> Iterator:
     """Call ``function(batch, **arguments)`` on batches of ``items`` and yield each result as it
     comes: on the Dask scheduler at ``scheduler``, in this process (``workers=1``), or in local
-    worker processes (default: one per core). The fast engine is loaded before the workers fork,
-    so that none builds or loads it again."""
+    worker processes (default: one per core). ``prepare`` runs once before the workers fork (the
+    caller's way to load the fast engine, so that no worker builds or loads it again)."""
     if not items:
         return
     if scheduler:
@@ -38,9 +38,8 @@ def run_batches(function: Callable, items: list, workers: int | None = None, sch
         for batch in batches(items, 1):
             yield function(batch, **arguments)
         return
-    from ringlab.sim.fast_engine import load_engine
-
-    load_engine()
+    if prepare is not None:
+        prepare()
     with ProcessPoolExecutor(max_workers=workers) as pool:
         futures = [pool.submit(function, batch, **arguments) for batch in batches(items, workers)]
         for future in as_completed(futures):

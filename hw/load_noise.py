@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ringlab.compare.pooling import background_pauses_inside, latency_body
+from ringlab.analysis.profile_segment import background_pauses_inside, latency_body
 from ringlab.errors import InputError
 from ringlab.runs.runner import run
 from ringlab.scenario.scenario import Scenario
