@@ -13,7 +13,7 @@ import platform
 import numpy as np
 
 from ringlab.analysis.analysis import summarize
-from ringlab.hw.trial import run_trial
+from ringlab.hw.trial.run import run_trial
 from ringlab.scenario.scenario import WRITER_POLICIES, scenario_from_dict
 
 INTERVALS_US = (50, 30, 20, 15, 10, 7, 5, 3, 2, 1.5, 1)

@@ -44,7 +44,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=None, help="default: one per core")
     args = parser.parse_args()
     import ringlab
-    from ringlab.compare.predict import predict
+    from ringlab.compare.model.predict import predict
     from ringlab.scenario.stalls import EmpiricalStalls
     from ringlab.trace.pause_profile import load_profile
 

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ringlab.compare.pooling import pool_runs
-from ringlab.compare.predict import predict
-from ringlab.compare.size import size_ring
+from ringlab.compare.model.pooling import pool_runs
+from ringlab.compare.model.predict import predict
+from ringlab.compare.model.size import size_ring
 from ringlab.runs.run_directory import run_into_directory
 from ringlab.scenario.scenario import scenario_from_dict
 

@@ -13,8 +13,8 @@ import platform
 
 import numpy as np
 
-from ringlab.compare.replay import agreement, replay
-from ringlab.hw.trial import run_trial
+from ringlab.compare.model.replay import agreement, replay
+from ringlab.hw.trial.run import run_trial
 from ringlab.scenario.scenario import WRITER_POLICIES, scenario_from_dict
 
 

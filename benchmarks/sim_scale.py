@@ -185,7 +185,7 @@ def sweep_file(work: Path) -> Path:
 
 
 def timed_sweep(sweep, out: Path, **options) -> float:
-    from ringlab.compare.sweep import run_sweep
+    from ringlab.compare.sweeps.sweep import run_sweep
 
     shutil.rmtree(out, ignore_errors=True)
     began = time.perf_counter()
@@ -194,7 +194,7 @@ def timed_sweep(sweep, out: Path, **options) -> float:
 
 
 def sweeps(repeats: int, work: Path, dask: bool) -> None:
-    from ringlab.compare.sweep_file import load_sweep
+    from ringlab.compare.sweeps.sweep_file import load_sweep
     from ringlab.sim.fast_engine import run_fast
 
     sweep = load_sweep(sweep_file(work))

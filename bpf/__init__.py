@@ -1,4 +1,4 @@
-"""The XDP program's C source, compiled by BCC at load time (see :mod:`ringlab.hw.loader`), and the
+"""The XDP program's C source, compiled by BCC at load time (see :mod:`ringlab.hw.machine.loader`), and the
 header that defines the wire and map formats it shares with the native hot loops."""
 
 from pathlib import Path

@@ -2,9 +2,9 @@
  * task running on it, as the kernel's osnoise tracer counts them: context switches, device
  * interrupts, softirqs, the local APIC's vectors (the timer, IPIs), the functions IPIs run, NMIs, and
  * the execs that rename a task while it runs. A trial runs it on
- * the poller's CPU, and ringlab.hw.pause_sources names the source of each pause of the poller.
+ * the poller's CPU, and ringlab.hw.kernel.pause_sources names the source of each pause of the poller.
  *
- * Compile-time parameters (set by hw/kernel_trace.py with -D):
+ * Compile-time parameters (set by hw/kernel/tracer.py with -D):
  *   TARGET_CPU     the CPU to watch
  *   LOG_EVENTS     entries of the event log (events past it are counted, not logged)
  *   HAVE_csd       the kernel has the csd tracepoints (the functions that IPIs run)
@@ -100,7 +100,7 @@ TRACEPOINT_PROBE(csd, csd_function_exit) {
 #endif
 
 /* The local APIC's vectors: the timer tick and the inter-processor interrupts. These are plain
- * functions, attached one by one by hw/kernel_trace.py: the kernel refuses BPF on some of
+ * functions, attached one by one by hw/kernel/tracer.py: the kernel refuses BPF on some of
  * these tracepoints (irq_work_exit here), and a refusal must not stop the others. */
 #define VECTOR_PROBES(name, which)                                  \
     int vector_entry_##name(void *ctx) {                            \

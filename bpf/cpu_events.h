@@ -1,5 +1,5 @@
 /* The event log of bpf/cpu_events.c: one record per kernel event on the watched CPU.
- * hw/kernel_trace.py mirrors it as a NumPy dtype (tests/test_wire.py checks the two). */
+ * hw/kernel/tracer.py mirrors it as a NumPy dtype (tests/test_wire.py checks the two). */
 #ifndef RINGLAB_CPU_EVENTS_H
 #define RINGLAB_CPU_EVENTS_H
 

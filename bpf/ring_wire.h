@@ -2,7 +2,7 @@
  * the frame's constants, both payload layouts, the per-packet log entry and the counters.
  *
  * Included by the XDP program (bpf/ring_writer.c, compiled by BCC) and by the native hot loops
- * (hw/hot_loops.c, compiled by gcc); hw/wire.py holds the same layouts as NumPy dtypes,
+ * (hw/trial/hot_loops.c, compiled by gcc); hw/machine/wire.py holds the same layouts as NumPy dtypes,
  * and tests/test_wire.py fails if the two drift apart. docs/model.md describes the formats.
  */
 #ifndef RINGLAB_RING_WIRE_H

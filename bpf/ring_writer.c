@@ -1,6 +1,6 @@
 /* ringlab's XDP writer: hands pingpong payloads to a userspace poller through a map ring.
  *
- * Compile-time parameters (set by hw/loader.py with -D):
+ * Compile-time parameters (set by hw/machine/loader.py with -D):
  *   RING_SLOTS      N, the number of payload slots
  *   LOG_SLOTS       entries of the per-packet log (ids >= LOG_SLOTS are counted, not logged)
  *   POLICY_BUGGY | POLICY_FIXED | POLICY_LOCKED   the write-index discipline

@@ -1,2 +1,3 @@
-"""Comparison: sweeps over both backends, loss curves with error bars, their alignment, a fit of
-the stalls nobody injected, and the plots and report people put in their papers."""
+"""Simulated and measured side by side, in three rooms: many runs (``sweeps``), the comparison and
+its report (``report``), and the model of the machine that replays, predicts and sizes (``model``).
+It sits above both backends; neither imports it."""

@@ -19,8 +19,8 @@ class RealXdp:
     engines = ("xdp",)
 
     def run(self, scenario: Scenario, request: RunRequest) -> RunResult:
-        from ringlab.hw.loader import check_ring_loadable
-        from ringlab.hw.trial import run_trial
+        from ringlab.hw.machine.loader import check_ring_loadable
+        from ringlab.hw.trial.run import run_trial
 
         check_ring_loadable(scenario.ring_slots)
         check_fits(scenario, "xdp", True)

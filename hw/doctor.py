@@ -66,7 +66,7 @@ def check_veth() -> Check:
 
 def check_tracefs() -> Check:
     """tracefs mounted, as BCC's tracepoint probes need (a trial mounts it if it can)."""
-    from ringlab.hw.kernel_trace import TRACEFS, ensure_tracefs, tracefs_mounted
+    from ringlab.hw.kernel.tracer import TRACEFS, ensure_tracefs, tracefs_mounted
 
     fix = f"mount -t tracefs nodev {TRACEFS} (make setup and every trial do)"
     if not tracefs_mounted():
@@ -83,8 +83,8 @@ def check_native_xdp(iface: str) -> Check:
     remove it (some drivers reset their queues when a program comes or goes)."""
     from bcc import BPF
 
-    from ringlab.hw import iplink
-    from ringlab.hw.libbcc import quiet_stderr
+    from ringlab.hw.machine import iplink
+    from ringlab.hw.machine.libbcc import quiet_stderr
 
     name = f"native XDP on {iface}"
     if iplink.link(iface) is None:

@@ -136,7 +136,7 @@ def cmd_hw_trial(args) -> int:
 
 
 def cmd_replay(args) -> int:
-    from ringlab.compare.replay import replay_into_directory
+    from ringlab.compare.model.replay import replay_into_directory
     from ringlab.runs.run_directory import REPLAY_FILE
 
     result, agreed = replay_into_directory(args.run, args.out, engine=args.engine, costs=args.costs,
@@ -147,7 +147,7 @@ def cmd_replay(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    from ringlab.compare.predict import predict, write_prediction
+    from ringlab.compare.model.predict import predict, write_prediction
     from ringlab.runs.run_directory import check_output_path
     from ringlab.scenario.scenario import load_scenario
 
@@ -162,7 +162,7 @@ def cmd_predict(args) -> int:
 
 def cmd_size(args) -> int:
     from ringlab.atomic_files import write_json
-    from ringlab.compare.size import SIZE_FILE, size_ring
+    from ringlab.compare.model.size import SIZE_FILE, size_ring
     from ringlab.runs.run_directory import check_output_path
     from ringlab.scenario.scenario import load_scenario
 
@@ -183,7 +183,7 @@ def cmd_size(args) -> int:
 
 
 def cmd_hw_testbed(args) -> int:
-    from ringlab.hw import testbed
+    from ringlab.hw.machine import testbed
 
     if args.action == "up":
         if testbed.exists():
@@ -198,7 +198,7 @@ def cmd_hw_testbed(args) -> int:
 
 
 def cmd_hw_cleanup(args) -> int:
-    from ringlab.hw.cleanup import cleanup_stale
+    from ringlab.hw.trial.cleanup import cleanup_stale
 
     removed = cleanup_stale(everything=True)
     print("\n".join(removed) if removed else "nothing to clean up")
@@ -217,7 +217,7 @@ def cmd_hw_doctor(args) -> int:
 def cmd_hw_noise(args) -> int:
     if args.from_runs or args.load is not None:
         return _pooled_or_loaded_noise(args)
-    from ringlab.hw.noise import measure_noise, write_noise_profile
+    from ringlab.hw.trial.noise import measure_noise, write_noise_profile
     from ringlab.runs.run_directory import check_output_path
 
     check_output_path(args.out)
@@ -241,11 +241,11 @@ def _pooled_or_loaded_noise(args) -> int:
         raise InputError("--from", "goes without --load: pool earlier runs, or measure under a scenario's load")
     check_output_path(args.out)
     if args.from_runs:
-        from ringlab.compare.pooling import pool_runs
+        from ringlab.compare.model.pooling import pool_runs
 
         profile = pool_runs(args.from_runs)
     else:
-        from ringlab.hw.load_noise import measure_under_load
+        from ringlab.hw.trial.load_noise import measure_under_load
         from ringlab.scenario.scenario import load_scenario
 
         profile = measure_under_load(load_scenario(args.load, args.overrides), args.duration_ns)
@@ -259,7 +259,7 @@ def _pooled_or_loaded_noise(args) -> int:
 
 
 def cmd_hw_send(args) -> int:
-    from ringlab.hw.remote_send import send_to_host
+    from ringlab.hw.trial.remote_send import send_to_host
     from ringlab.scenario.scenario import load_scenario
 
     scenario = load_scenario(args.scenario, args.overrides)
@@ -272,7 +272,7 @@ def cmd_hw_send(args) -> int:
 
 
 def cmd_sweep(args) -> int:
-    from ringlab.compare.sweep import run_sweep_file
+    from ringlab.compare.sweeps.sweep import run_sweep_file
 
     counts = run_sweep_file(args.sweep, args.out, scheduler=args.scheduler, workers=args.workers,
                             progress=not args.quiet, engine=args.engine)
@@ -283,7 +283,7 @@ def cmd_sweep(args) -> int:
 
 def cmd_compare(args) -> int:
     if args.sender is not None:
-        from ringlab.compare.two_hosts import write_two_host_report
+        from ringlab.compare.report.two_hosts import write_two_host_report
 
         if len(args.sweeps) != 1:
             raise InputError("--sender", "goes with one receiver's run directory ('ringlab hw trial --iface ... --out')")
@@ -294,7 +294,7 @@ def cmd_compare(args) -> int:
         print(f"report: {out_dir / 'report.md'}; {figures['sent']} frames sent, {figures['seen_by_xdp']} seen by "
               f"the XDP program")
         return 0
-    from ringlab.compare.report import build_report
+    from ringlab.compare.report.compose import build_report
 
     figures = build_report(args.sweeps, args.out, fit=not args.no_fit, family=args.family, noise_dir=args.noise)
     if figures["fit"] is None and args.family != "expon":

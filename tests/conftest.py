@@ -35,7 +35,7 @@ def clean_hardware():
     ready, reason = _hardware_ready()
     if not ready:
         skip_or_fail(f"real XDP cannot run here: {reason}")
-    from ringlab.hw import iplink, testbed
+    from ringlab.hw.machine import iplink, testbed
 
     yield
     assert not testbed.exists(), "a test left the testbed behind"

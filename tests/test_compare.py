@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from ringlab.cli import main
-from ringlab.compare import plots
-from ringlab.compare.curves import aggregate, goodness_of_fit, load_rows
-from ringlab.compare.fit import MeasuredPoint, background_spec, fit_background, predicted_loss
-from ringlab.compare.sweep import run_sweep
-from ringlab.compare.sweep_file import load_sweep
+from ringlab.compare.report import plots
+from ringlab.compare.report.curves import aggregate, goodness_of_fit, load_rows
+from ringlab.compare.report.fit import MeasuredPoint, background_spec, fit_background, predicted_loss
+from ringlab.compare.sweeps.sweep import run_sweep
+from ringlab.compare.sweeps.sweep_file import load_sweep
 from ringlab.scenario.scenario import scenario_from_dict
 from ringlab.sim.fast_engine import run_fast
 

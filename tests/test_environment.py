@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from ringlab.cli import main
-from ringlab.compare.sweep import sweep_lock
+from ringlab.compare.sweeps.sweep import sweep_lock
 from ringlab.runs.run_directory import load_run
 from tests.helpers import start_signallable
 
@@ -273,7 +273,7 @@ def test_two_runs_into_one_directory_at_once_leave_one_of_them_whole(tmp_path):
 
 
 def test_the_temporary_directories_of_killed_trials_are_removed_by_the_next(tmp_path):
-    from ringlab.hw.cleanup import remove_left_directories
+    from ringlab.hw.trial.cleanup import remove_left_directories
 
     dead = subprocess.Popen(["true"])
     dead.wait()

@@ -33,7 +33,7 @@ def scenario(policy="fixed", packets=30_000, stalls=(("100ms", "1.5ms"),), **fie
 
 def test_a_trial_records_its_injected_stalls_as_executed_and_the_background_pauses():
     from ringlab.analysis.analysis import summarize
-    from ringlab.hw.trial import run_trial
+    from ringlab.hw.trial.run import run_trial
 
     stalls = (("100ms", "1.5ms"), ("300ms", "700us"))
     result = run_trial(scenario(stalls=stalls))
@@ -65,7 +65,7 @@ def test_a_trial_records_its_injected_stalls_as_executed_and_the_background_paus
 def test_a_hidden_stall_is_found_and_named_as_the_cause_of_its_drops():
     """The poller makes a 3 ms stall at 200 ms that the analysis is not told of: it finds a
     background pause there, and that pause, not the injected one, caused the drops after it."""
-    from ringlab.hw.trial import run_trial
+    from ringlab.hw.trial.run import run_trial
 
     hidden = StallSchedule(np.array([200_000_000]), np.array([3_000_000]))
     result = run_trial(scenario(), unreported_stalls=hidden)
@@ -95,7 +95,7 @@ while time.monotonic() < end:
 
 
 def test_a_competing_task_on_the_pollers_cpu_is_named_as_the_cause_of_its_drops():
-    from ringlab.hw.trial import run_trial
+    from ringlab.hw.trial.run import run_trial
 
     competitor = subprocess.Popen([sys.executable, "-c", COMPETITOR])
     try:
@@ -111,8 +111,8 @@ def test_a_competing_task_on_the_pollers_cpu_is_named_as_the_cause_of_its_drops(
 
 @pytest.mark.parametrize("policy", WRITER_POLICIES)
 def test_a_replay_from_the_measurements_agrees_with_the_trial(policy):
-    from ringlab.compare.replay import agreement, replay
-    from ringlab.hw.trial import run_trial
+    from ringlab.compare.model.replay import agreement, replay
+    from ringlab.hw.trial.run import run_trial
 
     sc = scenario(policy, packets=60_000, interval="5us",
                   stalls=()).with_values({"stalls": {"model": "periodic", "period": "50ms", "length": "600us",
@@ -171,7 +171,7 @@ def test_a_real_trial_reports_latencies_within_reach_of_the_pollers_loop():
     the packets arriving during them, a few per cent even on this VM, so they cannot move the
     median; 2 us leaves a margin for a slower core. The sender's own delay is reported apart."""
     import ringlab
-    from ringlab.hw.trial import run_trial
+    from ringlab.hw.trial.run import run_trial
 
     result = run_trial(scenario(packets=20_000, stalls=(("100ms", "200us"),)))
     summary = ringlab.summarize(result.trace)

@@ -26,7 +26,7 @@ STALL_AT_NS = 100_000_000
 
 
 def trial(policy, stall_ns, packets=15_000, loops="native", mode="generic"):
-    from ringlab.hw.trial import run_trial
+    from ringlab.hw.trial.run import run_trial
 
     sc = scenario_from_dict({"name": f"hw-{policy}", "packets": packets, "interval": INTERVAL_NS,
                              "writer": {"policy": policy}, "drain": "5ms", "hw": {"loops": loops, "mode": mode},
@@ -87,7 +87,7 @@ def start_trial_process(tmp_path, packets=400_000):
     command = [sys.executable, "-m", "ringlab.cli", "hw", "trial", str(ROOT / "examples" / "buggy-one-stall.toml"),
                "--testbed", "--out", str(tmp_path / "run"), "--set", f"packets={packets}", "--set", "interval=20us"]
     process = start_signallable(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    from ringlab.hw import iplink, testbed
+    from ringlab.hw.machine import iplink, testbed
 
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -101,7 +101,7 @@ def start_trial_process(tmp_path, packets=400_000):
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_signalled_trial_detaches_and_removes_its_testbed(tmp_path, signum):
-    from ringlab.hw import testbed
+    from ringlab.hw.machine import testbed
 
     process = start_trial_process(tmp_path)
     time.sleep(0.5)
@@ -114,7 +114,7 @@ def test_a_signalled_trial_detaches_and_removes_its_testbed(tmp_path, signum):
 
 
 def test_the_next_run_cleans_up_after_a_killed_one(tmp_path):
-    from ringlab.hw import iplink, testbed
+    from ringlab.hw.machine import iplink, testbed
 
     process = start_trial_process(tmp_path)
     process.kill()
@@ -133,7 +133,7 @@ def test_refuses_to_replace_a_program_ringlab_did_not_attach():
     from bcc import BPF
 
     from ringlab.errors import HardwareError
-    from ringlab.hw import iplink, loader
+    from ringlab.hw.machine import iplink, loader
 
     iplink.ip("link", "add", "rl-foreign0", "type", "veth", "peer", "name", "rl-foreign1")
     try:
@@ -217,7 +217,7 @@ interval = ["20us", "30us"]
 def test_sleep_pacing_spaces_frames_wider_than_nominal_and_busy_pacing_keeps_it(loops):
     """Sleep pacing (the nominal interval slept after each frame, docs/model.md, History) makes the
     real spacing longer and irregular; busy-wait pacing keeps to the plan."""
-    from ringlab.hw.trial import run_trial
+    from ringlab.hw.trial.run import run_trial
 
     interval_ns = 5_000 if loops == "native" else 20_000  # within each loop's reach (see the benchmark)
 
@@ -256,7 +256,7 @@ def reads_out_of_claim_order(result):
 def test_two_writer_cpus_race_the_fix_but_not_the_locked_producer():
     """One sender per CPU, so the XDP program runs on both CPUs at once (generic XDP on veth runs
     on the sending CPU); the poller shares the cores and stalls, so both CPUs drop together."""
-    from ringlab.hw.trial import run_trial
+    from ringlab.hw.trial.run import run_trial
 
     def two_cpu_trial(policy):
         result = run_trial(scenario_from_dict({"packets": 20000, "interval": "2us", "drain": "5ms",
@@ -277,8 +277,8 @@ def test_two_writer_cpus_race_the_fix_but_not_the_locked_producer():
 
 
 def test_a_testbed_brought_up_by_hand_survives_the_cleanup_of_stale_state():
-    from ringlab.hw import testbed
-    from ringlab.hw.cleanup import cleanup_stale
+    from ringlab.hw.machine import testbed
+    from ringlab.hw.trial.cleanup import cleanup_stale
 
     def cli(*args):
         return subprocess.run([sys.executable, "-m", "ringlab.cli", "hw", *args], cwd=ROOT, capture_output=True,
@@ -319,7 +319,7 @@ def test_native_xdp_on_the_testbed_shows_the_bug_and_the_fix(policy):
 
 
 def test_the_doctor_says_which_interface_runs_xdp_natively():
-    from ringlab.hw import iplink
+    from ringlab.hw.machine import iplink
 
     def doctor(iface):
         return subprocess.run([sys.executable, "-m", "ringlab.cli", "hw", "doctor", "--iface", iface],
@@ -347,7 +347,7 @@ def test_the_two_host_procedure_on_the_testbed(tmp_path):
     """As on two hosts: the testbed brought up by hand, the receiver ('hw trial --iface') on the host
     end, the sender ('hw send') in the namespace, two processes; then the sender's record beside
     the receiver's run."""
-    from ringlab.hw import iplink, testbed
+    from ringlab.hw.machine import iplink, testbed
 
     settings = ["--set", "interval=20us", "--set", "packets=20000", "--set", 'stalls.stalls=[["100ms","1.53ms"]]']
     scenario_file = str(ROOT / "examples" / "buggy-one-stall.toml")

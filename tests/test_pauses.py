@@ -5,8 +5,8 @@ import time
 import numpy as np
 import pytest
 
-from ringlab.hw import pause_sources
-from ringlab.hw.kernel_trace import (
+from ringlab.hw.kernel import pause_sources
+from ringlab.hw.kernel.tracer import (
     EVENT_DTYPE,
     EVENT_EXEC,
     EVENT_FUNCTION_ENTRY,
@@ -18,7 +18,7 @@ from ringlab.hw.kernel_trace import (
     EVENT_VECTOR_ENTRY,
     EVENT_VECTOR_EXIT,
 )
-from ringlab.hw.poller import PAUSE_BACKGROUND, PAUSE_INJECTED, StallPlan, poll_ring
+from ringlab.hw.trial.poller import PAUSE_BACKGROUND, PAUSE_INJECTED, StallPlan, poll_ring
 from ringlab.scenario.stalls import StallSchedule
 
 POLLER_TID = 100
@@ -27,7 +27,7 @@ POLLER_TID = 100
 def loop(kind: str):
     if kind == "python":
         return poll_ring
-    from ringlab.hw.native_loops import poll_ring_native
+    from ringlab.hw.trial.native_loops import poll_ring_native
 
     return lambda *args: poll_ring_native(*args, 0, 1 << 16)
 

@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ringlab.compare.predict import predict
-from ringlab.hw.kernel_trace import EVENT_SWITCH
-from ringlab.hw.load_noise import measure_under_load
-from ringlab.hw.noise import measure_noise
+from ringlab.compare.model.predict import predict
+from ringlab.hw.kernel.tracer import EVENT_SWITCH
+from ringlab.hw.trial.load_noise import measure_under_load
+from ringlab.hw.trial.noise import measure_noise
 from ringlab.runs.runner import run
 from ringlab.scenario.scenario import load_scenario
 

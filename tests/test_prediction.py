@@ -10,9 +10,9 @@ from scipy import stats
 
 import ringlab
 from ringlab.cli import main
-from ringlab.compare.pooling import pool_runs
-from ringlab.compare.predict import merged_pauses, predict, repeat_plan
-from ringlab.compare.size import size_ring
+from ringlab.compare.model.pooling import pool_runs
+from ringlab.compare.model.predict import merged_pauses, predict, repeat_plan
+from ringlab.compare.model.size import size_ring
 from ringlab.scenario.plan import RunPlan, draw_plan
 from ringlab.trace.pause_profile import load_profile, profile_from_pauses, save_profile
 from ringlab.trace.pauses import BACKGROUND, INJECTED, Pauses

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ringlab.compare.replay import agreement, replay
-from ringlab.hw.loader import MAX_XDP_RING_SLOTS
+from ringlab.compare.model.replay import agreement, replay
+from ringlab.hw.machine.loader import MAX_XDP_RING_SLOTS
 from ringlab.scenario.scenario import WRITER_POLICIES, scenario_from_dict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,7 +27,7 @@ RING_SLOTS = st.one_of(st.integers(1, 100), st.integers(101, 4096))
        cpus=st.sampled_from([1, 2]), layout=st.sampled_from(["original", "packed"]),
        stall_us=st.integers(0, 3_000))
 def test_any_ring_size_runs_on_real_xdp_conserves_and_replays(policy, ring_slots, interval_us, cpus, layout, stall_us):
-    from ringlab.hw.trial import run_trial
+    from ringlab.hw.trial.run import run_trial
 
     scenario = scenario_from_dict({
         "name": "ring-sizes", "packets": 3_000, "interval": f"{interval_us}us", "ring_slots": ring_slots,

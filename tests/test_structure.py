@@ -35,8 +35,8 @@ def test_the_distribution_installs_ringlab_and_nothing_else_at_the_top_level(tmp
     names = zipfile.ZipFile(wheel).namelist()
     top_level = {name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")}
     assert top_level == {"ringlab"}
-    for needed in ("ringlab/sim/fast_engine.c", "ringlab/hw/hot_loops.c", "ringlab/bpf/ring_writer.c",
-                   "ringlab/bpf/ring_wire.h", "ringlab/compare/report.py"):
+    for needed in ("ringlab/sim/fast_engine.c", "ringlab/hw/trial/hot_loops.c", "ringlab/bpf/ring_writer.c",
+                   "ringlab/bpf/ring_wire.h", "ringlab/compare/report/compose.py", "ringlab/hw/kernel/tracer.py"):
         assert needed in names
 
 
@@ -82,8 +82,8 @@ def test_the_code_digest_follows_the_code(tmp_path, monkeypatch):
 
 
 def test_a_sweep_point_is_keyed_by_the_code_that_computes_it(tmp_path, monkeypatch):
-    from ringlab.compare import sweep_file
-    from ringlab.compare.sweep_file import SweepPoint
+    from ringlab.compare.sweeps import sweep_file
+    from ringlab.compare.sweeps.sweep_file import SweepPoint
 
     point = SweepPoint("sim", (), 0, scenario(100))
     key = point.key

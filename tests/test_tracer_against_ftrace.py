@@ -7,9 +7,9 @@ comes out otherwise when its rule runs on ftrace's account. The instance is gone
 import numpy as np
 import pytest
 
-from ringlab.hw.ftrace import INSTANCE_PREFIX, FtraceInstance, as_ringlab_log, missing_from_log
-from ringlab.hw.kernel_trace import TRACEFS, irq_names
-from ringlab.hw.pause_sources import NO_KERNEL_EVENT, cpu_activity, name_pauses
+from ringlab.hw.kernel.ftrace import INSTANCE_PREFIX, FtraceInstance, as_ringlab_log, missing_from_log
+from ringlab.hw.kernel.pause_sources import NO_KERNEL_EVENT, cpu_activity, name_pauses
+from ringlab.hw.kernel.tracer import TRACEFS, irq_names
 from ringlab.scenario.scenario import scenario_from_dict
 
 pytestmark = [pytest.mark.hardware, pytest.mark.usefixtures("clean_hardware")]
@@ -26,7 +26,7 @@ def assert_log_holds(seen, log, tracing):
 
 
 def named_from_ftrace(seen, starts_ns, lengths_ns) -> list[str]:
-    """The pauses named by ringlab's own rule (hw/pause_sources.py) from ftrace's account instead of
+    """The pauses named by ringlab's own rule (hw/kernel/pause_sources.py) from ftrace's account instead of
     ringlab's log: a pause ringlab found no kernel event in must come out the same."""
     pollers = {int(e.fields["next_pid"]) for e in seen if e.event == "sched_switch" and e.fields["next_comm"] == "rl-poller"}
     assert len(pollers) == 1, pollers
@@ -39,7 +39,7 @@ def assert_no_instance_left():
 
 
 def test_ringlabs_log_holds_what_ftrace_saw_during_a_trial():
-    from ringlab.hw.trial import run_trial
+    from ringlab.hw.trial.run import run_trial
 
     scenario = scenario_from_dict({"name": "ftrace", "packets": 100_000, "interval": "20us", "drain": "5ms",
                                    "writer": {"policy": "fixed"},
@@ -61,7 +61,7 @@ def test_ringlabs_log_holds_what_ftrace_saw_during_a_trial():
 
 
 def test_ringlabs_log_holds_what_ftrace_saw_during_hw_noise():
-    from ringlab.hw.noise import measure_noise
+    from ringlab.hw.trial.noise import measure_noise
 
     with FtraceInstance(POLLER_CPU) as ftrace:
         profile = measure_noise(2_000_000_000, POLLER_CPU, 1_000, keep_events=True)

@@ -3,8 +3,8 @@ taken at that frame's planned time: frame 1 may be lost, and a later frame must 
 
 import numpy as np
 
-from ringlab.hw.trial import first_frame
-from ringlab.hw.wire import LOG_DTYPE
+from ringlab.hw.machine.wire import LOG_DTYPE
+from ringlab.hw.trial.run import first_frame
 from ringlab.scenario.plan import draw_plan
 from tests.helpers import scenario
 

@@ -1,6 +1,6 @@
-"""One definition of the wire: the NumPy layouts of hw/wire.py equal what bpf/ring_wire.h
+"""One definition of the wire: the NumPy layouts of hw/machine/wire.py equal what bpf/ring_wire.h
 (shared by the XDP program and the native hot loops) defines, field by field; and the kernel
-event log's (hw/kernel_trace.py) equals bpf/cpu_events.h."""
+event log's (hw/kernel/tracer.py) equals bpf/cpu_events.h."""
 
 import json
 import shutil
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ringlab.bpf import RING_WIRE_HEADER
-from ringlab.hw import wire
+from ringlab.hw.machine import wire
 
 CHECKER = Path(__file__).parent / "c" / "wire_layout.c"
 
@@ -56,7 +56,7 @@ def test_constants_and_counters_match_the_header(header_layout):
 
 
 def test_the_cpu_event_log_matches_its_header(header_layout):
-    from ringlab.hw import kernel_trace
+    from ringlab.hw.kernel import tracer as kernel_trace
 
     assert_same_layout(kernel_trace.EVENT_DTYPE, header_layout["cpu_event"])
     assert header_layout["event_kinds"] == [kernel_trace.EVENT_SWITCH, kernel_trace.EVENT_IRQ_ENTRY,

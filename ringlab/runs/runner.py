@@ -30,7 +30,7 @@ class RunResult:
     poller read them, from which the warnings are made), and ``warnings`` then says where its
     warnings went (``ringlab.trace.warnings_log.Warnings``). ``figures`` is what the backend adds
     to the run's summary, ``files`` the arrays it adds to the run directory (by file name), and
-    ``details`` what only it knows (a trial's ``ringlab.hw.trial.TrialResult``); ``latency_histogram``
+    ``details`` what only it knows (a trial's ``ringlab.hw.trial.run.TrialResult``); ``latency_histogram``
     every read's latency, where the engine kept it (the fast engine does).
     """
 

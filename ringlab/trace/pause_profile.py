@@ -12,7 +12,7 @@ A profile is a directory:
 - ``pauses.csv``: the same pauses in the ``empirical`` stall model's format (``gap_ns,length_ns``).
 
 Profiles are made by pooling the background pauses recorded by earlier runs
-(``ringlab.compare.pooling``, ``ringlab hw noise --from``), or by measuring (``ringlab hw noise``, with ``--load`` while a trial's
+(``ringlab.compare.model.pooling``, ``ringlab hw noise --from``), or by measuring (``ringlab hw noise``, with ``--load`` while a trial's
 own load runs); :func:`load_profile` reads one with NumPy.
 """
 

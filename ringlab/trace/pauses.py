@@ -4,7 +4,7 @@
 A simulated run's pauses are its stall schedule (all injected, unless a replay gives it measured
 ones). A hardware trial's are what its poller observed: every injected stall as it was really
 executed, and every gap between two iterations of its loop longer than ``hw.pause_threshold``,
-named by the kernel events traced on its CPU (:mod:`ringlab.hw.pause_sources`).
+named by the kernel events traced on its CPU (:mod:`ringlab.hw.kernel.pause_sources`).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 /* Prints, as JSON, the layouts bpf/ring_wire.h and bpf/cpu_events.h define, for tests/test_wire.py
- * to compare with the NumPy dtypes of hw/wire.py and hw/kernel_trace.py. */
+ * to compare with the NumPy dtypes of hw/machine/wire.py and hw/kernel/tracer.py. */
 #include <stddef.h>
 #include <stdio.h>
 

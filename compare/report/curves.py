@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import scipy.stats
 
-from ringlab.compare.table import FIGURES, LATENCY_COLUMNS, TABLE_FILE, read_table
+from ringlab.compare.sweeps.table import FIGURES, LATENCY_COLUMNS, TABLE_FILE, read_table
 from ringlab.errors import InputError
 from ringlab.scenario.units import parse_time_ns
 

@@ -8,7 +8,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from ringlab.compare.curves import CurvePoint, _value_ns  # noqa: E402
+from ringlab.compare.report.curves import CurvePoint, _value_ns  # noqa: E402
 from ringlab.views.timeline_plot import draw_timeline, save_figure  # noqa: E402
 
 COLOURS = {"sim": "tab:blue", "hw": "tab:red", "fit": "tab:green", "prediction": "tab:orange"}
@@ -42,7 +42,7 @@ def loss_curve_figure(points: list[CurvePoint], parameter: str, fitted: dict | N
     simulated) in standard errors.
     With other varied parameters, one curve per combination of their values. ``fitted`` maps
     settings to the loss predicted with the fitted background stalls; ``bands`` maps settings to a
-    prediction's band (``ringlab.compare.predict.Band``), drawn around its median."""
+    prediction's band (``ringlab.compare.model.predict.Band``), drawn around its median."""
     figure, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1]},
                                          constrained_layout=True)
     floor = 0.5 / max(p.packets for p in points)

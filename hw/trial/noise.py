@@ -23,8 +23,8 @@ import numpy as np
 
 from ringlab.atomic_files import write_json
 from ringlab.errors import InputError
-from ringlab.hw.environment import machine_environment, steal_ns
-from ringlab.hw.poller import PollerThread, StallPlan, off_cpu, poll_ring
+from ringlab.hw.machine.environment import machine_environment, steal_ns
+from ringlab.hw.trial.poller import PollerThread, StallPlan, off_cpu, poll_ring
 from ringlab.trace.pause_profile import PauseProfile, profile_from_pauses, save_profile
 from ringlab.trace.pauses import NOT_TRACED, length_statistics
 
@@ -63,11 +63,11 @@ def measure_noise(duration_ns: int, cpu: int, threshold_ns: int, loops: str = "n
         raise InputError("--duration", f"must be more than 0 and at most 1 hour, got {duration_ns} ns")
     if cpu not in os.sched_getaffinity(0):
         raise InputError("--cpu", f"CPU {cpu} is not one this process may run on ({sorted(os.sched_getaffinity(0))})")
-    from ringlab.hw.kernel_trace import CpuEventTracer
+    from ringlab.hw.kernel.tracer import CpuEventTracer
 
     stop_box = np.array([np.iinfo(np.int64).max], np.int64)
     if loops == "native":
-        from ringlab.hw.native_loops import poll_ring_native
+        from ringlab.hw.trial.native_loops import poll_ring_native
 
         capacity = max(1 << 16, int(100_000 * duration_ns / 1e9))
         poll = lambda: poll_ring_native(None, 1, "original", NO_STALLS, stop_box, threshold_ns, 0, capacity)  # noqa: E731
@@ -83,8 +83,8 @@ def measure_noise(duration_ns: int, cpu: int, threshold_ns: int, loops: str = "n
         events, events_lost = tracer.events() if tracer is not None else (None, 0)
         recursion_misses = tracer.recursion_misses() if tracer is not None else None
     if events is not None:
-        from ringlab.hw.kernel_trace import irq_names
-        from ringlab.hw.pause_sources import cpu_activity, name_pauses
+        from ringlab.hw.kernel.pause_sources import cpu_activity, name_pauses
+        from ringlab.hw.kernel.tracer import irq_names
 
         source, _ = name_pauses(record.pause_start_ns, record.pause_length_ns,
                                 cpu_activity(events, polling.thread_id, irq_names()))

@@ -10,7 +10,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from ringlab.hw import iplink, loader, state, testbed
+from ringlab.hw.machine import iplink, loader, state, testbed
 
 LEFT_DIRECTORIES = re.compile(r"^ringlab-(?:trial|send)-(\d+)-")
 
@@ -34,7 +34,7 @@ def cleanup_stale(everything: bool = False) -> list[str]:
         removed.append(f"removed the testbed {testbed.NETNS}" + (f" (left by pid {owner['pid']})" if owner else ""))
     elif owner is not None and not kept:
         state.forget("testbed", testbed.NETNS)
-    from ringlab.hw.ftrace import remove_stale_instances
+    from ringlab.hw.kernel.ftrace import remove_stale_instances
 
     return removed + remove_left_directories(everything) + remove_stale_instances()
 

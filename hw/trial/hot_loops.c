@@ -1,5 +1,5 @@
 /* The hardware backend's hot loops in C: the poller and the paced sender, line for line what
- * hw/poller.py and hw/sender.py do in Python (kept for comparison), without the interpreter's
+ * hw/trial/poller.py and hw/trial/sender.py do in Python (kept for comparison), without the interpreter's
  * overhead and pauses. Built on first use by ringlab/native.py.
  */
 #define _GNU_SOURCE

@@ -19,8 +19,8 @@ import numpy as np
 
 from ringlab.bpf import CPU_EVENTS_HEADER, CPU_EVENTS_SOURCE
 from ringlab.errors import HardwareError
-from ringlab.hw.libbcc import quiet_stderr
-from ringlab.hw.signals import signals_deferred
+from ringlab.hw.machine.libbcc import quiet_stderr
+from ringlab.hw.machine.signals import signals_deferred
 
 TRACEFS = Path("/sys/kernel/tracing")
 EVENT_DTYPE = np.dtype([("ts_ns", "<u8"), ("kind", "<u4"), ("number", "<u4"), ("prev_pid", "<u4"),

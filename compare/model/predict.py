@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 
 from ringlab.analysis.latency import bucket_middle_ns
-from ringlab.compare.workers import run_batches
 from ringlab.errors import InputError
 from ringlab.runs.runner import run
+from ringlab.runs.workers import run_batches
 from ringlab.scenario.plan import RunPlan, draw_plan
 from ringlab.scenario.scenario import Scenario
 from ringlab.scenario.stalls import StallSchedule

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ringlab.hw.kernel_trace import (
+from ringlab.hw.kernel.tracer import (
     APIC_VECTORS,
     EVENT_EXEC,
     EVENT_FUNCTION_ENTRY,

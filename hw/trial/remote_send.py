@@ -10,9 +10,9 @@ import numpy as np
 
 from ringlab.atomic_files import atomic_path, write_json
 from ringlab.errors import InputError
-from ringlab.hw.environment import machine_environment
-from ringlab.hw.sender import SENDER_RECORD, SENT_FILE, SenderSettings, send_scenario, sender_cpus
-from ringlab.hw.wire import parse_mac
+from ringlab.hw.machine.environment import machine_environment
+from ringlab.hw.machine.wire import parse_mac
+from ringlab.hw.trial.sender import SENDER_RECORD, SENT_FILE, SenderSettings, send_scenario, sender_cpus
 from ringlab.runs.provenance import provenance
 from ringlab.scenario.plan import draw_plan
 from ringlab.scenario.scenario import Scenario

@@ -1,5 +1,5 @@
 """The kernel's own account of one CPU, from a private ftrace instance: an independent check of
-ringlab's BPF tracer (:mod:`ringlab.hw.kernel_trace`).
+ringlab's BPF tracer (:mod:`ringlab.hw.kernel.tracer`).
 
 The instance (``instances/ringlab-PID`` under tracefs) has its own buffer, the ``mono`` clock (the
 one BPF's ``bpf_ktime_get_ns`` reads), only the watched CPU, and only the events asked for; the
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ringlab.hw.kernel_trace import (
+from ringlab.hw.kernel.tracer import (
     EVENT_IRQ_ENTRY,
     EVENT_IRQ_EXIT,
     EVENT_SOFTIRQ_ENTRY,
@@ -26,7 +26,7 @@ from ringlab.hw.kernel_trace import (
     TRACEFS,
     ensure_tracefs,
 )
-from ringlab.hw.signals import signals_deferred
+from ringlab.hw.machine.signals import signals_deferred
 
 INSTANCE_PREFIX = "ringlab-"
 EVENTS = ("sched/sched_switch", "irq/irq_handler_entry", "irq/irq_handler_exit", "irq/softirq_entry",
@@ -161,7 +161,7 @@ def missing_from_log(seen: list[FtraceEvent], log: np.ndarray, tolerance_ns: int
 def as_ringlab_log(seen: list[FtraceEvent]) -> np.ndarray:
     """ftrace's events in the layout of ringlab's log (kernel_trace.EVENT_DTYPE), so that the same
     naming of pauses can run on the kernel's own account."""
-    from ringlab.hw.kernel_trace import EVENT_DTYPE
+    from ringlab.hw.kernel.tracer import EVENT_DTYPE
 
     chosen = [event for event in seen if event.event in RINGLAB_KIND]
     log = np.zeros(len(chosen), EVENT_DTYPE)

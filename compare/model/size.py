@@ -1,7 +1,7 @@
 """How big the ring must be: the smallest number of slots (or the shortest packet interval) whose
 predicted loss, at the high end of its interval, is at most a target.
 
-Each candidate is a prediction (:mod:`ringlab.compare.predict`) with the same repeats' seeds, so
+Each candidate is a prediction (:mod:`ringlab.compare.model.predict`) with the same repeats' seeds, so
 candidates differ by the ring, not by the draws. The search doubles until the target is met, then
 halves the gap: the loss falls as the ring grows or the interval lengthens.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ringlab.compare.predict import Prediction, predict
+from ringlab.compare.model.predict import Prediction, predict
 from ringlab.errors import InputError
 from ringlab.scenario.scenario import MAX_RING_SLOTS, Scenario
 from ringlab.scenario.units import MAX_TIME_NS, format_time_ns

@@ -22,7 +22,7 @@ FIGURES = ("packets", "delivered", "dropped_full", "in_ring", "lost_before_ring"
 
 def table_rows(sweep, out_dir) -> list[dict]:
     """Rows in the sweep's point order: backend, repeat, seed, the varied parameters, the figures."""
-    from ringlab.compare.sweep_file import point_dir
+    from ringlab.compare.sweeps.sweep_file import point_dir
 
     rows = []
     for point in sweep.points:
@@ -53,7 +53,7 @@ COUNT_COLUMNS = ("repeat", "seed", "packets", "delivered", "dropped_full", "in_r
 def read_table(path) -> list[dict]:
     """A sweep's table, checked: UTF-8 CSV with the columns ``write_table`` writes, a known backend
     and whole counts on every row; else an InputError naming the file and the first problem."""
-    from ringlab.compare.sweep_file import BACKENDS
+    from ringlab.compare.sweeps.sweep_file import BACKENDS
 
     try:
         text = read_bounded(path, "sweep table", MAX_TABLE_BYTES).decode("utf-8")

@@ -26,7 +26,7 @@ import numpy as np
 
 from ringlab.atomic_files import atomic_path
 from ringlab.errors import HardwareError
-from ringlab.hw.wire import ETHERTYPE_PINGPONG, frame_template, id_patcher, parse_mac
+from ringlab.hw.machine.wire import ETHERTYPE_PINGPONG, frame_template, id_patcher, parse_mac
 
 SENDER_CPU = 1  # one sender: the core the poller (on core 0) does not use
 # A sender needs no worker threads of the numerical libraries: each is one more task to schedule.
@@ -74,7 +74,7 @@ def send_frames(sock, frame: bytearray, layout: str, loops: str, ids: np.ndarray
                 start_ns: int, sleep_ns: int = 0) -> np.ndarray:
     """Send with the chosen hot loop (``native``: C, ``python``); return the send times."""
     if loops == "native":
-        from ringlab.hw.native_loops import send_paced_native
+        from ringlab.hw.trial.native_loops import send_paced_native
 
         return send_paced_native(sock, frame, layout, ids, arrival_ns, start_ns, sleep_ns)
     return send_paced(sock, frame, id_patcher(layout), ids, arrival_ns, start_ns, sleep_ns)
@@ -130,7 +130,7 @@ class SenderProcesses:
         try:
             for part, cpu in enumerate(sender_cpus(self.parts)):
                 sent_file = self.workdir / f"sent-{part}.npy"
-                command = [sys.executable, "-m", "ringlab.hw.sender", "--iface", self.iface, "--dst-mac", self.dst_mac,
+                command = [sys.executable, "-m", "ringlab.hw.trial.sender", "--iface", self.iface, "--dst-mac", self.dst_mac,
                            "--layout", settings.layout, "--plan", str(plan_file), "--out", str(sent_file),
                            "--loops", settings.loops, "--sleep-ns", str(sleep_ns), "--part", str(part),
                            "--parts", str(self.parts)]
@@ -246,7 +246,7 @@ def main(argv=None) -> int:
     mine = np.arange(args.part, len(plan), args.parts)
     ids, arrival_ns = mine + 1, plan[mine]
     if args.loops == "native":
-        from ringlab.hw.native_loops import library
+        from ringlab.hw.trial.native_loops import library
 
         library()  # build or load it now: everything slow happens before "ready"
     sock = open_socket(args.iface)

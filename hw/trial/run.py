@@ -17,14 +17,14 @@ from pathlib import Path
 import numpy as np
 
 from ringlab.errors import HardwareError
-from ringlab.hw import loader, testbed
-from ringlab.hw.cleanup import cleanup_stale
-from ringlab.hw.environment import machine_environment, steal_ns
-from ringlab.hw.kernel_trace import CpuEventTracer
-from ringlab.hw.poller import PollerThread, PollRecord, StallPlan, name_this_thread, off_cpu, poll_ring
-from ringlab.hw.sender import LATE_SEND_NS, SENDER_CPU, SenderProcesses, SenderSettings, sender_cpus
-from ringlab.hw.signals import signals_as_exceptions
-from ringlab.hw.wire import LOG_DROPPED_FULL, LOG_WRITTEN
+from ringlab.hw.kernel.tracer import CpuEventTracer
+from ringlab.hw.machine import loader, testbed
+from ringlab.hw.machine.environment import machine_environment, steal_ns
+from ringlab.hw.machine.signals import signals_as_exceptions
+from ringlab.hw.machine.wire import LOG_DROPPED_FULL, LOG_WRITTEN
+from ringlab.hw.trial.cleanup import cleanup_stale
+from ringlab.hw.trial.poller import PollerThread, PollRecord, StallPlan, name_this_thread, off_cpu, poll_ring
+from ringlab.hw.trial.sender import LATE_SEND_NS, SENDER_CPU, SenderProcesses, SenderSettings, sender_cpus
 from ringlab.scenario.plan import RunPlan, draw_plan
 from ringlab.scenario.scenario import Scenario
 from ringlab.scenario.stalls import StallSchedule
@@ -98,7 +98,7 @@ def poller(scenario: Scenario, ring, stalls: StallPlan, stop_box: np.ndarray, se
     """The scenario's hot loop, ready to poll ``ring`` (a function of no arguments)."""
     threshold = scenario.hw.pause_threshold_ns
     if scenario.hw.loops == "native":
-        from ringlab.hw.native_loops import poll_ring_native
+        from ringlab.hw.trial.native_loops import poll_ring_native
 
         pause_capacity = max(1 << 16, int(PAUSES_PER_SECOND * seconds))
         return functools.partial(poll_ring_native, ring, scenario.ring_slots, scenario.hw.payload_layout, stalls,
@@ -162,8 +162,8 @@ def background_labels(record: PollRecord, events: np.ndarray | None, poller_tid:
     kernel events on its CPU, or NOT_TRACED without them."""
     if events is None:
         return [NOT_TRACED] * len(record.pause_start_ns)
-    from ringlab.hw.kernel_trace import irq_names
-    from ringlab.hw.pause_sources import NO_KERNEL_EVENT, cpu_activity, name_pauses
+    from ringlab.hw.kernel.pause_sources import NO_KERNEL_EVENT, cpu_activity, name_pauses
+    from ringlab.hw.kernel.tracer import irq_names
 
     names, _ = name_pauses(record.pause_start_ns, record.pause_length_ns, cpu_activity(events, poller_tid, irq_names()))
     if loops == "python":  # the interpreter's own hiccups leave no kernel event either

@@ -5,7 +5,7 @@ notes its own pauses.
 Every gap between two consecutive iterations of its loop longer than a threshold is a pause the
 machine made (background); every injected stall is noted as it was really executed (a busy-wait
 can start late and overrun). This module is the poller in Python; ``hot_loops.c`` is the same loop
-in C (:mod:`ringlab.hw.native_loops`), and :class:`PollerThread` runs either in a thread of its
+in C (:mod:`ringlab.hw.trial.native_loops`), and :class:`PollerThread` runs either in a thread of its
 own, pinned to the poller's CPU, so that the main thread stays free to handle signals.
 """
 
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ringlab.hw.wire import PAYLOAD_DTYPES, PAYLOAD_MAGIC
+from ringlab.hw.machine.wire import PAYLOAD_DTYPES, PAYLOAD_MAGIC
 
 PAUSE_INJECTED, PAUSE_BACKGROUND = 0, 1  # as ringlab.trace.pauses.INJECTED, BACKGROUND
 PR_SET_NAME = 15

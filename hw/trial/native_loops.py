@@ -1,5 +1,5 @@
 """The poller and the paced sender in C (``hot_loops.c``), with the same contracts as the Python
-versions in :mod:`ringlab.hw.poller` and :mod:`ringlab.hw.sender`, which stay for comparison."""
+versions in :mod:`ringlab.hw.trial.poller` and :mod:`ringlab.hw.trial.sender`, which stay for comparison."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import numpy as np
 
 from ringlab import native
 from ringlab.bpf import RING_WIRE_HEADER
-from ringlab.hw.poller import PollRecord, StallPlan
-from ringlab.hw.wire import LAYOUT_CODES
+from ringlab.hw.machine.wire import LAYOUT_CODES
+from ringlab.hw.trial.poller import PollRecord, StallPlan
 
 _SOURCE = Path(__file__).with_name("hot_loops.c")
 _library = None
@@ -52,7 +52,7 @@ def library() -> ctypes.CDLL:
 def poll_ring_native(ring_buffer: mmap.mmap | None, ring_slots: int, layout: str, stalls: StallPlan,
                      stop_box: np.ndarray, pause_threshold_ns: int, read_capacity: int,
                      pause_capacity: int) -> PollRecord:
-    """As :func:`ringlab.hw.poller.poll_ring`, in C; keeps at most the capacities' reads and pauses.
+    """As :func:`ringlab.hw.trial.poller.poll_ring`, in C; keeps at most the capacities' reads and pauses.
     The C loop reads ``stop_box[0]`` on every iteration (and holds no Python lock meanwhile)."""
     assert stop_box.dtype == np.int64 and stop_box.flags.c_contiguous
     for array, dtype in ((stalls.start_ns, np.int64), (stalls.end_ns, np.int64), (stalls.reported, np.int8),
@@ -78,7 +78,7 @@ def poll_ring_native(ring_buffer: mmap.mmap | None, ring_slots: int, layout: str
 
 def send_paced_native(sock, frame: bytearray, layout: str, ids: np.ndarray, arrival_ns: np.ndarray, start_ns: int,
                       sleep_ns: int = 0) -> np.ndarray:
-    """As :func:`ringlab.hw.sender.send_paced`, in C (with ``sleep_ns``, paced by sleeping instead)."""
+    """As :func:`ringlab.hw.trial.sender.send_paced`, in C (with ``sleep_ns``, paced by sleeping instead)."""
     ids = np.ascontiguousarray(ids, np.int64)
     targets = np.ascontiguousarray(arrival_ns + start_ns, np.int64)
     sent = np.zeros(len(targets), np.int64)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ringlab.atomic_files import read_json, write_json, write_text
 from ringlab.errors import InputError
-from ringlab.hw.sender import SENDER_RECORD
+from ringlab.hw.trial.sender import SENDER_RECORD
 from ringlab.runs.run_directory import load_summary
 from ringlab.scenario.units import format_time_ns
 

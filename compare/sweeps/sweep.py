@@ -17,12 +17,12 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ringlab.atomic_files import staged_directory
-from ringlab.compare.sweep_file import POINTS_DIR, Sweep, SweepPoint, point_dir
-from ringlab.compare.table import TABLE_FILE, write_table
-from ringlab.compare.workers import run_batches
+from ringlab.compare.sweeps.sweep_file import POINTS_DIR, Sweep, SweepPoint, point_dir
+from ringlab.compare.sweeps.table import TABLE_FILE, write_table
 from ringlab.errors import HardwareError, InputError
 from ringlab.runs.run_directory import is_complete, write_run_files
 from ringlab.runs.runner import run
+from ringlab.runs.workers import run_batches
 from ringlab.sim.fast_engine import load_engine
 
 
@@ -71,7 +71,7 @@ def run_sweep_file(path, out_dir, scheduler: str | None = None, workers: int | N
     """Load the sweep file at ``path`` and run it into ``out_dir`` (``run_sweep``), after checking
     that the output directory is a sweep's and that real XDP can run here if the sweep asks for it.
     Returns ``run_sweep``'s counts and the sweep's name."""
-    from ringlab.compare.sweep_file import load_sweep
+    from ringlab.compare.sweeps.sweep_file import load_sweep
 
     sweep = load_sweep(path)
     sweep_output_directory(out_dir)

@@ -14,12 +14,12 @@ import scipy.stats
 
 from ringlab.analysis.latency import latencies
 from ringlab.atomic_files import write_json, write_text
-from ringlab.compare import plots
-from ringlab.compare.curves import aggregate, goodness_of_fit, load_rows, pair, two_sample_test, warning_sizes
-from ringlab.compare.explain import Explanation, explain
-from ringlab.compare.fit import BackgroundFit, MeasuredPoint, fit_background
-from ringlab.compare.remedies import remedy
-from ringlab.compare.sweep_file import POINTS_DIR
+from ringlab.compare.model.remedies import remedy
+from ringlab.compare.report import plots
+from ringlab.compare.report.curves import aggregate, goodness_of_fit, load_rows, pair, two_sample_test, warning_sizes
+from ringlab.compare.report.explain import Explanation, explain
+from ringlab.compare.report.fit import BackgroundFit, MeasuredPoint, fit_background
+from ringlab.compare.sweeps.sweep_file import POINTS_DIR
 from ringlab.errors import InputError
 from ringlab.runs.run_directory import check_output_path, load_summary, load_trace
 from ringlab.runs.runner import run

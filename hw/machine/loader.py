@@ -17,10 +17,10 @@ import numpy as np
 
 from ringlab.bpf import RING_WIRE_HEADER, RING_WRITER_SOURCE
 from ringlab.errors import HardwareError
-from ringlab.hw import iplink, state
-from ringlab.hw.libbcc import quiet_stderr
-from ringlab.hw.signals import signals_deferred
-from ringlab.hw.wire import COUNTER_NAMES, LOG_DTYPE, PAYLOAD_DTYPES
+from ringlab.hw.machine import iplink, state
+from ringlab.hw.machine.libbcc import quiet_stderr
+from ringlab.hw.machine.signals import signals_deferred
+from ringlab.hw.machine.wire import COUNTER_NAMES, LOG_DTYPE, PAYLOAD_DTYPES
 
 # The largest ring ringlab loads on real XDP. Any size up to it loads (powers of two or not; the
 # kernel's own map limit is far above). Past it BCC's compile grows too costly: its time and memory

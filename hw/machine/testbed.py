@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ringlab.errors import HardwareError
-from ringlab.hw import iplink, state
-from ringlab.hw.signals import signals_deferred
+from ringlab.hw.machine import iplink, state
+from ringlab.hw.machine.signals import signals_deferred
 
 NETNS = "ringlab-testbed"
 HOST_IFACE = "rl-xdp0"   # root namespace: the XDP program attaches here

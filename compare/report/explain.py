@@ -16,9 +16,9 @@ import numpy as np
 
 from ringlab.analysis.analysis import poller_warnings
 from ringlab.analysis.latency import latencies
-from ringlab.compare.predict import predict
-from ringlab.compare.replay import agreement, load_measured, replay
-from ringlab.compare.table import FIGURES, LATENCY_COLUMNS
+from ringlab.compare.model.predict import predict
+from ringlab.compare.model.replay import agreement, load_measured, replay
+from ringlab.compare.sweeps.table import FIGURES, LATENCY_COLUMNS
 from ringlab.trace.pause_profile import load_profile
 from ringlab.trace.pauses import BACKGROUND
 
@@ -41,7 +41,7 @@ class Explanation:
     background_lengths_ns: np.ndarray
     background_running_ns: int  # the trials' time, for the rate
     background_by_source: dict
-    predictions: dict  # setting -> ringlab.compare.predict.Prediction, with a pause profile
+    predictions: dict  # setting -> ringlab.compare.model.predict.Prediction, with a pause profile
     measured_losses: dict  # setting -> each trial's loss
     saved_by_source: dict  # source -> drops the replays without it saved, summed over the trials
 

@@ -18,7 +18,7 @@ import numpy as np
 import scipy.optimize
 import scipy.stats
 
-from ringlab.compare.curves import GoodnessOfFit, goodness_of_fit
+from ringlab.compare.report.curves import GoodnessOfFit, goodness_of_fit
 from ringlab.scenario.scenario import Scenario, scenario_from_dict
 
 PARAMETERS = ("run_mean_ns", "length_scale_ns")
