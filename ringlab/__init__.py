@@ -44,7 +44,7 @@ __all__ = sorted(_API) + ["__version__"]
 
 def __getattr__(name):
     if name == "__version__":
-        from ringlab.runs.provenance import version
+        from ringlab.provenance import version
 
         return version()
     if name in _API:

@@ -307,7 +307,7 @@ def cmd_compare(args) -> int:
 
 
 def cmd_version(args) -> int:
-    from ringlab.runs.provenance import git_commit, version
+    from ringlab.provenance import git_commit, version
 
     print(f"ringlab {version()} (git commit {git_commit() or 'unknown: not run from a checkout'})")
     return 0

@@ -35,10 +35,10 @@ from ringlab.analysis.analysis import RunSummary, pause_figures, summary_from_pa
 from ringlab.analysis.attribution import CAUSE_NAMES, CAUSE_WRITING, cause_figures
 from ringlab.analysis.latency import BUCKETS, LatencyHistogram, latency_figures
 from ringlab.atomic_files import new_temporary_file
-from ringlab.scenario.plan import CHUNK_PACKETS, PlanChunk, RunPlan, draw_plan, stream_plan, trace_of_plan
+from ringlab.scenario.plan import CHUNK_PACKETS, PlanChunk, RunPlan, draw_plan, stream_plan
 from ringlab.scenario.scenario import WRITER_POLICIES, Scenario
 from ringlab.trace.pauses import Pauses
-from ringlab.trace.trace import FATE_NAMES, Trace, empty_columns
+from ringlab.trace.trace import FATE_NAMES, Trace, empty_columns, poller_pauses, trace_of_plan
 from ringlab.trace.warnings_log import KEEP_WARNINGS, WARNING_LINES_HEADER, Warnings, warning_stream
 
 POLICY_CODES = {policy: code for code, policy in enumerate(WRITER_POLICIES)}  # engine.h's enum policy
@@ -229,7 +229,7 @@ def run_fast(scenario: Scenario, plan: RunPlan | None = None, keep_trace: bool =
             warnings_file.unlink(missing_ok=True)
         raise
     histogram = LatencyHistogram(out.latency_counts, int(out.latency_totals[0]), int(out.latency_totals[1]))
-    summary = _summary(scenario, plan.poller_pauses if plan is not None else Pauses.injected(stalls), stalls,
+    summary = _summary(scenario, poller_pauses(plan) if plan is not None else Pauses.injected(stalls), stalls,
                        end_ns, packets, out, end, histogram)
     if keep_trace:
         trace = trace_of_plan(scenario, plan, out.columns)

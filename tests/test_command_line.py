@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ringlab.cli import build_parser, main
-from ringlab.runs.provenance import version
+from ringlab.provenance import version
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -93,11 +93,63 @@ def test_only_the_command_line_imports_a_backend():
     assert offenders == []
 
 
+# Where each installed package lives in the checkout (pyproject.toml's package-dir).
+SOURCE_DIRS = {"ringlab": CORE, "ringlab.sim": ROOT / "sim", "ringlab.hw": ROOT / "hw", "ringlab.bpf": ROOT / "bpf",
+               "ringlab.compare": ROOT / "compare"}
+
+
+def package_graph() -> dict[str, set[str]]:
+    """Which package imports which, over the whole tree. A module directly in ``ringlab/`` (errors,
+    the command line, ...) stands for itself; any other stands for the package that holds it."""
+    modules = {}
+    for package, folder in SOURCE_DIRS.items():
+        skip = [other for other in SOURCE_DIRS.values() if other != folder and other.is_relative_to(folder)]
+        for path in folder.rglob("*.py"):
+            if any(path.is_relative_to(other) for other in skip):
+                continue
+            parts = path.relative_to(folder).with_suffix("").parts
+            name = ".".join((package, *parts[:-1])) if parts[-1] == "__init__" else ".".join((package, *parts))
+            modules[name] = path
+
+    def node(module: str) -> str:
+        if module.count(".") == 1 and module.startswith("ringlab.") and module not in SOURCE_DIRS \
+                and not (CORE / module.split(".")[1]).is_dir():
+            return module  # a module of the core's top level
+        return module if (modules.get(module) and modules[module].name == "__init__.py") else module.rpartition(".")[0]
+
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        source = node(name)
+        targets = {node(imported) for imported in imports_of(path) if imported in modules}
+        graph.setdefault(source, set()).update(targets - {source, "ringlab"})
+    return graph
+
+
+def test_the_package_graph_runs_one_way():
+    assert find_circle(package_graph()) is None
+
+
+def test_the_package_graph_sees_the_rooms_and_their_one_way_edges():
+    graph = package_graph()
+    for room in ("ringlab.compare.sweeps", "ringlab.compare.report", "ringlab.compare.model", "ringlab.hw.trial",
+                 "ringlab.hw.kernel", "ringlab.hw.machine", "ringlab.scenario", "ringlab.trace"):
+        assert room in graph, room
+    assert "ringlab.scenario" in graph["ringlab.trace"] and "ringlab.trace" not in graph["ringlab.scenario"]
+    assert "ringlab.hw.machine" in graph["ringlab.hw.trial"] and "ringlab.hw.trial" not in graph["ringlab.hw.machine"]
+
+
+def test_no_backend_imports_compare():
+    graph = package_graph()
+    offenders = {package: sorted(t for t in targets if t.startswith("ringlab.compare"))
+                 for package, targets in graph.items() if package.startswith(("ringlab.sim", "ringlab.hw", "ringlab.bpf"))}
+    assert {package: found for package, found in offenders.items() if found} == {}
+
+
 def test_the_core_is_grouped_as_the_pipeline():
     packages = sorted(path.name for path in CORE.iterdir() if (path / "__init__.py").is_file())
     assert packages == ["analysis", "runs", "scenario", "trace", "views"]
     loose = sorted(path.name for path in CORE.glob("*.py"))
-    assert loose == ["__init__.py", "__main__.py", "atomic_files.py", "cli.py", "errors.py", "native.py"]
+    assert loose == ["__init__.py", "__main__.py", "atomic_files.py", "cli.py", "errors.py", "native.py", "provenance.py"]
 
 
 def test_the_backends_are_found_through_their_registration():

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 import ringlab
+from ringlab import provenance
 from ringlab.cli import main
-from ringlab.runs import provenance
 from ringlab.trace.trace import Trace
 from tests.helpers import scenario, scripted
 

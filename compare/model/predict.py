@@ -255,7 +255,7 @@ def describe_profile(profile: PauseProfile) -> dict:
 def write_prediction(out_dir: Path, prediction: Prediction) -> Path:
     """``prediction.json`` in ``out_dir``, whole."""
     from ringlab.atomic_files import write_json
-    from ringlab.runs.provenance import provenance
+    from ringlab.provenance import provenance
 
     path = Path(out_dir) / PREDICTION_FILE
     write_json(path, {**provenance("sim"), **prediction.to_dict()})

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ringlab.errors import InputError
-from ringlab.runs.provenance import code_digest
+from ringlab.provenance import code_digest
 from ringlab.scenario.scenario import Scenario, read_toml, scenario_from_dict, set_fields
 
 BACKENDS = ("sim", "hw")

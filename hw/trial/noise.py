@@ -121,7 +121,7 @@ def as_pause_profile(profile: NoiseProfile) -> PauseProfile:
 def write_noise_profile(out_dir, profile: NoiseProfile) -> dict:
     """The pause profile (``profile.json``, ``pauses.npz``, and ``pauses.csv`` in the empirical stall
     model's format), ``summary.json`` and the survival plot."""
-    from ringlab.runs.provenance import provenance
+    from ringlab.provenance import provenance
     from ringlab.views.pause_plot import survival_figure
     from ringlab.views.timeline_plot import save_figure
 

@@ -13,7 +13,7 @@ from ringlab.errors import InputError
 from ringlab.hw.machine.environment import machine_environment
 from ringlab.hw.machine.wire import parse_mac
 from ringlab.hw.trial.sender import SENDER_RECORD, SENT_FILE, SenderSettings, send_scenario, sender_cpus
-from ringlab.runs.provenance import provenance
+from ringlab.provenance import provenance
 from ringlab.scenario.plan import draw_plan
 from ringlab.scenario.scenario import Scenario
 

@@ -23,7 +23,7 @@ import tomli_w
 
 from ringlab.atomic_files import read_json, staged_directory
 from ringlab.errors import InputError
-from ringlab.runs.provenance import provenance
+from ringlab.provenance import provenance
 from ringlab.runs.runner import RunResult, run
 from ringlab.trace.trace import Trace
 from ringlab.trace.warnings_log import write_kept_warnings, write_warnings_file

@@ -12,8 +12,6 @@ import numpy as np
 
 from ringlab.scenario.scenario import Scenario
 from ringlab.scenario.stalls import StallSchedule
-from ringlab.trace.pauses import Pauses
-from ringlab.trace.trace import Trace, pause_columns
 
 # Independent random streams derived from the scenario's seed, one per purpose.
 STREAM_STALLS, STREAM_ARRIVALS, STREAM_RSS = range(3)
@@ -32,15 +30,11 @@ class RunPlan:
     cpu: np.ndarray
     stalls: StallSchedule
     end_ns: int
-    pauses: Pauses | None = None
+    pauses: object | None = None  # a ringlab.trace.pauses.Pauses (the trace's type: the plan comes first)
 
     @property
     def packets(self) -> int:
         return len(self.arrival_ns)
-
-    @property
-    def poller_pauses(self) -> Pauses:
-        return self.pauses if self.pauses is not None else Pauses.injected(self.stalls)
 
     def packets_of_cpu(self, cpu: int) -> np.ndarray:
         """The packets ``cpu`` handles, in the order they arrive (ties: by id)."""
@@ -133,11 +127,3 @@ def draw_plan(scenario: Scenario) -> RunPlan:
     end_ns = int(arrival_ns[-1]) + scenario.drain_ns
     stalls = scenario.stalls.schedule(end_ns, streams(scenario.seed)[STREAM_STALLS])
     return RunPlan(arrival_ns, cpu, stalls, end_ns)
-
-
-def trace_of_plan(scenario: Scenario, plan: RunPlan, columns: dict) -> Trace:
-    """A simulated run's trace: the engine's per-packet ``columns`` and what the plan fixed."""
-    return Trace(id=np.arange(1, plan.packets + 1, dtype=np.int64), arrival_ns=plan.arrival_ns, cpu=plan.cpu,
-                 stall_start_ns=plan.stalls.start_ns, stall_length_ns=plan.stalls.length_ns,
-                 **pause_columns(plan.poller_pauses), ring_slots=scenario.ring_slots,
-                 interval_ns=scenario.interval_ns, end_ns=plan.end_ns, **columns)

@@ -31,7 +31,7 @@ import numpy as np
 
 from ringlab.atomic_files import atomic_path, read_json, write_json, write_text
 from ringlab.errors import InputError
-from ringlab.runs.provenance import provenance
+from ringlab.provenance import provenance
 
 PROFILE_FILE = "profile.json"
 ARRAYS_FILE = "pauses.npz"

@@ -15,7 +15,8 @@ import numpy as np
 
 from ringlab.atomic_files import atomic_path
 from ringlab.errors import InputError
-from ringlab.scenario.scenario import MAX_RING_SLOTS
+from ringlab.scenario.plan import RunPlan
+from ringlab.scenario.scenario import MAX_RING_SLOTS, Scenario
 from ringlab.scenario.stalls import StallSchedule
 from ringlab.trace.pauses import Pauses
 
@@ -232,3 +233,17 @@ def late_mask(delivered_ids: np.ndarray) -> np.ndarray:
     """True for each delivered packet whose id is below one already read (an "old" packet)."""
     ids = np.asarray(delivered_ids)
     return ids < largest_before(ids)
+
+
+def poller_pauses(plan: RunPlan) -> Pauses:
+    """The pauses a run of ``plan`` (a RunPlan) gives its poller: the plan's own (a replay's measured
+    ones), else its stall schedule's, all injected."""
+    return plan.pauses if plan.pauses is not None else Pauses.injected(plan.stalls)
+
+
+def trace_of_plan(scenario: Scenario, plan: RunPlan, columns: dict) -> Trace:
+    """A simulated run's trace: the engine's per-packet ``columns`` and what the plan fixed."""
+    return Trace(id=np.arange(1, plan.packets + 1, dtype=np.int64), arrival_ns=plan.arrival_ns, cpu=plan.cpu,
+                 stall_start_ns=plan.stalls.start_ns, stall_length_ns=plan.stalls.length_ns,
+                 **pause_columns(poller_pauses(plan)), ring_slots=scenario.ring_slots,
+                 interval_ns=scenario.interval_ns, end_ns=plan.end_ns, **columns)
