@@ -12,9 +12,9 @@ import platform
 
 import numpy as np
 
-from ringlab.analysis.analysis import summarize
+from ringlab.analysis.summary import summarize
 from ringlab.hw.trial.run import run_trial
-from ringlab.scenario.scenario import WRITER_POLICIES, scenario_from_dict
+from ringlab.scenario.fields import WRITER_POLICIES, scenario_from_dict
 
 INTERVALS_US = (50, 30, 20, 15, 10, 7, 5, 3, 2, 1.5, 1)
 LOSS_LIMIT = 0.001

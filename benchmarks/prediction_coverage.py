@@ -21,7 +21,7 @@ from ringlab.compare.model.pooling import pool_runs
 from ringlab.compare.model.predict import predict
 from ringlab.compare.model.size import size_ring
 from ringlab.runs.run_directory import run_into_directory
-from ringlab.scenario.scenario import scenario_from_dict
+from ringlab.scenario.fields import scenario_from_dict
 
 PROFILE_SETTINGS = [(16, 10_000), (8, 20_000), (32, 5_000)]  # (ring slots, interval ns), two trials each
 PREDICTED_SETTINGS = [(4, 10_000), (8, 10_000), (16, 20_000), (4, 20_000), (32, 10_000), (16, 5_000), (8, 5_000),

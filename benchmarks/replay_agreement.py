@@ -15,7 +15,7 @@ import numpy as np
 
 from ringlab.compare.model.replay import agreement, replay
 from ringlab.hw.trial.run import run_trial
-from ringlab.scenario.scenario import WRITER_POLICIES, scenario_from_dict
+from ringlab.scenario.fields import WRITER_POLICIES, scenario_from_dict
 
 
 def main() -> None:

@@ -53,7 +53,7 @@ def minimal_loop():
 
 
 def scenario_of(example: str, packets: int):
-    from ringlab.scenario.scenario import load_scenario
+    from ringlab.scenario.fields import load_scenario
 
     return load_scenario(EXAMPLES / f"{example}.toml", [f"packets={packets}"])
 

@@ -24,7 +24,7 @@ EXAMPLES = ROOT / "examples"
 def measure(engine: str, example: str, packets: int) -> dict:
     """Simulate in this process: wall time of the run, rate, peak memory; for the fast engine also
     the one-time cost of its first call (building the engine, or loading it from the cache)."""
-    from ringlab.scenario.scenario import load_scenario
+    from ringlab.scenario.fields import load_scenario
 
     scenario = load_scenario(EXAMPLES / f"{example}.toml", [f"packets={packets}"])
     first_call = 0.0
@@ -57,9 +57,9 @@ def in_fresh_process(engine: str, example: str, packets: int, env=None) -> dict:
 
 def trace_load_seconds(packets: int) -> float:
     """Best of five loads of a saved trace of ``packets`` packets."""
-    from ringlab.scenario.scenario import load_scenario
+    from ringlab.scenario.fields import load_scenario
     from ringlab.sim.fast_engine import run_fast
-    from ringlab.trace.trace import Trace
+    from ringlab.trace.records import Trace
 
     trace = run_fast(load_scenario(EXAMPLES / "buggy-one-stall.toml", [f"packets={packets}"])).trace
     with tempfile.TemporaryDirectory() as tmp:

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ringlab.analysis.analysis import summarize
 from ringlab.analysis.latency import LatencyHistogram
+from ringlab.analysis.summary import summarize
 from ringlab.runs.run_directory import SENT_FILE
 from ringlab.runs.runner import RunRequest, RunResult
+from ringlab.scenario.fields import Scenario
 from ringlab.scenario.memory import check_fits
-from ringlab.scenario.scenario import Scenario
 
 
 class RealXdp:

@@ -28,13 +28,13 @@ if not Path(__file__).with_name("sim").is_dir() and (_CHECKOUT / "sim" / "backen
     __path__.append(str(_CHECKOUT))
 
 _API = {
-    "load_scenario": "ringlab.scenario.scenario",
-    "scenario_from_dict": "ringlab.scenario.scenario",
-    "Scenario": "ringlab.scenario.scenario",
+    "load_scenario": "ringlab.scenario.fields",
+    "scenario_from_dict": "ringlab.scenario.fields",
+    "Scenario": "ringlab.scenario.fields",
     "run": "ringlab.runs.runner",
     "RunResult": "ringlab.runs.runner",
-    "Trace": "ringlab.trace.trace",
-    "summarize": "ringlab.analysis.analysis",
+    "Trace": "ringlab.trace.records",
+    "summarize": "ringlab.analysis.summary",
     "write_run_directory": "ringlab.runs.run_directory",
     "load_run": "ringlab.runs.run_directory",
     "plot_run": "ringlab.views.timeline_plot",

@@ -84,8 +84,8 @@ def _report(out_dir: Path, result) -> None:
 
 def cmd_sim(args) -> int:
     from ringlab.runs.run_directory import check_space, run_into_directory, run_output_directory
+    from ringlab.scenario.fields import load_scenario
     from ringlab.scenario.memory import check_fits
-    from ringlab.scenario.scenario import load_scenario
 
     scenario = load_scenario(args.scenario, args.overrides)
     out_dir = run_output_directory(args.out, args.scenario)
@@ -122,7 +122,7 @@ def cmd_plot(args) -> int:
 
 def cmd_hw_trial(args) -> int:
     from ringlab.runs.run_directory import run_into_directory, run_output_directory
-    from ringlab.scenario.scenario import load_scenario
+    from ringlab.scenario.fields import load_scenario
 
     scenario = load_scenario(args.scenario, args.overrides)
     out_dir = run_output_directory(args.out, args.scenario)
@@ -149,7 +149,7 @@ def cmd_replay(args) -> int:
 def cmd_predict(args) -> int:
     from ringlab.compare.model.predict import predict, write_prediction
     from ringlab.runs.run_directory import check_output_path
-    from ringlab.scenario.scenario import load_scenario
+    from ringlab.scenario.fields import load_scenario
 
     scenario = load_scenario(args.scenario, args.overrides)
     check_output_path(args.out)
@@ -164,7 +164,7 @@ def cmd_size(args) -> int:
     from ringlab.atomic_files import write_json
     from ringlab.compare.model.size import SIZE_FILE, size_ring
     from ringlab.runs.run_directory import check_output_path
-    from ringlab.scenario.scenario import load_scenario
+    from ringlab.scenario.fields import load_scenario
 
     scenario = load_scenario(args.scenario, args.overrides)
     if args.out is not None:
@@ -246,7 +246,7 @@ def _pooled_or_loaded_noise(args) -> int:
         profile = pool_runs(args.from_runs)
     else:
         from ringlab.hw.trial.load_noise import measure_under_load
-        from ringlab.scenario.scenario import load_scenario
+        from ringlab.scenario.fields import load_scenario
 
         profile = measure_under_load(load_scenario(args.load, args.overrides), args.duration_ns)
         check_profile(profile, "--load")
@@ -260,7 +260,7 @@ def _pooled_or_loaded_noise(args) -> int:
 
 def cmd_hw_send(args) -> int:
     from ringlab.hw.trial.remote_send import send_to_host
-    from ringlab.scenario.scenario import load_scenario
+    from ringlab.scenario.fields import load_scenario
 
     scenario = load_scenario(args.scenario, args.overrides)
     out_dir = output_directory(args.out) if args.out else None

@@ -3,11 +3,11 @@ engine by default, or the SimPy model, which gives the same trace."""
 
 from __future__ import annotations
 
-from ringlab.analysis.analysis import summarize
+from ringlab.analysis.summary import summarize
 from ringlab.errors import InputError
 from ringlab.runs.runner import RunRequest, RunResult
+from ringlab.scenario.fields import Scenario
 from ringlab.scenario.memory import check_fits
-from ringlab.scenario.scenario import Scenario
 
 
 class Simulator:

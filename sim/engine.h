@@ -1,6 +1,6 @@
 /* The fast engine's interface: every constant and structure that sim/fast_engine.c and
  * sim/fast_engine.py share. tests/test_layout.py (with tests/c/engine_layout.c) holds each one equal to its Python
- * counterpart (the policies to ringlab/scenario/scenario.py, the fates to ringlab/trace/trace.py,
+ * counterpart (the policies to ringlab/scenario/fields.py, the fates to ringlab/trace/records.py,
  * the drop causes to ringlab/analysis/attribution.py, the latency buckets to
  * ringlab/analysis/latency.py), and the structures to the ctypes ones in sim/fast_engine.py. */
 #ifndef RINGLAB_ENGINE_H
@@ -9,10 +9,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
-/* The writer's index discipline, in the order of ringlab.scenario.scenario.WRITER_POLICIES. */
+/* The writer's index discipline, in the order of ringlab.scenario.fields.WRITER_POLICIES. */
 enum policy { POLICY_BUGGY, POLICY_FIXED, POLICY_LOCKED, POLICIES };
 
-/* What became of a packet (ringlab.trace.trace.FATE_NAMES; the engine never loses one before the ring). */
+/* What became of a packet (ringlab.trace.records.FATE_NAMES; the engine never loses one before the ring). */
 enum fate { DELIVERED = 0, DROPPED_FULL = 1, IN_RING = 2, LOST_BEFORE_RING = 3, PENDING = 4 };
 
 /* The causes of a drop after the two kinds of pause, in the order of

@@ -97,7 +97,7 @@ static int64_t count_between(const int64_t *sorted, int64_t n, int64_t from, int
 }
 
 /* Settle the recovery of stalls ending before next_ns, given that the state after the instant
- * state_ns (aligned or not) holds until next_ns; the rules of ringlab.analysis.analysis.recovery_times_ns. */
+ * state_ns (aligned or not) holds until next_ns; the rules of ringlab.analysis.summary.recovery_times_ns. */
 static int64_t settle_recoveries(int64_t first, int aligned, int64_t state_ns, int64_t next_ns,
                                  const struct stalls *s, int64_t end_ns, double *recovery_ns) {
     int64_t i = first;
@@ -117,7 +117,7 @@ static int64_t settle_recoveries(int64_t first, int aligned, int64_t state_ns, i
 }
 
 /* ---- the largest distance between a read's position and its rank among the ids read ----
- * (ringlab.analysis.analysis.max_displacement). A packet's rank is final once every smaller id is settled
+ * (ringlab.analysis.summary.max_displacement). A packet's rank is final once every smaller id is settled
  * (read, or never to be): a window of ids from the lowest unsettled one keeps each one's status and
  * read position until then. */
 

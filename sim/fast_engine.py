@@ -31,14 +31,14 @@ from pathlib import Path
 import numpy as np
 
 from ringlab import native
-from ringlab.analysis.analysis import RunSummary, pause_figures, summary_from_parts
 from ringlab.analysis.attribution import CAUSE_NAMES, CAUSE_WRITING, cause_figures
 from ringlab.analysis.latency import BUCKETS, LatencyHistogram, latency_figures
+from ringlab.analysis.summary import RunSummary, pause_figures, summary_from_parts
 from ringlab.atomic_files import new_temporary_file
+from ringlab.scenario.fields import WRITER_POLICIES, Scenario
 from ringlab.scenario.plan import CHUNK_PACKETS, PlanChunk, RunPlan, draw_plan, stream_plan
-from ringlab.scenario.scenario import WRITER_POLICIES, Scenario
 from ringlab.trace.pauses import Pauses
-from ringlab.trace.trace import FATE_NAMES, Trace, empty_columns, poller_pauses, trace_of_plan
+from ringlab.trace.records import FATE_NAMES, Trace, empty_columns, poller_pauses, trace_of_plan
 from ringlab.trace.warnings_log import KEEP_WARNINGS, WARNING_LINES_HEADER, Warnings, warning_stream
 
 POLICY_CODES = {policy: code for code, policy in enumerate(WRITER_POLICIES)}  # engine.h's enum policy

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import simpy
 
+from ringlab.scenario.fields import Scenario
 from ringlab.scenario.plan import RunPlan, draw_plan
-from ringlab.scenario.scenario import Scenario
 from ringlab.sim.poller import poller
 from ringlab.sim.ring import EMPTY, MapRing
 from ringlab.sim.wake import writer_priority
 from ringlab.sim.writer import writer_cpu
-from ringlab.trace.trace import DELIVERED, DROPPED_FULL, IN_RING, Trace, empty_columns, trace_of_plan
+from ringlab.trace.records import DELIVERED, DROPPED_FULL, IN_RING, Trace, empty_columns, trace_of_plan
 
 
 def simulate(scenario: Scenario, plan: RunPlan | None = None) -> Trace:

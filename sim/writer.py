@@ -19,7 +19,7 @@ A critical section's effects take place when the lock is taken; the lock then st
 
 from __future__ import annotations
 
-from ringlab.scenario.scenario import WRITER_POLICIES
+from ringlab.scenario.fields import WRITER_POLICIES
 from ringlab.sim.ring import EMPTY, MapRing
 from ringlab.sim.wake import Wake
 

@@ -3,7 +3,7 @@
 import signal
 import subprocess
 
-from ringlab.scenario.scenario import scenario_from_dict
+from ringlab.scenario.fields import scenario_from_dict
 
 
 def scenario(packets=2000, policy="buggy", stalls=None, **fields):

@@ -5,9 +5,9 @@ import json
 import matplotlib.image
 import numpy as np
 
-from ringlab.analysis.analysis import format_warnings, max_displacement, poller_warnings
+from ringlab.analysis.summary import format_warnings, max_displacement, poller_warnings
 from ringlab.cli import main
-from ringlab.trace.trace import Trace
+from ringlab.trace.records import Trace
 from ringlab.views.dump import format_frame
 from tests.test_bad_input import EXAMPLE
 

@@ -15,7 +15,7 @@ from ringlab.compare.report.curves import aggregate, goodness_of_fit, load_rows
 from ringlab.compare.report.fit import MeasuredPoint, background_spec, fit_background, predicted_loss
 from ringlab.compare.sweeps.sweep import run_sweep
 from ringlab.compare.sweeps.sweep_file import load_sweep
-from ringlab.scenario.scenario import scenario_from_dict
+from ringlab.scenario.fields import scenario_from_dict
 from ringlab.sim.fast_engine import run_fast
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -191,7 +191,7 @@ def test_timeline_warning_and_stall_figures(tmp_path):
     id_scales = [ax for ax in figure.axes if ax.get_label() == "<colorbar>"]
     assert len(panels) == 4 and panels[1].get_title().startswith("measured")
     assert [ax.get_ylabel() for ax in id_scales] == ["packet id in the slot"] * 2  # the colours of ids have a scale
-    from ringlab.analysis.analysis import poller_warnings
+    from ringlab.analysis.summary import poller_warnings
     sizes = poller_warnings(trace.delivered_ids())[:, 0]
     figure = plots.warnings_figure(sizes, sizes[:10], "w")
     legend = [t.get_text() for t in figure.axes[0].get_legend().texts]

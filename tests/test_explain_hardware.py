@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from ringlab.analysis.attribution import CAUSE_NAMES, attribute_drops
-from ringlab.scenario.scenario import WRITER_POLICIES, scenario_from_dict
+from ringlab.scenario.fields import WRITER_POLICIES, scenario_from_dict
 from ringlab.scenario.stalls import EmpiricalStalls, StallSchedule
 from ringlab.trace.pauses import BACKGROUND, INJECTED
 
@@ -32,7 +32,7 @@ def scenario(policy="fixed", packets=30_000, stalls=(("100ms", "1.5ms"),), **fie
 
 
 def test_a_trial_records_its_injected_stalls_as_executed_and_the_background_pauses():
-    from ringlab.analysis.analysis import summarize
+    from ringlab.analysis.summary import summarize
     from ringlab.hw.trial.run import run_trial
 
     stalls = (("100ms", "1.5ms"), ("300ms", "700us"))

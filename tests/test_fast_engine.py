@@ -7,9 +7,9 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ringlab.analysis.analysis import format_warnings, poller_warnings, summarize
+from ringlab.analysis.summary import format_warnings, poller_warnings, summarize
 from ringlab.cli import main
-from ringlab.scenario.scenario import WRITER_POLICIES, load_scenario
+from ringlab.scenario.fields import WRITER_POLICIES, load_scenario
 from ringlab.sim.fast_engine import can_go_direct, run_fast
 from ringlab.sim.model import simulate
 from tests.helpers import scenario, scripted

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ringlab.analysis.analysis import index_timeline, lasting_offset_slots, summarize
-from ringlab.scenario.scenario import scenario_from_dict
-from ringlab.trace.trace import DROPPED_FULL, late_mask
+from ringlab.analysis.summary import index_timeline, lasting_offset_slots, summarize
+from ringlab.scenario.fields import scenario_from_dict
+from ringlab.trace.records import DROPPED_FULL, late_mask
 from tests.helpers import start_signallable
 
 pytestmark = [pytest.mark.hardware, pytest.mark.usefixtures("clean_hardware")]

@@ -14,9 +14,9 @@ import pytest
 import ringlab
 from ringlab.analysis import attribution, latency
 from ringlab.runs import runner
-from ringlab.scenario.scenario import WRITER_POLICIES
+from ringlab.scenario.fields import WRITER_POLICIES
 from ringlab.sim import fast_engine, writer
-from ringlab.trace import trace
+from ringlab.trace import records as trace
 
 ROOT = Path(__file__).resolve().parent.parent
 CORE = ROOT / "ringlab"
@@ -223,4 +223,4 @@ def test_the_policy_list_is_written_once():
     pattern = re.compile(r"""["']buggy["'],\s*["']fixed["'],\s*["']locked["']""")
     places = [str(path.relative_to(ROOT)) for folder in ("ringlab", "sim", "hw", "compare", "bpf", "benchmarks", "tests")
               for path in (ROOT / folder).rglob("*.py") if pattern.search(path.read_text())]
-    assert places == ["ringlab/scenario/scenario.py"]
+    assert places == ["ringlab/scenario/fields.py"]

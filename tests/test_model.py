@@ -6,11 +6,11 @@ import numpy as np
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from ringlab.analysis.analysis import lasting_offset_slots, summarize
-from ringlab.scenario.scenario import WRITER_POLICIES
+from ringlab.analysis.summary import lasting_offset_slots, summarize
+from ringlab.scenario.fields import WRITER_POLICIES
 from ringlab.sim.fast_engine import run_fast
 from ringlab.sim.model import simulate
-from ringlab.trace.trace import DELIVERED, DROPPED_FULL, IN_RING, PENDING, late_mask
+from ringlab.trace.records import DELIVERED, DROPPED_FULL, IN_RING, PENDING, late_mask
 from tests.helpers import scenario, scripted
 
 
@@ -186,7 +186,7 @@ def test_loss_under_exponential_stalls_matches_the_closed_form():
         "length": {"dist": "expon", "scale": m}}, seed=11, interval=T, ring_slots=N,
         writer_cost=0, writer_lock_hold=0, poller_cost=c, poller_wakeup=0, drain="200us")
     trace = simulate(sc)
-    from ringlab.analysis.analysis import drops_per_stall
+    from ringlab.analysis.summary import drops_per_stall
     per_stall, before_any = drops_per_stall(trace)
     assert before_any == 0
     per_stall = per_stall[trace.stall_start_ns < trace.arrival_ns[-1] - 200_000]

@@ -20,7 +20,7 @@ from ringlab.hw.kernel.tracer import EVENT_SWITCH
 from ringlab.hw.trial.load_noise import measure_under_load
 from ringlab.hw.trial.noise import measure_noise
 from ringlab.runs.runner import run
-from ringlab.scenario.scenario import load_scenario
+from ringlab.scenario.fields import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 

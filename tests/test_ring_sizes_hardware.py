@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from ringlab.compare.model.replay import agreement, replay
 from ringlab.hw.machine.loader import MAX_XDP_RING_SLOTS
-from ringlab.scenario.scenario import WRITER_POLICIES, scenario_from_dict
+from ringlab.scenario.fields import WRITER_POLICIES, scenario_from_dict
 
 ROOT = Path(__file__).resolve().parent.parent
 

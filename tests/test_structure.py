@@ -15,7 +15,7 @@ import pytest
 import ringlab
 from ringlab import provenance
 from ringlab.cli import main
-from ringlab.trace.trace import Trace
+from ringlab.trace.records import Trace
 from tests.helpers import scenario, scripted
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,7 +10,7 @@ import pytest
 from ringlab.hw.kernel.ftrace import INSTANCE_PREFIX, FtraceInstance, as_ringlab_log, missing_from_log
 from ringlab.hw.kernel.pause_sources import NO_KERNEL_EVENT, cpu_activity, name_pauses
 from ringlab.hw.kernel.tracer import TRACEFS, irq_names
-from ringlab.scenario.scenario import scenario_from_dict
+from ringlab.scenario.fields import scenario_from_dict
 
 pytestmark = [pytest.mark.hardware, pytest.mark.usefixtures("clean_hardware")]
 POLLER_CPU = 0

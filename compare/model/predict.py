@@ -29,8 +29,8 @@ from ringlab.analysis.latency import bucket_middle_ns
 from ringlab.errors import InputError
 from ringlab.runs.runner import run
 from ringlab.runs.workers import run_batches
+from ringlab.scenario.fields import Scenario
 from ringlab.scenario.plan import RunPlan, draw_plan
-from ringlab.scenario.scenario import Scenario
 from ringlab.scenario.stalls import StallSchedule
 from ringlab.sim.fast_engine import load_engine
 from ringlab.trace.pause_profile import PauseProfile, load_profile

@@ -17,16 +17,16 @@ from pathlib import Path
 
 import numpy as np
 
-from ringlab.analysis.analysis import index_timeline
+from ringlab.analysis.summary import index_timeline
 from ringlab.atomic_files import staged_directory, write_json
 from ringlab.errors import InputError
 from ringlab.runs.run_directory import REPLAY_FILE, load_run, run_output_directory, write_run_files
 from ringlab.runs.runner import RunResult, run
+from ringlab.scenario.fields import Scenario, load_scenario
 from ringlab.scenario.plan import RunPlan
-from ringlab.scenario.scenario import Scenario, load_scenario
 from ringlab.trace.pause_profile import source_matches
 from ringlab.trace.pauses import INJECTED
-from ringlab.trace.trace import DELIVERED, FATE_NAMES, LOST_BEFORE_RING, NOT_SET, PENDING, Trace
+from ringlab.trace.records import DELIVERED, FATE_NAMES, LOST_BEFORE_RING, NOT_SET, PENDING, Trace
 
 FIRST_DIFFERENCES = 20
 COSTS = ("measured", "scenario")
@@ -114,7 +114,7 @@ def replay(trace: Trace, scenario: Scenario, engine: str = "fast", costs: str = 
         return result
     fate = np.where(lost, LOST_BEFORE_RING, result.trace.fate).astype(np.int8)
     simulated = replace(result.trace, fate=fate)
-    from ringlab.analysis.analysis import summarize
+    from ringlab.analysis.summary import summarize
 
     return replace(result, trace=simulated, summary=summarize(simulated))
 

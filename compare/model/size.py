@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from ringlab.compare.model.predict import Prediction, predict
 from ringlab.errors import InputError
-from ringlab.scenario.scenario import MAX_RING_SLOTS, Scenario
+from ringlab.scenario.fields import MAX_RING_SLOTS, Scenario
 from ringlab.scenario.units import MAX_TIME_NS, format_time_ns
 
 SIZE_FILE = "size.json"

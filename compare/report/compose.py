@@ -23,7 +23,7 @@ from ringlab.compare.sweeps.sweep_file import POINTS_DIR
 from ringlab.errors import InputError
 from ringlab.runs.run_directory import check_output_path, load_summary, load_trace
 from ringlab.runs.runner import run
-from ringlab.scenario.scenario import load_scenario
+from ringlab.scenario.fields import load_scenario
 from ringlab.scenario.stalls import Distribution
 from ringlab.scenario.units import format_time_ns
 from ringlab.views.pause_plot import survival_figure

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ringlab.analysis.analysis import poller_warnings
 from ringlab.analysis.latency import latencies
+from ringlab.analysis.summary import poller_warnings
 from ringlab.compare.model.predict import predict
 from ringlab.compare.model.replay import agreement, load_measured, replay
 from ringlab.compare.sweeps.table import FIGURES, LATENCY_COLUMNS

@@ -19,7 +19,7 @@ import scipy.optimize
 import scipy.stats
 
 from ringlab.compare.report.curves import GoodnessOfFit, goodness_of_fit
-from ringlab.scenario.scenario import Scenario, scenario_from_dict
+from ringlab.scenario.fields import Scenario, scenario_from_dict
 
 PARAMETERS = ("run_mean_ns", "length_scale_ns")
 

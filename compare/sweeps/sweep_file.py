@@ -13,7 +13,7 @@ import numpy as np
 
 from ringlab.errors import InputError
 from ringlab.provenance import code_digest
-from ringlab.scenario.scenario import Scenario, read_toml, scenario_from_dict, set_fields
+from ringlab.scenario.fields import Scenario, read_toml, scenario_from_dict, set_fields
 
 BACKENDS = ("sim", "hw")
 MAX_REPEATS = 10_000

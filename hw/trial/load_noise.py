@@ -9,7 +9,7 @@ import numpy as np
 from ringlab.analysis.profile_segment import background_pauses_inside, latency_body
 from ringlab.errors import InputError
 from ringlab.runs.runner import run
-from ringlab.scenario.scenario import Scenario
+from ringlab.scenario.fields import Scenario
 from ringlab.trace.pause_profile import PauseProfile, profile_from_pauses
 
 

@@ -14,8 +14,8 @@ from ringlab.hw.machine.environment import machine_environment
 from ringlab.hw.machine.wire import parse_mac
 from ringlab.hw.trial.sender import SENDER_RECORD, SENT_FILE, SenderSettings, send_scenario, sender_cpus
 from ringlab.provenance import provenance
+from ringlab.scenario.fields import Scenario
 from ringlab.scenario.plan import draw_plan
-from ringlab.scenario.scenario import Scenario
 
 
 def send_to_host(scenario: Scenario, iface: str, dst_mac: str, out_dir: Path | None = None) -> dict:

@@ -25,11 +25,11 @@ from ringlab.hw.machine.wire import LOG_DROPPED_FULL, LOG_WRITTEN
 from ringlab.hw.trial.cleanup import cleanup_stale
 from ringlab.hw.trial.poller import PollerThread, PollRecord, StallPlan, name_this_thread, off_cpu, poll_ring
 from ringlab.hw.trial.sender import LATE_SEND_NS, SENDER_CPU, SenderProcesses, SenderSettings, sender_cpus
+from ringlab.scenario.fields import Scenario
 from ringlab.scenario.plan import RunPlan, draw_plan
-from ringlab.scenario.scenario import Scenario
 from ringlab.scenario.stalls import StallSchedule
 from ringlab.trace.pauses import INJECTED, INJECTED_SOURCE, NOT_TRACED, Pauses
-from ringlab.trace.trace import DELIVERED, DROPPED_FULL, IN_RING, LOST_BEFORE_RING, NOT_SET, Trace, empty_columns, pause_columns
+from ringlab.trace.records import DELIVERED, DROPPED_FULL, IN_RING, LOST_BEFORE_RING, NOT_SET, Trace, empty_columns, pause_columns
 
 POLLER_CPU = 0
 START_DELAY_NS = 20_000_000

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ringlab.trace.pauses import INJECTED, KIND_NAMES, Pauses
-from ringlab.trace.trace import DELIVERED, DROPPED_FULL, IN_RING, LOST_BEFORE_RING, NOT_SET, PENDING, Trace
+from ringlab.trace.records import DELIVERED, DROPPED_FULL, IN_RING, LOST_BEFORE_RING, NOT_SET, PENDING, Trace
 
 CAUSE_INJECTED, CAUSE_BACKGROUND, CAUSE_WRITING, CAUSE_BURST, CAUSE_MISALIGNED, CAUSE_SLOW, CAUSE_UNEXPLAINED = range(7)
 CAUSE_NAMES = ("injected stall", "background pause", "slot still being written", "sender burst", "writer misaligned",

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ringlab.trace.trace import DELIVERED, Trace, late_mask
+from ringlab.trace.records import DELIVERED, Trace, late_mask
 
 SUB_BITS = 7
 SUB_BUCKETS = 1 << SUB_BITS

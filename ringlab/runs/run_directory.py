@@ -25,7 +25,7 @@ from ringlab.atomic_files import read_json, staged_directory
 from ringlab.errors import InputError
 from ringlab.provenance import provenance
 from ringlab.runs.runner import RunResult, run
-from ringlab.trace.trace import Trace
+from ringlab.trace.records import Trace
 from ringlab.trace.warnings_log import write_kept_warnings, write_warnings_file
 
 TRACE_FILE = "trace.npz"
@@ -147,7 +147,7 @@ def run_output_directory(path, scenario_file=None) -> Path:
     return path
 
 
-TRACE_BYTES_PER_PACKET = 59  # the per-packet columns of trace.npz (ringlab/trace/trace.py)
+TRACE_BYTES_PER_PACKET = 59  # the per-packet columns of trace.npz (ringlab/trace/records.py)
 
 
 def check_space(scenario, out_dir, keep_trace: bool, all_warnings: bool) -> None:
@@ -198,7 +198,7 @@ def load_summary(out_dir) -> dict:
 
 def _check_scenario(data: dict, path: Path) -> None:
     """The summary's scenario validated like any other (a stall file it names may have moved since)."""
-    from ringlab.scenario.scenario import scenario_from_dict
+    from ringlab.scenario.fields import scenario_from_dict
 
     try:
         scenario_from_dict(data, base_dir=path.parent)

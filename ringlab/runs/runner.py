@@ -13,11 +13,11 @@ from typing import Protocol
 
 import numpy as np
 
-from ringlab.analysis.analysis import RunSummary
+from ringlab.analysis.summary import RunSummary
 from ringlab.errors import InputError
+from ringlab.scenario.fields import Scenario
 from ringlab.scenario.plan import RunPlan
-from ringlab.scenario.scenario import Scenario
-from ringlab.trace.trace import Trace
+from ringlab.trace.records import Trace
 
 BACKEND_GROUP = "ringlab.backends"  # the entry-point group backends register in (pyproject.toml)
 

@@ -4,7 +4,7 @@ the figure, not attempted (and killed by the kernel half way)."""
 from __future__ import annotations
 
 from ringlab.errors import InputError
-from ringlab.scenario.scenario import Scenario
+from ringlab.scenario.fields import Scenario
 
 # Upper estimates, measured with benchmarks/sim_scale.py and sim_speed.py (83 bytes per packet for a
 # fast run that keeps its trace; the SimPy model and a hardware trial hold more per packet).

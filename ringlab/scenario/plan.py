@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ringlab.scenario.scenario import Scenario
+from ringlab.scenario.fields import Scenario
 from ringlab.scenario.stalls import StallSchedule
 
 # Independent random streams derived from the scenario's seed, one per purpose.

@@ -1,5 +1,5 @@
 /* The poller's warnings, as it prints them: one line per read whose id is not the largest read so
- * far plus one (ringlab.analysis.analysis.poller_warnings and format_warnings give the same lines).
+ * far plus one (ringlab.analysis.summary.poller_warnings and format_warnings give the same lines).
  * Shared by the core's warnings writer (ringlab/trace/warnings_log.c) and the fast engine
  * (sim/fast_engine.c), which streams them while it runs. */
 #ifndef RINGLAB_WARNING_LINES_H
@@ -43,7 +43,7 @@ static inline char *put_decimal(char *p, int64_t v) {
     return p;
 }
 
-/* One warning line, as the poller prints it (and ringlab.analysis.analysis.format_warnings). */
+/* One warning line, as the poller prints it (and ringlab.analysis.summary.format_warnings). */
 static inline void put_warning(FILE *out, int64_t missed, int64_t largest, int64_t id) {
     static const char missed_text[] = "WARN: missed ", between[] = " packets between ", and[] = " and ";
     char line[128], *p = line;

@@ -1,6 +1,6 @@
 """A run's ``warnings.log``: the poller's warning lines, written in C (``warnings_log.c``, sharing
 ``warning_lines.h`` with the fast engine, which streams them while it runs), byte for byte what
-:func:`ringlab.analysis.analysis.format_warnings` gives."""
+:func:`ringlab.analysis.summary.format_warnings` gives."""
 
 from __future__ import annotations
 

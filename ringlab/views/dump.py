@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ringlab.scenario.units import format_time_ns
-from ringlab.trace.trace import DELIVERED, IN_RING, NOT_SET, Trace
+from ringlab.trace.records import DELIVERED, IN_RING, NOT_SET, Trace
 
 EMPTY_CELL = "  EMPTY  "
 POINTER = "^^^^^^^^^"

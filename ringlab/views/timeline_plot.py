@@ -14,12 +14,12 @@ from matplotlib.cm import ScalarMappable  # noqa: E402
 from matplotlib.colors import Normalize  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
-from ringlab.analysis.analysis import index_timeline, poller_warnings  # noqa: E402
 from ringlab.analysis.latency import latencies  # noqa: E402
+from ringlab.analysis.summary import index_timeline, poller_warnings  # noqa: E402
 from ringlab.atomic_files import atomic_path  # noqa: E402
 from ringlab.errors import InputError  # noqa: E402
 from ringlab.trace.pauses import BACKGROUND  # noqa: E402
-from ringlab.trace.trace import DELIVERED, IN_RING, NOT_SET, Trace  # noqa: E402
+from ringlab.trace.records import DELIVERED, IN_RING, NOT_SET, Trace  # noqa: E402
 
 US = 1e3
 MAX_DRAWN = 20_000  # marks of one series beyond which a wide window is drawn decimated
@@ -184,7 +184,7 @@ def plot_run_directory(run_dir, from_ns: int | None = None, to_ns: int | None = 
     from ringlab.runs.run_directory import load_run
 
     trace, summary = load_run(run_dir)
-    from ringlab.scenario.scenario import DEFAULTS
+    from ringlab.scenario.fields import DEFAULTS
 
     policy = summary["scenario"].get("writer", {}).get("policy", DEFAULTS["writer"]["policy"])
     title = f"{summary['scenario_name']} [{summary['backend']}], policy {policy}"

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ringlab.trace.pauses import BACKGROUND, INJECTED, KIND_NAMES, Pauses, length_statistics
-from ringlab.trace.trace import DELIVERED, DROPPED_FULL, IN_RING, NOT_SET, Trace, largest_before, late_mask
+from ringlab.trace.records import DELIVERED, DROPPED_FULL, IN_RING, NOT_SET, Trace, largest_before, late_mask
 
 WARNING_FORMAT = "WARN: missed %d packets between %d and %d"
 

@@ -15,8 +15,8 @@ import numpy as np
 
 from ringlab.atomic_files import atomic_path
 from ringlab.errors import InputError
+from ringlab.scenario.fields import MAX_RING_SLOTS, Scenario
 from ringlab.scenario.plan import RunPlan
-from ringlab.scenario.scenario import MAX_RING_SLOTS, Scenario
 from ringlab.scenario.stalls import StallSchedule
 from ringlab.trace.pauses import Pauses
 
