@@ -26,14 +26,14 @@ demo: setup
 	    $(VENV)/ringlab plot $(RESULTS)/hw-$$policy-one-stall --from 99.9ms --to 103ms >/dev/null || exit 1; \
 	    $(VENV)/ringlab replay $(RESULTS)/hw-$$policy-one-stall --out $(RESULTS)/replay-$$policy-one-stall || exit 1; \
 	  done; \
-	  $(VENV)/ringlab hw noise --duration 10s --out $(RESULTS)/noise || exit 1; \
+	  $(VENV)/ringlab hw profile --duration 10s --out $(RESULTS)/idle-profile || exit 1; \
 	  $(VENV)/ringlab sweep examples/sweeps/hw-interval.toml --out $(RESULTS)/sweep-hw-interval || exit 1; \
-	  $(VENV)/ringlab hw noise --from $$(dirname $$(grep -l '"backend": "hw"' $(RESULTS)/sweep-hw-interval/points/*/summary.json)) \
+	  $(VENV)/ringlab hw profile --from $$(dirname $$(grep -l '"backend": "hw"' $(RESULTS)/sweep-hw-interval/points/*/summary.json)) \
 	    --out $(RESULTS)/profile || exit 1; \
-	  $(VENV)/ringlab predict examples/fixed-one-stall.toml --noise $(RESULTS)/profile --out $(RESULTS)/predict $(HW_SETTINGS) || exit 1; \
-	  $(VENV)/ringlab size examples/fixed-one-stall.toml --noise $(RESULTS)/profile --target-loss 0.001 --interval 20us \
+	  $(VENV)/ringlab predict examples/fixed-one-stall.toml --profile $(RESULTS)/profile --out $(RESULTS)/predict $(HW_SETTINGS) || exit 1; \
+	  $(VENV)/ringlab size examples/fixed-one-stall.toml --profile $(RESULTS)/profile --target-loss 0.001 --interval 20us \
 	    --out $(RESULTS)/size || exit 1; \
-	  $(VENV)/ringlab compare $(RESULTS)/sweep-hw-interval --out $(RESULTS)/report --noise $(RESULTS)/profile || exit 1; \
+	  $(VENV)/ringlab compare $(RESULTS)/sweep-hw-interval --out $(RESULTS)/report --profile $(RESULTS)/profile || exit 1; \
 	else \
 	  echo "real XDP cannot run here ('ringlab hw doctor' says why): simulator results only"; \
 	  $(VENV)/ringlab compare $(RESULTS)/sweep-interval --out $(RESULTS)/report || exit 1; \

@@ -153,7 +153,7 @@ def cmd_predict(args) -> int:
 
     scenario = load_scenario(args.scenario, args.overrides)
     check_output_path(args.out)
-    prediction = predict(scenario, args.noise, repeats=args.repeats, level=args.level, without=args.without,
+    prediction = predict(scenario, args.profile, repeats=args.repeats, level=args.level, without=args.without,
                          workers=args.workers, scheduler=args.scheduler)
     path = write_prediction(output_directory(args.out), prediction)
     print(f"{prediction.describe()} -> {path}")
@@ -173,7 +173,7 @@ def cmd_size(args) -> int:
         scenario = scenario.with_values({"interval": f"{args.interval_ns}ns"})
     if args.slots is not None:
         scenario = scenario.with_values({"ring_slots": args.slots})
-    answer = size_ring(scenario, args.noise, args.target_loss, "interval" if args.slots is not None else "ring_slots",
+    answer = size_ring(scenario, args.profile, args.target_loss, "interval" if args.slots is not None else "ring_slots",
                        repeats=args.repeats, level=args.level, without=args.without, workers=args.workers,
                        scheduler=args.scheduler)
     if args.out is not None:
@@ -214,9 +214,9 @@ def cmd_hw_doctor(args) -> int:
     return 0 if all(c.ok for c in checks) else EXIT_CHECK_FAILED
 
 
-def cmd_hw_noise(args) -> int:
+def cmd_hw_profile(args) -> int:
     if args.from_runs or args.load is not None:
-        return _pooled_or_loaded_noise(args)
+        return _pooled_or_loaded_profile(args)
     from ringlab.hw.trial.noise import measure_noise, write_noise_profile
     from ringlab.runs.run_directory import check_output_path
 
@@ -232,8 +232,8 @@ def cmd_hw_noise(args) -> int:
     return 0
 
 
-def _pooled_or_loaded_noise(args) -> int:
-    """``hw noise --from RUN ...`` (no root, no hardware) or ``hw noise --load SCENARIO``."""
+def _pooled_or_loaded_profile(args) -> int:
+    """``hw profile --from RUN ...`` (no root, no hardware) or ``hw profile --load SCENARIO``."""
     from ringlab.runs.run_directory import check_output_path
     from ringlab.trace.pause_profile import check_profile, save_profile
 
@@ -296,7 +296,7 @@ def cmd_compare(args) -> int:
         return 0
     from ringlab.compare.report.compose import build_report
 
-    figures = build_report(args.sweeps, args.out, fit=not args.no_fit, family=args.family, noise_dir=args.noise)
+    figures = build_report(args.sweeps, args.out, fit=not args.no_fit, family=args.family, profile_dir=args.profile)
     if figures["fit"] is None and args.family != "expon":
         print("note: --family: nothing was fitted (no measured points, or --no-fit)", file=sys.stderr)
     overall = figures["overall"]
@@ -322,9 +322,10 @@ class _VersionAction(argparse.Action):
         parser.exit(0)
 
 
-def _command(commands, name: str, handler, help_text: str, examples: list[str]):
+def _command(commands, name: str, handler, help_text: str, examples: list[str], aliases=()):
     """A subcommand whose help ends with examples."""
-    parser = commands.add_parser(name, help=help_text, description=help_text[0].upper() + help_text[1:] + ".",
+    parser = commands.add_parser(name, aliases=list(aliases), help=help_text,
+                                 description=help_text[0].upper() + help_text[1:] + ".",
                                  epilog="examples:\n" + "\n".join(f"  {line}" for line in examples),
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.set_defaults(handler=handler)
@@ -376,7 +377,7 @@ def _add_sim_commands(commands) -> None:
 
     compare = _command(commands, "compare", cmd_compare, "compare simulated and measured sweeps: report and plots", [
         "ringlab compare results/sweep-interval --out results/report",
-        "ringlab compare results/sweep-hw-interval --out results/report --noise results/noise",
+        "ringlab compare results/sweep-hw-interval --out results/report --profile results/profile",
         "ringlab compare results/receiver --sender results/sender --out results/two-hosts"])
     compare.add_argument("sweeps", type=Path, nargs="+",
                          help="sweep output directories (with --sender: one receiver's run directory)")
@@ -385,8 +386,8 @@ def _add_sim_commands(commands) -> None:
     compare.add_argument("--family", default="expon", help="scipy.stats family of background stall lengths (default expon)")
     compare.add_argument("--sender", type=Path, default=None,
                          help="a sender's record ('ringlab hw send --out DIR'): put it beside the receiver's run given")
-    compare.add_argument("--noise", type=Path, default=None,
-                         help="a pause profile ('ringlab hw noise --out DIR'): also predict the measured points from it")
+    compare.add_argument("--profile", "--noise", dest="profile", type=Path, default=None,
+                         help="a pause profile ('ringlab hw profile --out DIR'): also predict the measured points from it")
 
     replay = _command(commands, "replay", cmd_replay, "simulate a measured trial from its measured arrivals and pauses", [
         "ringlab replay results/hw-buggy-one-stall --out results/replay-buggy",
@@ -403,20 +404,20 @@ def _add_sim_commands(commands) -> None:
 
     predict = _command(commands, "predict", cmd_predict,
                        "predict a trial's loss and latency from a pause profile, with an interval", [
-                           "ringlab predict examples/fixed-one-stall.toml --noise results/noise --out results/predict",
-                           "ringlab predict examples/fixed-one-stall.toml --noise results/noise --out results/predict "
+                           "ringlab predict examples/fixed-one-stall.toml --profile results/profile --out results/predict",
+                           "ringlab predict examples/fixed-one-stall.toml --profile results/profile --out results/predict "
                            "--set ring_slots=32 --repeats 200 --level 0.95",
-                           "ringlab predict examples/fixed-one-stall.toml --noise results/noise --out results/predict-quiet "
+                           "ringlab predict examples/fixed-one-stall.toml --profile results/profile --out results/predict-quiet "
                            "--without 'task kdamond.0'"])
     _prediction_arguments(predict, repeats=100)
     predict.add_argument("--out", type=_out_path, required=True, help="directory for prediction.json")
 
     size = _command(commands, "size", cmd_size, "find how big the ring must be (or how long the interval) "
                                                 "for a target loss", [
-                        "ringlab size examples/fixed-one-stall.toml --noise results/noise --target-loss 0.001",
-                        "ringlab size examples/fixed-one-stall.toml --noise results/noise --target-loss 0.001 "
+                        "ringlab size examples/fixed-one-stall.toml --profile results/profile --target-loss 0.001",
+                        "ringlab size examples/fixed-one-stall.toml --profile results/profile --target-loss 0.001 "
                         "--interval 5us",
-                        "ringlab size examples/fixed-one-stall.toml --noise results/noise --target-loss 0.001 --slots 16"])
+                        "ringlab size examples/fixed-one-stall.toml --profile results/profile --target-loss 0.001 --slots 16"])
     _prediction_arguments(size, repeats=40)
     size.add_argument("--target-loss", type=float, required=True,
                       help="the largest acceptable loss, a fraction of the packets (0.001 is 0.1%%)")
@@ -430,8 +431,8 @@ def _add_sim_commands(commands) -> None:
 def _prediction_arguments(parser, repeats: int) -> None:
     """The arguments ``predict`` and ``size`` share."""
     parser.add_argument("scenario", type=Path, help="the scenario, a TOML file (see examples/)")
-    parser.add_argument("--noise", type=Path, required=True,
-                        help="a pause profile: 'ringlab hw noise --out DIR', or --from earlier runs, or --load")
+    parser.add_argument("--profile", "--noise", dest="profile", type=Path, required=True,
+                        help="a pause profile: 'ringlab hw profile --out DIR', or --from earlier runs, or --load")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help=SET_HELP)
     parser.add_argument("--repeats", type=int, default=repeats,
                         help=f"simulations, each a trial drawn from the profile (default {repeats}, at least 10)")
@@ -472,29 +473,29 @@ def _add_hw_commands(commands) -> None:
     doctor.add_argument("--iface", default=None,
                         help="also check that this interface's driver runs XDP natively (briefly attaches a pass-all program)")
 
-    noise = _command(hw_commands, "noise", cmd_hw_noise,
-                     "measure this machine's pause profile: the poller's loop with no ring", [
-                         "ringlab hw noise --duration 10s --out results/noise",
-                         "ringlab hw noise --duration 2s --cpu 1 --threshold 5us --out results/noise-cpu1",
-                         "ringlab hw noise --from results/hw-buggy-one-stall results/hw-fixed-one-stall --out results/pooled",
-                         "ringlab hw noise --load examples/fixed-one-stall.toml --set interval=20us --duration 5s "
-                         "--out results/noise-load"])
-    noise.add_argument("--duration", dest="duration_ns", type=_positive_time_option, default=10_000_000_000,
-                       help="how long to measure (default 10s)")
-    noise.add_argument("--cpu", type=int, default=0, help="the CPU to measure (default 0, the poller's in a trial)")
-    noise.add_argument("--threshold", dest="threshold_ns", type=_positive_time_option, default=1_000,
-                       help="a gap between two iterations longer than this is a pause (default 1us)")
-    noise.add_argument("--loops", choices=["native", "python"], default="native",
-                       help="the loop that measures: native (C, default) or python")
-    noise.add_argument("--no-trace", action="store_true", help="do not trace the kernel's events to name the sources")
-    noise.add_argument("--out", type=_out_path, required=True,
-                       help="directory for the profile (profile.json, pauses.npz, pauses.csv), summary.json and the plot")
-    noise.add_argument("--from", dest="from_runs", type=Path, nargs="+", default=[], metavar="RUN",
-                       help="pool the background pauses these runs recorded instead of measuring (no root needed)")
-    noise.add_argument("--load", type=Path, default=None, metavar="SCENARIO",
-                       help="measure while this scenario's own load runs (sender, XDP program, poller), no stall injected")
-    noise.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                       help="with --load: " + SET_HELP)
+    profile = _command(hw_commands, "profile", cmd_hw_profile,
+                       "measure this machine's pause profile: the poller's loop with no ring (old name: noise)", [
+                         "ringlab hw profile --duration 10s --out results/profile",
+                         "ringlab hw profile --duration 2s --cpu 1 --threshold 5us --out results/profile-cpu1",
+                         "ringlab hw profile --from results/hw-buggy-one-stall results/hw-fixed-one-stall --out results/pooled",
+                         "ringlab hw profile --load examples/fixed-one-stall.toml --set interval=20us --duration 5s "
+                         "--out results/profile-load"], aliases=["noise"])
+    profile.add_argument("--duration", dest="duration_ns", type=_positive_time_option, default=10_000_000_000,
+                         help="how long to measure (default 10s)")
+    profile.add_argument("--cpu", type=int, default=0, help="the CPU to measure (default 0, the poller's in a trial)")
+    profile.add_argument("--threshold", dest="threshold_ns", type=_positive_time_option, default=1_000,
+                         help="a gap between two iterations longer than this is a pause (default 1us)")
+    profile.add_argument("--loops", choices=["native", "python"], default="native",
+                         help="the loop that measures: native (C, default) or python")
+    profile.add_argument("--no-trace", action="store_true", help="do not trace the kernel's events to name the sources")
+    profile.add_argument("--out", type=_out_path, required=True,
+                         help="directory for the profile (profile.json, pauses.npz, pauses.csv), summary.json and the plot")
+    profile.add_argument("--from", dest="from_runs", type=Path, nargs="+", default=[], metavar="RUN",
+                         help="pool the background pauses these runs recorded instead of measuring (no root needed)")
+    profile.add_argument("--load", type=Path, default=None, metavar="SCENARIO",
+                         help="measure while this scenario's own load runs (sender, XDP program, poller), no stall injected")
+    profile.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                         help="with --load: " + SET_HELP)
 
     send = _command(hw_commands, "send", cmd_hw_send, "send a scenario's paced frames from IFACE (on another host)", [
         "ip netns exec ringlab-testbed ringlab hw send examples/fixed-one-stall.toml --iface rl-peer0 "
@@ -520,12 +521,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+OLD_SPELLINGS = {"noise": ("hw", "'hw noise' is now 'hw profile'"), "--noise": (None, "'--noise' is now '--profile'")}
+
+
+def note_old_spellings(argv: list[str]) -> None:
+    """Say once, on stderr, that an old spelling was used (it still works)."""
+    for word, (after, note) in OLD_SPELLINGS.items():
+        used = any(arg == word or arg.startswith(word + "=") for arg in argv) if after is None else \
+            any(a == after and b == word for a, b in zip(argv, argv[1:]))
+        if used:
+            print(f"ringlab: note: {note}; the old spelling still works", file=sys.stderr)
+
+
 def main(argv=None) -> int:
     """Run one command. ringlab's own errors end in one line and their exit status (see
     ringlab/errors.py); anything else is a bug, shown with its traceback."""
     for stream in (sys.stdout, sys.stderr):  # a path whose name is not UTF-8 is printed as its own bytes
         with contextlib.suppress(AttributeError, ValueError):
             stream.reconfigure(errors="surrogateescape")
+    argv = sys.argv[1:] if argv is None else list(argv)
+    note_old_spellings(argv)
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)

@@ -81,11 +81,11 @@ def test_predict_and_size_run_without_root_on_the_shipped_profile(tmp_path):
         return subprocess.run([sys.executable, "-m", "ringlab.cli", *args], cwd=ROOT, capture_output=True, text=True,
                               timeout=300)
 
-    predicted = ringlab("predict", "examples/fixed-one-stall.toml", "--noise", "examples/pause-profile",
+    predicted = ringlab("predict", "examples/fixed-one-stall.toml", "--profile", "examples/pause-profile",
                         "--set", "interval=10us", "--out", str(tmp_path / "predict"))
     assert predicted.returncode == 0, predicted.stderr
     assert "predicted loss" in predicted.stdout and (tmp_path / "predict" / "prediction.json").is_file()
-    sized = ringlab("size", "examples/fixed-one-stall.toml", "--noise", "examples/pause-profile", "--target-loss",
+    sized = ringlab("size", "examples/fixed-one-stall.toml", "--profile", "examples/pause-profile", "--target-loss",
                     "0.002", "--interval", "10us", "--out", str(tmp_path / "size"))
     assert sized.returncode == 0, sized.stderr
     assert json.loads((tmp_path / "size" / "size.json").read_text())["answer"] > 16

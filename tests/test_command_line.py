@@ -4,6 +4,7 @@ examples that parse, plain text, and ``--version`` naming the version and the co
 import argparse
 import shlex
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,13 +16,17 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def commands(parser=None, prefix=()):
-    """Every (path, parser) of the command tree, the top level first."""
+    """Every (path, parser) of the command tree, the top level first; a command by its name, not
+    again by an alias (an old spelling)."""
     parser = parser or build_parser()
     yield prefix, parser
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
+            seen = set()
             for name, sub in action.choices.items():
-                yield from commands(sub, prefix + (name,))
+                if id(sub) not in seen:
+                    seen.add(id(sub))
+                    yield from commands(sub, prefix + (name,))
 
 
 def leaf_commands():
@@ -61,3 +66,15 @@ def test_version_prints_the_version_and_the_git_commit(capsys):
     out = capsys.readouterr().out
     head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
     assert out.startswith(f"ringlab {version()} (git commit {head}") and out.count("\n") == 1
+
+
+def test_the_old_spellings_of_pause_profile_still_work_and_say_so_once(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "ringlab.cli", "predict", str(ROOT / "examples" / "fixed-one-stall.toml"),
+                             "--noise", str(ROOT / "examples" / "pause-profile"), "--set", "packets=2000", "--repeats", "10",
+                             "--out", str(tmp_path / "predict")], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == ["ringlab: note: '--noise' is now '--profile'; the old spelling still works"]
+    help_text = subprocess.run([sys.executable, "-m", "ringlab.cli", "hw", "noise", "--help"], capture_output=True,
+                               text=True, timeout=60)
+    assert help_text.returncode == 0 and "ringlab hw profile --duration" in help_text.stdout
+    assert help_text.stderr.count("'hw noise' is now 'hw profile'") == 1

@@ -100,7 +100,7 @@ LONG = "x" * 300
     ["sweep", SWEEP, "--out", "/proc/ringlab"],
     ["compare", "{tmp}/sweep", "--out", "{tmp}/afile"],
     ["compare", "{tmp}/sweep", "--out", "{tmp}/loop/report"],
-    ["predict", EXAMPLE, "--noise", "{tmp}/sweep", "--out", "/dev/null"],
+    ["predict", EXAMPLE, "--profile", "{tmp}/sweep", "--out", "/dev/null"],
     ["replay", "{tmp}/sweep", "--out", "/proc/ringlab"],
     ["dump", "{tmp}/loop"],
     ["plot", "{tmp}/" + LONG],
@@ -122,7 +122,7 @@ NOT_UTF8 = "out\udcff"  # how Python names a file whose name has the byte 0xff
 @pytest.mark.parametrize("argv", [
     ["sim", EXAMPLE, "--set", "packets=2000", "--out", "{tmp}/" + NOT_UTF8],
     ["sweep", SWEEP, "--quiet", "--workers", "1", "--out", "{tmp}/" + NOT_UTF8],
-    ["predict", EXAMPLE, "--noise", str(ROOT / "examples" / "pause-profile"), "--set", "interval=10us",
+    ["predict", EXAMPLE, "--profile", str(ROOT / "examples" / "pause-profile"), "--set", "interval=10us",
      "--set", "packets=2000", "--out", "{tmp}/" + NOT_UTF8],
 ])
 def test_an_out_whose_name_is_not_utf8_is_written_whole(tmp_path, argv):

@@ -124,7 +124,7 @@ def test_a_replay_from_the_measurements_agrees_with_the_trial(policy):
 
 
 def test_the_noise_profile_is_an_empirical_stall_model(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "ringlab.cli", "hw", "noise", "--duration", "1s", "--out",
+    result = subprocess.run([sys.executable, "-m", "ringlab.cli", "hw", "profile", "--duration", "1s", "--out",
                              str(tmp_path)], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     summary = json.loads((tmp_path / "summary.json").read_text())
@@ -144,9 +144,9 @@ def test_the_noise_profile_is_an_empirical_stall_model(tmp_path):
 
 
 @pytest.mark.parametrize("argv, field", [
-    (["hw", "noise", "--duration", "0s", "--out", "{tmp}"], "--duration"),
-    (["hw", "noise", "--threshold", "fast", "--out", "{tmp}"], "--threshold"),
-    (["hw", "noise", "--cpu", "99", "--duration", "1ms", "--out", "{tmp}"], "--cpu"),
+    (["hw", "profile", "--duration", "0s", "--out", "{tmp}"], "--duration"),
+    (["hw", "profile", "--threshold", "fast", "--out", "{tmp}"], "--threshold"),
+    (["hw", "profile", "--cpu", "99", "--duration", "1ms", "--out", "{tmp}"], "--cpu"),
     (["replay", str(ROOT / "examples"), "--out", "{tmp}"], str(ROOT / "examples")),
 ])
 def test_bad_noise_and_replay_input_is_one_line(tmp_path, argv, field):

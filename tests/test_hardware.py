@@ -192,10 +192,10 @@ interval = ["20us", "30us"]
     # a profile pooled from the sweep's own trials, and the report's prediction band
     trials = [str(path.parent) for path in (tmp_path / "sweep").rglob("summary.json")
               if json.loads(path.read_text())["backend"] == "hw"]
-    result = run("hw", "noise", "--from", *trials, "--out", str(tmp_path / "profile"))
+    result = run("hw", "profile", "--from", *trials, "--out", str(tmp_path / "profile"))
     assert result.returncode == 0, result.stderr
     result = run("compare", str(tmp_path / "sweep"), "--out", str(tmp_path / "report-noise"), "--no-fit",
-                 "--noise", str(tmp_path / "profile"))
+                 "--profile", str(tmp_path / "profile"))
     assert result.returncode == 0, result.stderr
     report = (tmp_path / "report-noise" / "report.md").read_text()
     assert "## Predicted from a profile of these same trials (in sample)" in report and "Coverage: " in report
@@ -207,7 +207,7 @@ interval = ["20us", "30us"]
         assert band["low"] <= band["median"] <= band["high"] and len(entry["inside"]) == 1
     # a profile of other trials (the one shipped in examples/) predicts before the trials: out of sample
     result = run("compare", str(tmp_path / "sweep"), "--out", str(tmp_path / "report-other"), "--no-fit",
-                 "--noise", str(ROOT / "examples" / "pause-profile"))
+                 "--profile", str(ROOT / "examples" / "pause-profile"))
     assert result.returncode == 0, result.stderr
     assert "## Predicted before the trials" in (tmp_path / "report-other" / "report.md").read_text()
     assert json.loads((tmp_path / "report-other" / "report.json").read_text())["prediction"]["profile_from_these_trials"] == 0

@@ -198,7 +198,7 @@ EXAMPLE = "examples/fixed-one-stall.toml"
 
 
 def test_predict_writes_the_prediction_and_prints_one_line(profile_dir, tmp_path, capsys):
-    assert main(["predict", EXAMPLE, "--noise", str(profile_dir), "--out", str(tmp_path / "out"), "--repeats", "12",
+    assert main(["predict", EXAMPLE, "--profile", str(profile_dir), "--out", str(tmp_path / "out"), "--repeats", "12",
                  "--workers", "1", "--set", "packets=50000"]) == 0
     out = capsys.readouterr().out
     assert out.count("\n") == 1 and "predicted loss" in out
@@ -217,7 +217,7 @@ def test_predict_writes_the_prediction_and_prints_one_line(profile_dir, tmp_path
 ])
 def test_bad_prediction_options_are_one_line_and_write_nothing(profile_dir, tmp_path, capsys, arguments, field):
     out = tmp_path / "out"
-    assert main(["predict", EXAMPLE, "--noise", str(profile_dir), "--out", str(out), "--workers", "1", *arguments]) == 2
+    assert main(["predict", EXAMPLE, "--profile", str(profile_dir), "--out", str(out), "--workers", "1", *arguments]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"ringlab: error: {field}: ") and err.count("\n") == 1
     assert not out.exists()
@@ -225,7 +225,7 @@ def test_bad_prediction_options_are_one_line_and_write_nothing(profile_dir, tmp_
 
 @pytest.mark.parametrize("target", ["0", "1", "-0.1", "2"])
 def test_a_target_loss_outside_zero_to_one_is_refused(profile_dir, tmp_path, capsys, target):
-    assert main(["size", EXAMPLE, "--noise", str(profile_dir), "--target-loss", target, "--out", str(tmp_path / "o"),
+    assert main(["size", EXAMPLE, "--profile", str(profile_dir), "--target-loss", target, "--out", str(tmp_path / "o"),
                  "--workers", "1"]) == 2
     assert capsys.readouterr().err.startswith("ringlab: error: --target-loss: ")
     assert not (tmp_path / "o").exists()
@@ -238,7 +238,7 @@ def test_profiles_that_cannot_predict_are_refused(tmp_path, capsys):
     save_profile(tmp_path / "zero", zero)
     (tmp_path / "nothing").mkdir()
     for directory, problem in (("empty", "holds no pauses"), ("zero", "covers no time"), ("nothing", "not a pause profile")):
-        assert main(["predict", EXAMPLE, "--noise", str(tmp_path / directory), "--out", str(tmp_path / "out")]) == 2
+        assert main(["predict", EXAMPLE, "--profile", str(tmp_path / directory), "--out", str(tmp_path / "out")]) == 2
         err = capsys.readouterr().err
         assert problem in err and err.count("\n") == 1, err
         assert not (tmp_path / "out").exists()

@@ -1,6 +1,6 @@
 """ringlab's BPF tracer checked against the kernel's own account: a private ftrace instance records
 the poller's CPU (context switches, device interrupts, softirqs) during a real trial and during
-`hw noise`. Every event ftrace saw is in ringlab's log but for those the tracer says it could not
+`hw profile`. Every event ftrace saw is in ringlab's log but for those the tracer says it could not
 see (probes the kernel skipped) and a rare unexplained few (MISSED_UNEXPLAINED), and no pause ringlab named "no kernel event"
 comes out otherwise when its rule runs on ftrace's account. The instance is gone afterwards, whatever happened."""
 
@@ -15,7 +15,7 @@ from ringlab.scenario.fields import scenario_from_dict
 pytestmark = [pytest.mark.hardware, pytest.mark.usefixtures("clean_hardware")]
 POLLER_CPU = 0
 # Seen in 2 of 8 runs, cause not found yet: a softirq RCU's entry and exit (2 of 2 066 events, during a
-# trial) and one switch away from the poller (1 of 313, during hw noise), with no recursion miss counted.
+# trial) and one switch away from the poller (1 of 313, during hw profile), with no recursion miss counted.
 MISSED_UNEXPLAINED = 2
 
 

@@ -119,11 +119,11 @@ def check_family(family: str) -> None:
 
 
 def build_report(sweep_dirs, out_dir, fit: bool = True, family: str = "expon", fit_seeds=(101, 202, 303),
-                 fit_grids: dict | None = None, noise_dir=None) -> dict:
+                 fit_grids: dict | None = None, profile_dir=None) -> dict:
     """Write ``report.md``, ``report.json`` and the figures into ``out_dir``; return the figures.
 
-    Measured points are also replayed from what their trials measured, and, with ``noise_dir`` (a
-    ``ringlab hw noise`` profile), predicted from the machine's pauses with nothing fitted."""
+    Measured points are also replayed from what their trials measured, and, with ``profile_dir`` (a
+    ``ringlab hw profile`` profile), predicted from the machine's pauses with nothing fitted."""
     for directory in sweep_dirs:
         if not (Path(directory) / "table.csv").is_file():
             raise InputError(str(directory), "not a finished sweep (no table.csv): run 'ringlab sweep' first")
@@ -135,7 +135,7 @@ def build_report(sweep_dirs, out_dir, fit: bool = True, family: str = "expon", f
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)  # only now: a refusal leaves no empty directory behind
     measured_rows = [r for r in rows if r["backend"] == "hw"]
-    explanation = explain(rows, varied, _row_dir, noise_dir) if measured_rows else None
+    explanation = explain(rows, varied, _row_dir, profile_dir) if measured_rows else None
     points = aggregate(rows + (explanation.rows if explanation else []), varied)
     comparisons = []
     warning_sizes_by_setting = {}

@@ -70,12 +70,12 @@ def saved_drops(measured, scenario, replayed, by_source: dict) -> dict:
     return saved
 
 
-def explain(rows: list, varied: list, point_dir, noise_dir=None) -> Explanation:
-    """Replay every measured point of ``rows``; predict it from ``noise_dir``'s pause profile if
+def explain(rows: list, varied: list, point_dir, profile_dir=None) -> Explanation:
+    """Replay every measured point of ``rows``; predict it from ``profile_dir``'s pause profile if
     given; gather its drops by cause and its background pauses. ``point_dir(row)`` is the row's
     run directory."""
-    if noise_dir is not None:
-        load_profile(noise_dir)  # refuses, in one line, a directory that is not a profile
+    if profile_dir is not None:
+        load_profile(profile_dir)  # refuses, in one line, a directory that is not a profile
     predictions, measured_losses, saved = {}, defaultdict(list), defaultdict(int)
     extra_rows, sizes, agreements = [], defaultdict(list), defaultdict(list)
     replay_latency, measured_latency = defaultdict(list), defaultdict(list)
@@ -93,8 +93,8 @@ def explain(rows: list, varied: list, point_dir, noise_dir=None) -> Explanation:
         agreements[setting].append(agreement(measured, replayed.trace).same_fate_share)
         replay_latency[setting].append(latencies(replayed.trace).latency_ns)
         measured_latency[setting].append(latencies(measured).latency_ns)
-        if noise_dir is not None and setting not in predictions:
-            predictions[setting] = predict(scenario, str(noise_dir), repeats=REPORT_REPEATS)
+        if profile_dir is not None and setting not in predictions:
+            predictions[setting] = predict(scenario, str(profile_dir), repeats=REPORT_REPEATS)
         measured_losses[setting].append(summary["summary"]["loss_fraction"])
         figures = summary["summary"]  # the measured run's, loaded with its trace
         for source, count in saved_drops(measured, scenario, replayed, figures["drops_by_source"]).items():

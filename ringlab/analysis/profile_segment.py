@@ -1,6 +1,6 @@
 """A run as one segment of a pause profile: its background pauses, cut to the run, and the body
-of its reads' latencies. Pooling trials (``hw noise --from``) and a profile measured under a
-trial's load (``hw noise --load``) both take their segments from here."""
+of its reads' latencies. Pooling trials (``hw profile --from``) and a profile measured under a
+trial's load (``hw profile --load``) both take their segments from here."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ A profile is a directory:
 - ``pauses.csv``: the same pauses in the ``empirical`` stall model's format (``gap_ns,length_ns``).
 
 Profiles are made by pooling the background pauses recorded by earlier runs
-(``ringlab.compare.model.pooling``, ``ringlab hw noise --from``), or by measuring (``ringlab hw noise``, with ``--load`` while a trial's
+(``ringlab.compare.model.pooling``, ``ringlab hw profile --from``), or by measuring (``ringlab hw profile``, with ``--load`` while a trial's
 own load runs); :func:`load_profile` reads one with NumPy.
 """
 
@@ -254,10 +254,10 @@ def load_profile(directory) -> PauseProfile:
     """The profile in ``directory``, checked; an InputError naming the directory for anything that
     is not a profile ringlab wrote."""
     directory = Path(directory)
-    where = f"--noise {directory}"
+    where = f"--profile {directory}"
     if not (directory / PROFILE_FILE).is_file() or not (directory / ARRAYS_FILE).is_file():
         raise InputError(where, f"not a pause profile (no {PROFILE_FILE} and {ARRAYS_FILE}): make one with "
-                                "'ringlab hw noise --out DIR' or 'ringlab hw noise --from RUN ... --out DIR'")
+                                "'ringlab hw profile --out DIR' or 'ringlab hw profile --from RUN ... --out DIR'")
     try:
         meta = read_json(directory / PROFILE_FILE)
         with np.load(directory / ARRAYS_FILE, allow_pickle=False) as data:

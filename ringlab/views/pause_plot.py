@@ -1,5 +1,5 @@
 """Pause lengths as a survival function, on log-log axes: the shape people read tails from.
-Used for a machine's pause profile (``ringlab hw noise``) and by the comparison report."""
+Used for a machine's pause profile (``ringlab hw profile``) and by the comparison report."""
 
 from __future__ import annotations
 
