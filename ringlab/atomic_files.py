@@ -149,13 +149,21 @@ def write_text(path: Path, text: str) -> None:
         tmp.write_text(text, encoding="utf-8", errors="surrogateescape")
 
 
-def write_json(path: Path, data) -> None:
-    write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+def write_json(path: Path, data: dict) -> None:
+    """Write ``data`` to ``path`` atomically as JSON, with its format's version (ringlab/formats.py)."""
+    from ringlab.formats import stamped
+
+    write_text(path, json.dumps(stamped(path, data), indent=2, sort_keys=True) + "\n")
 
 
 def read_json(path: Path):
+    """The JSON at ``path``, whose format's version this ringlab reads (else an InputError)."""
+    from ringlab.formats import check_version
+
     with open(path) as handle:
-        return json.load(handle)
+        data = json.load(handle)
+    check_version(path, data)
+    return data
 
 
 def read_bounded(path, what: str, limit: int) -> bytes:

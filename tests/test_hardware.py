@@ -393,3 +393,9 @@ def test_the_two_host_procedure_on_the_testbed(tmp_path):
     assert report.returncode == 0, report.stderr
     figures = json.loads((tmp_path / "report" / "report.json").read_text())
     assert figures["same_scenario"] and figures["sent"] == 20000 and figures["seen_by_xdp"] == 20000
+    replayed = cli("replay", str(tmp_path / "run"), "--out", str(tmp_path / "replay"))
+    assert replayed.returncode == 0, replayed.stderr
+    from ringlab.formats import FORMAT_VERSIONS
+
+    for path in (tmp_path / "sender" / "sender.json", tmp_path / "replay" / "replay.json", tmp_path / "run" / "summary.json"):
+        assert json.loads(path.read_text())["format_version"] == FORMAT_VERSIONS[path.name], path

@@ -149,7 +149,8 @@ def test_the_core_is_grouped_as_the_pipeline():
     packages = sorted(path.name for path in CORE.iterdir() if (path / "__init__.py").is_file())
     assert packages == ["analysis", "runs", "scenario", "trace", "views"]
     loose = sorted(path.name for path in CORE.glob("*.py"))
-    assert loose == ["__init__.py", "__main__.py", "atomic_files.py", "cli.py", "errors.py", "native.py", "provenance.py"]
+    assert loose == ["__init__.py", "__main__.py", "atomic_files.py", "cli.py", "errors.py", "formats.py", "native.py",
+                     "provenance.py"]
 
 
 def test_the_backends_are_found_through_their_registration():

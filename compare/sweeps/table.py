@@ -47,7 +47,8 @@ def write_table(sweep, out_dir) -> Path:
 
 
 MAX_TABLE_BYTES = 1 << 30
-COUNT_COLUMNS = ("repeat", "seed", "packets", "delivered", "dropped_full", "in_ring", "lost_before_ring", "pending")
+COUNT_COLUMNS = ("repeat", "seed", "packets", "delivered", "dropped_full", "in_ring", "lost_before_ring", "pending",
+                 "out_of_order", "max_displacement", "warnings", "stalls", "lasting_offset_slots")  # every run has them
 
 
 def read_table(path) -> list[dict]:
@@ -73,7 +74,7 @@ def read_table(path) -> list[dict]:
         if row["backend"] not in BACKENDS:
             raise InputError(str(path), f"line {number}: unknown backend {row['backend']!r}")
         for column in COUNT_COLUMNS:
-            if not row[column].isdigit() or len(row[column]) > 18:
+            if not (row[column].isascii() and row[column].isdigit()) or len(row[column]) > 18:  # "²".isdigit()
                 raise InputError(str(path), f"line {number}: {column} is {row[column]!r}, not a whole count")
         for column in (*FIGURES, *LATENCY_COLUMNS):
             if column not in COUNT_COLUMNS and not _is_number(row[column]):

@@ -23,6 +23,7 @@ import tomli_w
 
 from ringlab.atomic_files import read_json, staged_directory
 from ringlab.errors import InputError
+from ringlab.formats import stamped
 from ringlab.provenance import provenance
 from ringlab.runs.runner import RunResult, run
 from ringlab.trace.records import Trace
@@ -94,7 +95,7 @@ def write_run_files(directory, result: RunResult, extra: dict | None = None) -> 
     }
     document.update(result.figures)
     document.update(extra or {})
-    (directory / SUMMARY_FILE).write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+    (directory / SUMMARY_FILE).write_text(json.dumps(stamped(SUMMARY_FILE, document), indent=2, sort_keys=True) + "\n")
     return directory
 
 
