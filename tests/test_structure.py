@@ -36,7 +36,8 @@ def test_the_distribution_installs_ringlab_and_nothing_else_at_the_top_level(tmp
     top_level = {name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")}
     assert top_level == {"ringlab"}
     for needed in ("ringlab/sim/fast_engine.c", "ringlab/hw/trial/hot_loops.c", "ringlab/bpf/ring_writer.c",
-                   "ringlab/bpf/ring_wire.h", "ringlab/compare/report/compose.py", "ringlab/hw/kernel/tracer.py"):
+                   "ringlab/bpf/ring_wire.h", "ringlab/compare/report/compose.py", "ringlab/hw/kernel/tracer.py",
+                   "ringlab/cli/hw_commands.py"):
         assert needed in names
 
 

@@ -236,12 +236,14 @@ def summarize_repeats(name: str, results: list[dict], level: float, profile: Pau
     body = ("measured: the profile's read latencies" if len(profile.latency_body_ns)
             else "the scenario's constant costs (the profile holds no measured reads)")
     return Prediction(
-        name, len(results), level, Band.of([r["loss"] for r in results], level),
-        Band.of([r["dropped"] for r in results], level),
-        {source: Band.of([r["by_source"].get(source, 0) for r in results], level) for source in sources},
-        {figure: Band.of([r["latency"][figure] for r in results], level) for figure in LATENCY_FIGURES}, body,
-        float(np.mean([r["misaligned"] for r in results])), Band.of([r["out_of_order"] for r in results], level),
-        describe_profile(profile), tuple(without), tuple(float(r["loss"]) for r in results))
+        scenario_name=name, repeats=len(results), level=level,
+        loss_fraction=Band.of([r["loss"] for r in results], level),
+        dropped=Band.of([r["dropped"] for r in results], level),
+        drops_by_source={source: Band.of([r["by_source"].get(source, 0) for r in results], level) for source in sources},
+        latency={figure: Band.of([r["latency"][figure] for r in results], level) for figure in LATENCY_FIGURES},
+        latency_body=body, lasting_reorder_share=float(np.mean([r["misaligned"] for r in results])),
+        out_of_order_fraction=Band.of([r["out_of_order"] for r in results], level),
+        profile=describe_profile(profile), without=tuple(without), losses=tuple(float(r["loss"]) for r in results))
 
 
 def describe_profile(profile: PauseProfile) -> dict:

@@ -47,6 +47,14 @@ class RunResult:
     files: dict = field(default_factory=dict, repr=False)
     latency_histogram: object | None = field(default=None, repr=False)  # ringlab.analysis.latency.LatencyHistogram
 
+    def describe(self) -> str:
+        """The run in one line: its fates, loss, order and the writer's lasting offset."""
+        s = self.summary
+        return (f"{self.scenario.name} [{self.backend}]: {s.packets} packets, {s.delivered} delivered, {s.dropped_full} "
+                f"dropped (ring full), {s.in_ring} left in ring; loss {100 * s.loss_fraction:.3f}%; {s.out_of_order} "
+                f"read out of order (max displacement {s.max_displacement}); {s.warnings} warnings; {s.stalls} stalls; "
+                f"lasting offset k={s.lasting_offset_slots}")
+
 
 @dataclass(frozen=True)
 class RunRequest:

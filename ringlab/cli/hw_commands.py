@@ -1,0 +1,183 @@
+"""The commands of real XDP: a trial, the testbed, cleanup, the checks, a pause profile, a remote sender."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ringlab.cli.options import (
+    Parser,
+    add_command,
+    add_set_option,
+    out_path,
+    output_directory,
+    positive_time_option,
+    report_run,
+)
+from ringlab.errors import EXIT_CHECK_FAILED, HardwareError
+
+
+def cmd_hw_trial(args) -> int:
+    from ringlab.runs.run_directory import run_into_directory, run_output_directory
+    from ringlab.scenario.fields import load_scenario
+
+    scenario = load_scenario(args.scenario, args.overrides)
+    out_dir = run_output_directory(args.out, args.scenario)
+    result = run_into_directory(scenario, out_dir, "hw", {"interface": args.iface or "testbed"}, iface=args.iface,
+                                force=args.force)
+    report_run(out_dir, result)
+    holds = result.details.conservation["holds"]
+    print(f"conservation (sent = written + dropped_full + lost before XDP, counters agree): "
+          f"{'holds' if holds else 'VIOLATED'}")
+    return 0 if holds else EXIT_CHECK_FAILED
+
+
+def cmd_hw_testbed(args) -> int:
+    from ringlab.hw.machine import testbed
+
+    if args.action == "up":
+        if testbed.exists():
+            raise HardwareError(f"a testbed ({testbed.NETNS}) already exists ('ringlab hw testbed down' removes it)")
+        links = testbed.up(args.queues, manual=True)
+        print(f"testbed up: attach XDP to {links.host_iface} ({links.host_mac}); "
+              f"send from {links.peer_iface} in namespace {links.netns}")
+    else:
+        testbed.down()
+        print("testbed down")
+    return 0
+
+
+def cmd_hw_cleanup(args) -> int:
+    from ringlab.hw.trial.cleanup import cleanup_stale
+
+    removed = cleanup_stale(everything=True)
+    print("\n".join(removed) if removed else "nothing to clean up")
+    return 0
+
+
+def cmd_hw_doctor(args) -> int:
+    from ringlab.hw.doctor import run_checks
+
+    checks = run_checks(args.iface)
+    for check in checks:
+        print(f"[{'ok' if check.ok else 'MISSING'}] {check.name}: {check.detail}" + ("" if check.ok else f"\n      fix: {check.fix}"))
+    return 0 if all(c.ok for c in checks) else EXIT_CHECK_FAILED
+
+
+def cmd_hw_profile(args) -> int:
+    if args.from_runs or args.load is not None:
+        return _pooled_or_loaded_profile(args)
+    from ringlab.hw.trial.noise import measure_noise, write_noise_profile
+    from ringlab.runs.run_directory import check_output_path
+
+    check_output_path(args.out)
+    profile = measure_noise(args.duration_ns, args.cpu, args.threshold_ns, args.loops, trace_kernel=not args.no_trace)
+    out_dir = output_directory(args.out)
+    summary = write_noise_profile(out_dir, profile)
+    pauses = summary["pauses"]
+    longest = pauses["longest_ns"] or 0
+    print(f"CPU {args.cpu}: {pauses['count']} pauses over {args.threshold_ns} ns in {args.duration_ns / 1e9:g} s "
+          f"({pauses['per_second']:.0f} per second, {100 * pauses['share_of_time']:.2f}% of the time), the longest "
+          f"{longest / 1e3:.1f} us -> {out_dir / 'pauses.csv'}")
+    return 0
+
+
+def _pooled_or_loaded_profile(args) -> int:
+    """``hw profile --from RUN ...`` (no root, no hardware) or ``hw profile --load SCENARIO``."""
+    from ringlab.runs.run_directory import check_output_path
+    from ringlab.trace.pause_profile import check_profile, save_profile
+
+    check_output_path(args.out)
+    if args.from_runs:
+        from ringlab.compare.model.pooling import pool_runs
+
+        profile = pool_runs(args.from_runs)
+    else:
+        from ringlab.hw.trial.load_noise import measure_under_load
+        from ringlab.scenario.fields import load_scenario
+
+        profile = measure_under_load(load_scenario(args.load, args.overrides), args.duration_ns)
+        check_profile(profile, "--load")
+    figures = save_profile(output_directory(args.out), profile)
+    every = figures["all"]
+    print(f"{every['count']} pauses in {figures['duration_ns'] / 1e9:g} s over {figures['segments']} segments "
+          f"({every['per_second']:.0f} per second, {100 * every['share_of_time']:.2f}% of the time), from "
+          f"{len(figures['by_source'])} sources -> {Path(args.out) / 'profile.json'}")
+    return 0
+
+
+def cmd_hw_send(args) -> int:
+    from ringlab.hw.trial.remote_send import send_to_host
+    from ringlab.scenario.fields import load_scenario
+
+    scenario = load_scenario(args.scenario, args.overrides)
+    out_dir = output_directory(args.out) if args.out else None
+    figures = send_to_host(scenario, args.iface, args.dst_mac, out_dir)
+    print(f"sent {figures['frames']} frames from {args.iface} in {figures['seconds']:.3f} s, "
+          f"{figures['late_sends']} more than 10 us late, {figures['bursts']} closer than half the interval"
+          + (f"; the sender's record -> {out_dir}" if out_dir is not None else ""))
+    return 0
+
+
+def add_commands(commands) -> None:
+    hw = commands.add_parser("hw", help="the hardware backend: real XDP through BCC (needs root)",
+                             description="The hardware backend: real XDP through BCC (needs root).")
+    hw_commands = hw.add_subparsers(dest="hw_command", required=True, parser_class=Parser, metavar="COMMAND")
+    trial = add_command(hw_commands, "trial", cmd_hw_trial, "run a scenario on real XDP and write the same files as sim", [
+        "ringlab hw trial examples/buggy-one-stall.toml --testbed --out results/hw-buggy --set interval=20us",
+        "ringlab hw trial examples/fixed-one-stall.toml --iface rl-xdp0 --out results/receiver"])
+    trial.add_argument("scenario", type=Path, help="the scenario, a TOML file (see examples/)")
+    where = trial.add_mutually_exclusive_group(required=True)
+    where.add_argument("--testbed", action="store_true", help="on a local veth testbed made for the trial")
+    where.add_argument("--iface", help="on this interface; frames come from 'ringlab hw send' on another host")
+    trial.add_argument("--out", type=out_path, required=True,
+                       help="the run directory (a new or empty directory, or an earlier run)")
+    add_set_option(trial)
+    trial.add_argument("--force", action="store_true", help="replace an XDP program ringlab did not attach")
+
+    bed = add_command(hw_commands, "testbed", cmd_hw_testbed, "create or remove the veth testbed", [
+        "ringlab hw testbed up", "ringlab hw testbed down"])
+    bed.add_argument("action", choices=["up", "down"], help="up: create it; down: remove it")
+    bed.add_argument("--queues", type=int, default=0, help="RX/TX queues per veth end (for several writer CPUs)")
+
+    add_command(hw_commands, "cleanup", cmd_hw_cleanup, "detach ringlab's XDP programs and remove its testbed",
+             ["ringlab hw cleanup"])
+    doctor = add_command(hw_commands, "doctor", cmd_hw_doctor, "check the prerequisites of real XDP runs", [
+        "ringlab hw doctor", "ringlab hw doctor --iface eth1"])
+    doctor.add_argument("--iface", default=None,
+                        help="also check that this interface's driver runs XDP natively (briefly attaches a pass-all program)")
+
+    profile = add_command(hw_commands, "profile", cmd_hw_profile,
+                       "measure this machine's pause profile: the poller's loop with no ring (old name: noise)", [
+                         "ringlab hw profile --duration 10s --out results/profile",
+                         "ringlab hw profile --duration 2s --cpu 1 --threshold 5us --out results/profile-cpu1",
+                         "ringlab hw profile --from results/hw-buggy-one-stall results/hw-fixed-one-stall --out results/pooled",
+                         "ringlab hw profile --load examples/fixed-one-stall.toml --set interval=20us --duration 5s "
+                         "--out results/profile-load"], aliases=["noise"])
+    profile.add_argument("--duration", dest="duration_ns", type=positive_time_option, default=10_000_000_000,
+                         help="how long to measure (default 10s)")
+    profile.add_argument("--cpu", type=int, default=0, help="the CPU to measure (default 0, the poller's in a trial)")
+    profile.add_argument("--threshold", dest="threshold_ns", type=positive_time_option, default=1_000,
+                         help="a gap between two iterations longer than this is a pause (default 1us)")
+    profile.add_argument("--loops", choices=["native", "python"], default="native",
+                         help="the loop that measures: native (C, default) or python")
+    profile.add_argument("--no-trace", action="store_true", help="do not trace the kernel's events to name the sources")
+    profile.add_argument("--out", type=out_path, required=True,
+                         help="directory for the profile (profile.json, pauses.npz, pauses.csv), summary.json and the plot")
+    source = profile.add_mutually_exclusive_group()  # measure idle (neither), pool earlier runs, or under a load
+    source.add_argument("--from", dest="from_runs", type=Path, nargs="+", default=[], metavar="RUN",
+                         help="pool the background pauses these runs recorded instead of measuring (no root needed)")
+    source.add_argument("--load", type=Path, default=None, metavar="SCENARIO",
+                         help="measure while this scenario's own load runs (sender, XDP program, poller), no stall injected")
+    add_set_option(profile, "with --load: ")
+
+    send = add_command(hw_commands, "send", cmd_hw_send, "send a scenario's paced frames from IFACE (on another host)", [
+        "ip netns exec ringlab-testbed ringlab hw send examples/fixed-one-stall.toml --iface rl-peer0 "
+        "--dst-mac 02:00:00:00:00:01 --out results/sender"])
+    send.add_argument("scenario", type=Path, help="the scenario, a TOML file: the same as the receiver's trial")
+    send.add_argument("--iface", required=True, help="the interface to send from")
+    send.add_argument("--dst-mac", required=True, help="the receiver's MAC address, e.g. 02:00:00:00:00:01")
+    add_set_option(send)
+    send.add_argument("--out", type=out_path, default=None,
+                      help="directory for the sender's own record (sender.json, sent.npy), to put beside the "
+                           "receiver's run with 'ringlab compare RUN --sender DIR'")
+
