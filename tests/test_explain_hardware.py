@@ -75,7 +75,11 @@ def test_a_hidden_stall_is_found_and_named_as_the_cause_of_its_drops():
     assert len(found) == 1, list(zip(pauses.start_ns, pauses.length_ns))
     causes = attribute_drops(result.trace)
     its_drops = np.sum(causes.pause_index == found[0])
-    assert its_drops >= (3_000_000 - RING_TIME_NS) // INTERVAL_NS - 16
+    # What arrived while it lasted, beyond what the ring holds, was dropped for it. (Counted from the
+    # measured arrivals: on a busy machine the sender, on the other core, can pause too.)
+    trace, start, end = result.trace, pauses.start_ns[found[0]], pauses.end_ns[found[0]]
+    arrived = int(np.sum((trace.cpu >= 0) & (trace.arrival_ns >= start) & (trace.arrival_ns < end)))
+    assert its_drops >= arrived - 16 - 2, (its_drops, arrived)
     assert set(causes.cause[causes.pause_index == found[0]]) == {CAUSE_NAMES.index("background pause")}
     source = pauses.labels()[found[0]]
     assert source.startswith("no kernel event"), source  # a busy-wait: the kernel did nothing there

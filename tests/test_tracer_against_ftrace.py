@@ -1,19 +1,21 @@
 """ringlab's BPF tracer checked against the kernel's own account: a private ftrace instance records
 the poller's CPU (context switches, device interrupts, softirqs) during a real trial and during
 `hw profile`. Every event ftrace saw is in ringlab's log but for those the tracer says it could not
-see (probes the kernel skipped) and a rare unexplained few (MISSED_UNEXPLAINED), and no pause ringlab named "no kernel event"
-comes out otherwise when its rule runs on ftrace's account. The instance is gone afterwards, whatever happened."""
+see (probes the kernel skipped) and a rare unexplained few (MISSED_UNEXPLAINED); no pause ringlab
+named "no kernel event" comes out otherwise when its rule runs on ftrace's account (beyond
+ftrace's microsecond rounding). The instance is gone afterwards, whatever happened."""
 
 import numpy as np
 import pytest
 
 from ringlab.hw.kernel.ftrace import INSTANCE_PREFIX, FtraceInstance, as_ringlab_log, missing_from_log
-from ringlab.hw.kernel.pause_sources import NO_KERNEL_EVENT, cpu_activity, name_pauses
+from ringlab.hw.kernel.pause_sources import NO_KERNEL_EVENT, TRACED_SHARE_MIN, cpu_activity, name_pauses
 from ringlab.hw.kernel.tracer import TRACEFS, irq_names
 from ringlab.scenario.fields import scenario_from_dict
 
 pytestmark = [pytest.mark.hardware, pytest.mark.usefixtures("clean_hardware")]
 POLLER_CPU = 0
+FTRACE_RESOLUTION_NS = 1_000  # the trace file prints microseconds
 # Seen in 2 of 8 runs, cause not found yet: a softirq RCU's entry and exit (2 of 2 066 events, during a
 # trial) and one switch away from the poller (1 of 313, during hw profile), with no recursion miss counted.
 MISSED_UNEXPLAINED = 2
@@ -26,12 +28,17 @@ def assert_log_holds(seen, log, tracing):
 
 
 def named_from_ftrace(seen, starts_ns, lengths_ns) -> list[str]:
-    """The pauses named by ringlab's own rule (hw/kernel/pause_sources.py) from ftrace's account instead of
-    ringlab's log: a pause ringlab found no kernel event in must come out the same."""
+    """The pauses named by ringlab's own rule (hw/kernel/pause_sources.py) from ftrace's account
+    instead of ringlab's log, where that names them clearly: ftrace prints microseconds, so a share
+    within a microsecond or two of the rule's threshold can fall either side of it."""
     pollers = {int(e.fields["next_pid"]) for e in seen if e.event == "sched_switch" and e.fields["next_comm"] == "rl-poller"}
     assert len(pollers) == 1, pollers
     activity = cpu_activity(as_ringlab_log(seen), pollers.pop(), irq_names())
-    return name_pauses(np.asarray(starts_ns, np.int64), np.asarray(lengths_ns, np.int64), activity)[0]
+    lengths_ns = np.asarray(lengths_ns, np.int64)
+    names, shares = name_pauses(np.asarray(starts_ns, np.int64), lengths_ns, activity)
+    rounding = 2 * FTRACE_RESOLUTION_NS / np.maximum(lengths_ns, 1)
+    return [name if share - rounding[i] >= TRACED_SHARE_MIN else NO_KERNEL_EVENT
+            for i, (name, share) in enumerate(zip(names, shares))]
 
 
 def assert_no_instance_left():
