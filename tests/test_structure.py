@@ -131,7 +131,6 @@ def test_a_bug_shows_its_traceback_and_says_it_is_a_bug(monkeypatch, capsys):
     def broken(args):
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr(cli, "cmd_dump", broken)
     parser = cli.build_parser
     monkeypatch.setattr(cli, "build_parser", lambda: _with_handler(parser(), broken))
     assert main(["dump", "anywhere"]) == 70
