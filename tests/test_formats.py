@@ -73,3 +73,11 @@ def test_docs_list_every_format_with_its_version():
     text = (ROOT / "docs" / "formats.md").read_text()
     for name, version in FORMAT_VERSIONS.items():
         assert f"| `{name}` | {version} |" in text, name
+
+
+def test_a_pause_profile_written_again_carries_its_version_and_reads_back(tmp_path):
+    from ringlab.trace.pause_profile import save_profile
+
+    save_profile(tmp_path, load_profile(PROFILE))
+    assert json.loads((tmp_path / "profile.json").read_text())["format_version"] == FORMAT_VERSIONS["profile.json"]
+    assert len(load_profile(tmp_path).start_ns) == len(load_profile(PROFILE).start_ns)
