@@ -27,6 +27,7 @@ from ringlab.hw.kernel.tracer import (
     ensure_tracefs,
 )
 from ringlab.hw.machine.signals import signals_deferred
+from ringlab.hw.machine.state import owner_alive
 
 INSTANCE_PREFIX = "ringlab-"
 EVENTS = ("sched/sched_switch", "irq/irq_handler_entry", "irq/irq_handler_exit", "irq/softirq_entry",
@@ -58,16 +59,6 @@ def parse_trace(text: str) -> list[FtraceEvent]:
     return events
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _remove(instance: Path) -> None:
     with contextlib.suppress(OSError):
         (instance / "tracing_on").write_text("0")
@@ -82,7 +73,7 @@ def remove_stale_instances() -> list[str]:
     removed = []
     for instance in (TRACEFS / "instances").glob(f"{INSTANCE_PREFIX}*"):
         pid = instance.name.removeprefix(INSTANCE_PREFIX)
-        if pid.isdigit() and not _pid_alive(int(pid)):
+        if pid.isdigit() and not owner_alive(int(pid)):
             _remove(instance)
             removed.append(f"removed the ftrace instance {instance.name}")
     return removed
