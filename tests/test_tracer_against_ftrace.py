@@ -16,15 +16,28 @@ from ringlab.scenario.fields import scenario_from_dict
 pytestmark = [pytest.mark.hardware, pytest.mark.usefixtures("clean_hardware")]
 POLLER_CPU = 0
 FTRACE_RESOLUTION_NS = 1_000  # the trace file prints microseconds
-# Seen in 2 of 8 runs, cause not found yet: a softirq RCU's entry and exit (2 of 2 066 events, during a
-# trial) and one switch away from the poller (1 of 313, during hw profile), with no recursion miss counted.
+# Seen in 3 of 13 runs, cause not found yet: a softirq's entry and exit (RCU: 2 of 2 066 events, during a
+# trial; SCHED once), and one switch away from the poller (1 of 313, during hw profile), with no
+# recursion miss counted.
 MISSED_UNEXPLAINED = 2
 
 
-def assert_log_holds(seen, log, tracing):
+def assert_log_holds(seen, log, tracing) -> list:
+    """ringlab's log holds what ftrace saw but for what the tracer may miss; the events it missed."""
     missing = missing_from_log(seen, log)
     allowed = tracing["kernel_probe_recursion_misses"] + MISSED_UNEXPLAINED
     assert len(missing) <= allowed, (len(missing), len(seen), missing[:5])
+    return missing
+
+
+def without_missed(starts_ns, lengths_ns, missing) -> tuple[np.ndarray, np.ndarray]:
+    """The pauses that hold none of the events ringlab's log missed (a pause holding one is named
+    without it: that miss is already counted above)."""
+    starts_ns, lengths_ns = np.asarray(starts_ns, np.int64), np.asarray(lengths_ns, np.int64)
+    keep = np.ones(len(starts_ns), bool)
+    for event in missing:
+        keep &= ~((starts_ns <= event.ts_ns + FTRACE_RESOLUTION_NS) & (event.ts_ns <= starts_ns + lengths_ns))
+    return starts_ns[keep], lengths_ns[keep]
 
 
 def named_from_ftrace(seen, starts_ns, lengths_ns) -> list[str]:
@@ -58,12 +71,12 @@ def test_ringlabs_log_holds_what_ftrace_saw_during_a_trial():
     assert overrun == 0 and result.tracing["kernel_events_lost"] == 0
     log = result.kernel_events
     assert sum(event.event == "sched_switch" for event in seen) > 10  # the sender's start, the kernel's threads
-    assert_log_holds(seen, log, result.tracing)
+    missing = assert_log_holds(seen, log, result.tracing)
     pauses = result.trace.pauses
     quiet = np.array([pauses.source_names[s] == NO_KERNEL_EVENT for s in pauses.source])
     starts = pauses.start_ns[quiet] + result.start_ns
     assert quiet.any()  # the hypervisor pauses this VM many times a second
-    named = named_from_ftrace(seen, starts, pauses.length_ns[quiet])
+    named = named_from_ftrace(seen, *without_missed(starts, pauses.length_ns[quiet], missing))
     assert [name for name in named if name != NO_KERNEL_EVENT] == []
 
 
@@ -76,10 +89,10 @@ def test_ringlabs_log_holds_what_ftrace_saw_during_hw_noise():
     assert_no_instance_left()
     assert overrun == 0 and profile.tracing["kernel_events_lost"] == 0
     assert len(seen) > 100  # timer softirqs at least
-    assert_log_holds(seen, profile.events, profile.tracing)
+    missing = assert_log_holds(seen, profile.events, profile.tracing)
     quiet = np.array([source == NO_KERNEL_EVENT for source in profile.source], dtype=bool)
     assert quiet.any()
-    named = named_from_ftrace(seen, profile.pause_start_ns[quiet], profile.pause_length_ns[quiet])
+    named = named_from_ftrace(seen, *without_missed(profile.pause_start_ns[quiet], profile.pause_length_ns[quiet], missing))
     assert [name for name in named if name != NO_KERNEL_EVENT] == []
 
 
