@@ -24,7 +24,8 @@ from ringlab.hw.machine.wire import COUNTER_NAMES, LOG_DTYPE, PAYLOAD_DTYPES
 
 # The largest ring ringlab loads on real XDP. Any size up to it loads (powers of two or not; the
 # kernel's own map limit is far above). Past it BCC's compile grows too costly: its time and memory
-# grow with the ring (here: 1.7 s at 4 096 slots, 35 s and 1.2 GB at 65 536, 164 s and 4 GB at 262 144).
+# grow with the ring (here: 1.7-2.0 s at 4 096 slots, 35-37 s and 1.2 GB at 65 536 in three runs each;
+# 164 s and 4 GB at 262 144 in one).
 MAX_XDP_RING_SLOTS = 65_536
 
 
