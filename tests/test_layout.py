@@ -112,10 +112,8 @@ def package_graph() -> dict[str, set[str]]:
             modules[name] = path
 
     def node(module: str) -> str:
-        if module.count(".") == 1 and module.startswith("ringlab.") and module not in SOURCE_DIRS \
-                and not (CORE / module.split(".")[1]).is_dir():
-            return module  # a module of the core's top level
-        return module if (modules.get(module) and modules[module].name == "__init__.py") else module.rpartition(".")[0]
+        path = modules[module]  # a package stands for itself, and so does a module of the core's top level
+        return module if path.name == "__init__.py" or path.parent == CORE else module.rpartition(".")[0]
 
     graph: dict[str, set[str]] = {}
     for name, path in modules.items():
