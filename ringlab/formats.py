@@ -20,6 +20,7 @@ FORMAT_VERSIONS = {
     "replay.json": 1,       # ringlab replay: agreement with the measured trial
     "report.json": 1,       # ringlab compare: every figure of the report
     "sender.json": 1,       # ringlab hw send --out: the sender's own record
+    "diff.json": 1,         # ringlab diff: what changed between two runs, sweeps or profiles
 }
 UNVERSIONED = 0  # files written before versions were
 

@@ -84,6 +84,7 @@ class Prediction:
     profile: dict
     without: tuple[str, ...]
     losses: tuple[float, ...]  # every repeat's loss: the distribution the band summarizes
+    setting: dict  # what was predicted: policy, ring_slots, interval_ns (ringlab diff checks trials against it)
 
     def to_dict(self) -> dict:
         return {"scenario_name": self.scenario_name, "repeats": self.repeats, "level": self.level,
@@ -93,7 +94,7 @@ class Prediction:
                 "latency": {name: band.to_dict() for name, band in self.latency.items()},
                 "latency_body": self.latency_body, "lasting_reorder_share": self.lasting_reorder_share,
                 "out_of_order_fraction": self.out_of_order_fraction.to_dict(), "without": list(self.without),
-                "profile": self.profile, "losses": list(self.losses)}
+                "profile": self.profile, "losses": list(self.losses), "setting": self.setting}
 
     def describe(self) -> str:
         """The prediction in one line."""
@@ -228,22 +229,24 @@ def predict(scenario: Scenario, profile_ref, repeats: int = 100, level: float = 
     for done in run_batches(simulate_repeats, list(range(repeats)), workers=workers, scheduler=scheduler,
                             prepare=load_engine, scenario=scenario, profile_ref=profile_ref, without=without):
         results.extend(done)
-    return summarize_repeats(scenario.name, results, level, profile, without)
+    return summarize_repeats(scenario, results, level, profile, without)
 
 
-def summarize_repeats(name: str, results: list[dict], level: float, profile: PauseProfile, without) -> Prediction:
+def summarize_repeats(scenario: Scenario, results: list[dict], level: float, profile: PauseProfile,
+                      without) -> Prediction:
     sources = sorted({source for r in results for source in r["by_source"]})
     body = ("measured: the profile's read latencies" if len(profile.latency_body_ns)
             else "the scenario's constant costs (the profile holds no measured reads)")
     return Prediction(
-        scenario_name=name, repeats=len(results), level=level,
+        scenario_name=scenario.name, repeats=len(results), level=level,
         loss_fraction=Band.of([r["loss"] for r in results], level),
         dropped=Band.of([r["dropped"] for r in results], level),
         drops_by_source={source: Band.of([r["by_source"].get(source, 0) for r in results], level) for source in sources},
         latency={figure: Band.of([r["latency"][figure] for r in results], level) for figure in LATENCY_FIGURES},
         latency_body=body, lasting_reorder_share=float(np.mean([r["misaligned"] for r in results])),
         out_of_order_fraction=Band.of([r["out_of_order"] for r in results], level),
-        profile=describe_profile(profile), without=tuple(without), losses=tuple(float(r["loss"]) for r in results))
+        profile=describe_profile(profile), without=tuple(without), losses=tuple(float(r["loss"]) for r in results),
+        setting={"policy": scenario.writer.policy, "ring_slots": scenario.ring_slots, "interval_ns": scenario.interval_ns})
 
 
 def describe_profile(profile: PauseProfile) -> dict:

@@ -1,7 +1,8 @@
 """The ``ringlab`` command line: each command parses its arguments, calls one function, and prints
 one line. Bad input: one line naming the field and the problem, exit 2 (see ringlab/errors.py).
 The commands live by group, each parser beside its handler: one run (``run_commands``), many runs
-(``sweep_commands``), the model of the machine (``model_commands``), real XDP (``hw_commands``)."""
+(``sweep_commands``), the model of the machine (``model_commands``), whether a change worked
+(``change_commands``), real XDP (``hw_commands``)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from ringlab.errors import EXIT_BUG, EXIT_ENVIRONMENT, EXIT_INTERRUPTED, Ringlab
 for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")
 
-from ringlab.cli import hw_commands, model_commands, run_commands, sweep_commands  # noqa: E402
+from ringlab.cli import change_commands, hw_commands, model_commands, run_commands, sweep_commands  # noqa: E402
 from ringlab.cli.options import Parser  # noqa: E402
 
 DESCRIPTION = ("ringlab: loss and reordering when an XDP program hands packets to a stalling busy-poller "
@@ -49,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action=_VersionAction)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser, metavar="COMMAND")
-    for group in (run_commands, sweep_commands, model_commands, hw_commands):
+    for group in (run_commands, sweep_commands, model_commands, change_commands, hw_commands):
         group.add_commands(commands)
     return parser
 
