@@ -21,10 +21,12 @@ def measure_under_load(scenario: Scenario, duration_ns: int) -> PauseProfile:
         raise InputError("--duration", f"shorter than the scenario's interval ({scenario.interval_ns} ns)")
     quiet = scenario.with_values({"packets": int(packets), "stalls": {"model": "none"},
                                   "name": f"{scenario.name}-load"})
-    trace = run(quiet, "hw").trace
+    result = run(quiet, "hw")
+    trace = result.trace
     start, length, label = background_pauses_inside(trace)
     return profile_from_pauses(np.zeros(len(start), np.int64), start, length, label, [trace.end_ns],
                                scenario.hw.pause_threshold_ns, latency_body(trace, scenario.hw.pause_threshold_ns),
                                {"kind": "measured under the trial's own load", "scenario": scenario.name,
                                 "interval_ns": scenario.interval_ns, "packets": int(packets),
-                                "ring_slots": scenario.ring_slots, "policy": scenario.writer.policy})
+                                "ring_slots": scenario.ring_slots, "policy": scenario.writer.policy,
+                                "environment": result.details.environment})

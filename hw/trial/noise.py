@@ -115,7 +115,8 @@ def as_pause_profile(profile: NoiseProfile) -> PauseProfile:
     """The measurement as a pause profile of one segment (nothing was read: no latency body)."""
     return profile_from_pauses(np.zeros(len(profile.pause_start_ns), np.int64), profile.pause_start_ns - profile.started_ns,
                                profile.pause_length_ns, profile.source, [profile.duration_ns], profile.threshold_ns, (),
-                               {"kind": "measured: the poller's loop with no ring", "cpu": profile.cpu})
+                               {"kind": "measured: the poller's loop with no ring", "cpu": profile.cpu,
+                                "environment": profile.environment})
 
 
 def write_noise_profile(out_dir, profile: NoiseProfile) -> dict:
