@@ -18,6 +18,13 @@ class RealXdp:
 
     engines = ("xdp",)
 
+    @property
+    def max_ring_slots(self) -> int:
+        """The largest ring real XDP loads here (``ringlab.hw.machine.loader``)."""
+        from ringlab.hw.machine.loader import MAX_XDP_RING_SLOTS
+
+        return MAX_XDP_RING_SLOTS
+
     def run(self, scenario: Scenario, request: RunRequest) -> RunResult:
         from ringlab.hw.machine.loader import check_ring_loadable
         from ringlab.hw.trial.run import run_trial

@@ -6,7 +6,7 @@ from __future__ import annotations
 from ringlab.analysis.summary import summarize
 from ringlab.errors import InputError
 from ringlab.runs.runner import RunRequest, RunResult
-from ringlab.scenario.fields import Scenario
+from ringlab.scenario.fields import MAX_RING_SLOTS, Scenario
 from ringlab.scenario.memory import check_fits
 
 
@@ -14,6 +14,7 @@ class Simulator:
     """Runs a scenario's plan through the model of the writer, the ring and the poller."""
 
     engines = ("fast", "simpy")
+    max_ring_slots = MAX_RING_SLOTS
 
     def run(self, scenario: Scenario, request: RunRequest) -> RunResult:
         check_fits(scenario, request.engine, request.keep_trace or request.plan is not None)

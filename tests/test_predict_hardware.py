@@ -149,3 +149,22 @@ def test_the_counterfactual_of_a_competing_process_matches_trials_with_and_witho
     measured_cost = with_it - without_it
     assert 0.1 <= measured_cost / predicted_cost <= 10, context
     assert without_it <= 3 * predicted_without.loss_fraction.high, context
+
+
+def test_size_verify_runs_trials_at_the_answer_and_the_next_size_down(tmp_path):
+    """``size --verify`` runs its trials on real XDP at the answer and below it, and records each loss."""
+    result = subprocess.run([sys.executable, "-m", "ringlab.cli", "size", str(ROOT / "examples" / "fixed-one-stall.toml"),
+                             "--profile", str(ROOT / "examples" / "pause-profile"), "--target-loss", "0.01",
+                             "--set", "interval=10us", "--set", "packets=20000", "--repeats", "10", "--verify", "2",
+                             "--out", str(tmp_path / "size")], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    document = json.loads((tmp_path / "size" / "size.json").read_text())
+    verified = document["verified"]
+    assert verified["answer"] == document["answer"] and verified["below"] == document["answer"] - 1
+    assert verified["trials"] == 2 and len(verified["losses_at_answer"]) == len(verified["losses_below"]) == 2
+    assert verified["met_at_answer"] == sum(loss <= 0.01 for loss in verified["losses_at_answer"])
+    runs = [Path(path) for path in verified["runs"]]
+    assert len(runs) == 4 and all(json.loads((run / "summary.json").read_text())["backend"] == "hw" for run in runs)
+    slots = sorted(json.loads((run / "summary.json").read_text())["scenario"]["ring_slots"] for run in runs)
+    assert slots == [document["answer"] - 1] * 2 + [document["answer"]] * 2
+    assert f"trials at {document['answer']} met the target" in result.stdout

@@ -185,6 +185,19 @@ def test_size_finds_the_ring_a_hand_count_gives():
     assert drops_per_pause == pytest.approx(50 - max(smaller), abs=1.5)
 
 
+def test_size_searches_only_rings_real_xdp_loads():
+    """One pause of 150 ms in a 0.3 s run at T = 1 us needs about 150 000 slots: real XDP loads at
+    most 65 536, so the search for the hardware stops there with no answer; the simulator's finds one."""
+    profile = profile_from_pauses([0], [100_000_000], [150_000_000], ["x"], [300_000_000], 1_000)
+    sc = scenario(300_000, "fixed", interval="1us", ring_slots=16384)
+    for_hardware = size_ring(sc, profile, target_loss=0.01, repeats=10, workers=1)
+    assert for_hardware.answer is None and max(for_hardware.tried) == 65_536
+    for_the_simulator = size_ring(sc, profile, target_loss=0.01, repeats=10, workers=1, backend="sim")
+    assert 140_000 < for_the_simulator.answer < 152_000
+    with pytest.raises(ringlab.errors.InputError, match="^ring_slots: 100000 slots: the hw backend runs at most 65536"):
+        size_ring(sc.with_values({"ring_slots": 100_000}), profile, target_loss=0.01, repeats=10, workers=1)
+
+
 @pytest.fixture
 def profile_dir(tmp_path):
     rng = np.random.default_rng(9)

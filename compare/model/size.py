@@ -3,7 +3,9 @@ predicted loss, at the high end of its interval, is at most a target.
 
 Each candidate is a prediction (:mod:`ringlab.compare.model.predict`) with the same repeats' seeds, so
 candidates differ by the ring, not by the draws. The search doubles until the target is met, then
-halves the gap: the loss falls as the ring grows or the interval lengthens.
+halves the gap: the loss falls as the ring grows or the interval lengthens. It searches only rings
+the chosen backend runs (real XDP by default: an answer is meant to be loaded), and
+:func:`verify_answer` runs trials at the answer and at the next size down to check it.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 
 from ringlab.compare.model.predict import Prediction, predict
 from ringlab.errors import InputError
-from ringlab.scenario.fields import MAX_RING_SLOTS, Scenario
+from ringlab.scenario.fields import Scenario
 from ringlab.scenario.units import MAX_TIME_NS, format_time_ns
 
 SIZE_FILE = "size.json"
@@ -55,9 +57,12 @@ class SizeAnswer:
 
 
 def size_ring(scenario: Scenario, profile_ref, target_loss: float, field: str = "ring_slots", repeats: int = 40,
-              level: float = 0.9, without=(), workers: int | None = None, scheduler: str | None = None) -> SizeAnswer:
+              level: float = 0.9, without=(), workers: int | None = None, scheduler: str | None = None,
+              backend: str = "hw") -> SizeAnswer:
     """Search ``field`` ("ring_slots" or "interval") for the smallest value whose prediction meets
-    ``target_loss`` at its high bound; the other fields are the scenario's."""
+    ``target_loss`` at its high bound, among those ``backend`` runs; the other fields are the scenario's."""
+    from ringlab.runs.runner import registered_backend
+
     if not 0 < target_loss < 1:
         raise InputError("--target-loss", f"must be between 0 and 1 (a fraction of the packets), got {target_loss}")
     if field not in ("ring_slots", "interval"):
@@ -72,7 +77,9 @@ def size_ring(scenario: Scenario, profile_ref, target_loss: float, field: str = 
         return tried[value].loss_fraction.high <= target_loss
 
     start = scenario.ring_slots if field == "ring_slots" else scenario.interval_ns
-    limit = MAX_RING_SLOTS if field == "ring_slots" else MAX_TIME_NS // max(1, scenario.packets)
+    limit = registered_backend(backend).max_ring_slots if field == "ring_slots" else MAX_TIME_NS // max(1, scenario.packets)
+    if field == "ring_slots" and start > limit:
+        raise InputError("ring_slots", f"{start} slots: the {backend} backend runs at most {limit}")
     low, high = 0, start
     if meets(start):  # then smaller ones may do: halve until one does not
         while high > 1:
@@ -99,3 +106,73 @@ def size_ring(scenario: Scenario, profile_ref, target_loss: float, field: str = 
         else:
             low = middle
     return SizeAnswer(field, target_loss, high, tried)
+
+
+@dataclass(frozen=True)
+class Verification:
+    """Trials at the answer and at the next size down, each trial's loss against the target."""
+
+    field: str
+    target_loss: float
+    answer: int
+    below: int | None  # the next value down the search tried (it did not meet the target), or None
+    losses_at_answer: tuple[float, ...]
+    losses_below: tuple[float, ...]
+    runs: tuple[str, ...]  # the run directories written, if any
+
+    @property
+    def met_at_answer(self) -> int:
+        return sum(loss <= self.target_loss for loss in self.losses_at_answer)
+
+    def to_dict(self) -> dict:
+        return {"field": self.field, "target_loss": self.target_loss, "answer": self.answer, "below": self.below,
+                "losses_at_answer": list(self.losses_at_answer), "losses_below": list(self.losses_below),
+                "met_at_answer": self.met_at_answer, "trials": len(self.losses_at_answer),
+                "met_below": sum(loss <= self.target_loss for loss in self.losses_below), "runs": list(self.runs)}
+
+    def describe(self) -> str:
+        def listed(losses):
+            return ", ".join(f"{100 * loss:.3f}%" for loss in losses)
+
+        below = (f"; at {self.below}: {listed(self.losses_below)} "
+                 f"({sum(loss <= self.target_loss for loss in self.losses_below)} of {len(self.losses_below)} met it)"
+                 if self.below is not None else "")
+        return (f"verified on real XDP: {self.met_at_answer} of {len(self.losses_at_answer)} trials at {self.answer} "
+                f"met the target {100 * self.target_loss:g}% ({listed(self.losses_at_answer)}){below}")
+
+
+def next_value_down(answer: SizeAnswer) -> int | None:
+    """The largest value the search tried below the answer (one that missed the target), if any."""
+    below = [value for value in answer.tried if value < answer.answer]
+    return max(below) if below else None
+
+
+def verify_answer(scenario: Scenario, answer: SizeAnswer, trials: int, out_dir=None) -> Verification:
+    """Run ``trials`` trials on real XDP at the answer and as many at the next value down, in turn
+    (answer, below, answer, ...: the machine's drift touches both alike); each trial's run directory
+    goes under ``out_dir/verify`` when given."""
+    from pathlib import Path
+
+    from ringlab.runs.run_directory import write_run_directory
+    from ringlab.runs.runner import run
+
+    if answer.answer is None:
+        raise InputError("--verify", "there is no answer to verify")
+    if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
+        raise InputError("--verify", f"must be a whole number of trials, at least 1, got {trials!r}")
+    below = next_value_down(answer)
+    losses = {answer.answer: [], below: []}
+    runs = []
+    for trial in range(trials):
+        for value in (answer.answer, below):
+            if value is None:
+                continue
+            values = {"ring_slots": value} if answer.field == "ring_slots" else {"interval": f"{value}ns"}
+            result = run(scenario.with_values({**values, "seed": scenario.seed + trial}), "hw")
+            losses[value].append(result.summary.loss_fraction)
+            if out_dir is not None:
+                path = Path(out_dir) / "verify" / f"{answer.field}-{value}-trial-{trial + 1}"
+                write_run_directory(path, result)
+                runs.append(str(path))
+    return Verification(answer.field, answer.target_loss, answer.answer, below, tuple(losses[answer.answer]),
+                        tuple(losses[below]) if below is not None else (), tuple(runs))

@@ -14,7 +14,7 @@ from ringlab.cli.options import (
     positive_time_option,
     report_run,
 )
-from ringlab.errors import EXIT_CHECK_FAILED
+from ringlab.errors import EXIT_CHECK_FAILED, InputError
 
 
 def cmd_replay(args) -> int:
@@ -44,7 +44,7 @@ def cmd_predict(args) -> int:
 
 def cmd_size(args) -> int:
     from ringlab.atomic_files import write_json
-    from ringlab.compare.model.size import SIZE_FILE, size_ring
+    from ringlab.compare.model.size import SIZE_FILE, size_ring, verify_answer
     from ringlab.runs.run_directory import check_output_path
     from ringlab.scenario.fields import load_scenario
 
@@ -55,12 +55,22 @@ def cmd_size(args) -> int:
         scenario = scenario.with_values({"interval": f"{args.interval_ns}ns"})
     if args.slots is not None:
         scenario = scenario.with_values({"ring_slots": args.slots})
+    if args.verify is not None and args.verify < 1:
+        raise InputError("--verify", f"must be at least 1 trial, got {args.verify}")
+    if args.verify is not None and args.backend != "hw":
+        raise InputError("--verify", "runs trials on real XDP: size for --backend hw")
     answer = size_ring(scenario, args.profile, args.target_loss, "interval" if args.slots is not None else "ring_slots",
                        repeats=args.repeats, level=args.level, without=args.without, workers=args.workers,
-                       scheduler=args.scheduler)
+                       scheduler=args.scheduler, backend=args.backend)
+    print(answer.describe(), flush=True)
+    document = answer.to_dict()
+    if args.verify is not None and answer.answer is not None:
+        verification = verify_answer(scenario, answer, args.verify, args.out)
+        document["verified"] = verification.to_dict()
+        print(verification.describe())
     if args.out is not None:
-        write_json(output_directory(args.out) / SIZE_FILE, answer.to_dict())
-    print(answer.describe() + (f" -> {Path(args.out) / SIZE_FILE}" if args.out is not None else ""))
+        write_json(output_directory(args.out) / SIZE_FILE, document)
+        print(f"-> {Path(args.out) / SIZE_FILE}")
     return 0 if answer.answer is not None else EXIT_CHECK_FAILED
 
 
@@ -92,7 +102,9 @@ def add_commands(commands) -> None:
                         "ringlab size examples/fixed-one-stall.toml --profile results/profile --target-loss 0.001",
                         "ringlab size examples/fixed-one-stall.toml --profile results/profile --target-loss 0.001 "
                         "--interval 5us",
-                        "ringlab size examples/fixed-one-stall.toml --profile results/profile --target-loss 0.001 --slots 16"])
+                        "ringlab size examples/fixed-one-stall.toml --profile results/profile --target-loss 0.001 --slots 16",
+                        "ringlab size examples/fixed-one-stall.toml --profile results/profile --target-loss 0.002 "
+                        "--set interval=10us --set packets=200000 --verify 3 --out results/size"])
     _prediction_arguments(size, repeats=40)
     size.add_argument("--target-loss", type=float, required=True,
                       help="the largest acceptable loss, a fraction of the packets (0.001 is 0.1%%)")
@@ -101,6 +113,11 @@ def add_commands(commands) -> None:
                        help="find the smallest ring for this packet interval (default: the scenario's interval)")
     fixed.add_argument("--slots", type=int, default=None, help="find the shortest interval for this many slots")
     size.add_argument("--out", type=out_path, default=None, help="also write the table behind the answer as size.json")
+    size.add_argument("--backend", choices=["hw", "sim"], default="hw",
+                      help="search only rings this backend runs (default hw: real XDP loads at most 65 536 slots)")
+    size.add_argument("--verify", type=int, default=None, metavar="K",
+                      help="(root) run K trials on real XDP at the answer and K at the next size down, and report "
+                           "their losses against the target (written under --out/verify/ when --out is given)")
 
 
 def _prediction_arguments(parser, repeats: int) -> None:

@@ -77,6 +77,7 @@ class Backend(Protocol):
     adding a backend touches no file of the core."""
 
     engines: tuple[str, ...]  # the engines it runs with, the default first
+    max_ring_slots: int  # the largest ring it runs (``ringlab size`` searches no further)
 
     def run(self, scenario: Scenario, request: RunRequest) -> RunResult:
         """Run ``scenario`` as ``request`` says (refusing what it cannot do with an InputError)."""
