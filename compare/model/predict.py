@@ -11,6 +11,13 @@ tail threshold are drawn from that source's fitted generalized Pareto, so a paus
 recorded can occur (up to twice the longest of its source: a bound, not a measurement). The
 scenario's own stalls are injected as always, and each repeat has a seed of its own.
 
+The sender pauses with the poller where the profile says it did: each drawn pause brings the share
+of its planned packets that arrived during it when it was recorded (a hypervisor's stop halts the
+sender's CPU too: on a VM, 40-80 % arrive during such pauses). The rest of those packets arrive when
+the pause ends, as fast as the sender caught up in the profile's trials (``catch_up_gap_ns``), and
+the packets after them no earlier than that. With ``sender="schedule"`` every packet arrives as
+planned (the model before this joint draw; kept to compare).
+
 Latency: the simulator's costs are constants, so its latency body is one value. Where the profile
 holds measured read latencies (reads no pause delayed), each simulated read below the pause
 threshold takes a measured one instead, and each later read the same measured cost in place of
@@ -106,14 +113,16 @@ class Prediction:
 
 
 def background_pauses(profile: PauseProfile, end_ns: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray,
-                                                                                         np.ndarray]:
+                                                                                         np.ndarray, np.ndarray]:
     """One trial's background pauses up to ``end_ns``, drawn from ``profile`` (see the module's
-    docstring): their starts, lengths and sources (indices into ``profile.source_names``)."""
+    docstring): their starts, lengths, sources (indices into ``profile.source_names``) and the
+    share of their planned packets that arrived during them (NaN: unknown)."""
     segment = int(rng.integers(len(profile.segment_duration_ns)))
     duration = max(1, int(profile.segment_duration_ns[segment]))
     block = max(1, min(end_ns, duration))
     mine = profile.segment == segment
     starts, lengths, sources = profile.start_ns[mine], profile.length_ns[mine], profile.source[mine]
+    shares = profile.sender_share[mine]
     parts = []
     for number in range(-(-end_ns // block)):
         offset = int(rng.integers(duration))
@@ -128,7 +137,33 @@ def background_pauses(profile: PauseProfile, end_ns: int, rng: np.random.Generat
         beyond = (drawn == profile.source_names.index(name)) & (length > tail.threshold_ns)
         length[beyond] = np.round(tail.draw(int(beyond.sum()), rng)).astype(np.int64)
     keep = start < end_ns
-    return start[keep], length[keep], drawn[keep]
+    return start[keep], length[keep], drawn[keep], shares[index][keep]
+
+
+SENDER_MODES = ("measured", "schedule")  # the pauses hold the sender back as recorded; or never
+
+
+def sender_through_pauses(arrival_ns: np.ndarray, start_ns: np.ndarray, length_ns: np.ndarray, share: np.ndarray,
+                          catch_up_gap_ns: float | None) -> np.ndarray:
+    """The arrivals when the sender pauses with the poller: of the packets planned during each pause,
+    the first ``share`` arrive as planned and the rest when it ends, back to back at the catch-up gap;
+    a later packet arrives no earlier than the one before it plus that gap (packets planned further
+    apart than the gap keep their plan). A share of 1 or NaN leaves a pause's packets as planned."""
+    held = np.isfinite(share) & (share < 1)
+    if not held.any() or catch_up_gap_ns is None:
+        return arrival_ns
+    earliest = arrival_ns.copy()
+    end = start_ns[held] + length_ns[held]
+    low = np.searchsorted(arrival_ns, start_ns[held])
+    high = np.searchsorted(arrival_ns, end)
+    first_held = low + np.round(share[held] * (high - low)).astype(np.int64)
+    for first, last, resume in zip(first_held, high, end):
+        if first < last:
+            earliest[first:last] = np.maximum(earliest[first:last], resume)
+    spacing = np.diff(arrival_ns)
+    gap = int(min(catch_up_gap_ns, spacing.min() if len(spacing) else catch_up_gap_ns))
+    steps = np.arange(len(earliest), dtype=np.int64) * gap
+    return steps + np.maximum.accumulate(earliest - steps)
 
 
 def merged_pauses(injected: StallSchedule, start, length, source, source_names) -> Pauses:
@@ -167,26 +202,34 @@ def _profile_of(reference) -> PauseProfile:
     return reference if isinstance(reference, PauseProfile) else _cached_profile(str(reference))
 
 
-def repeat_plan(scenario: Scenario, profile: PauseProfile, repeat: int, without=()) -> tuple[Scenario, RunPlan]:
-    """Repeat ``repeat``'s scenario (its own seed) and plan: the scenario's arrivals and injected
-    stalls, and background pauses drawn from ``profile``, less those of the sources ``without``
-    (the same draws with or without them, so that two predictions differ by those pauses alone)."""
+def repeat_plan(scenario: Scenario, profile: PauseProfile, repeat: int, without=(),
+                sender: str = "measured") -> tuple[Scenario, RunPlan]:
+    """Repeat ``repeat``'s scenario (its own seed) and plan: the scenario's arrivals (held back by
+    the pauses that held the sender, unless ``sender`` is "schedule") and injected stalls, and
+    background pauses drawn from ``profile``, less those of the sources ``without`` (the same draws
+    with or without them, so that two predictions differ by those pauses alone)."""
     sequence = repeat_seed(scenario, repeat)
     trial = scenario.with_values({"seed": int(sequence.generate_state(1, np.uint64)[0] >> 2)})
     plan = draw_plan(trial)
-    start, length, source = background_pauses(profile, plan.end_ns, np.random.default_rng(sequence))
+    start, length, source, share = background_pauses(profile, plan.end_ns, np.random.default_rng(sequence))
     removed = profile.matching(without)
     keep = ~np.isin(source, removed)
     pauses = merged_pauses(plan.stalls, start[keep], length[keep], source[keep], profile.source_names)
-    return trial, RunPlan(plan.arrival_ns, plan.cpu, pauses.schedule(), plan.end_ns, pauses)
+    arrival = plan.arrival_ns
+    if sender == "measured":
+        arrival = sender_through_pauses(arrival, start[keep], length[keep], share[keep],
+                                        profile.origin.get("catch_up_gap_ns"))
+    end_ns = max(plan.end_ns, int(arrival[-1]) + trial.drain_ns) if len(arrival) else plan.end_ns
+    return trial, RunPlan(arrival, plan.cpu, pauses.schedule(), end_ns, pauses)
 
 
-def simulate_repeats(repeats: list[int], scenario: Scenario, profile_ref, without: tuple[str, ...] = ()) -> list[dict]:
+def simulate_repeats(repeats: list[int], scenario: Scenario, profile_ref, without: tuple[str, ...] = (),
+                     sender: str = "measured") -> list[dict]:
     """Run the given repeats of the prediction; each gives its figures (a batch for the workers)."""
     profile = _profile_of(profile_ref)
     results = []
     for repeat in repeats:
-        trial, plan = repeat_plan(scenario, profile, repeat, without)
+        trial, plan = repeat_plan(scenario, profile, repeat, without, sender)
         result = run(trial, plan=plan, keep_trace=False)
         summary = result.summary
         rng = np.random.default_rng(repeat_seed(scenario, repeat).spawn(1)[0])
@@ -214,10 +257,13 @@ def _latency(histogram, profile: PauseProfile, rng: np.random.Generator) -> dict
 
 
 def predict(scenario: Scenario, profile_ref, repeats: int = 100, level: float = 0.9, without=(),
-            workers: int | None = None, scheduler: str | None = None) -> Prediction:
+            workers: int | None = None, scheduler: str | None = None, sender: str = "measured") -> Prediction:
     """Predict ``scenario``'s figures from the profile (a :class:`PauseProfile`, or the directory of
     one, which workers then load themselves): ``repeats`` simulations, spread over ``workers``
-    local processes or a Dask ``scheduler``; ``without`` removes those sources' pauses."""
+    local processes or a Dask ``scheduler``; ``without`` removes those sources' pauses; ``sender``
+    says whether the pauses hold the sender back as they did when recorded ("measured") or not."""
+    if sender not in SENDER_MODES:
+        raise InputError("--sender-model", f"unknown {sender!r} (choose {', '.join(SENDER_MODES)})")
     if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < MIN_REPEATS:
         raise InputError("--repeats", f"must be a whole number of at least {MIN_REPEATS}, got {repeats!r}")
     if not 0 < level < 1:
@@ -227,7 +273,8 @@ def predict(scenario: Scenario, profile_ref, repeats: int = 100, level: float = 
     profile.check_sources(without)
     results = []
     for done in run_batches(simulate_repeats, list(range(repeats)), workers=workers, scheduler=scheduler,
-                            prepare=load_engine, scenario=scenario, profile_ref=profile_ref, without=without):
+                            prepare=load_engine, scenario=scenario, profile_ref=profile_ref, without=without,
+                            sender=sender):
         results.extend(done)
     return summarize_repeats(scenario, results, level, profile, without)
 

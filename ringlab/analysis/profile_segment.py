@@ -1,5 +1,6 @@
-"""A run as one segment of a pause profile: its background pauses, cut to the run, and the body
-of its reads' latencies. Pooling trials (``hw profile --from``) and a profile measured under a
+"""A run as one segment of a pause profile: its background pauses, cut to the run, the share of
+each pause's planned packets that reached the writer during it, how fast the sender caught up,
+and the body of its reads' latencies. Pooling trials (``hw profile --from``) and a profile measured under a
 trial's load (``hw profile --load``) both take their segments from here."""
 
 from __future__ import annotations
@@ -24,3 +25,27 @@ def latency_body(trace, threshold_ns: int) -> np.ndarray:
     """The measured latencies of the reads no pause delayed (those below the pause threshold)."""
     read = latencies(trace).latency_ns
     return read[read < threshold_ns]
+
+
+def sender_share_during(trace, start_ns: np.ndarray, length_ns: np.ndarray, planned_ns: np.ndarray) -> np.ndarray:
+    """Per pause, the packets that reached the writer during it over those planned during it (NaN
+    where none was planned). A hypervisor that stops the whole machine stops the sender with the
+    poller: fewer arrive, and the rest come when it resumes."""
+    arrived = np.sort(trace.arrival_ns[trace.arrival_ns >= 0])
+    planned = np.sort(np.asarray(planned_ns))
+    end = start_ns + length_ns
+    measured = np.searchsorted(arrived, end) - np.searchsorted(arrived, start_ns)
+    expected = np.searchsorted(planned, end) - np.searchsorted(planned, start_ns)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(expected > 0, measured / np.maximum(expected, 1), np.nan)
+
+
+CATCH_UP_SHARE = 0.5  # a gap under half the interval is the sender sending packets it was late with
+
+
+def catch_up_gaps(trace) -> np.ndarray:
+    """The gaps between arrivals while the sender caught up (back to back, under CATCH_UP_SHARE of
+    the interval): how fast it sends the packets a pause held back."""
+    arrived = np.sort(trace.arrival_ns[trace.arrival_ns >= 0])
+    gaps = np.diff(arrived)
+    return gaps[(gaps > 0) & (gaps < CATCH_UP_SHARE * trace.interval_ns)]

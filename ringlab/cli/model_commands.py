@@ -36,7 +36,7 @@ def cmd_predict(args) -> int:
     scenario = load_scenario(args.scenario, args.overrides)
     check_output_path(args.out)
     prediction = predict(scenario, args.profile, repeats=args.repeats, level=args.level, without=args.without,
-                         workers=args.workers, scheduler=args.scheduler)
+                         workers=args.workers, scheduler=args.scheduler, sender=args.sender_model)
     path = write_prediction(output_directory(args.out), prediction)
     print(f"{prediction.describe()} -> {path}")
     return 0
@@ -61,7 +61,7 @@ def cmd_size(args) -> int:
         raise InputError("--verify", "runs trials on real XDP: size for --backend hw")
     answer = size_ring(scenario, args.profile, args.target_loss, "interval" if args.slots is not None else "ring_slots",
                        repeats=args.repeats, level=args.level, without=args.without, workers=args.workers,
-                       scheduler=args.scheduler, backend=args.backend)
+                       scheduler=args.scheduler, backend=args.backend, sender=args.sender_model)
     print(answer.describe(), flush=True)
     document = answer.to_dict()
     if args.verify is not None and answer.answer is not None:
@@ -132,5 +132,8 @@ def _prediction_arguments(parser, repeats: int) -> None:
                         help="the share of the repeats each interval holds (default 0.9)")
     parser.add_argument("--without", action="append", default=[], metavar="SOURCE",
                         help="predict without the pauses of this source, as the profile names it (repeatable)")
+    parser.add_argument("--sender-model", choices=["measured", "schedule"], default="measured",
+                        help="measured (default): each drawn pause holds the sender back as it did when recorded "
+                             "(a hypervisor's stop halts the sender's CPU too); schedule: every packet as planned")
     add_worker_options(parser, "the repeats")
 

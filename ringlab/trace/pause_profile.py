@@ -8,7 +8,10 @@ A profile is a directory:
   Pareto above a threshold, so that a pause longer than any seen keeps a probability); and the rate
   bound for pauses longer than the longest recorded (what the profile cannot see);
 - ``pauses.npz``: the pauses (segment, start within it, length, source), the segments' durations,
-  and the measured read latencies of the reads no pause delayed (the costs' distribution);
+  the measured read latencies of the reads no pause delayed (the costs' distribution), and per
+  pause the share of its planned packets that reached the writer during it (``sender_share``: a
+  hypervisor's stop halts the sender's CPU too; NaN where nothing was sent, as in a measurement of
+  the loop alone);
 - ``pauses.csv``: the same pauses in the ``empirical`` stall model's format (``gap_ns,length_ns``).
 
 Profiles are made by pooling the background pauses recorded by earlier runs
@@ -39,8 +42,11 @@ CSV_FILE = "pauses.csv"
 TAIL_QUANTILE = 0.95     # the tail is fitted to the lengths above this quantile ...
 TAIL_MIN_EXCESSES = 30   # ... when at least this many lie above it
 TAIL_CAP = 2             # a drawn pause is at most this many times the longest recorded of its source
+TAIL_BEYOND_MAX = 3.0    # a fit expecting more pauses than this beyond the longest recorded (where none was seen:
+                         # Poisson, p < 0.05) contradicts its own data, and is not used
 BODY_SAMPLES = 200_000   # measured read latencies kept for the costs' distribution
 ARRAY_NAMES = ("segment", "start_ns", "length_ns", "source", "source_names", "segment_duration_ns", "latency_body_ns")
+OPTIONAL_ARRAYS = ("sender_share",)  # absent from profiles of an earlier ringlab: read as unknown (NaN)
 
 
 @dataclass(frozen=True)
@@ -62,9 +68,21 @@ class Tail:
         top = excess.cdf(TAIL_CAP * self.longest_ns - self.threshold_ns)
         return self.threshold_ns + excess.ppf(rng.uniform(0, top, size=count))
 
+    @property
+    def expected_beyond_longest(self) -> float:
+        """How many of the fitted excesses the fit expects beyond the longest recorded pause (none was)."""
+        from scipy.stats import genpareto
+
+        return float(self.excesses * genpareto(self.shape, scale=self.scale_ns).sf(self.longest_ns - self.threshold_ns))
+
+    @property
+    def agrees_with_its_data(self) -> bool:
+        return self.expected_beyond_longest <= TAIL_BEYOND_MAX
+
     def to_dict(self) -> dict:
         return {"threshold_ns": self.threshold_ns, "shape": self.shape, "scale_ns": self.scale_ns,
-                "excesses": self.excesses, "longest_ns": self.longest_ns, "cap_ns": TAIL_CAP * self.longest_ns}
+                "excesses": self.excesses, "longest_ns": self.longest_ns, "cap_ns": TAIL_CAP * self.longest_ns,
+                "expected_beyond_longest": self.expected_beyond_longest}
 
 
 def fit_tail(lengths: np.ndarray) -> Tail | None:
@@ -99,7 +117,9 @@ class PauseProfile:
     """The pauses of a profile, sorted by segment and start: pause ``i`` began ``start_ns[i]`` into
     segment ``segment[i]`` and lasted ``length_ns[i]``; its source is ``source_names[source[i]]``.
     ``latency_body_ns`` holds measured read latencies below ``threshold_ns`` (empty when nothing was
-    read, as in a measurement of the loop alone); ``origin`` says where the profile came from."""
+    read, as in a measurement of the loop alone); ``origin`` says where the profile came from (and
+    ``catch_up_gap_ns``: how fast the sender sent the packets a pause held back). ``sender_share[i]``
+    is the share of pause ``i``'s planned packets that reached the writer during it (NaN: unknown)."""
 
     segment: np.ndarray
     start_ns: np.ndarray
@@ -110,6 +130,11 @@ class PauseProfile:
     threshold_ns: int
     latency_body_ns: np.ndarray
     origin: dict
+    sender_share: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.sender_share is None:
+            object.__setattr__(self, "sender_share", np.full(len(self.start_ns), np.nan))
 
     @property
     def duration_ns(self) -> int:
@@ -122,12 +147,20 @@ class PauseProfile:
         return np.asarray(self.source_names, dtype=object)[self.source] if len(self) else np.zeros(0, object)
 
     @functools.cached_property
-    def tails(self) -> dict[str, Tail]:
+    def fitted_tails(self) -> dict[str, Tail]:
         """Per source with enough long pauses, its fitted tail (each source's own: the tails of
-        different sources differ by orders of magnitude)."""
+        different sources differ by orders of magnitude), whether or not it agrees with its data."""
         labels = self.labels()
         fitted = {name: fit_tail(self.length_ns[labels == name]) for name in self.source_names}
         return {name: tail for name, tail in fitted.items() if tail is not None}
+
+    @property
+    def tails(self) -> dict[str, Tail]:
+        """The fitted tails that agree with their data (TAIL_BEYOND_MAX). A source mixing kinds of
+        pause (a hypervisor's microsecond stops and its rare milliseconds) can fit a shape so heavy
+        that it expects dozens of pauses beyond the longest recorded: its recorded lengths are drawn
+        as they are instead."""
+        return {name: tail for name, tail in self.fitted_tails.items() if tail.agrees_with_its_data}
 
     def matching(self, sources) -> np.ndarray:
         """The indices of the source names that ``sources`` name (see :func:`source_matches`)."""
@@ -156,6 +189,9 @@ class PauseProfile:
                 "pause_threshold_ns": self.threshold_ns, "level": level,
                 "all": _source_figures(self.length_ns, seconds, level), "by_source": by_source,
                 "tails": {name: tail.to_dict() for name, tail in self.tails.items()},
+                "tails_not_used": {name: {**tail.to_dict(), "why": f"expects {tail.expected_beyond_longest:.1f} pauses "
+                                                                   "beyond the longest recorded, where none was seen"}
+                                   for name, tail in self.fitted_tails.items() if not tail.agrees_with_its_data},
                 "cannot_see": {"longer_than_ns": int(self.length_ns.max()) if len(self) else 0,
                                "rate_bound_per_second": unseen, "confidence": 0.95,
                                "why": "no pause longer than the longest recorded was seen in the time covered: "
@@ -190,17 +226,19 @@ def rate_interval(count: int, seconds: float, level: float) -> tuple[float, floa
 
 
 def profile_from_pauses(segment, start_ns, length_ns, labels, segment_duration_ns, threshold_ns: int,
-                        latency_body_ns=(), origin: dict | None = None) -> PauseProfile:
-    """A profile from pauses given by segment, start, length and source name."""
+                        latency_body_ns=(), origin: dict | None = None, sender_share=None) -> PauseProfile:
+    """A profile from pauses given by segment, start, length and source name (and, where a sender
+    ran, the share of each pause's planned packets that arrived during it)."""
     segment = np.asarray(segment, np.int64)
     start_ns, length_ns = np.asarray(start_ns, np.int64), np.asarray(length_ns, np.int64)
     order = np.lexsort((start_ns, segment))
     labels = np.asarray(list(labels), dtype=str)
     names, source = np.unique(labels, return_inverse=True) if len(labels) else (np.zeros(0, str), np.zeros(0, int))
     durations = np.asarray(segment_duration_ns, np.int64)
+    share = np.full(len(start_ns), np.nan) if sender_share is None else np.asarray(sender_share, float)
     profile = PauseProfile(segment[order], start_ns[order], length_ns[order], np.asarray(source, np.int16)[order],
                            tuple(str(n) for n in names), durations, int(threshold_ns),
-                           np.asarray(latency_body_ns, np.int64), origin or {})
+                           np.asarray(latency_body_ns, np.int64), origin or {}, share[order])
     return profile
 
 
@@ -227,7 +265,8 @@ def save_profile(out_dir, profile: PauseProfile, level: float = 0.9) -> dict:
     out_dir = Path(out_dir)
     arrays = {"segment": profile.segment, "start_ns": profile.start_ns, "length_ns": profile.length_ns,
               "source": profile.source, "source_names": np.asarray(profile.source_names, dtype=str),
-              "segment_duration_ns": profile.segment_duration_ns, "latency_body_ns": profile.latency_body_ns}
+              "segment_duration_ns": profile.segment_duration_ns, "latency_body_ns": profile.latency_body_ns,
+              "sender_share": profile.sender_share}
     with atomic_path(out_dir / ARRAYS_FILE) as tmp, open(tmp, "wb") as handle:
         np.savez_compressed(handle, **arrays)  # the reads' latencies compress 6x
     write_text(out_dir / CSV_FILE, _empirical_csv(profile))
@@ -262,6 +301,7 @@ def load_profile(directory) -> PauseProfile:
         meta = read_json(directory / PROFILE_FILE)
         with np.load(directory / ARRAYS_FILE, allow_pickle=False) as data:
             arrays = {name: data[name] for name in ARRAY_NAMES}
+            share = data["sender_share"] if "sender_share" in data.files else None
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as error:
         raise InputError(where, f"damaged profile: {error}") from None
     if not isinstance(meta, dict) or not isinstance(meta.get("threshold_ns"), int):
@@ -276,6 +316,7 @@ def load_profile(directory) -> PauseProfile:
     profile = PauseProfile(arrays["segment"].astype(np.int64), arrays["start_ns"].astype(np.int64),
                            arrays["length_ns"].astype(np.int64), arrays["source"].astype(np.int16), names,
                            arrays["segment_duration_ns"].astype(np.int64), meta["threshold_ns"],
-                           arrays["latency_body_ns"].astype(np.int64), meta.get("origin", {}))
+                           arrays["latency_body_ns"].astype(np.int64), meta.get("origin", {}),
+                           share.astype(float) if share is not None and share.shape == (n,) else None)
     check_profile(profile, where)
     return profile
