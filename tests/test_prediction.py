@@ -94,6 +94,21 @@ def test_the_tail_fit_recovers_a_known_generalized_pareto_tail():
     assert draws.min() >= tail.threshold_ns and lengths.max() < draws.max() <= 2 * lengths.max()
 
 
+def test_a_tail_fit_that_expects_many_pauses_beyond_the_longest_recorded_is_not_used():
+    """Lengths log-uniform over 1-10 us, and a few log-uniform over 10 us-8 ms (a mixture, as a
+    hypervisor's stops are): the generalized Pareto fitted above the 95th percentile is so heavy
+    (shape > 1) that it expects dozens of pauses beyond the longest, where none was seen."""
+    rng = np.random.default_rng(1)
+    lengths = (10 ** np.concatenate([rng.uniform(3, 4, 20_000), rng.uniform(4, 6.9, 1_000)])).astype(np.int64)
+    profile = profile_from_pauses(np.zeros(len(lengths)), np.arange(len(lengths)) * 10_000_000, lengths,
+                                  ["hypervisor"] * len(lengths), [len(lengths) * 10_000_000], 1_000)
+    fitted = profile.fitted_tails["hypervisor"]
+    assert fitted.shape > 1 and fitted.expected_beyond_longest > 10
+    assert "hypervisor" not in profile.tails
+    figures = profile.figures()
+    assert "hypervisor" in figures["tails_not_used"] and "beyond the longest" in figures["tails_not_used"]["hypervisor"]["why"]
+
+
 def test_a_profile_saves_and_loads_as_it_was_and_states_what_it_cannot_see(tmp_path):
     rng = np.random.default_rng(1)
     start, length, labels = known_process(2_000_000_000, rng)
