@@ -10,6 +10,7 @@ from scipy import stats
 
 import ringlab
 from ringlab.cli import main
+from ringlab.compare.model.band_method import BandMethod
 from ringlab.compare.model.pooling import pool_runs
 from ringlab.compare.model.predict import merged_pauses, predict, repeat_plan
 from ringlab.compare.model.size import size_ring
@@ -300,7 +301,7 @@ def test_a_profile_whose_pauses_stop_the_sender_too_predicts_fewer_drops():
         drops[share] = predict(sc, profile, repeats=10, workers=1).dropped.median / 20  # 20 pauses in 0.2 s
     assert drops[1.0] == pytest.approx(50 - 16, abs=2)
     assert drops[0.4] == pytest.approx(20 - 16, abs=2)
-    on_schedule = predict(sc, profile, repeats=10, workers=1, sender="schedule").dropped.median / 20
+    on_schedule = predict(sc, profile, repeats=10, workers=1, method=BandMethod(sender="schedule")).dropped.median / 20
     assert on_schedule == pytest.approx(drops[1.0], abs=1)
 
 
@@ -321,3 +322,21 @@ def test_pooled_simulated_runs_show_a_sender_that_no_pause_held(tmp_path):
     planned_some = profile.length_ns > 2_000  # a pause of over 2 us at T = 1 us has packets planned in it
     assert np.allclose(profile.sender_share[planned_some], 1.0, atol=0.35)
     assert np.nanmean(profile.sender_share) == pytest.approx(1.0, abs=0.05)
+
+
+def test_blocks_mix_the_segments_where_one_segment_per_repeat_keeps_them_apart():
+    """Two segments of 1 s: one with a pause every 10 ms, one with none. A 1 s run drawn from one
+    segment meets 100 pauses or none; drawn as blocks of 0.1 s, each from a segment drawn at random,
+    it meets 10 per busy block: 10 times a binomial(10, 1/2), mean 50."""
+    from ringlab.compare.model.predict import background_pauses
+
+    starts = np.arange(100) * 10_000_000 + 5_000_000
+    profile = profile_from_pauses(np.zeros(100), starts, np.full(100, 2_000), ["x"] * 100,
+                                  [1_000_000_000, 1_000_000_000], 1_000)
+    rng = np.random.default_rng(0)
+    whole = [len(background_pauses(profile, 1_000_000_000, rng)[0]) for _ in range(200)]
+    assert set(whole) == {0, 100}
+    blocks = np.array([len(background_pauses(profile, 1_000_000_000, rng, BandMethod(block_ns=100_000_000))[0])
+                       for _ in range(400)])
+    assert set(np.unique(blocks % 10)) == {0} and 45 < blocks.mean() < 55
+    assert 12 < blocks.std() < 20  # 10 * sqrt(10 / 4) = 15.8

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from ringlab.analysis.latency import bucket_middle_ns
+from ringlab.compare.model.band_method import DEFAULT_METHOD, BandMethod
 from ringlab.errors import InputError
 from ringlab.runs.runner import run
 from ringlab.runs.workers import run_batches
@@ -112,35 +113,39 @@ class Prediction:
                 + (f"; without {', '.join(self.without)}" if self.without else ""))
 
 
-def background_pauses(profile: PauseProfile, end_ns: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray,
-                                                                                         np.ndarray, np.ndarray]:
-    """One trial's background pauses up to ``end_ns``, drawn from ``profile`` (see the module's
-    docstring): their starts, lengths, sources (indices into ``profile.source_names``) and the
-    share of their planned packets that arrived during them (NaN: unknown)."""
-    segment = int(rng.integers(len(profile.segment_duration_ns)))
-    duration = max(1, int(profile.segment_duration_ns[segment]))
-    block = max(1, min(end_ns, duration))
-    mine = profile.segment == segment
-    starts, lengths, sources = profile.start_ns[mine], profile.length_ns[mine], profile.source[mine]
-    shares = profile.sender_share[mine]
-    parts = []
-    for number in range(-(-end_ns // block)):
+def background_pauses(profile: PauseProfile, end_ns: int, rng: np.random.Generator,
+                      method: BandMethod = DEFAULT_METHOD) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One trial's background pauses up to ``end_ns``, drawn from ``profile`` as ``method`` says
+    (see the module's docstring and :class:`BandMethod`): their starts, lengths, sources (indices
+    into ``profile.source_names``) and the share of their planned packets that arrived during them
+    (NaN: unknown)."""
+    durations = np.maximum(profile.segment_duration_ns, 1)
+    weights = durations / durations.sum()
+    one_segment = method.block_ns is None
+    segment = int(rng.integers(len(durations))) if one_segment else None
+    starts, indices, position = [], [], 0
+    while position < end_ns:
+        if not one_segment:
+            segment = int(rng.choice(len(durations), p=weights))
+        duration = int(durations[segment])
+        block = max(1, min(end_ns if one_segment else method.block_ns, duration))
+        first, last = np.searchsorted(profile.segment, [segment, segment + 1])
         offset = int(rng.integers(duration))
-        shifted = (starts - offset) % duration
+        shifted = (profile.start_ns[first:last] - offset) % duration
         inside = np.flatnonzero(shifted < block)
-        parts.append((shifted[inside] + number * block, inside))
-    start = np.concatenate([p[0] for p in parts])
-    index = np.concatenate([p[1] for p in parts])
-    length = lengths[index].astype(np.int64)
-    drawn = sources[index]
-    for name, tail in profile.tails.items():
+        starts.append(shifted[inside] + position)
+        indices.append(first + inside)
+        position += block
+    start = np.concatenate(starts)
+    index = np.concatenate(indices)
+    length = profile.length_ns[index].astype(np.int64)
+    drawn = profile.source[index]
+    tails = profile.tails if method.tails == "checked" else profile.fitted_tails
+    for name, tail in tails.items():
         beyond = (drawn == profile.source_names.index(name)) & (length > tail.threshold_ns)
         length[beyond] = np.round(tail.draw(int(beyond.sum()), rng)).astype(np.int64)
     keep = start < end_ns
-    return start[keep], length[keep], drawn[keep], shares[index][keep]
-
-
-SENDER_MODES = ("measured", "schedule")  # the pauses hold the sender back as recorded; or never
+    return start[keep], length[keep], drawn[keep], profile.sender_share[index][keep]
 
 
 def sender_through_pauses(arrival_ns: np.ndarray, start_ns: np.ndarray, length_ns: np.ndarray, share: np.ndarray,
@@ -203,20 +208,20 @@ def _profile_of(reference) -> PauseProfile:
 
 
 def repeat_plan(scenario: Scenario, profile: PauseProfile, repeat: int, without=(),
-                sender: str = "measured") -> tuple[Scenario, RunPlan]:
+                method: BandMethod = DEFAULT_METHOD) -> tuple[Scenario, RunPlan]:
     """Repeat ``repeat``'s scenario (its own seed) and plan: the scenario's arrivals (held back by
-    the pauses that held the sender, unless ``sender`` is "schedule") and injected stalls, and
+    the pauses that held the sender, unless the method's sender is "schedule") and injected stalls, and
     background pauses drawn from ``profile``, less those of the sources ``without`` (the same draws
     with or without them, so that two predictions differ by those pauses alone)."""
     sequence = repeat_seed(scenario, repeat)
     trial = scenario.with_values({"seed": int(sequence.generate_state(1, np.uint64)[0] >> 2)})
     plan = draw_plan(trial)
-    start, length, source, share = background_pauses(profile, plan.end_ns, np.random.default_rng(sequence))
+    start, length, source, share = background_pauses(profile, plan.end_ns, np.random.default_rng(sequence), method)
     removed = profile.matching(without)
     keep = ~np.isin(source, removed)
     pauses = merged_pauses(plan.stalls, start[keep], length[keep], source[keep], profile.source_names)
     arrival = plan.arrival_ns
-    if sender == "measured":
+    if method.sender == "measured":
         arrival = sender_through_pauses(arrival, start[keep], length[keep], share[keep],
                                         profile.origin.get("catch_up_gap_ns"))
     end_ns = max(plan.end_ns, int(arrival[-1]) + trial.drain_ns) if len(arrival) else plan.end_ns
@@ -224,12 +229,12 @@ def repeat_plan(scenario: Scenario, profile: PauseProfile, repeat: int, without=
 
 
 def simulate_repeats(repeats: list[int], scenario: Scenario, profile_ref, without: tuple[str, ...] = (),
-                     sender: str = "measured") -> list[dict]:
+                     method: BandMethod = DEFAULT_METHOD) -> list[dict]:
     """Run the given repeats of the prediction; each gives its figures (a batch for the workers)."""
     profile = _profile_of(profile_ref)
     results = []
     for repeat in repeats:
-        trial, plan = repeat_plan(scenario, profile, repeat, without, sender)
+        trial, plan = repeat_plan(scenario, profile, repeat, without, method)
         result = run(trial, plan=plan, keep_trace=False)
         summary = result.summary
         rng = np.random.default_rng(repeat_seed(scenario, repeat).spawn(1)[0])
@@ -257,13 +262,11 @@ def _latency(histogram, profile: PauseProfile, rng: np.random.Generator) -> dict
 
 
 def predict(scenario: Scenario, profile_ref, repeats: int = 100, level: float = 0.9, without=(),
-            workers: int | None = None, scheduler: str | None = None, sender: str = "measured") -> Prediction:
+            workers: int | None = None, scheduler: str | None = None, method: BandMethod = DEFAULT_METHOD) -> Prediction:
     """Predict ``scenario``'s figures from the profile (a :class:`PauseProfile`, or the directory of
     one, which workers then load themselves): ``repeats`` simulations, spread over ``workers``
-    local processes or a Dask ``scheduler``; ``without`` removes those sources' pauses; ``sender``
-    says whether the pauses hold the sender back as they did when recorded ("measured") or not."""
-    if sender not in SENDER_MODES:
-        raise InputError("--sender-model", f"unknown {sender!r} (choose {', '.join(SENDER_MODES)})")
+    local processes or a Dask ``scheduler``; ``without`` removes those sources' pauses; ``method``
+    says how the repeats are drawn (:class:`BandMethod`)."""
     if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < MIN_REPEATS:
         raise InputError("--repeats", f"must be a whole number of at least {MIN_REPEATS}, got {repeats!r}")
     if not 0 < level < 1:
@@ -274,7 +277,7 @@ def predict(scenario: Scenario, profile_ref, repeats: int = 100, level: float = 
     results = []
     for done in run_batches(simulate_repeats, list(range(repeats)), workers=workers, scheduler=scheduler,
                             prepare=load_engine, scenario=scenario, profile_ref=profile_ref, without=without,
-                            sender=sender):
+                            method=method):
         results.extend(done)
     return summarize_repeats(scenario, results, level, profile, without)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ringlab.compare.model.band_method import DEFAULT_METHOD, BandMethod
 from ringlab.compare.model.predict import Prediction, predict
 from ringlab.errors import InputError
 from ringlab.scenario.fields import Scenario
@@ -58,7 +59,7 @@ class SizeAnswer:
 
 def size_ring(scenario: Scenario, profile_ref, target_loss: float, field: str = "ring_slots", repeats: int = 40,
               level: float = 0.9, without=(), workers: int | None = None, scheduler: str | None = None,
-              backend: str = "hw", sender: str = "measured") -> SizeAnswer:
+              backend: str = "hw", method: BandMethod = DEFAULT_METHOD) -> SizeAnswer:
     """Search ``field`` ("ring_slots" or "interval") for the smallest value whose prediction meets
     ``target_loss`` at its high bound, among those ``backend`` runs; the other fields are the scenario's."""
     from ringlab.runs.runner import registered_backend
@@ -73,7 +74,7 @@ def size_ring(scenario: Scenario, profile_ref, target_loss: float, field: str = 
         if value not in tried:
             values = {"ring_slots": value} if field == "ring_slots" else {"interval": f"{value}ns"}
             tried[value] = predict(scenario.with_values(values), profile_ref, repeats=repeats, level=level,
-                                   without=without, workers=workers, scheduler=scheduler, sender=sender)
+                                   without=without, workers=workers, scheduler=scheduler, method=method)
         return tried[value].loss_fraction.high <= target_loss
 
     start = scenario.ring_slots if field == "ring_slots" else scenario.interval_ns

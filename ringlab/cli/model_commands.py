@@ -36,7 +36,7 @@ def cmd_predict(args) -> int:
     scenario = load_scenario(args.scenario, args.overrides)
     check_output_path(args.out)
     prediction = predict(scenario, args.profile, repeats=args.repeats, level=args.level, without=args.without,
-                         workers=args.workers, scheduler=args.scheduler, sender=args.sender_model)
+                         workers=args.workers, scheduler=args.scheduler, method=band_method(args))
     path = write_prediction(output_directory(args.out), prediction)
     print(f"{prediction.describe()} -> {path}")
     return 0
@@ -61,7 +61,7 @@ def cmd_size(args) -> int:
         raise InputError("--verify", "runs trials on real XDP: size for --backend hw")
     answer = size_ring(scenario, args.profile, args.target_loss, "interval" if args.slots is not None else "ring_slots",
                        repeats=args.repeats, level=args.level, without=args.without, workers=args.workers,
-                       scheduler=args.scheduler, backend=args.backend, sender=args.sender_model)
+                       scheduler=args.scheduler, backend=args.backend, method=band_method(args))
     print(answer.describe(), flush=True)
     document = answer.to_dict()
     if args.verify is not None and answer.answer is not None:
@@ -72,6 +72,12 @@ def cmd_size(args) -> int:
         write_json(output_directory(args.out) / SIZE_FILE, document)
         print(f"-> {Path(args.out) / SIZE_FILE}")
     return 0 if answer.answer is not None else EXIT_CHECK_FAILED
+
+
+def band_method(args):
+    from ringlab.compare.model.band_method import BandMethod
+
+    return BandMethod(sender=args.sender_model, block_ns=args.block_ns)
 
 
 def add_commands(commands) -> None:
@@ -135,5 +141,8 @@ def _prediction_arguments(parser, repeats: int) -> None:
     parser.add_argument("--sender-model", choices=["measured", "schedule"], default="measured",
                         help="measured (default): each drawn pause holds the sender back as it did when recorded "
                              "(a hypervisor's stop halts the sender's CPU too); schedule: every packet as planned")
+    parser.add_argument("--block", dest="block_ns", type=positive_time_option, default=None, metavar="TIME",
+                        help="draw each repeat as blocks of TIME, each from a random segment of the profile at a "
+                             "random point (default: one segment per repeat, a stretch as long as the run)")
     add_worker_options(parser, "the repeats")
 
