@@ -1,25 +1,30 @@
 """Are predictions right out of sample, on real XDP? A profile is pooled from trials at some (N, T)
-settings; then each of the other settings is predicted (its 90 % band) before its own trial runs.
+settings; then each of the other settings is predicted (its 90 % band) before its own trial runs,
+by ringlab's band method and, in the same run, by the method it used before (``ORIGINAL``); with
+--refresh, also from a profile measured under that setting's load right before its trial.
 Prints each setting's band, the measured loss, whether it fell inside, the median's ratio to the
-measurement and the band's width; then the coverage, the share of medians within a factor of 2, and
-the trial-to-trial spread of the profile's own trials (what a band cannot be narrower than). Last,
-`ringlab size`'s answer for this machine from the same profile.
+measurement and the band's width; then per method the coverage, the share of medians within a
+factor of 2 and the mean interval score (lower is better), and the trial-to-trial spread of the
+profile's own trials. Last, `ringlab size`'s answer for this machine from the same profile.
 
 The fixed writer, no stall injected: every drop comes from the machine's own pauses. Needs root and
 the hardware prerequisites ('ringlab hw doctor'); give it the machine to itself.
-Usage: python benchmarks/prediction_coverage.py [--seconds 1.5] [--repeats 100] [--out DIR]
+Usage: python benchmarks/prediction_coverage.py [--seconds 1.5] [--repeats 100] [--refresh 3] [--out DIR]
 """
 
 import argparse
 import platform
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
 
+from ringlab.compare.model.band_method import DEFAULT_METHOD, ORIGINAL
 from ringlab.compare.model.pooling import pool_runs
 from ringlab.compare.model.predict import predict
 from ringlab.compare.model.size import size_ring
+from ringlab.hw.trial.load_noise import measure_under_load
 from ringlab.runs.run_directory import run_into_directory
 from ringlab.scenario.fields import scenario_from_dict
 
@@ -35,15 +40,23 @@ def scenario(slots: int, interval_ns: int, seconds: float, seed: int):
                                "writer": {"policy": "fixed"}, "stalls": {"model": "none"}})
 
 
+def interval_score(low: float, high: float, measured: float, alpha: float = 0.1) -> float:
+    """The interval score of a central (1 - alpha) interval for one observation (lower is better)."""
+    return (high - low) + (2 / alpha) * max(0.0, low - measured) + (2 / alpha) * max(0.0, measured - high)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=1.5, help="length of each trial")
     parser.add_argument("--repeats", type=int, default=100)
+    parser.add_argument("--refresh", type=float, default=3.0,
+                        help="seconds of a profile measured under each setting's load right before its trial (0: none)")
     parser.add_argument("--out", type=Path, default=None, help="keep the trials here (default: a scratch directory)")
     args = parser.parse_args()
     out = args.out or Path(tempfile.mkdtemp(prefix="coverage-", dir=Path(__file__).resolve().parent.parent))
     print(f"machine: {platform.node()} {platform.machine()}, {platform.release()}, Python {platform.python_version()}; "
-          f"trials of {args.seconds} s, fixed writer, no injected stall; {args.repeats} repeats per prediction")
+          f"started {time.strftime('%Y-%m-%d %H:%M:%S')}; trials of {args.seconds} s, fixed writer, no injected stall; "
+          f"{args.repeats} repeats per prediction")
     profile_runs, profile_losses = [], []
     for slots, interval_ns in PROFILE_SETTINGS:
         for trial in range(2):
@@ -57,22 +70,37 @@ def main() -> None:
     spread = float(np.median([max(p) / max(min(p), 1e-6) for p in pairs]))
     print(f"profile: {len(profile)} pauses in {profile.duration_ns / 1e9:.1f} s from {len(profile_runs)} trials; "
           f"trial-to-trial spread at one setting (max/min of two): median {spread:.2f}x")
-    print(f"{'N':>4}{'T':>8}{'predicted median':>18}{'90 % band':>22}{'measured':>10}{'inside':>8}{'ratio':>7}"
-          f"{'width (high/low)':>18}")
-    inside, ratios = [], []
+    methods = {"ringlab's": DEFAULT_METHOD, "before": ORIGINAL}
+    if args.refresh > 0:
+        methods[f"refreshed {args.refresh:g} s"] = DEFAULT_METHOD
+    print(f"{'N':>4}{'T':>8}{'method':>14}{'predicted median':>18}{'90 % band':>22}{'measured':>10}{'inside':>8}"
+          f"{'ratio':>7}{'width (high/low)':>18}")
+    results = {name: {"inside": [], "ratios": [], "scores": []} for name in methods}
     for index, (slots, interval_ns) in enumerate(PREDICTED_SETTINGS):
         planned = scenario(slots, interval_ns, args.seconds, 100 + index)
-        prediction = predict(planned, profile, repeats=args.repeats)
+        bands = {}
+        for name, method in methods.items():
+            source = profile
+            if name.startswith("refreshed"):
+                source = measure_under_load(scenario(slots, interval_ns, 1, 0), int(args.refresh * 1e9))
+            bands[name] = predict(planned, source, repeats=args.repeats, method=method).loss_fraction
         measured = run_into_directory(planned, out / f"test-N{slots}-T{interval_ns}", "hw").summary.loss_fraction
-        band = prediction.loss_fraction
-        inside.append(band.contains(measured))
-        ratios.append(measured / band.median if band.median > 0 else float("inf"))
-        print(f"{slots:>4}{interval_ns / 1e3:>6g}us{100 * band.median:>17.3f}%{100 * band.low:>11.3f}-"
-              f"{100 * band.high:.3f}%{100 * measured:>9.3f}%{'yes' if inside[-1] else 'no':>8}{ratios[-1]:>7.2f}"
-              f"{band.high / max(band.low, 1e-6):>17.1f}x")
-    within_2 = np.mean([0.5 <= r <= 2 for r in ratios])
-    print(f"coverage: {sum(inside)} of {len(inside)} inside their 90 % band ({100 * np.mean(inside):.0f}%); "
-          f"medians within a factor of 2: {100 * within_2:.0f}%")
+        for name, band in bands.items():
+            figures = results[name]
+            figures["inside"].append(band.contains(measured))
+            figures["ratios"].append(measured / band.median if band.median > 0 else float("inf"))
+            figures["scores"].append(interval_score(100 * band.low, 100 * band.high, 100 * measured))
+            print(f"{slots:>4}{interval_ns / 1e3:>6g}us{name:>14}{100 * band.median:>17.3f}%{100 * band.low:>11.3f}-"
+                  f"{100 * band.high:.3f}%{100 * measured:>9.3f}%{'yes' if figures['inside'][-1] else 'no':>8}"
+                  f"{figures['ratios'][-1]:>7.2f}{band.high / max(band.low, 1e-6):>17.1f}x")
+    reference = float(np.mean(results["before"]["scores"]))
+    for name, figures in results.items():
+        inside, ratios = figures["inside"], figures["ratios"]
+        within_2 = np.mean([0.5 <= r <= 2 for r in ratios])
+        score = float(np.mean(figures["scores"]))
+        print(f"{name} method: {sum(inside)} of {len(inside)} inside their 90 % band ({100 * np.mean(inside):.0f}%); "
+              f"medians within a factor of 2: {100 * within_2:.0f}%; interval score {score:.3f} "
+              f"({score / reference:.2f}x the method before)")
     answer = size_ring(scenario(16, 10_000, args.seconds, 7), profile, target_loss=0.001, repeats=40)
     print(f"size for T = 10 us, target loss 0.1%: {answer.describe()}")
 

@@ -5,7 +5,10 @@
 - ``block_ns``: None draws each repeat from one segment of the profile, a stretch as long as the
   run (so the band spans the segments: one machine state each); a length draws the run as blocks
   of that length, each from a segment drawn at random (by its time) at a random point: the band then
-  holds what a run of that length meets when states last about a block.
+  holds what a run of that length meets when states last about a block. The default, 1 s, is how
+  long a state lasted on this machine kind (``benchmarks/machine_drift.py``: the loss of 1 s windows
+  of one trial is no more alike one window apart than at random), and it keeps the periodic sources
+  periodic (``kdamond.0`` wakes about twice a second here; 100 ms windows made it Poisson).
 - ``tails``: "checked" uses only fitted tails that agree with their data; "every fit" uses every
   fitted tail (what ringlab did before the check).
 """
@@ -17,13 +20,14 @@ from dataclasses import dataclass
 from ringlab.errors import InputError
 
 SENDER_MODES = ("measured", "schedule")
+BLOCK_NS = 1_000_000_000
 TAIL_MODES = ("checked", "every fit")
 
 
 @dataclass(frozen=True)
 class BandMethod:
     sender: str = "measured"
-    block_ns: int | None = None
+    block_ns: int | None = BLOCK_NS
     tails: str = "checked"
 
     def __post_init__(self):

@@ -14,6 +14,7 @@ from ringlab.cli.options import (
     positive_time_option,
     report_run,
 )
+from ringlab.compare.model.band_method import BLOCK_NS
 from ringlab.errors import EXIT_CHECK_FAILED, InputError
 
 
@@ -74,10 +75,14 @@ def cmd_size(args) -> int:
     return 0 if answer.answer is not None else EXIT_CHECK_FAILED
 
 
+def block_option(value: str):
+    return "segment" if value == "segment" else positive_time_option(value)
+
+
 def band_method(args):
     from ringlab.compare.model.band_method import BandMethod
 
-    return BandMethod(sender=args.sender_model, block_ns=args.block_ns)
+    return BandMethod(sender=args.sender_model, block_ns=None if args.block_ns == "segment" else args.block_ns)
 
 
 def add_commands(commands) -> None:
@@ -141,8 +146,9 @@ def _prediction_arguments(parser, repeats: int) -> None:
     parser.add_argument("--sender-model", choices=["measured", "schedule"], default="measured",
                         help="measured (default): each drawn pause holds the sender back as it did when recorded "
                              "(a hypervisor's stop halts the sender's CPU too); schedule: every packet as planned")
-    parser.add_argument("--block", dest="block_ns", type=positive_time_option, default=None, metavar="TIME",
+    parser.add_argument("--block", dest="block_ns", type=block_option, default=BLOCK_NS, metavar="TIME",
                         help="draw each repeat as blocks of TIME, each from a random segment of the profile at a "
-                             "random point (default: one segment per repeat, a stretch as long as the run)")
+                             "random point (default 1s: how long a state lasted here, docs/prediction.md); "
+                             "'segment': one segment per repeat, a stretch as long as the run")
     add_worker_options(parser, "the repeats")
 
