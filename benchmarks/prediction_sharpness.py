@@ -35,9 +35,9 @@ PREDICTED = (16, 10_000)
 LEVEL = 0.9
 METHODS = {
     "original (before)": ORIGINAL,
-    "sender measured": BandMethod(),
-    "sender measured, blocks 0.5 s": BandMethod(block_ns=500_000_000),
-    "sender measured, blocks 1 s": BandMethod(block_ns=1_000_000_000),
+    "whole segment, sender measured": BandMethod(block_ns=None),
+    "1 s blocks, any segment": BandMethod(block_ns=1_000_000_000, blocks_from="any segment"),
+    "ringlab's: 0.5 s blocks, one segment": BandMethod(),
 }
 
 
@@ -80,7 +80,7 @@ def main() -> None:
              for name, method in METHODS.items()}
     if args.refresh > 0:
         fresh = measure_under_load(scenario(*PREDICTED, 1, 0), int(args.refresh * 1e9))
-        bands[f"refreshed {args.refresh:g} s before, sender measured"] = predict(
+        bands[f"refreshed {args.refresh:g} s before, ringlab's"] = predict(
             planned, fresh, repeats=args.repeats, level=LEVEL).loss_fraction
     measured = []
     began = time.monotonic()

@@ -326,8 +326,9 @@ def test_pooled_simulated_runs_show_a_sender_that_no_pause_held(tmp_path):
 
 def test_blocks_mix_the_segments_where_one_segment_per_repeat_keeps_them_apart():
     """Two segments of 1 s: one with a pause every 10 ms, one with none. A 1 s run drawn from one
-    segment meets 100 pauses or none; drawn as blocks of 0.1 s, each from a segment drawn at random,
-    it meets 10 per busy block: 10 times a binomial(10, 1/2), mean 50."""
+    segment meets 100 pauses or none (as a stretch, or as blocks all from that segment); drawn as
+    blocks of 0.1 s, each from a segment drawn at random, it meets 10 per busy block: 10 times a
+    binomial(10, 1/2), mean 50."""
     from ringlab.compare.model.predict import background_pauses
 
     starts = np.arange(100) * 10_000_000 + 5_000_000
@@ -336,7 +337,9 @@ def test_blocks_mix_the_segments_where_one_segment_per_repeat_keeps_them_apart()
     rng = np.random.default_rng(0)
     whole = [len(background_pauses(profile, 1_000_000_000, rng)[0]) for _ in range(200)]
     assert set(whole) == {0, 100}
-    blocks = np.array([len(background_pauses(profile, 1_000_000_000, rng, BandMethod(block_ns=100_000_000))[0])
-                       for _ in range(400)])
+    mixed = BandMethod(block_ns=100_000_000, blocks_from="any segment")
+    blocks = np.array([len(background_pauses(profile, 1_000_000_000, rng, mixed)[0]) for _ in range(400)])
     assert set(np.unique(blocks % 10)) == {0} and 45 < blocks.mean() < 55
     assert 12 < blocks.std() < 20  # 10 * sqrt(10 / 4) = 15.8
+    kept = BandMethod(block_ns=100_000_000, blocks_from="one segment")  # the state kept: all its blocks busy or none
+    assert {len(background_pauses(profile, 1_000_000_000, rng, kept)[0]) for _ in range(200)} == {0, 100}

@@ -121,14 +121,15 @@ def background_pauses(profile: PauseProfile, end_ns: int, rng: np.random.Generat
     (NaN: unknown)."""
     durations = np.maximum(profile.segment_duration_ns, 1)
     weights = durations / durations.sum()
-    one_segment = method.block_ns is None
+    whole = method.block_ns is None
+    one_segment = whole or method.blocks_from == "one segment"
     segment = int(rng.integers(len(durations))) if one_segment else None
     starts, indices, position = [], [], 0
     while position < end_ns:
         if not one_segment:
             segment = int(rng.choice(len(durations), p=weights))
         duration = int(durations[segment])
-        block = max(1, min(end_ns if one_segment else method.block_ns, duration))
+        block = max(1, min(end_ns if whole else method.block_ns, duration))
         first, last = np.searchsorted(profile.segment, [segment, segment + 1])
         offset = int(rng.integers(duration))
         shifted = (profile.start_ns[first:last] - offset) % duration

@@ -147,8 +147,7 @@ def _prediction_arguments(parser, repeats: int) -> None:
                         help="measured (default): each drawn pause holds the sender back as it did when recorded "
                              "(a hypervisor's stop halts the sender's CPU too); schedule: every packet as planned")
     parser.add_argument("--block", dest="block_ns", type=block_option, default=BLOCK_NS, metavar="TIME",
-                        help="draw each repeat as blocks of TIME, each from a random segment of the profile at a "
-                             "random point (default 1s: how long a state lasted here, docs/prediction.md); "
-                             "'segment': one segment per repeat, a stretch as long as the run")
+                        help="draw each repeat as blocks of TIME at random points of one segment of the profile "
+                             "(default 500ms, docs/prediction.md); 'segment': a stretch as long as the run")
     add_worker_options(parser, "the repeats")
 
