@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 OUT=${1:-results/walkthrough}
 RINGLAB=.venv/bin/ringlab
 SCENARIO=examples/fixed-one-stall.toml
-SETTINGS=(--set interval=10us --set packets=300000 --set 'stalls.model="none"')
+SETTINGS=(--set interval=10us --set packets=300000 --set 'stalls={model="none"}')
 rm -rf "$OUT" && mkdir -p "$OUT"
 
 .venv/bin/python examples/competing_process.py --cpu 0 > "$OUT/competing.pid" &
