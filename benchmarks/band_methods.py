@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ringlab.compare.model.band_method import DEFAULT_METHOD, ORIGINAL, BandMethod
+from ringlab.compare.model.band_method import DEFAULT_METHOD, ORIGINAL, BandMethod, interval_score
 from ringlab.compare.model.pooling import pool_runs
 from ringlab.compare.model.predict import predict
 from ringlab.runs.run_directory import load_summary
@@ -29,9 +29,6 @@ METHODS = {
 }
 LEVEL = 0.9
 
-
-def interval_score(low: float, high: float, measured: float, alpha: float = 1 - LEVEL) -> float:
-    return (high - low) + (2 / alpha) * max(0.0, low - measured) + (2 / alpha) * max(0.0, measured - high)
 
 
 def score_folder(folder: Path, repeats: int) -> dict:

@@ -19,30 +19,18 @@ import time
 from pathlib import Path
 
 import numpy as np
+from quiet_trials import quiet_trial
 
-from ringlab.compare.model.band_method import DEFAULT_METHOD, ORIGINAL
+from ringlab.compare.model.band_method import DEFAULT_METHOD, ORIGINAL, interval_score
 from ringlab.compare.model.pooling import pool_runs
 from ringlab.compare.model.predict import predict
 from ringlab.compare.model.size import size_ring
 from ringlab.hw.trial.load_noise import measure_under_load
 from ringlab.runs.run_directory import run_into_directory
-from ringlab.scenario.fields import scenario_from_dict
 
 PROFILE_SETTINGS = [(16, 10_000), (8, 20_000), (32, 5_000)]  # (ring slots, interval ns), two trials each
 PREDICTED_SETTINGS = [(4, 10_000), (8, 10_000), (16, 20_000), (4, 20_000), (32, 10_000), (16, 5_000), (8, 5_000),
                       (64, 5_000), (4, 40_000)]
-
-
-def scenario(slots: int, interval_ns: int, seconds: float, seed: int):
-    return scenario_from_dict({"name": f"coverage-N{slots}-T{interval_ns // 1000}us", "seed": seed,
-                               "ring_slots": slots, "interval": f"{interval_ns}ns",
-                               "packets": int(seconds * 1e9 / interval_ns), "drain": "2ms",
-                               "writer": {"policy": "fixed"}, "stalls": {"model": "none"}})
-
-
-def interval_score(low: float, high: float, measured: float, alpha: float = 0.1) -> float:
-    """The interval score of a central (1 - alpha) interval for one observation (lower is better)."""
-    return (high - low) + (2 / alpha) * max(0.0, low - measured) + (2 / alpha) * max(0.0, measured - high)
 
 
 def main() -> None:
@@ -61,7 +49,7 @@ def main() -> None:
     for slots, interval_ns in PROFILE_SETTINGS:
         for trial in range(2):
             directory = out / f"profile-N{slots}-T{interval_ns}-{trial}"
-            result = run_into_directory(scenario(slots, interval_ns, args.seconds, trial), directory, "hw")
+            result = run_into_directory(quiet_trial("coverage", slots, interval_ns, args.seconds, trial), directory, "hw")
             profile_runs.append(directory)
             profile_losses.append(result.summary.loss_fraction)
             print(f"profile trial N={slots:<3} T={interval_ns / 1e3:g} us: loss {100 * result.summary.loss_fraction:.3f}%")
@@ -77,12 +65,12 @@ def main() -> None:
           f"{'ratio':>7}{'width (high/low)':>18}")
     results = {name: {"inside": [], "ratios": [], "scores": []} for name in methods}
     for index, (slots, interval_ns) in enumerate(PREDICTED_SETTINGS):
-        planned = scenario(slots, interval_ns, args.seconds, 100 + index)
+        planned = quiet_trial("coverage", slots, interval_ns, args.seconds, 100 + index)
         bands = {}
         for name, method in methods.items():
             source = profile
             if name.startswith("refreshed"):
-                source = measure_under_load(scenario(slots, interval_ns, 1, 0), int(args.refresh * 1e9))
+                source = measure_under_load(quiet_trial("coverage", slots, interval_ns, 1, 0), int(args.refresh * 1e9))
             bands[name] = predict(planned, source, repeats=args.repeats, method=method).loss_fraction
         measured = run_into_directory(planned, out / f"test-N{slots}-T{interval_ns}", "hw").summary.loss_fraction
         for name, band in bands.items():
@@ -101,7 +89,7 @@ def main() -> None:
         print(f"{name} method: {sum(inside)} of {len(inside)} inside their 90 % band ({100 * np.mean(inside):.0f}%); "
               f"medians within a factor of 2: {100 * within_2:.0f}%; interval score {score:.3f} "
               f"({score / reference:.2f}x the method before)")
-    answer = size_ring(scenario(16, 10_000, args.seconds, 7), profile, target_loss=0.001, repeats=40)
+    answer = size_ring(quiet_trial("coverage", 16, 10_000, args.seconds, 7), profile, target_loss=0.001, repeats=40)
     print(f"size for T = 10 us, target loss 0.1%: {answer.describe()}")
 
 

@@ -21,13 +21,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+from quiet_trials import quiet_trial
 
-from ringlab.compare.model.band_method import ORIGINAL, BandMethod
+from ringlab.compare.model.band_method import ORIGINAL, BandMethod, interval_score
 from ringlab.compare.model.pooling import pool_runs
 from ringlab.compare.model.predict import predict
 from ringlab.hw.trial.load_noise import measure_under_load
 from ringlab.runs.run_directory import run_into_directory
-from ringlab.scenario.fields import scenario_from_dict
 
 PROFILE_SETTINGS = [(8, 10_000), (32, 10_000)]  # (ring slots, interval ns), PROFILE_TRIALS trials each
 PROFILE_TRIALS = 3
@@ -39,18 +39,6 @@ METHODS = {
     "1 s blocks, any segment": BandMethod(block_ns=1_000_000_000, blocks_from="any segment"),
     "ringlab's: 0.5 s blocks, one segment": BandMethod(),
 }
-
-
-def scenario(slots: int, interval_ns: int, seconds: float, seed: int):
-    return scenario_from_dict({"name": f"sharpness-N{slots}-T{interval_ns // 1000}us", "seed": seed,
-                               "ring_slots": slots, "interval": f"{interval_ns}ns",
-                               "packets": int(seconds * 1e9 / interval_ns), "drain": "2ms",
-                               "writer": {"policy": "fixed"}, "stalls": {"model": "none"}})
-
-
-def interval_score(low: float, high: float, measured: float, alpha: float = 1 - LEVEL) -> float:
-    """The interval score of a central (1 - alpha) interval for one observation (lower is better)."""
-    return (high - low) + (2 / alpha) * max(0.0, low - measured) + (2 / alpha) * max(0.0, measured - high)
 
 
 def main() -> None:
@@ -71,15 +59,15 @@ def main() -> None:
     for slots, interval_ns in PROFILE_SETTINGS:
         for trial in range(PROFILE_TRIALS):
             directory = out / f"profile-N{slots}-T{interval_ns}-{trial}"
-            result = run_into_directory(scenario(slots, interval_ns, args.seconds, trial), directory, "hw")
+            result = run_into_directory(quiet_trial("sharpness", slots, interval_ns, args.seconds, trial), directory, "hw")
             runs.append(directory)
             print(f"profile trial N={slots:<3} T={interval_ns / 1e3:g} us: loss {100 * result.summary.loss_fraction:.3f}%")
     profile = pool_runs(runs)
-    planned = scenario(*PREDICTED, args.seconds, 100)
+    planned = quiet_trial("sharpness", *PREDICTED, args.seconds, 100)
     bands = {name: predict(planned, profile, repeats=args.repeats, level=LEVEL, method=method).loss_fraction
              for name, method in METHODS.items()}
     if args.refresh > 0:
-        fresh = measure_under_load(scenario(*PREDICTED, 1, 0), int(args.refresh * 1e9))
+        fresh = measure_under_load(quiet_trial("sharpness", *PREDICTED, 1, 0), int(args.refresh * 1e9))
         bands[f"refreshed {args.refresh:g} s before, ringlab's"] = predict(
             planned, fresh, repeats=args.repeats, level=LEVEL).loss_fraction
     measured = []
@@ -87,7 +75,7 @@ def main() -> None:
     gap = args.spread / max(1, args.trials - 1)
     for trial in range(args.trials):
         time.sleep(max(0.0, began + trial * gap - time.monotonic()))
-        result = run_into_directory(scenario(*PREDICTED, args.seconds, 200 + trial), out / f"trial-{trial}", "hw")
+        result = run_into_directory(quiet_trial("sharpness", *PREDICTED, args.seconds, 200 + trial), out / f"trial-{trial}", "hw")
         measured.append(result.summary.loss_fraction)
         print(f"trial {trial + 1:>2} at {time.monotonic() - began:5.0f} s: loss {100 * measured[-1]:.3f}%")
     measured = np.array(measured)

@@ -343,3 +343,12 @@ def test_blocks_mix_the_segments_where_one_segment_per_repeat_keeps_them_apart()
     assert 12 < blocks.std() < 20  # 10 * sqrt(10 / 4) = 15.8
     kept = BandMethod(block_ns=100_000_000, blocks_from="one segment")  # the state kept: all its blocks busy or none
     assert {len(background_pauses(profile, 1_000_000_000, rng, kept)[0]) for _ in range(200)} == {0, 100}
+
+
+def test_the_interval_score_is_the_width_plus_twenty_times_the_miss_of_a_90_percent_band():
+    from ringlab.compare.model.band_method import interval_score
+
+    assert interval_score(1.0, 3.0, 2.0) == pytest.approx(2.0)
+    assert interval_score(1.0, 3.0, 0.5) == pytest.approx(2.0 + 20 * 0.5)
+    assert interval_score(1.0, 3.0, 4.0) == pytest.approx(2.0 + 20 * 1.0)
+    assert interval_score(1.0, 3.0, 4.0, level=0.5) == pytest.approx(2.0 + 4 * 1.0)

@@ -61,3 +61,11 @@ class BandMethod:
 
 ORIGINAL = BandMethod(sender="schedule", block_ns=None, tails="every fit")  # ringlab's method before these choices
 DEFAULT_METHOD = BandMethod()
+
+
+def interval_score(low: float, high: float, measured: float, level: float = 0.9) -> float:
+    """Gneiting and Raftery's interval score of a central ``level`` interval [low, high] for one
+    observation: its width, plus 2 / alpha times how far the observation fell outside (a proper
+    scoring rule: lower is better, and no band scores better by claiming more or less than it holds)."""
+    alpha = 1 - level
+    return (high - low) + (2 / alpha) * max(0.0, low - measured) + (2 / alpha) * max(0.0, measured - high)
