@@ -11,7 +11,8 @@
 
 The default, blocks of 0.5 s from one segment, was chosen on 28 trials of three benchmark runs at
 different times (``benchmarks/band_methods.py``): 23 of 28 inside their 90 % bands (the method
-before: 10 of 28), interval score 0.34 times the method before's. States last longer than a trial
+before: 10 of 28), interval score 0.34 times the method before's; the three runs after the choice
+gave 22 of 28 (docs/prediction.md). States last longer than a trial
 here (a profile's trials differ up to 100 times, and the trials minutes later lie among them), but
 within a state the 1 s windows of one trial are no more alike one window apart than at random
 (``benchmarks/machine_drift.py``); a half-second block keeps ``kdamond.0``'s visits (about two a
