@@ -1,15 +1,15 @@
 """Predict a trial's loss before it runs: simulate the scenario again and again with background
 pauses drawn from a pause profile, and report the spread as an interval.
 
-Each repeat is a trial like one of those the profile covers: it draws one of the profile's
-segments (a trial pooled, or a measurement) at random, and takes from it a stretch as long as the
-run, from a random point, wrapping round (a circular block bootstrap whose block is the run; a run
-longer than the segment takes several stretches). A trial's pauses keep their arrangement: a
-periodic source (DAMON's kdamond wakes at its own intervals) stays periodic, and the way bursty
-sources differ from one trial to the next is inside the interval, not averaged away. A source's pause lengths above its
-tail threshold are drawn from that source's fitted generalized Pareto, so a pause longer than any
-recorded can occur (up to twice the longest of its source: a bound, not a measurement). The
-scenario's own stalls are injected as always, and each repeat has a seed of its own.
+Each repeat is a trial like one of those the profile covers, drawn as a :class:`BandMethod`
+says. By default it draws one of the profile's segments (a trial pooled, or a measurement: one
+state of the machine) at random, and builds the run from blocks of 0.5 s taken at random points of
+that segment, wrapping round (a circular block bootstrap within the state). Inside a block the
+pauses keep their arrangement: a periodic source (DAMON's kdamond wakes at its own intervals) stays
+periodic. A source's pause lengths above its tail threshold are drawn from that source's fitted
+generalized Pareto where the fit agrees with its data, so a pause longer than any recorded can
+occur (up to twice the longest of its source: a bound, not a measurement). The scenario's own
+stalls are injected as always, and each repeat has a seed of its own.
 
 The sender pauses with the poller where the profile says it did: each drawn pause brings the share
 of its planned packets that arrived during it when it was recorded (a hypervisor's stop halts the
@@ -93,6 +93,7 @@ class Prediction:
     without: tuple[str, ...]
     losses: tuple[float, ...]  # every repeat's loss: the distribution the band summarizes
     setting: dict  # what was predicted: policy, ring_slots, interval_ns (ringlab diff checks trials against it)
+    method: dict  # how the repeats were drawn (BandMethod.to_dict)
 
     def to_dict(self) -> dict:
         return {"scenario_name": self.scenario_name, "repeats": self.repeats, "level": self.level,
@@ -102,7 +103,8 @@ class Prediction:
                 "latency": {name: band.to_dict() for name, band in self.latency.items()},
                 "latency_body": self.latency_body, "lasting_reorder_share": self.lasting_reorder_share,
                 "out_of_order_fraction": self.out_of_order_fraction.to_dict(), "without": list(self.without),
-                "profile": self.profile, "losses": list(self.losses), "setting": self.setting}
+                "profile": self.profile, "losses": list(self.losses), "setting": self.setting,
+                "method": self.method}
 
     def describe(self) -> str:
         """The prediction in one line."""
@@ -280,11 +282,11 @@ def predict(scenario: Scenario, profile_ref, repeats: int = 100, level: float = 
                             prepare=load_engine, scenario=scenario, profile_ref=profile_ref, without=without,
                             method=method):
         results.extend(done)
-    return summarize_repeats(scenario, results, level, profile, without)
+    return summarize_repeats(scenario, results, level, profile, without, method)
 
 
 def summarize_repeats(scenario: Scenario, results: list[dict], level: float, profile: PauseProfile,
-                      without) -> Prediction:
+                      without, method: BandMethod = DEFAULT_METHOD) -> Prediction:
     sources = sorted({source for r in results for source in r["by_source"]})
     body = ("measured: the profile's read latencies" if len(profile.latency_body_ns)
             else "the scenario's constant costs (the profile holds no measured reads)")
@@ -297,7 +299,8 @@ def summarize_repeats(scenario: Scenario, results: list[dict], level: float, pro
         latency_body=body, lasting_reorder_share=float(np.mean([r["misaligned"] for r in results])),
         out_of_order_fraction=Band.of([r["out_of_order"] for r in results], level),
         profile=describe_profile(profile), without=tuple(without), losses=tuple(float(r["loss"]) for r in results),
-        setting={"policy": scenario.writer.policy, "ring_slots": scenario.ring_slots, "interval_ns": scenario.interval_ns})
+        setting={"policy": scenario.writer.policy, "ring_slots": scenario.ring_slots, "interval_ns": scenario.interval_ns},
+        method=method.to_dict())
 
 
 def describe_profile(profile: PauseProfile) -> dict:

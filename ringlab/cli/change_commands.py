@@ -28,7 +28,7 @@ def add_commands(commands) -> None:
                            "ringlab diff results/before results/after --out results/diff "
                            "--predicted results/predict-without-kdamond"])
     diff.add_argument("before", type=Path, help="a run directory, a sweep's output or a pause profile: before the change")
-    diff.add_argument("after", type=Path, help="the same kind of thing, after the change")
+    diff.add_argument("after", type=Path, help="a run directory, a sweep's output or a pause profile: after the change")
     diff.add_argument("--out", type=out_path, required=True, help="directory for diff.json and diff.png")
     diff.add_argument("--predicted", type=Path, default=None, metavar="PREDICTION_DIR",
                       help="a prediction made before the change ('ringlab predict --out'): did the runs after it "
