@@ -167,15 +167,18 @@ def latency_change(before: Side, after: Side, level: float, rng) -> dict | None:
         if side.blocks is None or side.blocks.latency_counts is None or len(side.blocks.packets) < 2:
             return None
         sides.append((side.blocks, resample_weights(len(side.blocks.packets), rng)))
+    (old, old_w), (new, new_w) = sides
     figures = {}
     for name, quantile in LATENCY_QUANTILES.items():
-        (old, old_w), (new, new_w) = sides
-        every = np.ones((1, len(old.packets)), np.int64), np.ones((1, len(new.packets)), np.int64)
-        figures[name] = {"before": float(percentile_resamples(old, every[0], quantile)[0]),
-                         "after": float(percentile_resamples(new, every[1], quantile)[0]),
+        figures[name] = {"before": _percentile_of_all(old, quantile), "after": _percentile_of_all(new, quantile),
                          "before_interval": interval(percentile_resamples(old, old_w, quantile), level),
                          "after_interval": interval(percentile_resamples(new, new_w, quantile), level)}
     return figures
+
+
+def _percentile_of_all(blocks, quantile: float) -> float:
+    """The percentile of every block's reads together (each block taken once)."""
+    return float(percentile_resamples(blocks, np.ones((1, len(blocks.packets)), np.int64), quantile)[0])
 
 
 def drops_by_cause(before: Side, after: Side) -> dict:

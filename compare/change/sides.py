@@ -28,16 +28,13 @@ class SourcePauses:
 
 @dataclass(frozen=True)
 class RunFigures:
-    """One run of a side: its setting, packets and losses, drops by cause and by source."""
+    """One run of a side: its setting, packets and losses, drops by cause."""
 
     path: str
-    backend: str
     setting: tuple  # (policy, ring_slots, interval_ns)
     packets: int
     lost: int
     drops_by_cause: dict
-    drops_by_source: dict
-    latency: dict  # the summary's latency figures
 
 
 @dataclass(frozen=True)
@@ -53,7 +50,6 @@ class Side:
     blocks_by_setting: dict = field(default_factory=dict)  # setting -> Blocks
     environment: dict | None = None
     steal_share: float | None = None  # the poller CPU's time taken by the hypervisor, over the runs
-    pause_threshold_ns: int | None = None
 
     @property
     def packets(self) -> int:
@@ -67,6 +63,7 @@ class Side:
 def read_side(path, where: str) -> Side:
     """The side at ``path`` (a run, a sweep's output, or a pause profile); an InputError naming
     ``where`` for anything else."""
+    from ringlab.runs.run_directory import load_summary
     from ringlab.trace.pause_profile import ARRAYS_FILE, PROFILE_FILE
 
     path = Path(path)
@@ -75,23 +72,16 @@ def read_side(path, where: str) -> Side:
     if (path / PROFILE_FILE).is_file() and (path / ARRAYS_FILE).is_file():
         return _profile_side(path)
     if (path / "summary.json").is_file():
-        return _runs_side(path, [path], "run")
+        return _runs_side(path, [(path, load_summary(path))], "run")
     points = path / "points"
     if points.is_dir():
-        runs = sorted(p for p in points.iterdir() if (p / "summary.json").is_file())
+        runs = [(p, load_summary(p)) for p in sorted(points.iterdir()) if (p / "summary.json").is_file()]
         if not runs:
             raise InputError(where, f"{path}: a sweep with no finished point")
-        return _runs_side(path, _hardware_if_any(runs), "sweep")
+        hardware = [(p, summary) for p, summary in runs if summary["backend"] == "hw"]
+        return _runs_side(path, hardware or runs, "sweep")  # the machine's change is measured on its hardware points
     raise InputError(where, f"{path} is neither a run (summary.json), a sweep (points/) nor a pause profile "
                             "(profile.json and pauses.npz)")
-
-
-def _hardware_if_any(runs: list[Path]) -> list[Path]:
-    """A sweep's hardware points where it has any (the machine's change is measured there), else all."""
-    from ringlab.runs.run_directory import load_summary
-
-    hardware = [run for run in runs if load_summary(run)["backend"] == "hw"]
-    return hardware or runs
 
 
 def _profile_side(path: Path) -> Side:
@@ -104,35 +94,30 @@ def _profile_side(path: Path) -> Side:
         lengths = profile.length_ns[labels == name]
         sources[name] = SourcePauses(len(lengths), int(lengths.sum()), int(lengths.max()), lengths)
     return Side(str(path), "profile", profile.duration_ns / 1e9, sources,
-                environment=profile.origin.get("environment"), pause_threshold_ns=profile.threshold_ns)
+                environment=profile.origin.get("environment"))
 
 
-def _runs_side(path: Path, run_dirs: list[Path], kind: str) -> Side:
+def _runs_side(path: Path, runs_and_summaries: list[tuple[Path, dict]], kind: str) -> Side:
     """The runs' pauses (from their traces where kept, else from their summaries), blocks and figures."""
     from ringlab.analysis.profile_segment import background_pauses_inside
-    from ringlab.runs.run_directory import load_summary, load_trace
+    from ringlab.runs.run_directory import load_trace
 
     lengths, totals, seconds, runs, blocks, by_setting = {}, {}, 0.0, [], [], {}
-    environment, steal_ns, steal_seconds, threshold = None, 0, 0.0, None
-    for run_dir in run_dirs:
-        summary = load_summary(run_dir)
+    environment, steal_ns, steal_seconds = None, 0, 0.0
+    for run_dir, summary in runs_and_summaries:
         figures = summary["summary"]
-        scenario = summary["scenario"]
         setting = _setting_of(summary)
-        runs.append(RunFigures(str(run_dir), summary["backend"], setting, int(figures["packets"]),
+        runs.append(RunFigures(str(run_dir), setting, int(figures["packets"]),
                                int(figures["dropped_full"]) + int(figures["lost_before_ring"]),
-                               dict(figures.get("drops_by_cause", {})), dict(figures.get("drops_by_source", {})),
-                               dict(figures.get("latency", {}))))
+                               dict(figures.get("drops_by_cause", {}))))
         environment = environment or summary.get("environment")
-        threshold = threshold or _threshold_of(scenario)
         if summary.get("trace_file"):
             trace = load_trace(run_dir, summary)
             start, length, label = background_pauses_inside(trace)
             for name in np.unique(label):
                 lengths.setdefault(str(name), []).append(length[label == name])
-            seconds += trace.end_ns / 1e9
-            run_blocks = blocks_of_trace(trace)
             run_seconds = trace.end_ns / 1e9
+            run_blocks = blocks_of_trace(trace)
         else:  # summary only: counts and time by source, over the planned duration
             for key, counts in figures.get("pauses_by_source", {}).items():
                 if key.startswith(BACKGROUND_PREFIX):
@@ -141,8 +126,8 @@ def _runs_side(path: Path, run_dirs: list[Path], kind: str) -> Side:
                     totals[name][0] += int(counts["count"])
                     totals[name][1] += int(counts["total_ns"])
             run_seconds = runs[-1].packets * setting[2] / 1e9
-            seconds += run_seconds
             run_blocks = Blocks(np.array([runs[-1].packets]), np.array([runs[-1].lost]), None)
+        seconds += run_seconds
         blocks.append(run_blocks)
         by_setting.setdefault(setting, []).append(run_blocks)
         steal = (summary.get("pause_tracing") or {}).get("poller_cpu_steal_ns")
@@ -158,7 +143,7 @@ def _runs_side(path: Path, run_dirs: list[Path], kind: str) -> Side:
                                      known.longest_ns if known else None, None)
     return Side(str(path), kind, seconds, sources, tuple(runs), Blocks.join(blocks),
                 {setting: Blocks.join(parts) for setting, parts in by_setting.items()}, environment,
-                steal_ns / (steal_seconds * 1e9) if steal_seconds > 0 else None, threshold)
+                steal_ns / (steal_seconds * 1e9) if steal_seconds > 0 else None)
 
 
 def _setting_of(summary: dict) -> tuple:
@@ -170,12 +155,3 @@ def _setting_of(summary: dict) -> tuple:
     interval = scenario.get("interval", 0)
     interval_ns = parse_time_ns(interval, "interval") if isinstance(interval, str) else int(interval)
     return (scenario.get("writer", {}).get("policy", "buggy"), int(scenario.get("ring_slots", 0)), interval_ns)
-
-
-def _threshold_of(scenario: dict) -> int | None:
-    from ringlab.scenario.units import parse_time_ns
-
-    value = scenario.get("hw", {}).get("pause_threshold")
-    if value is None:
-        return None
-    return parse_time_ns(value, "hw.pause_threshold") if isinstance(value, str) else int(value)
