@@ -227,3 +227,28 @@ def test_a_sweep_with_the_simpy_engine_gives_the_same_table(tmp_path):
     run_sweep(sweep, tmp_path / "fast", workers=1, progress=False)
     run_sweep(sweep, tmp_path / "simpy", workers=1, progress=False, engine="simpy")
     assert (tmp_path / "fast" / "table.csv").read_text() == (tmp_path / "simpy" / "table.csv").read_text()
+
+
+def test_the_two_sample_test_says_when_scipy_fell_back_to_the_asymptotic_p_value(monkeypatch):
+    """SciPy warns on the terminal when its exact KS p-value does not converge; the report's test
+    records that instead, and lets no warning through."""
+    import warnings
+
+    import scipy.stats
+
+    from ringlab.compare.report.curves import two_sample_test
+
+    exact = two_sample_test([1, 2, 3, 4], [2, 3, 4, 5])
+    assert exact["method"].startswith("exact or asymptotic") and 0 < exact["p_value"] <= 1
+    real = scipy.stats.ks_2samp
+
+    def warning_ks(a, b):
+        warnings.warn("ks_2samp: Exact calculation unsuccessful. Switching to method=asymp.", RuntimeWarning,
+                      stacklevel=2)
+        return real(a, b, method="asymp")
+
+    monkeypatch.setattr(scipy.stats, "ks_2samp", warning_ks)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fallback = two_sample_test([1, 2, 3, 4], [2, 3, 4, 5])
+    assert fallback["method"].startswith("asymptotic")
