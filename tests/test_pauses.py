@@ -116,6 +116,16 @@ def test_a_context_whose_exit_was_lost_ends_at_the_next_task_switch(named):
     assert named(rows, [(49_000, 12_000)]) == ["task rcu_preempt"]
 
 
+def test_a_task_whose_switch_back_was_lost_is_not_named_for_a_later_pause(named):
+    """A task switched in at 10 us and the switch back to the poller went unlogged: the poller ran
+    at 2 ms (its pause began then), so the task's time then is not the task's."""
+    rows = [(10_000, EVENT_SWITCH, 55, 0, b"tokio-rt-worker"),  # the switch back never logged
+            (2_000_000, EVENT_VECTOR_ENTRY, 0, 0, b""), (2_001_000, EVENT_VECTOR_EXIT, 0, 0, b""),
+            (9_000_000, EVENT_SWITCH, POLLER_TID, 0, b"rl-poller")]
+    assert named(rows, [(5_000, 20_000), (1_500_000, 3_000_000)]) == [
+        "task tokio-rt-worker", pause_sources.NO_KERNEL_EVENT]
+
+
 def test_a_task_is_named_by_what_it_was_while_it_ran(named):
     """A switch names the task coming in; a task that exec'd (or renamed itself) leaves under
     another name, and its time belongs to what it became."""

@@ -46,11 +46,13 @@ TRACED_SHARE_MIN = 0.25  # below this share of a pause, the kernel events in it 
 @dataclass(frozen=True)
 class CpuActivity:
     """What the CPU did, as consecutive segments [start, end) with a label each (``POLLER`` while
-    the poller's task ran and no interrupt did)."""
+    the poller's task ran and no interrupt did), and when what ran in each segment began (its
+    task's switch in, its interrupt's entry): a segment is not always where its activity began."""
 
     start_ns: np.ndarray
     end_ns: np.ndarray
     label: np.ndarray
+    since_ns: np.ndarray
 
 
 def context_label(kind: int, number: int, irq_names: dict[int, str]) -> str:
@@ -64,8 +66,9 @@ def context_label(kind: int, number: int, irq_names: dict[int, str]) -> str:
 class _Context:
     """An interrupt context while it runs: its label, and the segments it has had so far."""
 
-    def __init__(self, label: str):
+    def __init__(self, label: str, since_ns: int):
         self.label = label
+        self.since_ns = since_ns
         self.segments: list[int] = []
 
 
@@ -73,9 +76,10 @@ class _Task:
     """The task running between two switches: the name it switched in with, the name of its last
     exec, and the segments it ran; it is named once it switches out (see :func:`task_label`)."""
 
-    def __init__(self, name: str | None, pid: int = -1):
+    def __init__(self, name: str | None, pid: int = -1, since_ns: int = 0):
         self.name = name  # None: the poller
         self.pid = pid
+        self.since_ns = since_ns
         self.exec_name: str | None = None
         self.segments: list[int] = []
 
@@ -99,10 +103,10 @@ def cpu_activity(events: np.ndarray, poller_tid: int, irq_names: dict[int, str])
     switch the poller is taken to be running; an NMI is a segment of its own, laid over the rest; a
     function an IPI ran names the interrupt that ran it ("IPI call function: flush_tlb_func"); a task
     is named when it switches out, by what it was while it ran (:func:`task_label`)."""
-    starts, ends, labels = [], [], []
+    starts, ends, labels, since = [], [], [], []
     stack: list[_Context] = []  # interrupt contexts, innermost last
-    task = _Task(None)
     previous = int(events["ts_ns"][0]) if len(events) else 0
+    task = _Task(None, since_ns=previous)
     nmis = []
     prev_comms = events["prev_comm"].tolist() if "prev_comm" in events.dtype.names else [b""] * len(events)
     for ts, kind, number, comm, value, prev_comm, prev_pid in zip(
@@ -115,6 +119,7 @@ def cpu_activity(events: np.ndarray, poller_tid: int, irq_names: dict[int, str])
             starts.append(previous)
             ends.append(ts)
             labels.append(stack[-1].label if stack else task.label)
+            since.append(stack[-1].since_ns if stack else task.since_ns)
             if stack:
                 stack[-1].segments.append(len(labels) - 1)
             elif task.name is not None:
@@ -123,15 +128,16 @@ def cpu_activity(events: np.ndarray, poller_tid: int, irq_names: dict[int, str])
         if kind == EVENT_SWITCH:  # tasks switch outside interrupts: a context still open lost its exit
             # the name it left with, if the task leaving is the one that came in (a switch can go unlogged)
             _name_task(task, labels, prev_comm.decode(errors="replace") if prev_pid == task.pid else None)
-            task = _Task(None if number == poller_tid else comm.decode(errors="replace"), number)
+            task = _Task(None if number == poller_tid else comm.decode(errors="replace"), number, ts)
             stack.clear()
         elif kind == EVENT_EXEC:
             if task.name is not None:
                 task.exec_name = comm.decode(errors="replace")
         else:
-            _enter_or_leave(stack, labels, kind, number, value, irq_names)
+            _enter_or_leave(stack, labels, kind, number, value, irq_names, ts)
     _name_task(task, labels, None)
-    activity = CpuActivity(np.asarray(starts, np.int64), np.asarray(ends, np.int64), np.asarray(labels, dtype=object))
+    activity = CpuActivity(np.asarray(starts, np.int64), np.asarray(ends, np.int64), np.asarray(labels, dtype=object),
+                           np.asarray(since, np.int64))
     return _with_nmis(activity, nmis)
 
 
@@ -145,10 +151,10 @@ def _name_task(task: _Task, labels: list, switched_out: str | None) -> None:
 
 
 def _enter_or_leave(stack: list[_Context], labels: list, kind: int, number: int, value: int,
-                    irq_names: dict[int, str]) -> None:
+                    irq_names: dict[int, str], ts: int) -> None:
     """An interrupt context begins or ends (or an IPI's function, which names its interrupt)."""
     if kind in (EVENT_IRQ_ENTRY, EVENT_SOFTIRQ_ENTRY, EVENT_VECTOR_ENTRY):
-        stack.append(_Context(context_label(kind, number, irq_names)))
+        stack.append(_Context(context_label(kind, number, irq_names), ts))
     elif kind in (EVENT_IRQ_EXIT, EVENT_SOFTIRQ_EXIT, EVENT_VECTOR_EXIT):
         label = context_label(kind, number, irq_names)
         names = [c.label.split(":")[0] for c in stack]
@@ -162,7 +168,7 @@ def _enter_or_leave(stack: list[_Context], labels: list, kind: int, number: int,
             for segment in stack[-1].segments:
                 labels[segment] = stack[-1].label
         else:
-            stack.append(_Context(f"IPI function: {function}"))
+            stack.append(_Context(f"IPI function: {function}", ts))
     elif kind == EVENT_FUNCTION_EXIT and stack and stack[-1].label == f"IPI function: {kernel_symbol(value)}":
         stack.pop()
 
@@ -171,27 +177,36 @@ def _with_nmis(activity: CpuActivity, nmis) -> CpuActivity:
     """Lay the NMI segments over the activity (an NMI interrupts whatever ran)."""
     if not nmis:
         return activity
-    starts, ends, labels = list(activity.start_ns), list(activity.end_ns), list(activity.label)
+    starts, ends, labels, since = (list(activity.start_ns), list(activity.end_ns), list(activity.label),
+                                   list(activity.since_ns))
     for nmi_start, nmi_end in nmis:
-        cut_starts, cut_ends, cut_labels = [], [], []
-        for s, e, label in zip(starts, ends, labels):
+        cut_starts, cut_ends, cut_labels, cut_since = [], [], [], []
+        for s, e, label, began in zip(starts, ends, labels, since):
             for piece_start, piece_end in ((s, min(e, nmi_start)), (max(s, nmi_end), e)):
                 if piece_end > piece_start:
                     cut_starts.append(piece_start)
                     cut_ends.append(piece_end)
                     cut_labels.append(label)
+                    cut_since.append(began)
         cut_starts.append(nmi_start)
         cut_ends.append(nmi_end)
         cut_labels.append("NMI")
+        cut_since.append(nmi_start)
         order = np.argsort(cut_starts, kind="stable")
-        starts, ends, labels = ([seq[i] for i in order] for seq in (cut_starts, cut_ends, cut_labels))
-    return CpuActivity(np.asarray(starts, np.int64), np.asarray(ends, np.int64), np.asarray(labels, dtype=object))
+        starts, ends, labels, since = ([seq[i] for i in order] for seq in (cut_starts, cut_ends, cut_labels, cut_since))
+    return CpuActivity(np.asarray(starts, np.int64), np.asarray(ends, np.int64), np.asarray(labels, dtype=object),
+                       np.asarray(since, np.int64))
 
 
 def name_pauses(start_ns: np.ndarray, length_ns: np.ndarray, activity: CpuActivity) -> tuple[list[str], np.ndarray]:
     """For each pause: the activity other than the poller that took most of its time (or
     NO_KERNEL_EVENT, see the module's docstring), and the share of the pause the traced activities
-    account for."""
+    account for.
+
+    The poller ran at each pause's start (it read the clock then), so an activity that began before
+    the start had ended by then: a segment of it inside the pause follows an event the tracer lost
+    (a switch back to the poller, seen here: a task otherwise named for a busy-wait it never
+    interrupted), and does not count."""
     names, shares = [], np.zeros(len(start_ns))
     first = np.searchsorted(activity.end_ns, start_ns, side="right")
     for i, (start, length) in enumerate(zip(start_ns.tolist(), length_ns.tolist())):
@@ -200,7 +215,7 @@ def name_pauses(start_ns: np.ndarray, length_ns: np.ndarray, activity: CpuActivi
         j = int(first[i])
         while j < len(activity.start_ns) and activity.start_ns[j] < end:
             label = activity.label[j]
-            if label != POLLER:
+            if label != POLLER and activity.since_ns[j] >= start:
                 overlap = min(int(activity.end_ns[j]), end) - max(int(activity.start_ns[j]), start)
                 if overlap > 0:
                     time_by_label[label] = time_by_label.get(label, 0) + overlap
