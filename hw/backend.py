@@ -47,8 +47,11 @@ def hardware_figures(trial) -> dict:
         sender = {"sent": trial.sent, "late_sends": trial.late_sends, "mean_gap_ns": trial.mean_gap_ns,
                   "send_to_xdp": {**LatencyHistogram.of(np.maximum(delays, 0)).figures(),
                                   "negative": int(np.sum(delays < 0))}}
-    return {"xdp_counters": trial.counters, "sender": sender, "arrivals": trial.arrival_spacing(),
-            "conservation": trial.conservation, "environment": trial.environment, "pause_tracing": trial.tracing}
+    figures = {"xdp_counters": trial.counters, "sender": sender, "arrivals": trial.arrival_spacing(),
+               "conservation": trial.conservation, "environment": trial.environment, "pause_tracing": trial.tracing}
+    if trial.delivery is not None:
+        figures["delivery"] = trial.delivery
+    return figures
 
 
 BACKEND = RealXdp()

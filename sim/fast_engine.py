@@ -157,12 +157,23 @@ def _with_untaken(carried: PlanChunk | None, part: PlanChunk) -> PlanChunk:
                      np.concatenate([carried.cpu, part.cpu]), carried.count + part.count)
 
 
+def engine_policy(scenario: Scenario) -> tuple[str, int]:
+    """The policy and lock hold the engine runs ``scenario`` with. Another delivery path's queue
+    (sim/kernel_queue.py) is a FIFO of ``capacity_packets`` that refuses a packet when full, decided
+    at once, and takes one in the writer's cost: the locked policy on a ring of that many slots
+    with no lock hold does exactly that (the locked writer looks at slot ``w``, which holds the oldest
+    unread packet exactly when the FIFO is full). The tests hold the two engines equal on it."""
+    if scenario.delivery.is_map_ring:
+        return scenario.writer.policy, scenario.writer.lock_hold_ns
+    return "locked", 0
+
+
 def can_go_direct(scenario: Scenario, plan: RunPlan | None = None) -> bool:
     """Whether the engine's direct path can run this (``fast_engine.c``): one writer CPU, the buggy or
     fixed policy, a poller cost above zero, packets in id order all reaching the writer, and none
     arriving and looked at both at time 0."""
     writer = scenario.writer
-    if writer.cpus != 1 or writer.policy == "locked" or scenario.poller.cost_ns <= 0:
+    if writer.cpus != 1 or writer.policy == "locked" or scenario.poller.cost_ns <= 0 or not scenario.delivery.is_map_ring:
         return False
     if plan is None:  # drawn from the scenario: arrivals from one interval on, strictly increasing
         return True
@@ -200,9 +211,10 @@ def run_fast(scenario: Scenario, plan: RunPlan | None = None, keep_trace: bool =
     stall_end = np.ascontiguousarray(stalls.end_ns, np.int64)
     out = _Outputs(packets if keep_trace else None, len(stall_start))
     keep = 0 if keep_trace else KEEP_WARNINGS
+    policy, lock_hold_ns = engine_policy(scenario)
     config = EngineConfig(
-        policy=POLICY_CODES[scenario.writer.policy], ring_slots=scenario.ring_slots, cpus=scenario.writer.cpus,
-        writer_cost_ns=scenario.writer.cost_ns, lock_hold_ns=scenario.writer.lock_hold_ns,
+        policy=POLICY_CODES[policy], ring_slots=scenario.capacity_packets, cpus=scenario.writer.cpus,
+        writer_cost_ns=scenario.writer.cost_ns, lock_hold_ns=lock_hold_ns,
         poller_cost_ns=scenario.poller.cost_ns, poller_wakeup_ns=scenario.poller.wakeup_ns, end_ns=end_ns,
         interval_ns=scenario.interval_ns, packets=packets, stall_start_ns=_pointer(stall_start),
         stall_end_ns=_pointer(stall_end), stalls=len(stall_start), sorted_arrival_ns=_pointer(sorted_arrivals),
@@ -310,7 +322,7 @@ def _summary(scenario: Scenario, pauses: Pauses, stalls, end_ns: int, packets: i
         warnings=end.warnings, drops_per_stall=out.drops_per_stall[1:],
         drops_before_first_stall=int(out.drops_per_stall[0]), stalled_ns=int(stalls.length_ns.sum()),
         recovery_ns=out.recovery,
-        lasting_offset=(end.writer_index - end.read_index - end.occupancy) % scenario.ring_slots,
+        lasting_offset=(end.writer_index - end.read_index - end.occupancy) % scenario.capacity_packets,
         pause_figures=pause_figures(pauses, end_ns),
         cause_figures=cause_figures(pauses, out.drops_per_pause, out.other_causes),
         latency_figures=latency_figures(every_read, LatencyHistogram(out.late_counts, sum_late, max_late),

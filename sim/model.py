@@ -1,4 +1,5 @@
-"""One simulated run: the sender's arrivals, the writer CPUs, the ring and the poller in SimPy."""
+"""One simulated run: the sender's arrivals, the writer CPUs, the ring (or another delivery path's
+queue, sim/kernel_queue.py) and the poller in SimPy."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import simpy
 
 from ringlab.scenario.fields import Scenario
 from ringlab.scenario.plan import RunPlan, draw_plan
+from ringlab.sim.kernel_queue import kernel_queue
 from ringlab.sim.poller import poller
 from ringlab.sim.ring import EMPTY, MapRing
 from ringlab.sim.wake import writer_priority
@@ -38,7 +40,7 @@ def simulate(scenario: Scenario, plan: RunPlan | None = None) -> Trace:
         reads += 1
 
     env = simpy.Environment()
-    ring = MapRing(env, scenario.ring_slots)
+    ring = MapRing(env, scenario.ring_slots) if scenario.delivery.is_map_ring else kernel_queue(env, scenario)
     writer = scenario.writer
     for cpu in range(writer.cpus):
         env.process(

@@ -20,6 +20,7 @@ A critical section's effects take place when the lock is taken; the lock then st
 from __future__ import annotations
 
 from ringlab.scenario.fields import WRITER_POLICIES
+from ringlab.sim.kernel_queue import KernelQueue
 from ringlab.sim.ring import EMPTY, MapRing
 from ringlab.sim.wake import Wake
 
@@ -81,12 +82,26 @@ def locked(env, ring: MapRing, packet: int, cost_ns: int, lock_hold_ns: int, pri
 POLICIES = {policy: globals()[policy] for policy in WRITER_POLICIES}  # one generator per policy, named after it
 
 
-def writer_cpu(env, ring: MapRing, policy: str, packets, arrival_ns, cost_ns: int, lock_hold_ns: int, priority: int, record):
+def kernel_receive(env, queue: KernelQueue, packet: int, cost_ns: int, lock_hold_ns: int, priority: int):
+    """Another delivery path's kernel (sim/kernel_queue.py): the packet is refused at once if its queue
+    has no room, else taken at the producer's position and valid ``cost_ns`` later (the copy). There
+    is no write index to get wrong and no spin lock (``lock_hold_ns`` is not used)."""
+    blocked_by = queue.refusal()
+    if blocked_by != EMPTY:
+        return queue.write_index, blocked_by, queue.write_index
+    key = queue.reserve(packet)
+    index_after = queue.write_index
+    yield from spend(env, cost_ns, priority)
+    queue.commit(key)
+    return key, EMPTY, index_after
+
+
+def writer_cpu(env, ring: MapRing | KernelQueue, policy: str, packets, arrival_ns, cost_ns: int, lock_hold_ns: int, priority: int, record):
     """One CPU running the XDP program: handles its packets in arrival order, one at a time.
 
     ``record(packet, slot, blocked_by, index_after, decided_ns)`` is called once per packet.
     """
-    handle = POLICIES[policy]
+    handle = POLICIES[policy] if isinstance(ring, MapRing) else kernel_receive
     for packet in packets:
         arrival = int(arrival_ns[packet])
         if arrival > env.now:

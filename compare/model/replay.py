@@ -143,10 +143,11 @@ class Agreement:
     def describe(self) -> str:
         """The agreement in one line."""
         same_offsets = sum(m == r for m, r in self.offsets_after_stalls)
+        offsets = (f"; lasting offset after {same_offsets} of {len(self.offsets_after_stalls)} stalls the same"
+                   if self.offsets_after_stalls else "")
         return (f"{100 * self.same_fate_share:.3f}% of packets with the same fate; dropped "
                 f"{self.fate_counts_measured['dropped_full']} measured, {self.fate_counts_replayed['dropped_full']} "
-                f"replayed; {100 * self.same_order_share:.3f}% of reads in the same order; lasting offset after "
-                f"{same_offsets} of {len(self.offsets_after_stalls)} stalls the same")
+                f"replayed; {100 * self.same_order_share:.3f}% of reads in the same order{offsets}")
 
     def to_dict(self) -> dict:
         return {"packets": self.packets, "same_fate": self.same_fate, "same_fate_share": self.same_fate_share,
@@ -180,7 +181,8 @@ def agreement(measured: Trace, replayed: Trace, first: int = FIRST_DIFFERENCES) 
     common = (measured.fate == DELIVERED) & (replayed.fate == DELIVERED)
     same_order = int(np.sum((_predecessors(measured, common) == _predecessors(replayed, common))[common]))
     pauses = measured.pauses
-    injected = pauses.kind == INJECTED
+    has_write_index = bool(np.any(measured.writer_index_after != NOT_SET))  # not so on another delivery path
+    injected = (pauses.kind == INJECTED) & has_write_index
     ends = pauses.end_ns[injected]
     sample_at = np.append(pauses.start_ns[injected][1:], measured.end_ns) - 1  # just before the next stall
     offsets = np.column_stack([misalignment_at(measured, sample_at), misalignment_at(replayed, sample_at)])

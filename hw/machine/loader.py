@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ringlab.bpf import RING_WIRE_HEADER, RING_WRITER_SOURCE
+from ringlab.bpf import HANDOFF_SOURCE, RING_WIRE_HEADER, RING_WRITER_SOURCE
 from ringlab.errors import HardwareError
 from ringlab.hw.machine import iplink, state
 from ringlab.hw.machine.libbcc import quiet_stderr
@@ -77,19 +77,37 @@ def detach(iface: str) -> None:
 
 @dataclass(frozen=True)
 class WriterSettings:
-    """What the XDP program is compiled for."""
+    """What the XDP program is compiled for: the map ring's writer (bpf/ring_writer.c), or for another
+    delivery path the program that hands frames on (bpf/xdp_handoff.c)."""
 
     ring_slots: int
     policy: str
     payload_layout: str
     log_slots: int
+    delivery: str = "map_ring"
+
+    @property
+    def source(self) -> Path:
+        return RING_WRITER_SOURCE if self.delivery == "map_ring" else HANDOFF_SOURCE
+
+    @property
+    def function(self) -> bytes:
+        return b"xdp_ring_writer" if self.delivery == "map_ring" else b"xdp_handoff"
 
     def cflags(self) -> list[str]:
-        flags = [f"-I{RING_WIRE_HEADER.parent}", f"-DRING_SLOTS={self.ring_slots}", f"-DLOG_SLOTS={self.log_slots}",
-                 f"-DPOLICY_{self.policy.upper()}"]
+        flags = [f"-I{RING_WIRE_HEADER.parent}", f"-DLOG_SLOTS={self.log_slots}"]
+        if self.delivery == "map_ring":
+            flags += [f"-DRING_SLOTS={self.ring_slots}", f"-DPOLICY_{self.policy.upper()}"]
+        else:
+            flags += [f"-DDELIVERY_{self.delivery.upper()}", f"-DPAYLOAD_OFFSET_BYTES={PAYLOAD_OFFSET_BYTES[self.delivery]}"]
         if self.payload_layout == "packed":
             flags.append("-DPAYLOAD_PACKED")
         return flags
+
+
+# Where the payload starts after the Ethernet header: the map ring's and AF_XDP's frames carry a
+# 20-byte IPv4 filler header; a UDP datagram's, its IPv4 and UDP headers.
+PAYLOAD_OFFSET_BYTES = {"af_xdp": 20, "udp_socket": 28}
 
 
 def _map_array(table, value_bytes: int, entries: int) -> mmap.mmap:
@@ -112,6 +130,7 @@ class AttachedWriter:
         self._maps: list[mmap.mmap] = []
         self.ring = None
         self.log = None
+        self.xskmap = None  # af_xdp: the XSKMAP the program redirects to
         self._statistics_fd: int | None = None
 
     def __enter__(self) -> AttachedWriter:
@@ -125,8 +144,8 @@ class AttachedWriter:
                 f"{self.iface} already has an XDP program (id {present.get('prog', {}).get('id', '?')}) that ringlab "
                 "did not attach; pass --force to replace it"
             )
-        self.bpf = BPF(src_file=str(RING_WRITER_SOURCE).encode(), cflags=self.settings.cflags())
-        function = self.bpf.load_func(b"xdp_ring_writer", BPF.XDP)
+        self.bpf = BPF(src_file=str(self.settings.source).encode(), cflags=self.settings.cflags())
+        function = self.bpf.load_func(self.settings.function, BPF.XDP)
         state.record("xdp", self.iface, mode=self.mode)
         try:
             self._statistics_fd = enable_run_statistics()
@@ -139,11 +158,14 @@ class AttachedWriter:
                     raise HardwareError(f"{self.iface}: its driver does not support native XDP ({error}); "
                                         "use hw.mode = \"generic\"") from None
                 raise HardwareError(f"{self.iface}: attaching the XDP program failed: {error}") from None
-            dtype = PAYLOAD_DTYPES[self.settings.payload_layout]
-            ring_map = _map_array(self.bpf[b"ring"], dtype.itemsize * self.settings.ring_slots, 1)
             log_map = _map_array(self.bpf[b"packet_log"], LOG_DTYPE.itemsize, self.settings.log_slots)
-            self._maps = [ring_map, log_map]
-            self.ring = ring_map
+            self._maps = [log_map]
+            if self.settings.delivery == "map_ring":
+                dtype = PAYLOAD_DTYPES[self.settings.payload_layout]
+                self.ring = _map_array(self.bpf[b"ring"], dtype.itemsize * self.settings.ring_slots, 1)
+                self._maps.append(self.ring)
+            elif self.settings.delivery == "af_xdp":
+                self.xskmap = self.bpf[b"xsks"]
             self.log = np.frombuffer(log_map, LOG_DTYPE, self.settings.log_slots)
         except BaseException:
             self.__exit__(None, None, None)
@@ -191,6 +213,7 @@ class AttachedWriter:
         with signals_deferred():  # a second signal must not leave the program half-detached
             self.log = None
             self.ring = None
+            self.xskmap = None
             for mapping in self._maps:
                 with contextlib.suppress(BufferError):  # a view is still alive: the mapping goes when it does
                     mapping.close()

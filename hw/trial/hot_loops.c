@@ -3,75 +3,7 @@
  * overhead and pauses. Built on first use by ringlab/native.py.
  */
 #define _GNU_SOURCE
-#include <errno.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <time.h>
-
-#include "ring_wire.h"
-
-#define PAYLOAD_OFFSET (14 + IPV4_FILLER_BYTES)
-
-static inline int64_t monotonic_ns(void) {
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
-}
-
-/* The payload's size and the offsets the loops need, for a layout of ring_wire.h. */
-struct layout {
-    int64_t slot_bytes, magic_offset, id_offset, id_bytes;
-};
-
-static struct layout layout_of(int payload_layout) {
-    if (payload_layout == LAYOUT_PACKED)
-        return (struct layout){sizeof(struct payload_packed), offsetof(struct payload_packed, magic),
-                               offsetof(struct payload_packed, id), 8};
-    return (struct layout){sizeof(struct payload_original), offsetof(struct payload_original, magic),
-                           offsetof(struct payload_original, id), 4};
-}
-
-static inline uint64_t read_id(const uint8_t *slot, const struct layout *l) {
-    uint64_t id = 0;
-    memcpy(&id, slot + l->id_offset, (size_t)l->id_bytes); /* little endian */
-    return id;
-}
-
-/* The stalls the poller injects (absolute CLOCK_MONOTONIC ns); a stall not `reported` is executed
- * but not recorded as injected, so the poller finds it as a pause like any other (tests use it). */
-struct stall_plan {
-    const int64_t *start, *end;
-    const int8_t *reported;
-    const int64_t *count; /* read afresh: another thread may publish the stalls once the run's start is known */
-};
-
-#define PAUSE_INJECTED 0
-#define PAUSE_BACKGROUND 1
-
-/* What the poller records, into arrays the caller owns: its reads (id, slot, time) and its pauses
- * (start, length, kind). Past a capacity, entries are counted in *_lost instead. */
-struct poll_record {
-    int64_t *ids;
-    int32_t *slots;
-    int64_t *read_ns;
-    int64_t read_capacity, reads, reads_lost;
-    int64_t *pause_start, *pause_length;
-    int8_t *pause_kind;
-    int64_t pause_capacity, pauses, pauses_lost;
-};
-
-static inline void note_pause(struct poll_record *out, int64_t start, int64_t length, int8_t kind) {
-    if (out->pauses < out->pause_capacity) {
-        out->pause_start[out->pauses] = start;
-        out->pause_length[out->pauses] = length;
-        out->pause_kind[out->pauses] = kind;
-        out->pauses++;
-    } else {
-        out->pauses_lost++;
-    }
-}
+#include "hot_loops.h"
 
 /* Busy-wait on slot r until its magic is valid; copy the payload out, zero the slot, advance r.
  * During each planned stall, busy-wait without polling (holding the CPU). Polls until *stop_ns,
@@ -84,21 +16,11 @@ void ringlab_poll(uint8_t *ring, int64_t ring_slots, int payload_layout, const s
     const struct layout l = layout_of(payload_layout);
     uint8_t copy[sizeof(struct payload_original) > sizeof(struct payload_packed) ? sizeof(struct payload_original)
                                                                                  : sizeof(struct payload_packed)];
-    int64_t read_index = 0, next_stall = 0;
-    int64_t last = monotonic_ns();
+    int64_t read_index = 0;
+    struct poll_clock clock = {monotonic_ns(), 0};
     for (;;) {
-        int64_t now = monotonic_ns();
-        if (now - last > pause_threshold_ns) note_pause(out, last, now - last, PAUSE_BACKGROUND);
-        if (now >= __atomic_load_n(stop_ns, __ATOMIC_RELAXED)) break;
-        if (next_stall < __atomic_load_n(stalls->count, __ATOMIC_ACQUIRE) && now >= stalls->start[next_stall]) {
-            int64_t until = stalls->end[next_stall], t = now;
-            while (t < until) t = monotonic_ns();
-            if (stalls->reported[next_stall]) {
-                if (t > now) note_pause(out, now, t - now, PAUSE_INJECTED);
-                now = t;
-            } /* not reported: `last` stays before the stall, so the next iteration finds it as a gap */
-            next_stall++;
-        }
+        int64_t now = poll_tick(&clock, stalls, stop_ns, pause_threshold_ns, out);
+        if (now < 0) break;
         if (ring) {
             volatile uint8_t *slot = ring + read_index * l.slot_bytes;
             if (*(volatile uint32_t *)(slot + l.magic_offset) == PAYLOAD_MAGIC) {
@@ -106,18 +28,11 @@ void ringlab_poll(uint8_t *ring, int64_t ring_slots, int payload_layout, const s
                 uint64_t id = read_id(copy, &l);
                 memset((uint8_t *)slot, 0, (size_t)l.slot_bytes);
                 __asm__ __volatile__("" ::: "memory");
-                if (out->reads < out->read_capacity) {
-                    out->ids[out->reads] = (int64_t)id;
-                    out->slots[out->reads] = (int32_t)read_index;
-                    out->read_ns[out->reads] = monotonic_ns();
-                    out->reads++;
-                } else {
-                    out->reads_lost++;
-                }
+                note_read(out, id, read_index);
                 read_index = (read_index + 1) % ring_slots;
             }
         }
-        last = now;
+        clock.last = now;
     }
 }
 

@@ -16,18 +16,19 @@ from ringlab.hw.machine.wire import LAYOUT_CODES
 from ringlab.hw.trial.poller import PollRecord, StallPlan
 
 _SOURCE = Path(__file__).with_name("hot_loops.c")
+HOT_LOOPS_HEADER = Path(__file__).with_name("hot_loops.h")
 _library = None
 
 
 class _StallPlan(ctypes.Structure):
-    """struct stall_plan of hot_loops.c."""
+    """struct stall_plan of hot_loops.h."""
 
     _fields_ = [("start", ctypes.c_void_p), ("end", ctypes.c_void_p), ("reported", ctypes.c_void_p),
                 ("count", ctypes.c_void_p)]
 
 
 class _PollRecord(ctypes.Structure):
-    """struct poll_record of hot_loops.c."""
+    """struct poll_record of hot_loops.h."""
 
     _fields_ = [("ids", ctypes.c_void_p), ("slots", ctypes.c_void_p), ("read_ns", ctypes.c_void_p),
                 ("read_capacity", ctypes.c_int64), ("reads", ctypes.c_int64), ("reads_lost", ctypes.c_int64),
@@ -38,7 +39,7 @@ class _PollRecord(ctypes.Structure):
 def library() -> ctypes.CDLL:
     global _library
     if _library is None:
-        lib = native.load(_SOURCE, headers=(RING_WIRE_HEADER,))
+        lib = native.load(_SOURCE, headers=(RING_WIRE_HEADER, HOT_LOOPS_HEADER))
         i64, pointer, c_int = ctypes.c_int64, ctypes.c_void_p, ctypes.c_int
         lib.ringlab_poll.argtypes = [pointer, i64, c_int, ctypes.POINTER(_StallPlan), pointer, i64,
                                      ctypes.POINTER(_PollRecord)]
@@ -54,6 +55,19 @@ def poll_ring_native(ring_buffer: mmap.mmap | None, ring_slots: int, layout: str
                      pause_capacity: int) -> PollRecord:
     """As :func:`ringlab.hw.trial.poller.poll_ring`, in C; keeps at most the capacities' reads and pauses.
     The C loop reads ``stop_box[0]`` on every iteration (and holds no Python lock meanwhile)."""
+    view = ctypes.c_char.from_buffer(ring_buffer) if ring_buffer is not None else None
+    address = ctypes.addressof(view) if view is not None else None
+    try:
+        return poll_with(lambda plan, record: library().ringlab_poll(
+            address, ring_slots, LAYOUT_CODES[layout], plan, stop_box.ctypes.data, pause_threshold_ns, record),
+            stalls, stop_box, read_capacity, pause_capacity)
+    finally:
+        del view  # release the export so the mapping can be closed
+
+
+def poll_with(loop, stalls: StallPlan, stop_box: np.ndarray, read_capacity: int, pause_capacity: int) -> PollRecord:
+    """Run a C poller, ``loop(stall_plan, poll_record)`` (both ctypes pointers), with room for
+    ``read_capacity`` reads and ``pause_capacity`` pauses; return what it recorded."""
     assert stop_box.dtype == np.int64 and stop_box.flags.c_contiguous
     for array, dtype in ((stalls.start_ns, np.int64), (stalls.end_ns, np.int64), (stalls.reported, np.int8),
                          (stalls.count, np.int64)):  # shared with whoever may publish the stalls later
@@ -65,12 +79,7 @@ def poll_ring_native(ring_buffer: mmap.mmap | None, ring_slots: int, layout: str
     pause_kind = np.zeros(pause_capacity, np.int8)
     record = _PollRecord(ids.ctypes.data, slots.ctypes.data, read_ns.ctypes.data, read_capacity, 0, 0,
                          pause_start.ctypes.data, pause_length.ctypes.data, pause_kind.ctypes.data, pause_capacity, 0, 0)
-    view = ctypes.c_char.from_buffer(ring_buffer) if ring_buffer is not None else None
-    try:
-        library().ringlab_poll(ctypes.addressof(view) if view is not None else None, ring_slots, LAYOUT_CODES[layout],
-                               ctypes.byref(plan), stop_box.ctypes.data, pause_threshold_ns, ctypes.byref(record))
-    finally:
-        del view  # release the export so the mapping can be closed
+    loop(ctypes.byref(plan), ctypes.byref(record))
     reads, pauses = record.reads, record.pauses
     return PollRecord(ids[:reads], slots[:reads], read_ns[:reads], pause_start[:pauses], pause_length[:pauses],
                       pause_kind[:pauses], int(record.reads_lost), int(record.pauses_lost))

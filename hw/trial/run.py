@@ -58,6 +58,7 @@ class TrialResult:
     tracing: dict
     kernel_events: np.ndarray | None = None  # the tracer's log of the poller's CPU (EVENT_DTYPE), if traced
     start_ns: int | None = None  # the run's zero on CLOCK_MONOTONIC, which the kernel events are stamped in
+    delivery: dict | None = None  # another path than the map ring: how it was set up, and the kernel's counters
 
     def send_to_xdp_ns(self) -> np.ndarray | None:
         """For each frame the XDP program saw: from its sender handing it to the kernel until the XDP
@@ -94,9 +95,13 @@ def expected_seconds(scenario: Scenario, plan: RunPlan) -> float:
     return plan.end_ns / 1e9 * (100 if scenario.hw.pacing == "sleep" else 1) + 1.0
 
 
-def poller(scenario: Scenario, ring, stalls: StallPlan, stop_box: np.ndarray, seconds: float):
-    """The scenario's hot loop, ready to poll ``ring`` (a function of no arguments)."""
+def poller(scenario: Scenario, ring, stalls: StallPlan, stop_box: np.ndarray, seconds: float, xsk=None):
+    """The scenario's hot loop, ready to poll ``ring``, or the AF_XDP socket ``xsk`` (a function of no
+    arguments)."""
     threshold = scenario.hw.pause_threshold_ns
+    if xsk is not None:
+        return functools.partial(xsk.poll, scenario.hw.payload_layout, stalls, stop_box, threshold,
+                                 scenario.packets + scenario.ring_slots, max(1 << 16, int(PAUSES_PER_SECOND * seconds)))
     if scenario.hw.loops == "native":
         from ringlab.hw.trial.native_loops import poll_ring_native
 
@@ -129,8 +134,13 @@ def observed_pauses(record: PollRecord, labels: list[str], start_ns: int, end_ns
 
 
 def build_trace(scenario: Scenario, plan: RunPlan, log: np.ndarray, record: PollRecord, pauses: Pauses,
-                sent_ns: np.ndarray, start_ns: int, end_ns: int) -> Trace:
-    """Turn the XDP program's per-packet log and the poller's reads and pauses into a :class:`Trace`."""
+                sent_ns: np.ndarray, start_ns: int, end_ns: int, delivery: dict | None = None) -> Trace:
+    """Turn the XDP program's per-packet log and the poller's reads and pauses into a :class:`Trace`.
+
+    On another delivery path than the map ring the program only hands frames on: a frame handed on
+    and never read was refused by the socket, except the newest ``unread_at_end`` of them, which the
+    socket still held when the poll ended. Such a path has no write index, and which slot a
+    refused frame wanted is not known (NOT_SET)."""
     packets = plan.packets
     entries = log[1:packets + 1]
     columns = empty_columns(packets)
@@ -138,9 +148,18 @@ def build_trace(scenario: Scenario, plan: RunPlan, log: np.ndarray, record: Poll
     columns["fate"][:] = LOST_BEFORE_RING
     columns["fate"][seen & (entries["fate"] == LOG_WRITTEN)] = IN_RING
     dropped = seen & (entries["fate"] == LOG_DROPPED_FULL)
+    if delivery is not None:
+        read = np.zeros(packets, bool)
+        ids = record.ids[(record.ids >= 1) & (record.ids <= packets)]
+        read[ids - 1] = True
+        handed_on = np.flatnonzero(seen & ~read)
+        held = handed_on[np.argsort(entries["claim"][handed_on], kind="stable")][len(handed_on) - delivery["unread_at_end"]:]
+        dropped = seen & ~read
+        dropped[held] = False
+    else:
+        columns["slot"][seen] = entries["slot"][seen]
+        columns["writer_index_after"][seen] = entries["index_after"][seen]
     columns["fate"][dropped] = DROPPED_FULL
-    columns["slot"][seen] = entries["slot"][seen]
-    columns["writer_index_after"][seen] = entries["index_after"][seen]
     columns["decided_ns"][seen] = entries["decided_ns"][seen].astype(np.int64) - start_ns
     blocked_by = entries["blocked_by"].astype(np.int64)
     named = dropped & (blocked_by >= 1) & (blocked_by <= packets)  # 0: the poller cleared the slot meanwhile
@@ -148,13 +167,15 @@ def build_trace(scenario: Scenario, plan: RunPlan, log: np.ndarray, record: Poll
     ours = (record.ids >= 1) & (record.ids <= packets)
     read_index = record.ids[ours] - 1
     columns["fate"][read_index] = DELIVERED
+    if delivery is not None:
+        columns["slot"][read_index] = record.slots[ours]
     columns["delivery_ns"][read_index] = record.read_ns[ours] - start_ns
     columns["delivery_order"][read_index] = np.arange(len(read_index))
     arrival_ns = np.where(seen, entries["seen_ns"].astype(np.int64) - start_ns, sent_ns - start_ns)
     cpu = np.where(seen, entries["cpu"], NOT_SET).astype(np.int16)
     return Trace(id=np.arange(1, packets + 1, dtype=np.int64), arrival_ns=arrival_ns, cpu=cpu,
                  stall_start_ns=plan.stalls.start_ns, stall_length_ns=plan.stalls.length_ns, **pause_columns(pauses),
-                 ring_slots=scenario.ring_slots, interval_ns=scenario.interval_ns, end_ns=end_ns, **columns)
+                 ring_slots=scenario.capacity_packets, interval_ns=scenario.interval_ns, end_ns=end_ns, **columns)
 
 
 def background_labels(record: PollRecord, events: np.ndarray | None, poller_tid: int, loops: str) -> list[str]:
@@ -182,8 +203,9 @@ def run_trial(scenario: Scenario, iface: str | None = None, force: bool = False,
     for line in cleanup_stale():
         print(f"cleanup: {line}", file=sys.stderr)
     plan = draw_plan(scenario)
+    check_delivery(scenario)
     settings = loader.WriterSettings(scenario.ring_slots, scenario.writer.policy, scenario.hw.payload_layout,
-                                     loader.log_slots_for(scenario.packets))
+                                     loader.log_slots_for(scenario.packets), scenario.delivery.path)
     seconds = expected_seconds(scenario, plan)
     netns = peer = dst_mac = None
     with contextlib.ExitStack() as stack:
@@ -192,10 +214,15 @@ def run_trial(scenario: Scenario, iface: str | None = None, force: bool = False,
             links = stack.enter_context(testbed.Testbed(scenario.hw.queues))
             iface, netns, peer, dst_mac = links.host_iface, links.netns, links.peer_iface, links.host_mac
         writer = stack.enter_context(loader.AttachedWriter(iface, settings, scenario.hw.mode, force))
+        xsk = None
+        if scenario.delivery.path == "af_xdp":
+            from ringlab.hw.trial.xsk_socket import XskSocket
+
+            xsk = stack.enter_context(XskSocket(iface, scenario.delivery.frames, scenario.ring_slots, writer.xskmap))
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=f"{TRIAL_DIR_PREFIX}{os.getpid()}-")))
         tracer = stack.enter_context(CpuEventTracer(POLLER_CPU, seconds)) if scenario.hw.trace_kernel else None
         if netns is None:
-            return _remote_trial(scenario, plan, writer, tracer, unreported_stalls, seconds)
+            return _remote_trial(scenario, plan, writer, tracer, unreported_stalls, seconds, xsk)
         cpus = sender_cpus(scenario.writer.cpus)
         # With one sender on its own core, the poller takes the other; otherwise it shares.
         poller_cpu = POLLER_CPU if cpus == [SENDER_CPU] else None
@@ -208,8 +235,8 @@ def run_trial(scenario: Scenario, iface: str | None = None, force: bool = False,
         start_ns = time.monotonic_ns() + START_DELAY_NS
         stop_box = np.array([np.iinfo(np.int64).max], np.int64)  # the watcher sets it
         stalls = StallPlan.of(plan.stalls, start_ns, unreported_stalls)
-        polling = stack.enter_context(PollerThread(poller(scenario, writer.ring, stalls, stop_box, seconds), stop_box,
-                                                   poller_cpu))
+        polling = stack.enter_context(PollerThread(poller(scenario, writer.ring, stalls, stop_box, seconds, xsk),
+                                                   stop_box, poller_cpu))
         senders.start(start_ns)
         # The poll ends after the last frame (busy pacing: not before the plan ends), whenever that is.
         planned_end = start_ns + plan.end_ns if scenario.hw.pacing == "busy" else 0
@@ -227,13 +254,38 @@ def run_trial(scenario: Scenario, iface: str | None = None, force: bool = False,
         events, events_lost = tracer.events() if tracer is not None else (None, 0)
         recursion_misses = tracer.recursion_misses() if tracer is not None else None
         steal_after = steal_ns(POLLER_CPU)
+        delivery = delivery_figures(xsk)
     pauses = observed_pauses(record, background_labels(record, events, polling.thread_id, scenario.hw.loops),
                              start_ns, end_ns)
-    trace = build_trace(scenario, plan, log, record, pauses, sent_ns, start_ns, end_ns)
+    trace = build_trace(scenario, plan, log, record, pauses, sent_ns, start_ns, end_ns, delivery)
     tracing = _tracing_figures(scenario, events, events_lost, recursion_misses, record, steal_before, steal_after)
     environment = machine_environment(poller_cpu, [c for c in cpus if c is not None])
-    result = _result(trace, counters, independent, sent_ns - start_ns, plan, log, environment, tracing)
+    result = _result(trace, counters, independent, sent_ns - start_ns, plan, log, environment, tracing, delivery)
     return dataclasses.replace(result, kernel_events=events, start_ns=start_ns)
+
+
+def check_delivery(scenario: Scenario) -> None:
+    """Refuse, in one line, what a delivery path other than the map ring does not run here."""
+    from ringlab.errors import InputError
+
+    path = scenario.delivery.path
+    if path == "udp_socket":
+        raise InputError("delivery", "udp_socket runs in the simulator only so far; real XDP runs map_ring and af_xdp")
+    if path == "af_xdp" and scenario.hw.loops != "native":
+        raise InputError("hw.loops", "af_xdp's poller is native (C) only")
+    if path == "af_xdp" and scenario.hw.queues > 1:
+        raise InputError("hw.queues", "af_xdp binds one socket to one queue: use one queue")
+
+
+def delivery_figures(xsk) -> dict | None:
+    """What another delivery path's socket says at the end of a trial: how it was bound, what is still
+    unread, and the kernel's own counters of what it refused; None for the map ring."""
+    if xsk is None:
+        return None
+    statistics = xsk.statistics()
+    return {"path": "af_xdp", "bind_mode": xsk.bind_mode, "frames": xsk.frames, "rx_slots": xsk.rx_slots,
+            "unread_at_end": xsk.unread(), "kernel_counters": statistics,
+            "kernel_drops": statistics["rx_dropped"] + statistics["rx_ring_full"]}
 
 
 def _tracing_figures(scenario: Scenario, events, events_lost: int, recursion_misses: int | None, record: PollRecord,
@@ -254,14 +306,14 @@ def first_frame(log: np.ndarray, plan: RunPlan, window: int = FIRST_FRAMES) -> i
 
 
 def _remote_trial(scenario: Scenario, plan: RunPlan, writer: loader.AttachedWriter, tracer, unreported_stalls,
-                  seconds: float, wait_s: float = 60.0) -> TrialResult:
+                  seconds: float, xsk=None, wait_s: float = 60.0) -> TrialResult:
     """Frames come from another host ('ringlab hw send' there). The poller starts at once, so no
     frame waits for it; the run's clock starts from the earliest of the first frames the XDP program
     sees, taken at its planned time (frame 1 may be lost), and the injected stalls are published to
     the running poller then. The poll ends the scenario's drain after the plan's end."""
     stop_box = np.array([np.iinfo(np.int64).max], np.int64)
     stalls = StallPlan.of(plan.stalls, None, unreported_stalls)
-    with off_cpu(POLLER_CPU), PollerThread(poller(scenario, writer.ring, stalls, stop_box, seconds), stop_box,
+    with off_cpu(POLLER_CPU), PollerThread(poller(scenario, writer.ring, stalls, stop_box, seconds, xsk), stop_box,
                                             POLLER_CPU) as polling:
         print(f"waiting for frames on {writer.iface} (for up to {wait_s:g} s)", file=sys.stderr, flush=True)
         deadline = time.monotonic() + wait_s
@@ -274,26 +326,35 @@ def _remote_trial(scenario: Scenario, plan: RunPlan, writer: loader.AttachedWrit
         stop_box[0] = start_ns + plan.end_ns
         record = polling.result()
     independent = writer.independent_count()
+    delivery = delivery_figures(xsk)
     log = writer.log.copy()
     events, events_lost = tracer.events() if tracer is not None else (None, 0)
     recursion_misses = tracer.recursion_misses() if tracer is not None else None
     pauses = observed_pauses(record, background_labels(record, events, polling.thread_id, scenario.hw.loops),
                              start_ns, plan.end_ns)
-    trace = build_trace(scenario, plan, log, record, pauses, plan.arrival_ns + start_ns, start_ns, plan.end_ns)
+    trace = build_trace(scenario, plan, log, record, pauses, plan.arrival_ns + start_ns, start_ns, plan.end_ns,
+                        delivery)
     tracing = {**_tracing_figures(scenario, events, events_lost, recursion_misses, record, None, None), "clock_from_id": first}
     result = _result(trace, writer.counters(), independent, None, plan, log, machine_environment(POLLER_CPU, []),
-                     tracing)
+                     tracing, delivery)
     return dataclasses.replace(result, kernel_events=events, start_ns=start_ns)
 
 
 def _result(trace: Trace, counters: dict, independent: dict | None, sent_offsets_ns: np.ndarray | None,
-            plan: RunPlan, log: np.ndarray, environment: dict, tracing: dict) -> TrialResult:
+            plan: RunPlan, log: np.ndarray, environment: dict, tracing: dict, delivery: dict | None = None) -> TrialResult:
     """The trial's result; ``sent_offsets_ns`` None when the sender ran on another host (its own
     record, 'ringlab hw send --out', has its figures). Conservation: every frame planned was
     written, dropped or never seen; the program's counters agree with its log; and the kernel's own
-    count of the program's runs, where it has one, equals the frames it counted (ours or not)."""
+    count of the program's runs, where it has one, equals the frames it counted (ours or not). On
+    another delivery path the program counts what it handed on (written or dropped after it), and the
+    socket's own count of what it refused equals the drops."""
     counts = trace.fate_counts()
     written = counts["delivered"] + counts["in_ring"]
+    if delivery is None:
+        counters_agree = counters["written"] == written and counters["dropped_full"] == counts["dropped_full"]
+    else:
+        counters_agree = (counters["written"] == written + counts["dropped_full"]
+                          and delivery["kernel_drops"] == counts["dropped_full"])
     conservation = {
         "sent": plan.packets,
         "written": written,
@@ -301,13 +362,13 @@ def _result(trace: Trace, counters: dict, independent: dict | None, sent_offsets
         "lost_before_ring": counts["lost_before_ring"],
         "kernel_count": independent,
         "holds": plan.packets == written + counts["dropped_full"] + counts["lost_before_ring"]
-                 and counters["written"] == written and counters["dropped_full"] == counts["dropped_full"]
-                 and (independent is None or independent["agrees"]),
+                 and counters_agree and (independent is None or independent["agrees"]),
     }
     entries = log[1:plan.packets + 1]
     claim_order = np.where(entries["fate"] != 0, entries["claim"].astype(np.int64), NOT_SET)
     if sent_offsets_ns is None:
-        return TrialResult(trace, counters, plan.packets, None, conservation, None, claim_order, environment, tracing)
+        return TrialResult(trace, counters, plan.packets, None, conservation, None, claim_order, environment, tracing,
+                           delivery=delivery)
     late = int(np.sum(sent_offsets_ns - plan.arrival_ns > LATE_SEND_NS))  # with sleep pacing: nearly all
     return TrialResult(trace, counters, plan.packets, late, conservation, np.asarray(sent_offsets_ns, np.int64),
-                       claim_order, environment, tracing)
+                       claim_order, environment, tracing, delivery=delivery)

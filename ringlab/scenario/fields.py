@@ -25,6 +25,15 @@ XDP_MODES = ("generic", "native")
 PAYLOAD_LAYOUTS = ("original", "packed")
 HOT_LOOPS = ("native", "python")
 PACING = ("busy", "sleep")
+# How the packets reach the poller (docs/delivery.md): the map ring (the XDP program writes a BPF array
+# map), an AF_XDP socket (the XDP program redirects to an XSKMAP; the kernel fills its RX ring), or a
+# UDP socket (the packets go up the kernel's stack into its receive buffer).
+DELIVERY_PATHS = ("map_ring", "af_xdp", "udp_socket")
+# Each path's own table, filled in only for that path (so a map-ring scenario's key is what it was).
+DELIVERY_DEFAULTS = {
+    "af_xdp": {"frames": 4096},
+    "udp_socket": {"rcvbuf_bytes": 106496, "packet_bytes": 1280},
+}
 
 # Fields that only one backend uses; the other accepts them and says it ignores them.
 SIM_ONLY_FIELDS = ("writer.cost", "writer.lock_hold", "writer.rss", "poller.cost", "poller.wakeup")
@@ -44,7 +53,7 @@ DEFAULTS = {
     "hw": {"mode": "generic", "payload_layout": "original", "queues": 0, "loops": "native", "pacing": "busy",
            "pause_threshold": "1us", "trace_kernel": True},
 }
-TOP_LEVEL_KEYS = set(DEFAULTS) | {"packets", "duration"}
+TOP_LEVEL_KEYS = set(DEFAULTS) | {"packets", "duration", "delivery"} | set(DELIVERY_DEFAULTS)
 
 # What a scenario may ask for (each error states the limit it met).
 MAX_SEED = 2**63 - 1
@@ -55,6 +64,8 @@ MAX_RUN_NS = 2**62        # the run's end: packets x (interval + jitter) + drain
 MAX_STALLS = 10**8        # stalls a run may draw before its end
 MAX_FILE_BYTES = 1 << 20  # a scenario or sweep file
 MAX_NESTING = 32          # tables and lists inside each other in such a file
+MAX_UMEM_FRAMES = 2**20   # an AF_XDP socket's UMEM frames (4 KiB each: 4 GiB)
+MAX_RCVBUF_BYTES = 2**30  # what SO_RCVBUF is given (the kernel doubles it)
 
 
 @dataclass(frozen=True)
@@ -90,6 +101,38 @@ class HardwareConfig:
 
 
 @dataclass(frozen=True)
+class DeliveryConfig:
+    """How packets reach the poller, and what the path holds (docs/delivery.md).
+
+    ``map_ring``: the ring of ``ring_slots`` payload slots, under the writer's policy. ``af_xdp``: an
+    RX ring of ``ring_slots`` descriptors (a power of two) and ``frames`` UMEM frames, all in the fill
+    ring at the start and each returned as the poller reads its packet. ``udp_socket``: a receive
+    buffer given ``rcvbuf_bytes`` (SO_RCVBUF; the kernel's limit is twice that) where each packet takes
+    ``packet_bytes`` (its socket buffer's truesize); the kernel refuses a packet while what the socket
+    holds is over the limit."""
+
+    path: str = "map_ring"
+    frames: int = 0
+    rcvbuf_bytes: int = 0
+    packet_bytes: int = 0
+
+    @property
+    def is_map_ring(self) -> bool:
+        return self.path == "map_ring"
+
+    def capacity_packets(self, ring_slots: int) -> int:
+        """The most packets the path holds unread."""
+        if self.path == "af_xdp":
+            return min(ring_slots, self.frames)
+        if self.path == "udp_socket":
+            return 2 * self.rcvbuf_bytes // self.packet_bytes + 1  # accepted while held <= the limit
+        return ring_slots
+
+
+MAP_RING = DeliveryConfig()
+
+
+@dataclass(frozen=True)
 class Scenario:
     """One run: ring, sender pacing, writer, poller, stall model and seed. Times in nanoseconds."""
 
@@ -106,6 +149,12 @@ class Scenario:
     hw: HardwareConfig
     source: dict = field(compare=False, repr=False)
     base_dir: Path | None = field(default=None, compare=False, repr=False)  # relative paths start here
+    delivery: DeliveryConfig = MAP_RING
+
+    @property
+    def capacity_packets(self) -> int:
+        """The most packets its delivery path holds unread (the map ring: its slots)."""
+        return self.delivery.capacity_packets(self.ring_slots)
 
     def to_dict(self) -> dict:
         """The scenario as given (defaults filled in), ready for TOML or JSON."""
@@ -287,8 +336,44 @@ def scenario_from_dict(given: dict, base_dir: Path | None = None) -> Scenario:
     if expected > MAX_STALLS:
         raise InputError("stalls", f"about {expected:.3g} stalls before the run ends, more than {MAX_STALLS:.0e}: "
                                    "lengthen the runs between stalls or shorten the run")
+    delivery = _delivery(data, ring_slots)
     return Scenario(name, seed, ring_slots, interval_ns, jitter_ns, packets, drain_ns, writer, poller, stalls, hw, data,
-                    base_dir)
+                    base_dir, delivery)
+
+
+def _delivery(data: dict, ring_slots: int) -> DeliveryConfig:
+    """The delivery path of a merged scenario table; its own table's defaults are filled into ``data``.
+    A path other than the map ring has no writer policy and no spin lock: it refuses them if given."""
+    path = _choice(data.setdefault("delivery", "map_ring"), "delivery", DELIVERY_PATHS)
+    for other in DELIVERY_DEFAULTS:
+        if other != path and other in data:
+            raise InputError(other, f"belongs to delivery = {other!r}, not {path!r}")
+    if path == "map_ring":
+        del data["delivery"]  # the default, left out so that a map-ring scenario's key stays what it was
+        return MAP_RING
+    for name in ("policy", "lock_hold"):
+        if data["writer"][name] != DEFAULTS["writer"][name]:
+            raise InputError(f"writer.{name}", f"the map ring's; delivery = {path!r} has none")
+    if data["writer"]["cpus"] != 1:
+        raise InputError("writer.cpus", f"delivery = {path!r} models one receiving CPU (one queue)")
+    given = data.get(path, {})
+    if not isinstance(given, dict):
+        raise InputError(path, "expected a table")
+    _check_keys(given, DELIVERY_DEFAULTS[path], f"{path}.")
+    table = data[path] = _merge(DELIVERY_DEFAULTS[path], given)
+    if path == "af_xdp":
+        if ring_slots & (ring_slots - 1):
+            raise InputError("ring_slots", f"an AF_XDP RX ring's descriptors must be a power of two, got {ring_slots}")
+        frames = _int(table["frames"], "af_xdp.frames", 1, MAX_UMEM_FRAMES)
+        if frames & (frames - 1):
+            raise InputError("af_xdp.frames", f"must be a power of two (the fill ring holds them all), got {frames}")
+        return DeliveryConfig(path, frames=frames)
+    rcvbuf = _int(table["rcvbuf_bytes"], "udp_socket.rcvbuf_bytes", 1, MAX_RCVBUF_BYTES)
+    packet = _int(table["packet_bytes"], "udp_socket.packet_bytes", 1, MAX_RCVBUF_BYTES)
+    capacity = 2 * rcvbuf // packet + 1
+    if capacity > MAX_RING_SLOTS:
+        raise InputError("udp_socket.rcvbuf_bytes", f"holds {capacity} packets of {packet} bytes, more than {MAX_RING_SLOTS}")
+    return DeliveryConfig(path, rcvbuf_bytes=rcvbuf, packet_bytes=packet)
 
 
 def _depth(value) -> int:

@@ -245,5 +245,5 @@ def trace_of_plan(scenario: Scenario, plan: RunPlan, columns: dict) -> Trace:
     """A simulated run's trace: the engine's per-packet ``columns`` and what the plan fixed."""
     return Trace(id=np.arange(1, plan.packets + 1, dtype=np.int64), arrival_ns=plan.arrival_ns, cpu=plan.cpu,
                  stall_start_ns=plan.stalls.start_ns, stall_length_ns=plan.stalls.length_ns,
-                 **pause_columns(poller_pauses(plan)), ring_slots=scenario.ring_slots,
+                 **pause_columns(poller_pauses(plan)), ring_slots=scenario.capacity_packets,
                  interval_ns=scenario.interval_ns, end_ns=plan.end_ns, **columns)

@@ -1,0 +1,116 @@
+"""An AF_XDP socket for a trial (``xsk_loop.c``): opened, bound and entered in the XDP program's
+XSKMAP inside a ``with`` block, closed on every exit. Its poller has the contract of
+:func:`ringlab.hw.trial.native_loops.poll_ring_native`."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import socket
+from pathlib import Path
+
+import numpy as np
+
+from ringlab import native
+from ringlab.bpf import RING_WIRE_HEADER
+from ringlab.errors import HardwareError
+from ringlab.hw.machine.signals import signals_deferred
+from ringlab.hw.machine.wire import LAYOUT_CODES
+from ringlab.hw.trial.native_loops import HOT_LOOPS_HEADER, _PollRecord, _StallPlan
+from ringlab.hw.trial.poller import PollRecord, StallPlan
+
+_SOURCE = Path(__file__).with_name("xsk_loop.c")
+FRAME_BYTES = 4096  # a UMEM frame (a page); the frames sent are 1 024 bytes
+STEPS = {1: "socket(AF_XDP)", 2: "allocating the UMEM", 3: "XDP_UMEM_REG", 4: "XDP_UMEM_FILL_RING",
+         5: "XDP_UMEM_COMPLETION_RING", 6: "XDP_RX_RING", 7: "XDP_MMAP_OFFSETS", 8: "mapping its rings", 9: "bind",
+         10: "memory"}
+STATISTICS = ("rx_dropped", "rx_invalid_descs", "tx_invalid_descs", "rx_ring_full", "rx_fill_ring_empty_descs",
+              "tx_ring_empty_descs")
+_library = None
+
+
+def library() -> ctypes.CDLL:
+    global _library
+    if _library is None:
+        lib = native.load(_SOURCE, headers=(RING_WIRE_HEADER, HOT_LOOPS_HEADER))
+        i64, pointer, c_int = ctypes.c_int64, ctypes.c_void_p, ctypes.c_int
+        lib.ringlab_xsk_open.argtypes = [c_int, c_int, i64, i64, i64, c_int, ctypes.POINTER(c_int),
+                                         ctypes.POINTER(c_int)]
+        lib.ringlab_xsk_open.restype = pointer
+        lib.ringlab_xsk_close.argtypes = [pointer]
+        lib.ringlab_xsk_close.restype = None
+        for name in ("ringlab_xsk_fd", "ringlab_xsk_zerocopy"):
+            getattr(lib, name).argtypes = [pointer]
+            getattr(lib, name).restype = c_int
+        lib.ringlab_xsk_unread.argtypes = [pointer]
+        lib.ringlab_xsk_unread.restype = i64
+        lib.ringlab_xsk_statistics.argtypes = [pointer, pointer]
+        lib.ringlab_xsk_statistics.restype = c_int
+        lib.ringlab_xsk_poll.argtypes = [pointer, c_int, ctypes.POINTER(_StallPlan), pointer, i64,
+                                         ctypes.POINTER(_PollRecord)]
+        lib.ringlab_xsk_poll.restype = None
+        _library = lib
+    return _library
+
+
+class XskSocket:
+    """Context manager: an AF_XDP socket with ``frames`` UMEM frames and an RX ring of ``rx_slots``
+    descriptors, bound to queue ``queue`` of ``iface`` (zero-copy where offered, else copy mode) and
+    entered in ``xskmap`` at that queue. Leaving the block removes the entry and closes the socket,
+    which frees its UMEM and rings."""
+
+    def __init__(self, iface: str, frames: int, rx_slots: int, xskmap, queue: int = 0):
+        self.iface, self.frames, self.rx_slots, self.xskmap, self.queue = iface, frames, rx_slots, xskmap, queue
+        self._handle = None
+
+    def __enter__(self) -> XskSocket:
+        step, error = ctypes.c_int(0), ctypes.c_int(0)
+        with signals_deferred():
+            self._handle = library().ringlab_xsk_open(socket.if_nametoindex(self.iface), self.queue, self.frames,
+                                                      FRAME_BYTES, self.rx_slots, 1, ctypes.byref(step),
+                                                      ctypes.byref(error))
+        if not self._handle:
+            raise HardwareError(f"{self.iface}: opening an AF_XDP socket failed at {STEPS.get(step.value, '?')}: "
+                                f"{os.strerror(error.value)}")
+        try:
+            self.xskmap[ctypes.c_int(self.queue)] = ctypes.c_int(library().ringlab_xsk_fd(self._handle))
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    @property
+    def bind_mode(self) -> str:
+        """How the kernel bound it: "zero-copy" or "copy"."""
+        return "zero-copy" if library().ringlab_xsk_zerocopy(self._handle) else "copy"
+
+    def unread(self) -> int:
+        """Packets on the RX ring not read yet."""
+        return int(library().ringlab_xsk_unread(self._handle))
+
+    def statistics(self) -> dict[str, int]:
+        """The kernel's XDP_STATISTICS for this socket."""
+        values = np.zeros(len(STATISTICS), np.uint64)
+        result = library().ringlab_xsk_statistics(self._handle, values.ctypes.data)
+        if result < 0:
+            raise HardwareError(f"{self.iface}: reading the AF_XDP socket's statistics failed: {os.strerror(-result)}")
+        return {name: int(value) for name, value in zip(STATISTICS, values)}
+
+    def poll(self, layout: str, stalls: StallPlan, stop_box: np.ndarray, pause_threshold_ns: int, read_capacity: int,
+             pause_capacity: int) -> PollRecord:
+        """Read the RX ring until ``stop_box[0]``, injecting ``stalls``; as ``poll_ring_native`` (the
+        slot of each read is its descriptor's index on the RX ring)."""
+        from ringlab.hw.trial.native_loops import poll_with
+
+        return poll_with(lambda plan, record: library().ringlab_xsk_poll(
+            self._handle, LAYOUT_CODES[layout], plan, stop_box.ctypes.data, pause_threshold_ns, record),
+            stalls, stop_box, read_capacity, pause_capacity)
+
+    def __exit__(self, *exc) -> None:
+        with signals_deferred():
+            if self._handle:
+                with contextlib.suppress(KeyError, OSError):  # gone with the program, or never entered
+                    del self.xskmap[ctypes.c_int(self.queue)]
+                library().ringlab_xsk_close(self._handle)
+                self._handle = None

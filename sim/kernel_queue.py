@@ -1,0 +1,118 @@
+"""The queues the kernel fills for the other delivery paths (docs/delivery.md): an AF_XDP socket's RX
+ring with its UMEM frames, and a UDP socket's receive buffer.
+
+Both are first-in first-out: the kernel appends at the producer's position, the poller reads and
+frees at its own, in order. They differ in the rule that refuses a packet:
+
+* :class:`DescriptorRing` (AF_XDP): refused when the RX ring's N descriptors are all unread, or when
+  the fill ring has no free frame to copy into. Every frame is in the fill ring at the start; the
+  poller returns a packet's frame as it reads it.
+* :class:`SocketBuffer` (UDP): refused while the bytes the socket holds are over its limit (the
+  kernel's ``sk_rcvbuf``, twice what SO_RCVBUF was given); each packet holds ``packet_bytes``.
+
+To the poller they look like the map ring (``when_valid``, ``read``, ``clear`` by position), so
+``sim/poller.py`` reads all three. A position is the producer's count modulo the most packets the
+queue can hold (``Scenario.capacity_packets``; the trace's ``ring_slots`` for these paths).
+"""
+
+from __future__ import annotations
+
+import simpy
+
+from ringlab.scenario.fields import Scenario
+from ringlab.sim.ring import EMPTY
+
+
+class KernelQueue:
+    """A FIFO of ``positions`` entries the kernel appends to; subclasses say when it refuses one."""
+
+    def __init__(self, env: simpy.Environment, positions: int):
+        self.env = env
+        self.entries = [EMPTY] * positions
+        self.committed = [False] * positions
+        self.write_index = 0  # the producer's next position
+        self.read_index = 0   # the oldest unread position
+        self.held = 0
+        self._became_valid: dict[int, simpy.Event] = {}
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def refusal(self) -> int:
+        """EMPTY if a packet arriving now is taken, else the oldest unread packet (whose read would
+        have made room)."""
+        return EMPTY if self.has_room() else self.entries[self.read_index]
+
+    def has_room(self) -> bool:
+        raise NotImplementedError
+
+    def reserve(self, packet: int) -> int:
+        """Take ``packet`` at the producer's position (valid once committed); return the position."""
+        position = self.write_index
+        assert self.entries[position] == EMPTY
+        self.entries[position] = packet
+        self.write_index = (position + 1) % len(self)
+        self.held += 1
+        return position
+
+    def commit(self, position: int) -> None:
+        self.committed[position] = True
+        waiting = self._became_valid.pop(position, None)
+        if waiting is not None:
+            waiting.succeed()
+
+    def when_valid(self, position: int) -> simpy.Event | None:
+        if self.committed[position]:
+            return None
+        event = self._became_valid.get(position)
+        if event is None:
+            event = self._became_valid[position] = self.env.event()
+        return event
+
+    def read(self, position: int) -> int:
+        return self.entries[position]
+
+    def clear(self, position: int) -> None:
+        """The poller is done with the packet at ``position``: its room is free again."""
+        self.entries[position] = EMPTY
+        self.committed[position] = False
+        self.read_index = (position + 1) % len(self)
+        self.held -= 1
+
+
+class DescriptorRing(KernelQueue):
+    """An AF_XDP RX ring of ``slots`` descriptors, fed from ``frames`` UMEM frames."""
+
+    def __init__(self, env: simpy.Environment, slots: int, frames: int):
+        super().__init__(env, min(slots, frames))
+        self.descriptors, self.free_frames = slots, frames
+
+    def has_room(self) -> bool:
+        return self.held < self.descriptors and self.free_frames > 0
+
+    def reserve(self, packet: int) -> int:
+        self.free_frames -= 1
+        return super().reserve(packet)
+
+    def clear(self, position: int) -> None:
+        super().clear(position)
+        self.free_frames += 1  # the poller puts the frame back on the fill ring
+
+
+class SocketBuffer(KernelQueue):
+    """A UDP socket's receive queue: each packet holds ``packet_bytes``; refused while over ``limit_bytes``."""
+
+    def __init__(self, env: simpy.Environment, limit_bytes: int, packet_bytes: int):
+        super().__init__(env, limit_bytes // packet_bytes + 1)  # the most it can ever hold
+        self.limit_bytes, self.packet_bytes = limit_bytes, packet_bytes
+
+    def has_room(self) -> bool:
+        return self.held * self.packet_bytes <= self.limit_bytes
+
+
+def kernel_queue(env: simpy.Environment, scenario: Scenario) -> KernelQueue:
+    """The queue of ``scenario``'s delivery path (not the map ring)."""
+    delivery = scenario.delivery
+    if delivery.path == "af_xdp":
+        return DescriptorRing(env, scenario.ring_slots, delivery.frames)
+    return SocketBuffer(env, 2 * delivery.rcvbuf_bytes, delivery.packet_bytes)

@@ -1,0 +1,122 @@
+"""The other delivery paths in the simulator (sim/kernel_queue.py): an AF_XDP socket's RX ring and
+a UDP socket's receive buffer. Each drops by its own rule, never reorders, and the fast engine
+equals the SimPy model on it packet for packet."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ringlab.analysis.summary import summarize
+from ringlab.errors import InputError
+from ringlab.scenario.fields import scenario_from_dict
+from ringlab.sim.fast_engine import run_fast
+from ringlab.sim.model import simulate
+from ringlab.trace.records import DELIVERED, DROPPED_FULL
+from tests.helpers import scripted
+from tests.test_fast_engine import assert_same_trace
+
+
+def path_scenario(path, packets=2000, stalls=None, ring_slots=16, interval=1000, **table):
+    data = {"packets": packets, "delivery": path, "ring_slots": ring_slots, "interval": interval}
+    if table:
+        data[path] = table
+    if stalls is not None:
+        data["stalls"] = stalls
+    return scenario_from_dict(data)
+
+
+@st.composite
+def any_path_scenario(draw):
+    path = draw(st.sampled_from(["af_xdp", "udp_socket"]))
+    table = ({"frames": 2 ** draw(st.integers(0, 5))} if path == "af_xdp"
+             else {"rcvbuf_bytes": draw(st.integers(1, 20_000)), "packet_bytes": draw(st.integers(200, 3000))})
+    stalls = draw(st.sampled_from([
+        None,
+        {"model": "renewal", "run": {"dist": "expon", "scale": "30us"}, "length": {"dist": "expon", "scale": "15us"}},
+        {"model": "periodic", "period": "40us", "length": "25us", "phase": "3us"},
+        scripted((100_000, 40_000)),
+    ]))
+    data = {"packets": draw(st.integers(1, 400)), "delivery": path, path: table,
+            "ring_slots": 2 ** draw(st.integers(0, 5)), "seed": draw(st.integers(0, 1000)),
+            "interval": draw(st.integers(50, 2000)), "jitter": draw(st.integers(0, 500)),
+            "drain": draw(st.integers(0, 100_000)), "writer": {"cost": draw(st.integers(0, 500))},
+            "poller": {"cost": draw(st.integers(0, 500)), "wakeup": draw(st.integers(0, 200))}}
+    if stalls is not None:
+        data["stalls"] = stalls
+    return scenario_from_dict(data)
+
+
+@settings(max_examples=150)
+@given(any_path_scenario())
+def test_the_fast_engine_gives_the_simpy_trace_on_every_path(sc):
+    reference = simulate(sc)
+    assert_same_trace(reference, run_fast(sc).trace)
+
+
+@given(any_path_scenario(), st.integers(1, 300))
+def test_a_streamed_run_on_every_path_equals_the_analysis_of_its_trace(sc, chunk):
+    assert run_fast(sc, keep_trace=False, chunk=chunk).summary == summarize(simulate(sc))
+
+
+@given(any_path_scenario())
+def test_a_kernel_queue_never_reorders_and_accounts_for_every_packet(sc):
+    trace = simulate(sc)
+    summary = summarize(trace)
+    assert summary.out_of_order == 0
+    assert summary.delivered + summary.dropped_full + summary.in_ring + summary.pending == sc.packets
+    delivered = trace.id[trace.fate == DELIVERED]
+    assert np.array_equal(trace.delivered_ids(), np.sort(delivered))
+    blocked = trace.blocked_by[trace.fate == DROPPED_FULL]
+    assert np.all(blocked >= 1)  # each drop names the oldest packet still unread
+
+
+@pytest.mark.parametrize("path, table, holds", [
+    ("af_xdp", {"frames": 4096}, 16),        # the RX ring's 16 descriptors
+    ("af_xdp", {"frames": 4}, 4),            # four frames: the fill ring runs dry first
+    ("udp_socket", {"rcvbuf_bytes": 3000, "packet_bytes": 1000}, 7),  # taken while 6000 bytes or less held
+])
+def test_one_long_stall_drops_what_arrives_beyond_what_the_path_holds(path, table, holds):
+    """The poller stops for 1 ms while a packet arrives every microsecond: the path takes ``holds``
+    of them, then refuses each one until the poller reads again."""
+    sc = path_scenario(path, packets=3000, stalls=scripted((500_000, 1_000_000)), **table)
+    assert sc.capacity_packets == holds
+    trace = simulate(sc)
+    dropped = trace.fate == DROPPED_FULL
+    # until the poller's first read after the stall (its wake-up and cost: under one interval)
+    in_stall = (trace.arrival_ns >= 500_000) & (trace.arrival_ns < 1_501_000)
+    assert not np.any(dropped & ~in_stall)
+    arrived_in_stall = int(in_stall.sum())
+    assert abs(int(dropped.sum()) - (arrived_in_stall - holds)) <= 1  # the one being read as the stall began
+    assert summarize(trace).out_of_order == 0
+
+
+def test_the_same_stall_on_the_buggy_map_ring_reorders_and_on_a_kernel_queue_does_not():
+    stalls = scripted((500_000, 1_000_000))
+    ring = summarize(simulate(scenario_from_dict({"packets": 3000, "interval": 1000, "stalls": stalls})))
+    xsk = summarize(simulate(path_scenario("af_xdp", packets=3000, stalls=stalls)))
+    assert ring.out_of_order > 0 and xsk.out_of_order == 0
+
+
+@pytest.mark.parametrize("data, field", [
+    ({"delivery": "af_xdp", "writer": {"policy": "fixed"}}, "writer.policy"),
+    ({"delivery": "udp_socket", "writer": {"lock_hold": "50ns"}}, "writer.lock_hold"),
+    ({"delivery": "af_xdp", "writer": {"cpus": 2}}, "writer.cpus"),
+    ({"delivery": "af_xdp", "ring_slots": 12}, "ring_slots"),
+    ({"delivery": "af_xdp", "af_xdp": {"frames": 1000}}, "af_xdp.frames"),
+    ({"delivery": "af_xdp", "af_xdp": {"umem": 1}}, "af_xdp.umem"),
+    ({"delivery": "af_xdp", "udp_socket": {"rcvbuf_bytes": 1000}}, "udp_socket"),
+    ({"delivery": "udp_socket", "udp_socket": {"packet_bytes": 0}}, "udp_socket.packet_bytes"),
+    ({"delivery": "ring"}, "delivery"),
+])
+def test_a_path_refuses_what_it_does_not_have_in_one_line_naming_the_field(data, field):
+    with pytest.raises(InputError) as error:
+        scenario_from_dict({"packets": 10, **data})
+    assert error.value.field == field and "\n" not in str(error.value)
+
+
+def test_a_map_ring_scenario_keeps_its_key_with_or_without_the_default_path():
+    plain = scenario_from_dict({"packets": 10})
+    assert scenario_from_dict({"packets": 10, "delivery": "map_ring"}).key() == plain.key()
+    assert path_scenario("af_xdp", packets=10).key() != plain.key()
+    assert path_scenario("af_xdp", packets=10).to_dict()["af_xdp"] == {"frames": 4096}
