@@ -49,6 +49,10 @@ struct engine_config {
     int64_t *drop_causes, *latency_counts, *late_latency_counts, *latency_totals;
     FILE *warnings_out;    /* receives every warning line, or NULL */
     int64_t keep_warnings; /* the first and the last this many are kept as rows (missed, current, id) */
+    /* a UDP socket's buffer (sim/kernel_queue.py, SocketBuffer), with the locked policy: a packet is
+     * taken while the bytes held are at most byte_limit, each holding packet_bytes, released as the
+     * kernel releases them; packet_bytes 0: no such rule */
+    int64_t byte_limit, packet_bytes;
 };
 
 /* The end of a run (ringlab_engine_finish). */

@@ -227,12 +227,16 @@ struct state {
     /* the direct path (one writer CPU): when the writer is free, when the poller came to its slot, and
      * whether the run's end came before the writer could take the next packet */
     int64_t writer_free, checked, finished;
+    /* a UDP socket's buffer: the bytes it holds, those read but not yet released, the packets moved
+     * to its reader queue and not read yet */
+    int64_t held_bytes, deficit, spliced;
 };
 
 struct engine {
     /* the scenario */
     int policy;
     int64_t ring_slots, cpus, cost_ns, hold_ns, poller_cost_ns, wakeup_ns, end_ns, interval_ns, packets;
+    int64_t byte_limit, packet_bytes;
     struct stalls stalls;
     const int64_t *arrival_sorted; /* all arrivals in time order, where they are not in id order; else NULL */
     int64_t n_arrivals;
@@ -285,6 +289,7 @@ struct engine *ringlab_engine_new(const struct engine_config *config) {
     e->policy = (int)c->policy; e->ring_slots = ring_slots; e->cpus = cpus; e->cost_ns = c->writer_cost_ns;
     e->hold_ns = c->lock_hold_ns; e->poller_cost_ns = c->poller_cost_ns; e->wakeup_ns = c->poller_wakeup_ns;
     e->end_ns = c->end_ns; e->interval_ns = c->interval_ns; e->packets = c->packets;
+    e->byte_limit = c->byte_limit; e->packet_bytes = c->packet_bytes;
     e->stalls = (struct stalls){c->stall_start_ns, c->stall_end_ns, n_stalls};
     e->arrival_sorted = c->sorted_arrival_ns; e->n_arrivals = c->sorted_arrivals;
     e->slot_out = c->slot; e->fate = c->fate; e->decided_ns = c->decided_ns; e->index_after_out = c->writer_index_after;
@@ -321,6 +326,16 @@ struct engine *ringlab_engine_new(const struct engine_config *config) {
 static inline __attribute__((always_inline)) int poller_read(struct engine *e, struct state *s, int traced) {
     const struct stalls *stalls = &e->stalls;
     int64_t now = s->now, slot = s->read_index, packet = e->slots[slot], arrival = e->slot_arrival[slot];
+    if (e->packet_bytes) { /* a UDP socket's buffer: the rules of sim/kernel_queue.py, SocketBuffer.clear */
+        if (s->spliced == 0) s->spliced = s->occupancy;
+        s->spliced--;
+        s->deficit += e->packet_bytes;
+        if (s->deficit >= (e->byte_limit >> 2) || s->spliced == 0) {
+            s->held_bytes -= s->deficit;
+            s->deficit = 0;
+            s->spliced = s->occupancy - 1;
+        }
+    }
     e->slots[slot] = EMPTY;
     e->commit_ns[slot] = UNCOMMITTED;
     s->occupancy--;
@@ -481,9 +496,15 @@ static int run_writer(struct engine *e, int64_t c) {
             e->w_key[c] = key;
             if (e->policy == POLICY_LOCKED) { /* look, claim and advance in one critical section */
                 int free_slot = e->slots[key] == EMPTY;
-                e->w_blocked[c] = e->slots[key];
-                e->w_blocker_arrival[c] = e->slot_arrival[key];
+                int64_t holder = key;
+                if (free_slot && e->packet_bytes && s->held_bytes > e->byte_limit) { /* the buffer is over its limit */
+                    free_slot = 0;
+                    holder = s->read_index; /* the oldest unread packet */
+                }
+                e->w_blocked[c] = free_slot ? EMPTY : e->slots[holder];
+                e->w_blocker_arrival[c] = e->slot_arrival[holder];
                 if (free_slot) {
+                    s->held_bytes += e->packet_bytes;
                     e->slots[key] = e->w_packet[c]; /* claimed: full, not yet committed */
                     e->slot_arrival[key] = e->w_arrival[c];
                     s->write_index = key + 1 == e->ring_slots ? 0 : key + 1;

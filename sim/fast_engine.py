@@ -63,7 +63,7 @@ class EngineConfig(ctypes.Structure):
                                            "delivery_ns", "delivery_order", "drops_per_stall", "recovery_ns",
                                            "drops_per_pause", "worst_latency_per_stall", "drop_causes",
                                            "latency_counts", "late_latency_counts", "latency_totals", "warnings_out")] + [
-        ("keep_warnings", _i64)]
+        ("keep_warnings", _i64), ("byte_limit", _i64), ("packet_bytes", _i64)]
 
 
 class EngineEnd(ctypes.Structure):
@@ -162,10 +162,19 @@ def engine_policy(scenario: Scenario) -> tuple[str, int]:
     (sim/kernel_queue.py) is a FIFO of ``capacity_packets`` that refuses a packet when full, decided
     at once, and takes one in the writer's cost: the locked policy on a ring of that many slots
     with no lock hold does exactly that (the locked writer looks at slot ``w``, which holds the oldest
-    unread packet exactly when the FIFO is full). The tests hold the two engines equal on it."""
+    unread packet exactly when the FIFO is full). A UDP socket's buffer refuses by bytes, and the
+    kernel frees them late (:func:`byte_rule`). The tests hold the two engines equal on both."""
     if scenario.delivery.is_map_ring:
         return scenario.writer.policy, scenario.writer.lock_hold_ns
     return "locked", 0
+
+
+def byte_rule(scenario: Scenario) -> dict:
+    """A UDP socket's buffer rule for the engine (``engine.h``): its limit and each packet's bytes."""
+    delivery = scenario.delivery
+    if delivery.path != "udp_socket":
+        return {"byte_limit": 0, "packet_bytes": 0}
+    return {"byte_limit": 2 * delivery.rcvbuf_bytes, "packet_bytes": delivery.packet_bytes}
 
 
 def can_go_direct(scenario: Scenario, plan: RunPlan | None = None) -> bool:
@@ -226,7 +235,7 @@ def run_fast(scenario: Scenario, plan: RunPlan | None = None, keep_trace: bool =
         recovery_ns=_pointer(out.recovery), drops_per_pause=_pointer(out.drops_per_pause),
         worst_latency_per_stall=_pointer(out.worst_per_stall), drop_causes=_pointer(out.other_causes),
         latency_counts=_pointer(out.latency_counts), late_latency_counts=_pointer(out.late_counts),
-        latency_totals=_pointer(out.latency_totals), keep_warnings=keep)
+        latency_totals=_pointer(out.latency_totals), keep_warnings=keep, **byte_rule(scenario))
     first, latest = np.zeros((keep, 3), np.int64), np.zeros((keep, 3), np.int64)
     end = EngineEnd(first_warnings=_pointer(first), last_warnings=_pointer(latest))
     warnings_file = None

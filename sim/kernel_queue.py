@@ -8,7 +8,8 @@ frees at its own, in order. They differ in the rule that refuses a packet:
   the fill ring has no free frame to copy into. Every frame is in the fill ring at the start; the
   poller returns a packet's frame as it reads it.
 * :class:`SocketBuffer` (UDP): refused while the bytes the socket holds are over its limit (the
-  kernel's ``sk_rcvbuf``, twice what SO_RCVBUF was given); each packet holds ``packet_bytes``.
+  kernel's ``sk_rcvbuf``, twice what SO_RCVBUF was given); each packet holds ``packet_bytes``, and
+  the kernel frees the bytes of packets read in batches.
 
 To the poller they look like the map ring (``when_valid``, ``read``, ``clear`` by position), so
 ``sim/poller.py`` reads all three. A position is the producer's count modulo the most packets the
@@ -100,14 +101,45 @@ class DescriptorRing(KernelQueue):
 
 
 class SocketBuffer(KernelQueue):
-    """A UDP socket's receive queue: each packet holds ``packet_bytes``; refused while over ``limit_bytes``."""
+    """A UDP socket's receive queue: each packet holds ``packet_bytes``; refused while the bytes held
+    are over ``limit_bytes``.
+
+    The kernel frees a read packet's bytes late (``udp_rmem_release``): the poller reads from a
+    reader queue, into which the receive queue is moved whole when it is empty; the bytes of packets
+    read pile up until they reach a quarter of the limit or the reader queue runs empty, and are
+    freed then (and the receive queue moved again). So after a stall the buffer stays full for the
+    first few reads, and packets arriving meanwhile are refused."""
 
     def __init__(self, env: simpy.Environment, limit_bytes: int, packet_bytes: int):
         super().__init__(env, limit_bytes // packet_bytes + 1)  # the most it can ever hold
         self.limit_bytes, self.packet_bytes = limit_bytes, packet_bytes
+        self.held_bytes = 0
+        self.deficit = 0  # bytes of packets read, not freed yet
+        self.spliced = 0  # packets in the reader queue
+        self.waiting = 0  # committed packets not read
 
     def has_room(self) -> bool:
-        return self.held * self.packet_bytes <= self.limit_bytes
+        return self.held_bytes <= self.limit_bytes
+
+    def reserve(self, packet: int) -> int:
+        self.held_bytes += self.packet_bytes
+        return super().reserve(packet)
+
+    def commit(self, position: int) -> None:
+        self.waiting += 1
+        super().commit(position)
+
+    def clear(self, position: int) -> None:
+        if self.spliced == 0:
+            self.spliced = self.waiting
+        self.spliced -= 1
+        self.waiting -= 1
+        self.deficit += self.packet_bytes
+        if self.deficit >= self.limit_bytes >> 2 or self.spliced == 0:
+            self.held_bytes -= self.deficit
+            self.deficit = 0
+            self.spliced = self.waiting
+        super().clear(position)
 
 
 def kernel_queue(env: simpy.Environment, scenario: Scenario) -> KernelQueue:

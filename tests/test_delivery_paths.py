@@ -105,7 +105,7 @@ def test_the_same_stall_on_the_buggy_map_ring_reorders_and_on_a_kernel_queue_doe
     ({"delivery": "af_xdp", "ring_slots": 12}, "ring_slots"),
     ({"delivery": "af_xdp", "af_xdp": {"frames": 1000}}, "af_xdp.frames"),
     ({"delivery": "af_xdp", "af_xdp": {"umem": 1}}, "af_xdp.umem"),
-    ({"delivery": "af_xdp", "udp_socket": {"rcvbuf_bytes": 1000}}, "udp_socket"),
+    ({"delivery": "af_xdp", "udp_socket": {"rcvbuf": 1000}}, "udp_socket.rcvbuf"),
     ({"delivery": "udp_socket", "udp_socket": {"packet_bytes": 0}}, "udp_socket.packet_bytes"),
     ({"delivery": "ring"}, "delivery"),
 ])
@@ -120,3 +120,18 @@ def test_a_map_ring_scenario_keeps_its_key_with_or_without_the_default_path():
     assert scenario_from_dict({"packets": 10, "delivery": "map_ring"}).key() == plain.key()
     assert path_scenario("af_xdp", packets=10).key() != plain.key()
     assert path_scenario("af_xdp", packets=10).to_dict()["af_xdp"] == {"frames": 4096}
+
+
+def test_a_udp_socket_frees_the_bytes_of_packets_read_only_in_batches():
+    """After a stall the buffer is full; the poller reads a packet every 0.9 us while one arrives
+    every 1 us. The kernel frees the bytes read only once they reach a quarter of the limit (here
+    three packets' worth), so a packet arriving after the first read, before the third, is refused."""
+    sc = scenario_from_dict({"packets": 3000, "interval": 1000, "delivery": "udp_socket",
+                             "udp_socket": {"rcvbuf_bytes": 5000, "packet_bytes": 1000},
+                             "poller": {"cost": "900ns", "wakeup": "0ns"}, "stalls": scripted((500_000, 100_000))})
+    trace = simulate(sc)
+    reads_after = np.sort(trace.delivery_ns[(trace.fate == DELIVERED) & (trace.delivery_ns >= 600_000)])
+    first_read, third_read = int(reads_after[0]), int(reads_after[2])
+    refused_late = (trace.fate == DROPPED_FULL) & (trace.arrival_ns > first_read) & (trace.arrival_ns < third_read)
+    assert refused_late.any()
+    assert np.array_equal(trace.fate, run_fast(sc).trace.fate)

@@ -33,13 +33,23 @@ COSTS = ("measured", "scenario")
 
 
 def load_measured(run_dir) -> tuple[Trace, Scenario, dict]:
-    """A hardware run's trace, scenario and summary; an InputError for anything else."""
+    """A hardware run's trace, scenario (:func:`with_measured_path`) and summary; an InputError for
+    anything else."""
     run_dir = Path(run_dir)
     trace, summary = load_run(run_dir)
     if summary.get("backend") != "hw":
         raise InputError(str(run_dir), f"is a {summary.get('backend')!r} run, not a hardware trial: only a measured "
                                        "run can be replayed")
-    return trace, load_scenario(run_dir / "scenario.toml"), summary
+    return trace, with_measured_path(load_scenario(run_dir / "scenario.toml"), summary), summary
+
+
+def with_measured_path(scenario: Scenario, summary: dict) -> Scenario:
+    """``scenario`` with what its trial measured of its delivery path in place of the scenario's
+    value: a UDP datagram's share of the socket's buffer (``udp_socket.packet_bytes``)."""
+    measured = (summary.get("delivery") or {}).get("packet_bytes_measured")
+    if scenario.delivery.path != "udp_socket" or measured is None:
+        return scenario
+    return scenario.with_values({"udp_socket.packet_bytes": int(round(measured))})
 
 
 def measured_costs(trace: Trace, scenario: Scenario) -> dict:

@@ -9,6 +9,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ringlab.compare.report.curves import CurvePoint, _value_ns  # noqa: E402
+from ringlab.scenario.fields import DELIVERY_PATHS, WRITER_POLICIES  # noqa: E402
 from ringlab.views.timeline_plot import draw_timeline, save_figure  # noqa: E402
 
 COLOURS = {"sim": "tab:blue", "hw": "tab:red", "fit": "tab:green", "prediction": "tab:orange"}
@@ -19,11 +20,32 @@ MODELS = {"replay": ("simulated from the measured pauses (replay)", "tab:purple"
 save = save_figure  # each figure below is written as PNG and SVG by ringlab's one saver
 
 
+# Where a value that is a name, not a quantity (a delivery path, a writer policy), goes on an axis.
+CATEGORIES = (*DELIVERY_PATHS, *WRITER_POLICIES)
+
+
+def _position(value: str) -> float:
+    """A parameter value's place on an axis: its quantity (a time in ns, a number), or for a name
+    its place in CATEGORIES."""
+    number = _value_ns(value)
+    if np.isfinite(number):
+        return number
+    return float(CATEGORIES.index(value)) if value in CATEGORIES else float(len(CATEGORIES))
+
+
 def _axis_values(parameter: str, settings) -> tuple[np.ndarray, str]:
-    values = np.array([_value_ns(dict(s)[parameter]) for s in settings])
-    if np.all(np.isfinite(values)) and any(("s" in dict(s)[parameter]) for s in settings):
+    values = np.array([_position(dict(s)[parameter]) for s in settings])
+    if all(np.isfinite(_value_ns(dict(s)[parameter])) for s in settings) and \
+            any(("s" in dict(s)[parameter]) for s in settings):
         return values / 1e3, f"{parameter} (µs)"
     return values, parameter
+
+
+def _name_categories(ax, parameter: str, points) -> None:
+    """Label the axis with the names of a parameter whose values are names."""
+    values = sorted({dict(p.setting)[parameter] for p in points}, key=_position)
+    if values and not any(np.isfinite(_value_ns(v)) for v in values):
+        ax.set_xticks([_position(v) for v in values], values)
 
 
 def _series(points: list[CurvePoint], parameter: str) -> dict:
@@ -32,7 +54,7 @@ def _series(points: list[CurvePoint], parameter: str) -> dict:
     for p in points:
         others = tuple((k, v) for k, v in p.setting if k != parameter)
         groups.setdefault(others, []).append(p)
-    return {others: sorted(group, key=lambda p: _value_ns(dict(p.setting)[parameter])) for others, group in groups.items()}
+    return {others: sorted(group, key=lambda p: _position(dict(p.setting)[parameter])) for others, group in groups.items()}
 
 
 def loss_curve_figure(points: list[CurvePoint], parameter: str, fitted: dict | None = None, title: str = "",
@@ -101,6 +123,7 @@ def loss_curve_figure(points: list[CurvePoint], parameter: str, fitted: dict | N
             top.fill_between(x, low, high, color=COLOURS["prediction"], alpha=0.25,
                              label="predicted from the pause profile (band)")
             top.plot(x, median, ":", color=COLOURS["prediction"], label="predicted median")
+    _name_categories(bottom, parameter, points)
     top.set_yscale("log")
     top.set_ylabel("packets lost (fraction)")
     top.set_title(title or f"Loss against {parameter}")
@@ -143,7 +166,7 @@ def cause_count(counts: dict, cause: str, order: list[str]) -> int:
 
 def causes_figure(causes_by_setting: dict, parameter: str, title: str):
     """Measured drops per cause, stacked, one bar per setting (ordered by ``parameter``)."""
-    settings = sorted(causes_by_setting, key=lambda s: _value_ns(dict(s)[parameter]))
+    settings = sorted(causes_by_setting, key=lambda s: _position(dict(s)[parameter]))
     figure, ax = plt.subplots(figsize=(8, 4.5), constrained_layout=True)
     x = np.arange(len(settings))
     bottom = np.zeros(len(settings))
@@ -168,20 +191,27 @@ BACKEND_NAMES = {"sim": "simulated", "hw": "measured", "replay": "replayed"}
 
 
 def latency_percentiles_figure(points: list[CurvePoint], parameter: str, title: str):
-    """Latency percentiles against ``parameter``, per backend, with t intervals over repeats."""
+    """Latency percentiles against ``parameter``, per backend (and per value of the other varied
+    parameters: a delivery path each, say), with t intervals over repeats."""
     figure, ax = plt.subplots(figsize=(8, 4.5), constrained_layout=True)
     label = parameter
-    for backend in BACKEND_NAMES:
-        mine = sorted((p for p in points if p.backend == backend), key=lambda p: _value_ns(dict(p.setting)[parameter]))
-        if not mine:
-            continue
-        x, label = _axis_values(parameter, [p.setting for p in mine])
-        colour = COLOURS.get(backend) or MODELS[backend][1]
-        for column, (name, style) in LATENCY_PERCENTILES.items():
-            means = np.array([p.means[column][0] for p in mine]) / 1e3
-            half = np.nan_to_num(np.array([p.means[column][1] for p in mine]) / 1e3)
-            ax.errorbar(x, means, yerr=half, fmt=style, marker="o", ms=3, color=colour, capsize=2,
-                        label=f"{BACKEND_NAMES[backend]} {name}")
+    series = _series(points, parameter)
+    for number, (others, group) in enumerate(series.items()):
+        suffix = "".join(f", {k} = {v}" for k, v in others)
+        for backend in BACKEND_NAMES:
+            mine = [p for p in group if p.backend == backend]
+            if not mine:
+                continue
+            x, label = _axis_values(parameter, [p.setting for p in mine])
+            colour = (COLOURS.get(backend) or MODELS[backend][1]) if len(series) == 1 else f"C{number % 10}"
+            marker = {"sim": "o", "hw": "s", "replay": "D"}[backend]
+            named = not np.isfinite(_value_ns(dict(mine[0].setting)[parameter]))  # no line between names
+            for column, (name, style) in LATENCY_PERCENTILES.items():
+                means = np.array([p.means[column][0] for p in mine]) / 1e3
+                half = np.nan_to_num(np.array([p.means[column][1] for p in mine]) / 1e3)
+                ax.errorbar(x, means, yerr=half, fmt="none" if named else style, marker=marker, ms=4 if named else 3,
+                            color=colour, capsize=2, label=f"{BACKEND_NAMES[backend]} {name}{suffix}")
+    _name_categories(ax, parameter, points)
     ax.set_yscale("log")
     ax.set_xlabel(label)
     ax.set_ylabel("latency (µs)")

@@ -25,13 +25,13 @@ def links(netns: str | None = None) -> list[dict]:
     return json.loads(ip(*prefix, "-j", "link", "show") or "[]")
 
 
-def link(name: str) -> dict | None:
-    return next((entry for entry in links() if entry.get("ifname") == name), None)
+def link(name: str, netns: str | None = None) -> dict | None:
+    return next((entry for entry in links(netns) if entry.get("ifname") == name), None)
 
 
-def xdp_attached(name: str) -> dict | None:
+def xdp_attached(name: str, netns: str | None = None) -> dict | None:
     """The XDP attachment of link ``name`` (``{"mode": ..., "prog": {...}}``), or None."""
-    entry = link(name)
+    entry = link(name, netns)
     return entry.get("xdp") if entry else None
 
 

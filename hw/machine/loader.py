@@ -19,6 +19,7 @@ from ringlab.bpf import HANDOFF_SOURCE, RING_WIRE_HEADER, RING_WRITER_SOURCE
 from ringlab.errors import HardwareError
 from ringlab.hw.machine import iplink, state
 from ringlab.hw.machine.libbcc import quiet_stderr
+from ringlab.hw.machine.netns import entered as netns_entered
 from ringlab.hw.machine.signals import signals_deferred
 from ringlab.hw.machine.wire import COUNTER_NAMES, LOG_DTYPE, PAYLOAD_DTYPES
 
@@ -69,10 +70,11 @@ def restore_bpf_stats(before: str) -> None:
         BPF_STATS.write_text(before)
 
 
-def detach(iface: str) -> None:
-    """Remove any XDP program from ``iface``, whatever its mode (no BCC needed)."""
+def detach(iface: str, netns: str | None = None) -> None:
+    """Remove any XDP program from ``iface`` (in ``netns`` if given), whatever its mode (no BCC needed)."""
+    prefix = ["-n", netns] if netns else []
     for mode in ("xdpgeneric", "xdpdrv", "xdp"):
-        iplink.ip("link", "set", "dev", iface, mode, "off", check=False)
+        iplink.ip(*prefix, "link", "set", "dev", iface, mode, "off", check=False)
 
 
 @dataclass(frozen=True)
@@ -124,8 +126,9 @@ class AttachedWriter:
     forgets its state record.
     """
 
-    def __init__(self, iface: str, settings: WriterSettings, mode: str = "generic", force: bool = False):
-        self.iface, self.settings, self.mode, self.force = iface, settings, mode, force
+    def __init__(self, iface: str, settings: WriterSettings, mode: str = "generic", force: bool = False,
+                 netns: str | None = None):
+        self.iface, self.settings, self.mode, self.force, self.netns = iface, settings, mode, force, netns
         self.bpf = None
         self._maps: list[mmap.mmap] = []
         self.ring = None
@@ -136,8 +139,8 @@ class AttachedWriter:
     def __enter__(self) -> AttachedWriter:
         from bcc import BPF
 
-        present = iplink.xdp_attached(self.iface)
-        if iplink.link(self.iface) is None:
+        present = iplink.xdp_attached(self.iface, self.netns)
+        if iplink.link(self.iface, self.netns) is None:
             raise HardwareError(f"no network interface {self.iface!r}")
         if present and not self.force:
             raise HardwareError(
@@ -146,12 +149,12 @@ class AttachedWriter:
             )
         self.bpf = BPF(src_file=str(self.settings.source).encode(), cflags=self.settings.cflags())
         function = self.bpf.load_func(self.settings.function, BPF.XDP)
-        state.record("xdp", self.iface, mode=self.mode)
+        state.record("xdp", self.iface, mode=self.mode, netns=self.netns)
         try:
             self._statistics_fd = enable_run_statistics()
             flags = mode_flags(self.mode) | (0 if self.force else BPF.XDP_FLAGS_UPDATE_IF_NOEXIST)
             try:
-                with quiet_stderr():  # libbcc prints the kernel's refusal itself
+                with quiet_stderr(), netns_entered(self.netns):  # libbcc prints the kernel's refusal itself
                     self.bpf.attach_xdp(self.iface.encode(), function, flags)
             except Exception as error:  # noqa: BLE001 - BCC raises a bare Exception
                 if self.mode == "native":
@@ -180,7 +183,7 @@ class AttachedWriter:
     def kernel_stats(self) -> dict | None:
         """The kernel's own count of the program's runs and their total time (kernel.bpf_stats_enabled),
         read with bpftool; None where the kernel or bpftool cannot say."""
-        attached = iplink.xdp_attached(self.iface)
+        attached = iplink.xdp_attached(self.iface, self.netns)
         prog_id = (attached or {}).get("prog", {}).get("id")
         if prog_id is None or shutil.which("bpftool") is None:
             return None
@@ -220,9 +223,10 @@ class AttachedWriter:
             self._maps = []
             if self.bpf is not None:
                 try:
-                    self.bpf.remove_xdp(self.iface.encode(), mode_flags(self.mode))
+                    with netns_entered(self.netns):
+                        self.bpf.remove_xdp(self.iface.encode(), mode_flags(self.mode))
                 except Exception:  # noqa: BLE001 - whatever BCC failed on, detach with iproute2 instead
-                    detach(self.iface)
+                    detach(self.iface, self.netns)
                 self.bpf.cleanup()
                 self.bpf = None
             if self._statistics_fd is not None:

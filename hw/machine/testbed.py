@@ -1,5 +1,8 @@
 """A local testbed: a network namespace holding one end of a veth pair, the other end in the root
-namespace for the XDP program. Nothing gets an IP address: frames are raw AF_PACKET."""
+namespace for the XDP program. Frames are raw AF_PACKET, and no address is needed, except for the
+UDP socket path (docs/delivery.md): there the roles turn round, the sender sends from the root
+namespace's end and the namespace's end gets RECEIVER_ADDRESS, an address of TEST-NET-1 (RFC
+5737, never routed) inside the namespace only, where the XDP program and the socket are."""
 
 from __future__ import annotations
 
@@ -12,6 +15,8 @@ from ringlab.hw.machine.signals import signals_deferred
 NETNS = "ringlab-testbed"
 HOST_IFACE = "rl-xdp0"   # root namespace: the XDP program attaches here
 PEER_IFACE = "rl-peer0"  # inside NETNS: the sender transmits here
+RECEIVER_ADDRESS, SENDER_ADDRESS, PREFIX = "192.0.2.1", "192.0.2.2", 24  # the UDP path's (SENDER_ADDRESS: on no link)
+UDP_PORT = 47_000
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,12 @@ def up(queues: int = 0, manual: bool = False) -> TestbedLinks:
         down()
         raise
     return TestbedLinks(NETNS, HOST_IFACE, PEER_IFACE, iplink.mac_address(HOST_IFACE), iplink.mac_address(PEER_IFACE, NETNS))
+
+
+def address_receiver(links: TestbedLinks) -> str:
+    """Give the namespace's end RECEIVER_ADDRESS (the UDP path); return it."""
+    iplink.ip("-n", links.netns, "addr", "add", f"{RECEIVER_ADDRESS}/{PREFIX}", "dev", links.peer_iface)
+    return RECEIVER_ADDRESS
 
 
 def down() -> None:

@@ -16,6 +16,8 @@ PAYLOAD_MAGIC = 0x8BADBEEF
 FRAME_BYTES = 1024
 IPV4_FILLER = bytes([0x45, 0, 0, 0x44, 0, 0, 0, 0, 64, 0xFF, 0, 0]) + bytes(8)  # protocol raw, checksum 0
 PAYLOAD_OFFSET = 14 + len(IPV4_FILLER)
+ETHERTYPE_IPV4, PROTOCOL_UDP = 0x0800, 17
+UDP_PAYLOAD_OFFSET = 14 + 20 + 8  # a UDP datagram's frame: Ethernet, IPv4, UDP, then the payload
 PHASE_PING = 0
 
 # The payload as the ring's slots hold it (struct payload_original / payload_packed).
@@ -48,10 +50,30 @@ def frame_template(dst_mac: bytes, src_mac: bytes, layout: str) -> bytearray:
     return frame
 
 
-def id_patcher(layout: str):
-    """A function ``(frame, id)`` that writes the id into a frame from :func:`frame_template`."""
+def udp_frame_template(dst_mac: bytes, src_mac: bytes, layout: str, src_ip: str, dst_ip: str, port: int) -> bytearray:
+    """A full 1024-byte frame carrying a UDP datagram (the UDP socket path) for id 0, from ``src_ip``
+    to ``dst_ip``:``port``, the IPv4 header's checksum computed, the UDP checksum 0 (none, as IPv4
+    allows): patching the id changes neither."""
+    import ipaddress
+
+    udp_bytes = FRAME_BYTES - 14 - 20
+    ip_header = bytearray(struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + udp_bytes, 0, 0x4000, 64, PROTOCOL_UDP, 0,
+                                      ipaddress.IPv4Address(src_ip).packed, ipaddress.IPv4Address(dst_ip).packed))
+    total = sum(struct.unpack("!10H", ip_header))
+    total = (total & 0xFFFF) + (total >> 16)
+    struct.pack_into("!H", ip_header, 10, ~((total & 0xFFFF) + (total >> 16)) & 0xFFFF)
+    header = dst_mac + src_mac + struct.pack("!H", ETHERTYPE_IPV4) + bytes(ip_header)
+    header += struct.pack("!HHHH", port, port, udp_bytes, 0)
+    frame = bytearray(header + pack_payload(layout, 0, 0))
+    frame.extend(bytes(FRAME_BYTES - len(frame)))
+    return frame
+
+
+def id_patcher(layout: str, payload_offset: int = PAYLOAD_OFFSET):
+    """A function ``(frame, id)`` that writes the id into a frame from :func:`frame_template` (or, with
+    ``UDP_PAYLOAD_OFFSET``, :func:`udp_frame_template`)."""
     packer = struct.Struct("<I" if layout == "original" else "<Q")
-    return lambda frame, packet_id: packer.pack_into(frame, PAYLOAD_OFFSET, packet_id)
+    return lambda frame, packet_id: packer.pack_into(frame, payload_offset, packet_id)
 
 
 def parse_mac(text: str) -> bytes:

@@ -21,8 +21,9 @@ def cleanup_stale(everything: bool = False) -> list[str]:
     removed = []
     for entry in state.records("xdp"):
         if everything or not entry["alive"]:
-            if iplink.link(entry["name"]) is not None:
-                loader.detach(entry["name"])
+            where = entry.get("netns")  # a program attached inside the testbed's namespace goes with it
+            if (where is None or where in iplink.namespaces()) and iplink.link(entry["name"], where) is not None:
+                loader.detach(entry["name"], where)
                 removed.append(f"detached the XDP program from {entry['name']} (left by pid {entry['pid']})")
             if entry.get("bpf_stats_before") is not None:
                 loader.restore_bpf_stats(entry["bpf_stats_before"])

@@ -36,18 +36,19 @@ void ringlab_poll(uint8_t *ring, int64_t ring_slots, int payload_layout, const s
     }
 }
 
-/* Send frame i, carrying ids[i], at targets[i] (absolute CLOCK_MONOTONIC ns), busy-waiting for each;
+/* Send frame i, carrying ids[i] (in the payload at payload_offset), at targets[i] (absolute CLOCK_MONOTONIC ns), busy-waiting for each;
  * or, with sleep_ns > 0, sleep pacing (docs/model.md, History): the first at targets[0], then a
  * clock_nanosleep of sleep_ns after each send (so the real spacing is longer and irregular).
  * Records when each frame was handed to the kernel (just before its send(): with generic XDP on a
  * veth, the XDP program can run inside the call). Returns the number sent, or -errno if a send failed. */
-int64_t ringlab_send(int fd, uint8_t *frame, int64_t frame_bytes, int payload_layout, const int64_t *ids,
+int64_t ringlab_send(int fd, uint8_t *frame, int64_t frame_bytes, int payload_layout, int64_t payload_offset,
+                     const int64_t *ids,
                      const int64_t *targets, int64_t packets, int64_t sleep_ns, int64_t *sent_ns) {
     const struct layout l = layout_of(payload_layout);
     struct timespec pause = {sleep_ns / 1000000000, sleep_ns % 1000000000};
     for (int64_t i = 0; i < packets; i++) {
         uint64_t id = (uint64_t)ids[i];
-        memcpy(frame + PAYLOAD_OFFSET + l.id_offset, &id, (size_t)l.id_bytes); /* little endian */
+        memcpy(frame + payload_offset + l.id_offset, &id, (size_t)l.id_bytes); /* little endian */
         if (sleep_ns > 0 && i > 0) {
             clock_nanosleep(CLOCK_MONOTONIC, 0, &pause, NULL);
         } else {

@@ -12,7 +12,7 @@ import numpy as np
 
 from ringlab import native
 from ringlab.bpf import RING_WIRE_HEADER
-from ringlab.hw.machine.wire import LAYOUT_CODES
+from ringlab.hw.machine.wire import LAYOUT_CODES, PAYLOAD_OFFSET
 from ringlab.hw.trial.poller import PollRecord, StallPlan
 
 _SOURCE = Path(__file__).with_name("hot_loops.c")
@@ -44,7 +44,7 @@ def library() -> ctypes.CDLL:
         lib.ringlab_poll.argtypes = [pointer, i64, c_int, ctypes.POINTER(_StallPlan), pointer, i64,
                                      ctypes.POINTER(_PollRecord)]
         lib.ringlab_poll.restype = None
-        lib.ringlab_send.argtypes = [c_int, pointer, i64, c_int, pointer, pointer, i64, i64, pointer]
+        lib.ringlab_send.argtypes = [c_int, pointer, i64, c_int, i64, pointer, pointer, i64, i64, pointer]
         lib.ringlab_send.restype = i64
         _library = lib
     return _library
@@ -86,7 +86,7 @@ def poll_with(loop, stalls: StallPlan, stop_box: np.ndarray, read_capacity: int,
 
 
 def send_paced_native(sock, frame: bytearray, layout: str, ids: np.ndarray, arrival_ns: np.ndarray, start_ns: int,
-                      sleep_ns: int = 0) -> np.ndarray:
+                      sleep_ns: int = 0, payload_offset: int = PAYLOAD_OFFSET) -> np.ndarray:
     """As :func:`ringlab.hw.trial.sender.send_paced`, in C (with ``sleep_ns``, paced by sleeping instead)."""
     ids = np.ascontiguousarray(ids, np.int64)
     targets = np.ascontiguousarray(arrival_ns + start_ns, np.int64)
@@ -94,7 +94,7 @@ def send_paced_native(sock, frame: bytearray, layout: str, ids: np.ndarray, arri
     buffer = (ctypes.c_uint8 * len(frame)).from_buffer(frame)
     try:
         result = library().ringlab_send(sock.fileno(), ctypes.addressof(buffer), len(frame), LAYOUT_CODES[layout],
-                                        ids.ctypes.data, targets.ctypes.data, len(targets), sleep_ns,
+                                        payload_offset, ids.ctypes.data, targets.ctypes.data, len(targets), sleep_ns,
                                         sent.ctypes.data)
     finally:
         del buffer

@@ -95,13 +95,16 @@ def expected_seconds(scenario: Scenario, plan: RunPlan) -> float:
     return plan.end_ns / 1e9 * (100 if scenario.hw.pacing == "sleep" else 1) + 1.0
 
 
-def poller(scenario: Scenario, ring, stalls: StallPlan, stop_box: np.ndarray, seconds: float, xsk=None):
-    """The scenario's hot loop, ready to poll ``ring``, or the AF_XDP socket ``xsk`` (a function of no
-    arguments)."""
+def poller(scenario: Scenario, ring, stalls: StallPlan, stop_box: np.ndarray, seconds: float, path_socket=None):
+    """The scenario's hot loop, ready to poll ``ring``, or another delivery path's socket (a function
+    of no arguments)."""
     threshold = scenario.hw.pause_threshold_ns
-    if xsk is not None:
-        return functools.partial(xsk.poll, scenario.hw.payload_layout, stalls, stop_box, threshold,
-                                 scenario.packets + scenario.ring_slots, max(1 << 16, int(PAUSES_PER_SECOND * seconds)))
+    reads, pauses = scenario.packets + scenario.capacity_packets, max(1 << 16, int(PAUSES_PER_SECOND * seconds))
+    if scenario.delivery.path == "af_xdp":
+        return functools.partial(path_socket.poll, scenario.hw.payload_layout, stalls, stop_box, threshold, reads, pauses)
+    if scenario.delivery.path == "udp_socket":
+        return functools.partial(path_socket.poll, scenario.hw.payload_layout, scenario.capacity_packets, stalls,
+                                 stop_box, threshold, reads, pauses)
     if scenario.hw.loops == "native":
         from ringlab.hw.trial.native_loops import poll_ring_native
 
@@ -139,8 +142,10 @@ def build_trace(scenario: Scenario, plan: RunPlan, log: np.ndarray, record: Poll
 
     On another delivery path than the map ring the program only hands frames on: a frame handed on
     and never read was refused by the socket, except the newest ``unread_at_end`` of them, which the
-    socket still held when the poll ended. Such a path has no write index, and which slot a
-    refused frame wanted is not known (NOT_SET)."""
+    socket still held when the poll ended. Such a path's queue is first-in first-out, so a frame's
+    place in it follows from the frames taken before it, as the simulator numbers them (the k-th
+    taken holds position k modulo what the queue holds; a refused one names the next position); an
+    AF_XDP read keeps the RX ring's own descriptor index, which the tests hold to that."""
     packets = plan.packets
     entries = log[1:packets + 1]
     columns = empty_columns(packets)
@@ -156,6 +161,11 @@ def build_trace(scenario: Scenario, plan: RunPlan, log: np.ndarray, record: Poll
         held = handed_on[np.argsort(entries["claim"][handed_on], kind="stable")][len(handed_on) - delivery["unread_at_end"]:]
         dropped = seen & ~read
         dropped[held] = False
+        order = np.flatnonzero(seen)[np.argsort(entries["claim"][seen], kind="stable")]  # as handed on
+        taken = ~dropped[order]
+        taken_before = np.cumsum(taken) - taken
+        columns["slot"][order] = taken_before % scenario.capacity_packets
+        columns["writer_index_after"][order] = (taken_before + taken) % scenario.capacity_packets
     else:
         columns["slot"][seen] = entries["slot"][seen]
         columns["writer_index_after"][seen] = entries["index_after"][seen]
@@ -167,7 +177,7 @@ def build_trace(scenario: Scenario, plan: RunPlan, log: np.ndarray, record: Poll
     ours = (record.ids >= 1) & (record.ids <= packets)
     read_index = record.ids[ours] - 1
     columns["fate"][read_index] = DELIVERED
-    if delivery is not None:
+    if delivery is not None and delivery["path"] == "af_xdp":
         columns["slot"][read_index] = record.slots[ours]
     columns["delivery_ns"][read_index] = record.read_ns[ours] - start_ns
     columns["delivery_order"][read_index] = np.arange(len(read_index))
@@ -203,40 +213,44 @@ def run_trial(scenario: Scenario, iface: str | None = None, force: bool = False,
     for line in cleanup_stale():
         print(f"cleanup: {line}", file=sys.stderr)
     plan = draw_plan(scenario)
-    check_delivery(scenario)
+    check_delivery(scenario, iface)
     settings = loader.WriterSettings(scenario.ring_slots, scenario.writer.policy, scenario.hw.payload_layout,
                                      loader.log_slots_for(scenario.packets), scenario.delivery.path)
     seconds = expected_seconds(scenario, plan)
     netns = peer = dst_mac = None
     with contextlib.ExitStack() as stack:
         stack.enter_context(signals_as_exceptions())
+        receiver_netns = sender_netns = None
         if iface is None:
             links = stack.enter_context(testbed.Testbed(scenario.hw.queues))
             iface, netns, peer, dst_mac = links.host_iface, links.netns, links.peer_iface, links.host_mac
-        writer = stack.enter_context(loader.AttachedWriter(iface, settings, scenario.hw.mode, force))
-        xsk = None
-        if scenario.delivery.path == "af_xdp":
-            from ringlab.hw.trial.xsk_socket import XskSocket
-
-            xsk = stack.enter_context(XskSocket(iface, scenario.delivery.frames, scenario.ring_slots, writer.xskmap))
+            sender_netns = netns
+            if scenario.delivery.path == "udp_socket":  # the roles turn round (see ringlab.hw.machine.testbed)
+                testbed.address_receiver(links)
+                iface, peer, dst_mac = links.peer_iface, links.host_iface, links.peer_mac
+                receiver_netns, sender_netns = links.netns, None
+        writer = stack.enter_context(loader.AttachedWriter(iface, settings, scenario.hw.mode, force, receiver_netns))
+        path_socket = stack.enter_context(delivery_socket(scenario, iface, writer, receiver_netns))
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=f"{TRIAL_DIR_PREFIX}{os.getpid()}-")))
         tracer = stack.enter_context(CpuEventTracer(POLLER_CPU, seconds)) if scenario.hw.trace_kernel else None
         if netns is None:
-            return _remote_trial(scenario, plan, writer, tracer, unreported_stalls, seconds, xsk)
+            return _remote_trial(scenario, plan, writer, tracer, unreported_stalls, seconds, path_socket)
         cpus = sender_cpus(scenario.writer.cpus)
         # With one sender on its own core, the poller takes the other; otherwise it shares.
         poller_cpu = POLLER_CPU if cpus == [SENDER_CPU] else None
         stack.enter_context(off_cpu(poller_cpu))  # before the senders start, so that they inherit it
+        udp = (f"{testbed.SENDER_ADDRESS},{testbed.RECEIVER_ADDRESS},{testbed.UDP_PORT}"
+               if scenario.delivery.path == "udp_socket" else None)
         sender_settings = SenderSettings(scenario.hw.payload_layout, scenario.hw.loops, scenario.hw.pacing,
-                                         scenario.interval_ns)
+                                         scenario.interval_ns, udp)
         senders = stack.enter_context(SenderProcesses(peer, dst_mac, sender_settings, plan.arrival_ns,
-                                                      scenario.writer.cpus, workdir, netns))
+                                                      scenario.writer.cpus, workdir, sender_netns))
         steal_before = steal_ns(POLLER_CPU)
         start_ns = time.monotonic_ns() + START_DELAY_NS
         stop_box = np.array([np.iinfo(np.int64).max], np.int64)  # the watcher sets it
         stalls = StallPlan.of(plan.stalls, start_ns, unreported_stalls)
-        polling = stack.enter_context(PollerThread(poller(scenario, writer.ring, stalls, stop_box, seconds, xsk),
-                                                   stop_box, poller_cpu))
+        polling = stack.enter_context(PollerThread(poller(scenario, writer.ring, stalls, stop_box, seconds,
+                                                          path_socket), stop_box, poller_cpu))
         senders.start(start_ns)
         # The poll ends after the last frame (busy pacing: not before the plan ends), whenever that is.
         planned_end = start_ns + plan.end_ns if scenario.hw.pacing == "busy" else 0
@@ -254,38 +268,76 @@ def run_trial(scenario: Scenario, iface: str | None = None, force: bool = False,
         events, events_lost = tracer.events() if tracer is not None else (None, 0)
         recursion_misses = tracer.recursion_misses() if tracer is not None else None
         steal_after = steal_ns(POLLER_CPU)
-        delivery = delivery_figures(xsk)
+        delivery = delivery_figures(scenario, path_socket, receiver_netns)
     pauses = observed_pauses(record, background_labels(record, events, polling.thread_id, scenario.hw.loops),
                              start_ns, end_ns)
     trace = build_trace(scenario, plan, log, record, pauses, sent_ns, start_ns, end_ns, delivery)
+    if delivery is not None and delivery["path"] == "udp_socket":
+        delivery["packet_bytes_measured"] = measured_packet_bytes(trace, path_socket.buffer_at_stall_ends, start_ns)
     tracing = _tracing_figures(scenario, events, events_lost, recursion_misses, record, steal_before, steal_after)
     environment = machine_environment(poller_cpu, [c for c in cpus if c is not None])
     result = _result(trace, counters, independent, sent_ns - start_ns, plan, log, environment, tracing, delivery)
     return dataclasses.replace(result, kernel_events=events, start_ns=start_ns)
 
 
-def check_delivery(scenario: Scenario) -> None:
+def check_delivery(scenario: Scenario, iface: str | None = None) -> None:
     """Refuse, in one line, what a delivery path other than the map ring does not run here."""
     from ringlab.errors import InputError
 
     path = scenario.delivery.path
-    if path == "udp_socket":
-        raise InputError("delivery", "udp_socket runs in the simulator only so far; real XDP runs map_ring and af_xdp")
-    if path == "af_xdp" and scenario.hw.loops != "native":
-        raise InputError("hw.loops", "af_xdp's poller is native (C) only")
+    if path == "udp_socket" and iface is not None:
+        raise InputError("delivery", "udp_socket runs on the testbed only (its socket binds the testbed's address)")
+    if path != "map_ring" and scenario.hw.loops != "native":
+        raise InputError("hw.loops", f"{path}'s poller is native (C) only")
     if path == "af_xdp" and scenario.hw.queues > 1:
         raise InputError("hw.queues", "af_xdp binds one socket to one queue: use one queue")
 
 
-def delivery_figures(xsk) -> dict | None:
-    """What another delivery path's socket says at the end of a trial: how it was bound, what is still
-    unread, and the kernel's own counters of what it refused; None for the map ring."""
-    if xsk is None:
-        return None
-    statistics = xsk.statistics()
-    return {"path": "af_xdp", "bind_mode": xsk.bind_mode, "frames": xsk.frames, "rx_slots": xsk.rx_slots,
-            "unread_at_end": xsk.unread(), "kernel_counters": statistics,
-            "kernel_drops": statistics["rx_dropped"] + statistics["rx_ring_full"]}
+def delivery_socket(scenario: Scenario, iface: str, writer: loader.AttachedWriter, netns: str | None):
+    """Another delivery path's socket as a context manager (the map ring: none)."""
+    if scenario.delivery.path == "af_xdp":
+        from ringlab.hw.trial.xsk_socket import XskSocket
+
+        return XskSocket(iface, scenario.delivery.frames, scenario.ring_slots, writer.xskmap)
+    if scenario.delivery.path == "udp_socket":
+        from ringlab.hw.trial.udp_socket import UdpSocket
+
+        return UdpSocket(netns, testbed.RECEIVER_ADDRESS, testbed.UDP_PORT, scenario.delivery.rcvbuf_bytes)
+    return contextlib.nullcontext()
+
+
+def delivery_figures(scenario: Scenario, path_socket, netns: str | None) -> dict | None:
+    """What another delivery path's socket says at the end of a trial: how it was set up, what is
+    still unread, and the kernel's own counters of what it refused; None for the map ring."""
+    if scenario.delivery.path == "af_xdp":
+        statistics = path_socket.statistics()
+        return {"path": "af_xdp", "bind_mode": path_socket.bind_mode, "frames": path_socket.frames,
+                "rx_slots": path_socket.rx_slots, "unread_at_end": path_socket.unread(), "kernel_counters": statistics,
+                "kernel_drops": statistics["rx_dropped"] + statistics["rx_ring_full"]}
+    if scenario.delivery.path == "udp_socket":
+        from ringlab.hw.trial.udp_socket import udp_errors
+
+        unread = path_socket.drain()
+        meminfo = path_socket.meminfo()
+        counters = {"sk_drops": meminfo["drops"], **udp_errors(netns)}
+        return {"path": "udp_socket", "rcvbuf_bytes": scenario.delivery.rcvbuf_bytes,
+                "limit_bytes": path_socket.limit_bytes, "unread_at_end": unread, "kernel_counters": counters,
+                "kernel_drops": meminfo["drops"]}
+    return None
+
+
+def measured_packet_bytes(trace: Trace, buffer_at_stall_ends, start_ns: int) -> float | None:
+    """What one datagram took of the socket's buffer: at the end of each stall, what the buffer held
+    over the datagrams it held (those that arrived before and were read after); the median over the
+    stalls that left some. None if none did."""
+    at_ns, held = buffer_at_stall_ends
+    delivered = trace.fate == DELIVERED
+    shares = []
+    for at, bytes_held in zip((np.asarray(at_ns) - start_ns).tolist(), np.asarray(held).tolist()):
+        waiting = int(np.sum(delivered & (trace.arrival_ns < at) & (trace.delivery_ns >= at)))
+        if waiting:
+            shares.append(bytes_held / waiting)
+    return float(np.median(shares)) if shares else None
 
 
 def _tracing_figures(scenario: Scenario, events, events_lost: int, recursion_misses: int | None, record: PollRecord,
@@ -306,15 +358,15 @@ def first_frame(log: np.ndarray, plan: RunPlan, window: int = FIRST_FRAMES) -> i
 
 
 def _remote_trial(scenario: Scenario, plan: RunPlan, writer: loader.AttachedWriter, tracer, unreported_stalls,
-                  seconds: float, xsk=None, wait_s: float = 60.0) -> TrialResult:
+                  seconds: float, path_socket=None, wait_s: float = 60.0) -> TrialResult:
     """Frames come from another host ('ringlab hw send' there). The poller starts at once, so no
     frame waits for it; the run's clock starts from the earliest of the first frames the XDP program
     sees, taken at its planned time (frame 1 may be lost), and the injected stalls are published to
     the running poller then. The poll ends the scenario's drain after the plan's end."""
     stop_box = np.array([np.iinfo(np.int64).max], np.int64)
     stalls = StallPlan.of(plan.stalls, None, unreported_stalls)
-    with off_cpu(POLLER_CPU), PollerThread(poller(scenario, writer.ring, stalls, stop_box, seconds, xsk), stop_box,
-                                            POLLER_CPU) as polling:
+    with off_cpu(POLLER_CPU), PollerThread(poller(scenario, writer.ring, stalls, stop_box, seconds, path_socket),
+                                            stop_box, POLLER_CPU) as polling:
         print(f"waiting for frames on {writer.iface} (for up to {wait_s:g} s)", file=sys.stderr, flush=True)
         deadline = time.monotonic() + wait_s
         while (first := first_frame(writer.log, plan)) is None:
@@ -326,7 +378,7 @@ def _remote_trial(scenario: Scenario, plan: RunPlan, writer: loader.AttachedWrit
         stop_box[0] = start_ns + plan.end_ns
         record = polling.result()
     independent = writer.independent_count()
-    delivery = delivery_figures(xsk)
+    delivery = delivery_figures(scenario, path_socket, None)
     log = writer.log.copy()
     events, events_lost = tracer.events() if tracer is not None else (None, 0)
     recursion_misses = tracer.recursion_misses() if tracer is not None else None

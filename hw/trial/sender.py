@@ -26,7 +26,15 @@ import numpy as np
 
 from ringlab.atomic_files import atomic_path
 from ringlab.errors import HardwareError
-from ringlab.hw.machine.wire import ETHERTYPE_PINGPONG, frame_template, id_patcher, parse_mac
+from ringlab.hw.machine.wire import (
+    ETHERTYPE_PINGPONG,
+    PAYLOAD_OFFSET,
+    UDP_PAYLOAD_OFFSET,
+    frame_template,
+    id_patcher,
+    parse_mac,
+    udp_frame_template,
+)
 
 SENDER_CPU = 1  # one sender: the core the poller (on core 0) does not use
 # A sender needs no worker threads of the numerical libraries: each is one more task to schedule.
@@ -71,13 +79,13 @@ def send_paced(sock, frame: bytearray, set_id, ids: np.ndarray, arrival_ns: np.n
 
 
 def send_frames(sock, frame: bytearray, layout: str, loops: str, ids: np.ndarray, arrival_ns: np.ndarray,
-                start_ns: int, sleep_ns: int = 0) -> np.ndarray:
+                start_ns: int, sleep_ns: int = 0, payload_offset: int = PAYLOAD_OFFSET) -> np.ndarray:
     """Send with the chosen hot loop (``native``: C, ``python``); return the send times."""
     if loops == "native":
         from ringlab.hw.trial.native_loops import send_paced_native
 
-        return send_paced_native(sock, frame, layout, ids, arrival_ns, start_ns, sleep_ns)
-    return send_paced(sock, frame, id_patcher(layout), ids, arrival_ns, start_ns, sleep_ns)
+        return send_paced_native(sock, frame, layout, ids, arrival_ns, start_ns, sleep_ns, payload_offset)
+    return send_paced(sock, frame, id_patcher(layout, payload_offset), ids, arrival_ns, start_ns, sleep_ns)
 
 
 def sender_cpus(senders: int) -> list[int | None]:
@@ -103,12 +111,14 @@ class Sender:
 
 @dataclass(frozen=True)
 class SenderSettings:
-    """How the senders send: the payload layout, the hot loop, and the pacing."""
+    """How the senders send: the payload layout, the hot loop, the pacing, and for the UDP socket path
+    the datagram's addresses ("source,destination,port"; None: pingpong frames)."""
 
     layout: str
     loops: str
     pacing: str  # busy | sleep
     interval_ns: int
+    udp: str | None = None
 
 
 class SenderProcesses:
@@ -136,6 +146,8 @@ class SenderProcesses:
                            "--parts", str(self.parts)]
                 if cpu is not None:
                     command += ["--cpu", str(cpu)]
+                if settings.udp is not None:
+                    command += ["--udp", settings.udp]
                 if self.netns:
                     command = ["ip", "netns", "exec", self.netns] + command
                 process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
@@ -239,6 +251,7 @@ def main(argv=None) -> int:
                         help="pace by sleeping this long after each frame instead of busy-waiting to the plan")
     parser.add_argument("--part", type=int, default=0, help="send the ids of this part (id - 1 = part mod parts)")
     parser.add_argument("--parts", type=int, default=1, help="how many senders share the plan")
+    parser.add_argument("--udp", default=None, help="send UDP datagrams: SOURCE_IP,DESTINATION_IP,PORT")
     args = parser.parse_args(argv)
     if args.cpu is not None:
         os.sched_setaffinity(0, {args.cpu})
@@ -251,13 +264,18 @@ def main(argv=None) -> int:
         library()  # build or load it now: everything slow happens before "ready"
     sock = open_socket(args.iface)
     src_mac = parse_mac(Path(f"/sys/class/net/{args.iface}/address").read_text().strip())
-    frame = frame_template(parse_mac(args.dst_mac), src_mac, args.layout)
+    if args.udp is None:
+        frame, payload_offset = frame_template(parse_mac(args.dst_mac), src_mac, args.layout), PAYLOAD_OFFSET
+    else:
+        source, destination, port = args.udp.split(",")
+        frame = udp_frame_template(parse_mac(args.dst_mac), src_mac, args.layout, source, destination, int(port))
+        payload_offset = UDP_PAYLOAD_OFFSET
     print("ready", flush=True)
     line = sys.stdin.readline()
     if not line.strip():  # the trial stopped (a signal, an error) before it gave the start: nothing to send
         return 0
     start_ns = int(line)
-    sent = send_frames(sock, frame, args.layout, args.loops, ids, arrival_ns, start_ns, args.sleep_ns)
+    sent = send_frames(sock, frame, args.layout, args.loops, ids, arrival_ns, start_ns, args.sleep_ns, payload_offset)
     with atomic_path(args.out) as tmp, open(tmp, "wb") as handle:
         np.save(handle, sent)
     return 0

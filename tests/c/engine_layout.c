@@ -28,6 +28,7 @@ int main(void) {
     FIELD(engine_config, drops_per_pause); FIELD(engine_config, worst_latency_per_stall);
     FIELD(engine_config, drop_causes); FIELD(engine_config, latency_counts); FIELD(engine_config, late_latency_counts);
     FIELD(engine_config, latency_totals); FIELD(engine_config, warnings_out); FIELD(engine_config, keep_warnings);
+    FIELD(engine_config, byte_limit); FIELD(engine_config, packet_bytes);
     printf("\"size\": %zu}, ", sizeof(struct engine_config));
     printf("\"engine_end\": {");
     FIELD(engine_end, writer_index); FIELD(engine_end, read_index); FIELD(engine_end, occupancy);
