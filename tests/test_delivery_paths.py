@@ -135,3 +135,46 @@ def test_a_udp_socket_frees_the_bytes_of_packets_read_only_in_batches():
     refused_late = (trace.fate == DROPPED_FULL) & (trace.arrival_ns > first_read) & (trace.arrival_ns < third_read)
     assert refused_late.any()
     assert np.array_equal(trace.fate, run_fast(sc).trace.fate)
+
+
+def test_size_searches_only_rx_rings_the_kernel_takes_and_refuses_to_size_a_udp_socket_by_slots():
+    from pathlib import Path
+
+    from ringlab.compare.model.size import size_ring
+    from ringlab.scenario.fields import load_scenario
+
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    xsk = load_scenario(examples / "af-xdp-one-stall.toml").with_values({"stalls.stalls": [], "packets": 5000})
+    answer = size_ring(xsk, str(examples / "pause-profile"), 0.001, repeats=10)
+    assert answer.answer is not None
+    assert all(value & (value - 1) == 0 for value in answer.tried)  # powers of two only
+    udp = load_scenario(examples / "udp-socket-one-stall.toml")
+    with pytest.raises(InputError) as error:
+        size_ring(udp, str(examples / "pause-profile"), 0.001, repeats=10)
+    assert error.value.field == "delivery"
+
+
+def test_a_sweep_over_the_paths_is_compared_side_by_side(tmp_path):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    sweep = subprocess.run([sys.executable, "-m", "ringlab.cli", "sweep", str(root / "examples" / "sweeps" /
+                            "delivery-paths.toml"), "--out", str(tmp_path / "sweep"), "--quiet"],
+                           capture_output=True, text=True, timeout=600)
+    assert sweep.returncode == 0, sweep.stderr
+    report = subprocess.run([sys.executable, "-m", "ringlab.cli", "compare", str(tmp_path / "sweep"), "--out",
+                             str(tmp_path / "report")], capture_output=True, text=True, timeout=600)
+    assert report.returncode == 0, report.stderr
+    figures = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert figures["varied"] == ["delivery", "interval"]
+    by_path = {}
+    for point in figures["points"]:
+        by_path.setdefault(point["setting"]["delivery"], []).append(point)
+    assert set(by_path) == {"map_ring", "af_xdp", "udp_socket"} and all(len(p) == 3 for p in by_path.values())
+    assert all(p["reorder_fraction"]["mean"] == 0 for p in by_path["af_xdp"] + by_path["udp_socket"]), \
+        "a kernel's queue reads in order"
+    assert any(p["reorder_fraction"]["mean"] > 0 for p in by_path["map_ring"])  # the buggy writer after its stalls
+    assert (tmp_path / "report" / "loss-interval.png").exists() and (tmp_path / "report" / "loss-delivery.png").exists()

@@ -3,8 +3,9 @@ predicted loss, at the high end of its interval, is at most a target.
 
 Each candidate is a prediction (:mod:`ringlab.compare.model.predict`) with the same repeats' seeds, so
 candidates differ by the ring, not by the draws. The search doubles until the target is met, then
-halves the gap: the loss falls as the ring grows or the interval lengthens. It searches only rings
-the chosen backend runs (real XDP by default: an answer is meant to be loaded), and
+halves the gap: the loss falls as the ring grows or the interval lengthens (an AF_XDP RX ring
+only doubles: its size is a power of two). It searches only rings the chosen backend runs (real
+XDP by default: an answer is meant to be loaded), and
 :func:`verify_answer` runs trials at the answer and at the next size down to check it.
 """
 
@@ -62,12 +63,7 @@ def size_ring(scenario: Scenario, profile_ref, target_loss: float, field: str = 
               backend: str = "hw", method: BandMethod = DEFAULT_METHOD) -> SizeAnswer:
     """Search ``field`` ("ring_slots" or "interval") for the smallest value whose prediction meets
     ``target_loss`` at its high bound, among those ``backend`` runs; the other fields are the scenario's."""
-    from ringlab.runs.runner import registered_backend
-
-    if not 0 < target_loss < 1:
-        raise InputError("--target-loss", f"must be between 0 and 1 (a fraction of the packets), got {target_loss}")
-    if field not in ("ring_slots", "interval"):
-        raise InputError("field", f"unknown field {field!r}")
+    start, limit = _search_start(scenario, target_loss, field, backend)
     tried: dict[int, Prediction] = {}
 
     def meets(value: int) -> bool:
@@ -77,10 +73,6 @@ def size_ring(scenario: Scenario, profile_ref, target_loss: float, field: str = 
                                    without=without, workers=workers, scheduler=scheduler, method=method)
         return tried[value].loss_fraction.high <= target_loss
 
-    start = scenario.ring_slots if field == "ring_slots" else scenario.interval_ns
-    limit = registered_backend(backend).max_ring_slots if field == "ring_slots" else MAX_TIME_NS // max(1, scenario.packets)
-    if field == "ring_slots" and start > limit:
-        raise InputError("ring_slots", f"{start} slots: the {backend} backend runs at most {limit}")
     low, high = 0, start
     if meets(start):  # then smaller ones may do: halve until one does not
         while high > 1:
@@ -100,6 +92,8 @@ def size_ring(scenario: Scenario, profile_ref, target_loss: float, field: str = 
             if high >= limit:
                 return SizeAnswer(field, target_loss, None, tried)
             low = high
+    if field == "ring_slots" and scenario.delivery.path == "af_xdp":
+        return SizeAnswer(field, target_loss, high, tried)  # an RX ring is a power of two: low and high are adjacent
     while high - low > (1 if field == "ring_slots" else max(1, int(high * INTERVAL_PRECISION))):
         middle = (low + high) // 2
         if meets(middle):
@@ -107,6 +101,24 @@ def size_ring(scenario: Scenario, profile_ref, target_loss: float, field: str = 
         else:
             low = middle
     return SizeAnswer(field, target_loss, high, tried)
+
+
+def _search_start(scenario: Scenario, target_loss: float, field: str, backend: str) -> tuple[int, int]:
+    """Where the search starts and the most it may try; an InputError for what cannot be searched."""
+    from ringlab.runs.runner import registered_backend
+
+    if not 0 < target_loss < 1:
+        raise InputError("--target-loss", f"must be between 0 and 1 (a fraction of the packets), got {target_loss}")
+    if field not in ("ring_slots", "interval"):
+        raise InputError("field", f"unknown field {field!r}")
+    if field == "ring_slots" and scenario.delivery.path == "udp_socket":
+        raise InputError("delivery", "a UDP socket has no ring: its room is udp_socket.rcvbuf_bytes (search the "
+                                     "interval, or predict buffer sizes with --set)")
+    start = scenario.ring_slots if field == "ring_slots" else scenario.interval_ns
+    limit = registered_backend(backend).max_ring_slots if field == "ring_slots" else MAX_TIME_NS // max(1, scenario.packets)
+    if field == "ring_slots" and start > limit:
+        raise InputError("ring_slots", f"{start} slots: the {backend} backend runs at most {limit}")
+    return start, limit
 
 
 @dataclass(frozen=True)
