@@ -5,7 +5,10 @@ is the machine's own), at a few packet intervals.
 The paths take turns within each round (the order rotating from round to round), so that each
 meets the machine in the same states. Per trial: its loss, its read latency percentiles (from the
 XDP program seeing a frame to the poller reading it), the drops per source of pause, and how far a
-replay of it agrees. Then per path and interval: the median over trials and the range (min - max).
+replay of it agrees. Trials a few seconds apart still meet different pauses, so each trial is also
+replayed under every path's rules (its measured arrivals and pauses, its measured costs): the loss
+each path would have had under that very noise, a paired comparison. Then per path and interval:
+the median over trials and the range (min - max), and the paired losses against the fixed ring's.
 Needs root and the hardware prerequisites ('ringlab hw doctor'); run it on a quiet machine, and run
 it again at other times: one run is one state of a drifting machine.
 Usage: python benchmarks/delivery_paths.py [--rounds 3] [--seconds 2] [--intervals 5us,20us]
@@ -55,6 +58,7 @@ def main() -> None:
     print(f"{'path':<16}{'interval':>9}{'round':>6}{'loss %':>9}{'p50 us':>8}{'p99 us':>9}{'p99.9 us':>10}"
           f"{'replay same fate %':>20}  drops by source")
     results = defaultdict(list)
+    paired = defaultdict(lambda: defaultdict(list))  # interval -> path -> loss under each trial's noise
     names = list(PATHS)
     for round_number in range(args.rounds):
         for interval in intervals:
@@ -65,6 +69,9 @@ def main() -> None:
                 summary = summarize(trial.trace)
                 replayed = replay(trial.trace, with_measured_path(sc, hardware_figures(trial))).trace
                 same = agreement(trial.trace, replayed).same_fate_share
+                for other in names:  # this trial's noise under every path's rules
+                    counterfactual = replay(trial.trace, scenario(other, interval, args.seconds, seed=round_number))
+                    paired[interval][other].append(counterfactual.summary.loss_fraction)
                 latency = summary.latency
                 row = (summary.loss_fraction, latency["p50_ns"] / 1e3, latency["p99_ns"] / 1e3,
                        latency["p99_9_ns"] / 1e3, same)
@@ -85,6 +92,18 @@ def main() -> None:
 
         print(f"{path:<16}{interval:>9}   {spread(loss, 100)}   {spread(p99, digits=2)}   {spread(p999, digits=1)}   "
               f"{spread(same, 100)}")
+    print()
+    print(f"{'path':<16}{'interval':>9}   each path under the noise of all {len(names) * args.rounds} trials "
+          "(replayed): loss % median (min - max); its loss over the fixed ring's under the same noise: median "
+          "(min - max) of the trials where the fixed ring lost any")
+    for interval, by_path in paired.items():
+        fixed = np.array(by_path["map_ring fixed"])
+        for path, losses in by_path.items():
+            losses = np.array(losses)
+            ratio = losses[fixed > 0] / fixed[fixed > 0]
+            ratios = f"{np.median(ratio):.2f} ({ratio.min():.2f} - {ratio.max():.2f})" if len(ratio) else "-"
+            print(f"{path:<16}{interval:>9}   {100 * np.median(losses):.3f} ({100 * losses.min():.3f} - "
+                  f"{100 * losses.max():.3f})   {ratios}")
 
 
 if __name__ == "__main__":
