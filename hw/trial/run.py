@@ -23,6 +23,7 @@ from ringlab.hw.machine.environment import machine_environment, steal_ns
 from ringlab.hw.machine.signals import signals_as_exceptions
 from ringlab.hw.machine.wire import LOG_DROPPED_FULL, LOG_WRITTEN
 from ringlab.hw.trial.cleanup import cleanup_stale
+from ringlab.hw.trial.delivery import check_delivery, delivery_figures, delivery_socket, measured_packet_bytes
 from ringlab.hw.trial.poller import PollerThread, PollRecord, StallPlan, name_this_thread, off_cpu, poll_ring
 from ringlab.hw.trial.sender import LATE_SEND_NS, SENDER_CPU, SenderProcesses, SenderSettings, sender_cpus
 from ringlab.scenario.fields import Scenario
@@ -158,7 +159,7 @@ def build_trace(scenario: Scenario, plan: RunPlan, log: np.ndarray, record: Poll
         ids = record.ids[(record.ids >= 1) & (record.ids <= packets)]
         read[ids - 1] = True
         handed_on = np.flatnonzero(seen & ~read)
-        held = handed_on[np.argsort(entries["claim"][handed_on], kind="stable")][len(handed_on) - delivery["unread_at_end"]:]
+        held = handed_on[np.argsort(entries["claim"][handed_on], kind="stable")][max(0, len(handed_on) - delivery["unread_at_end"]):]
         dropped = seen & ~read
         dropped[held] = False
         order = np.flatnonzero(seen)[np.argsort(entries["claim"][seen], kind="stable")]  # as handed on
@@ -278,66 +279,6 @@ def run_trial(scenario: Scenario, iface: str | None = None, force: bool = False,
     environment = machine_environment(poller_cpu, [c for c in cpus if c is not None])
     result = _result(trace, counters, independent, sent_ns - start_ns, plan, log, environment, tracing, delivery)
     return dataclasses.replace(result, kernel_events=events, start_ns=start_ns)
-
-
-def check_delivery(scenario: Scenario, iface: str | None = None) -> None:
-    """Refuse, in one line, what a delivery path other than the map ring does not run here."""
-    from ringlab.errors import InputError
-
-    path = scenario.delivery.path
-    if path == "udp_socket" and iface is not None:
-        raise InputError("delivery", "udp_socket runs on the testbed only (its socket binds the testbed's address)")
-    if path != "map_ring" and scenario.hw.loops != "native":
-        raise InputError("hw.loops", f"{path}'s poller is native (C) only")
-    if path == "af_xdp" and scenario.hw.queues > 1:
-        raise InputError("hw.queues", "af_xdp binds one socket to one queue: use one queue")
-
-
-def delivery_socket(scenario: Scenario, iface: str, writer: loader.AttachedWriter, netns: str | None):
-    """Another delivery path's socket as a context manager (the map ring: none)."""
-    if scenario.delivery.path == "af_xdp":
-        from ringlab.hw.trial.xsk_socket import XskSocket
-
-        return XskSocket(iface, scenario.delivery.frames, scenario.ring_slots, writer.xskmap)
-    if scenario.delivery.path == "udp_socket":
-        from ringlab.hw.trial.udp_socket import UdpSocket
-
-        return UdpSocket(netns, testbed.RECEIVER_ADDRESS, testbed.UDP_PORT, scenario.delivery.rcvbuf_bytes)
-    return contextlib.nullcontext()
-
-
-def delivery_figures(scenario: Scenario, path_socket, netns: str | None) -> dict | None:
-    """What another delivery path's socket says at the end of a trial: how it was set up, what is
-    still unread, and the kernel's own counters of what it refused; None for the map ring."""
-    if scenario.delivery.path == "af_xdp":
-        statistics = path_socket.statistics()
-        return {"path": "af_xdp", "bind_mode": path_socket.bind_mode, "frames": path_socket.frames,
-                "rx_slots": path_socket.rx_slots, "unread_at_end": path_socket.unread(), "kernel_counters": statistics,
-                "kernel_drops": statistics["rx_dropped"] + statistics["rx_ring_full"]}
-    if scenario.delivery.path == "udp_socket":
-        from ringlab.hw.trial.udp_socket import udp_errors
-
-        unread = path_socket.drain()
-        meminfo = path_socket.meminfo()
-        counters = {"sk_drops": meminfo["drops"], **udp_errors(netns)}
-        return {"path": "udp_socket", "rcvbuf_bytes": scenario.delivery.rcvbuf_bytes,
-                "limit_bytes": path_socket.limit_bytes, "unread_at_end": unread, "kernel_counters": counters,
-                "kernel_drops": meminfo["drops"]}
-    return None
-
-
-def measured_packet_bytes(trace: Trace, buffer_at_stall_ends, start_ns: int) -> float | None:
-    """What one datagram took of the socket's buffer: at the end of each stall, what the buffer held
-    over the datagrams it held (those that arrived before and were read after); the median over the
-    stalls that left some. None if none did."""
-    at_ns, held = buffer_at_stall_ends
-    delivered = trace.fate == DELIVERED
-    shares = []
-    for at, bytes_held in zip((np.asarray(at_ns) - start_ns).tolist(), np.asarray(held).tolist()):
-        waiting = int(np.sum(delivered & (trace.arrival_ns < at) & (trace.delivery_ns >= at)))
-        if waiting:
-            shares.append(bytes_held / waiting)
-    return float(np.median(shares)) if shares else None
 
 
 def _tracing_figures(scenario: Scenario, events, events_lost: int, recursion_misses: int | None, record: PollRecord,
