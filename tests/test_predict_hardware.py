@@ -144,11 +144,13 @@ def test_the_counterfactual_of_a_competing_process_matches_trials_with_and_witho
     assert with_it - without_it > 0.25 * cost, context  # the trials see the spinner too
     # What the source costs, predicted against measured: within 10x (the spinner's effect on a trial has
     # been seen 5 times below its effect on the profile measured just before). The trial without it is
-    # not far above its prediction; it can be far below (a 2 s trial that no long pause visits loses 0).
+    # nearer, in loss, the prediction without it than the one with it (not within a ratio of its band:
+    # a profile from a quiet spell predicts 0 without the process, while the machine's own loss drifts).
     predicted_cost = predicted_with.loss_fraction.median - predicted_without.loss_fraction.median
     measured_cost = with_it - without_it
     assert 0.1 <= measured_cost / predicted_cost <= 10, context
-    assert without_it <= 3 * predicted_without.loss_fraction.high, context
+    assert abs(without_it - predicted_without.loss_fraction.median) < \
+        abs(without_it - predicted_with.loss_fraction.median), context
 
 
 def test_size_verify_runs_trials_at_the_answer_and_the_next_size_down(tmp_path):
