@@ -11,8 +11,8 @@ frees at its own, in order. They differ in the rule that refuses a packet:
   kernel's ``sk_rcvbuf``, twice what SO_RCVBUF was given); each packet holds ``packet_bytes``, and
   the kernel frees the bytes of packets read in batches.
 
-To the poller they look like the map ring (``when_valid``, ``read``, ``clear`` by position), so
-``sim/poller.py`` reads all three. A position is the producer's count modulo the most packets the
+To the poller they look like the map ring (:class:`ringlab.sim.ring.Slots`), so ``sim/poller.py``
+reads all three. A position is the producer's count modulo the most packets the
 queue can hold (``Scenario.capacity_packets``; the trace's ``ring_slots`` for these paths).
 """
 
@@ -21,28 +21,22 @@ from __future__ import annotations
 import simpy
 
 from ringlab.scenario.fields import Scenario
-from ringlab.sim.ring import EMPTY
+from ringlab.sim.ring import EMPTY, Slots
 
 
-class KernelQueue:
+class KernelQueue(Slots):
     """A FIFO of ``positions`` entries the kernel appends to; subclasses say when it refuses one."""
 
     def __init__(self, env: simpy.Environment, positions: int):
-        self.env = env
-        self.entries = [EMPTY] * positions
-        self.committed = [False] * positions
+        super().__init__(env, positions)
         self.write_index = 0  # the producer's next position
         self.read_index = 0   # the oldest unread position
         self.held = 0
-        self._became_valid: dict[int, simpy.Event] = {}
-
-    def __len__(self) -> int:
-        return len(self.entries)
 
     def refusal(self) -> int:
         """EMPTY if a packet arriving now is taken, else the oldest unread packet (whose read would
         have made room)."""
-        return EMPTY if self.has_room() else self.entries[self.read_index]
+        return EMPTY if self.has_room() else self.slots[self.read_index]
 
     def has_room(self) -> bool:
         raise NotImplementedError
@@ -50,33 +44,15 @@ class KernelQueue:
     def reserve(self, packet: int) -> int:
         """Take ``packet`` at the producer's position (valid once committed); return the position."""
         position = self.write_index
-        assert self.entries[position] == EMPTY
-        self.entries[position] = packet
+        assert self.slots[position] == EMPTY
+        self.slots[position] = packet
         self.write_index = (position + 1) % len(self)
         self.held += 1
         return position
 
-    def commit(self, position: int) -> None:
-        self.committed[position] = True
-        waiting = self._became_valid.pop(position, None)
-        if waiting is not None:
-            waiting.succeed()
-
-    def when_valid(self, position: int) -> simpy.Event | None:
-        if self.committed[position]:
-            return None
-        event = self._became_valid.get(position)
-        if event is None:
-            event = self._became_valid[position] = self.env.event()
-        return event
-
-    def read(self, position: int) -> int:
-        return self.entries[position]
-
     def clear(self, position: int) -> None:
         """The poller is done with the packet at ``position``: its room is free again."""
-        self.entries[position] = EMPTY
-        self.committed[position] = False
+        super().clear(position)
         self.read_index = (position + 1) % len(self)
         self.held -= 1
 

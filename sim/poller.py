@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from ringlab.scenario.stalls import StallSchedule
-from ringlab.sim.ring import MapRing
+from ringlab.sim.ring import Slots
 from ringlab.sim.wake import POLLER_PRIORITY, Wake
 
 
-def poller(env, ring: MapRing, stalls: StallSchedule, cost_ns: int, wakeup_ns: int, record):
+def poller(env, ring: Slots, stalls: StallSchedule, cost_ns: int, wakeup_ns: int, record):
     """Busy-wait on slot ``r`` until it is valid; copy, zero, advance ``r``; stall as scheduled.
 
     Event-driven: it sleeps until its slot becomes valid, and then until its stall (if any) ends.

@@ -7,42 +7,18 @@ import simpy
 EMPTY = -1
 
 
-class MapRing:
-    """The array map of N slots and the lock map (docs/model.md).
+class Slots:
+    """What the poller reads, on every delivery path: positions each EMPTY or holding one packet,
+    which becomes valid to the poller once committed; the poller waits on one position at a time."""
 
-    Each slot is EMPTY or holds one packet; a held slot is either committed (valid: the magic is
-    set) or only claimed by a locked writer (the magic without its commit bit: full to writers,
-    invalid to the poller). ``write_index`` is only touched by a writer holding the spin lock,
-    which is held until ``lock_free_at_ns``.
-    """
-
-    def __init__(self, env: simpy.Environment, slots: int):
+    def __init__(self, env: simpy.Environment, positions: int):
         self.env = env
-        self.slots = [EMPTY] * slots
-        self.committed = [False] * slots
-        self.write_index = 0
-        self.lock_free_at_ns = 0
+        self.slots = [EMPTY] * positions
+        self.committed = [False] * positions
         self._became_valid: dict[int, simpy.Event] = {}
 
     def __len__(self) -> int:
         return len(self.slots)
-
-    def occupant(self, slot: int) -> int:
-        """What a writer sees: the packet holding or claiming ``slot``, or EMPTY."""
-        return self.slots[slot]
-
-    def reserve(self, slot: int, packet: int) -> None:
-        """Claim an empty ``slot`` for ``packet`` and a later :meth:`commit`."""
-        assert self.slots[slot] == EMPTY
-        self.slots[slot] = packet
-
-    def try_write(self, slot: int, packet: int) -> bool:
-        """Copy ``packet`` into ``slot`` if it is empty (magic written last); False if still full."""
-        if self.slots[slot] != EMPTY:
-            return False
-        self.slots[slot] = packet
-        self.commit(slot)
-        return True
 
     def commit(self, slot: int) -> None:
         """Set the commit bit of the payload in ``slot``: it becomes valid to the poller."""
@@ -68,3 +44,35 @@ class MapRing:
         if event is None:
             event = self._became_valid[slot] = self.env.event()
         return event
+
+
+class MapRing(Slots):
+    """The array map of N slots and the lock map (docs/model.md).
+
+    Each slot is EMPTY or holds one packet; a held slot is either committed (valid: the magic is
+    set) or only claimed by a locked writer (the magic without its commit bit: full to writers,
+    invalid to the poller). ``write_index`` is only touched by a writer holding the spin lock,
+    which is held until ``lock_free_at_ns``.
+    """
+
+    def __init__(self, env: simpy.Environment, slots: int):
+        super().__init__(env, slots)
+        self.write_index = 0
+        self.lock_free_at_ns = 0
+
+    def occupant(self, slot: int) -> int:
+        """What a writer sees: the packet holding or claiming ``slot``, or EMPTY."""
+        return self.slots[slot]
+
+    def reserve(self, slot: int, packet: int) -> None:
+        """Claim an empty ``slot`` for ``packet`` and a later :meth:`commit`."""
+        assert self.slots[slot] == EMPTY
+        self.slots[slot] = packet
+
+    def try_write(self, slot: int, packet: int) -> bool:
+        """Copy ``packet`` into ``slot`` if it is empty (magic written last); False if still full."""
+        if self.slots[slot] != EMPTY:
+            return False
+        self.slots[slot] = packet
+        self.commit(slot)
+        return True
