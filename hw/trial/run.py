@@ -109,9 +109,8 @@ def poller(scenario: Scenario, ring, stalls: StallPlan, stop_box: np.ndarray, se
     if scenario.hw.loops == "native":
         from ringlab.hw.trial.native_loops import poll_ring_native
 
-        pause_capacity = max(1 << 16, int(PAUSES_PER_SECOND * seconds))
         return functools.partial(poll_ring_native, ring, scenario.ring_slots, scenario.hw.payload_layout, stalls,
-                                 stop_box, threshold, scenario.packets + scenario.ring_slots, pause_capacity)
+                                 stop_box, threshold, reads, pauses)
     return functools.partial(poll_ring, ring, scenario.ring_slots, scenario.hw.payload_layout, stalls, stop_box,
                              threshold)
 
