@@ -43,23 +43,28 @@ def git_commit() -> str | None:
     return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
 
 
-def _module_files(name: str) -> list[Path]:
-    spec = importlib.util.find_spec(name)
-    if spec is None:
-        return []
-    if spec.submodule_search_locations:  # a package: every source file in it
-        return sorted(p for location in spec.submodule_search_locations for p in Path(location).iterdir()
-                      if p.suffix in SOURCE_SUFFIXES)
-    return [Path(spec.origin)]
+def source_files(backend: str) -> list[tuple[str, Path]]:
+    """Every source file (``.py``, ``.c``, ``.h``) of the packages that compute ``backend``'s results,
+    found recursively through every subpackage, each with its path inside its package."""
+    files = []
+    for name in SHARED_MODULES + BACKEND_PACKAGES[backend]:
+        spec = importlib.util.find_spec(name)
+        if spec is None:
+            continue
+        for location in spec.submodule_search_locations or ():
+            root = Path(location)
+            files += [(f"{name}/{path.relative_to(root).as_posix()}", path) for path in root.rglob("*")
+                      if path.suffix in SOURCE_SUFFIXES and "__pycache__" not in path.parts and path.is_file()]
+    return sorted(files)
 
 
 @functools.cache
 def code_digest(backend: str) -> str:
-    """A short digest of every source file that computes ``backend``'s results."""
+    """A short digest of every source file that computes ``backend``'s results: a change to any of
+    them, in any subfolder, gives another digest."""
     digest = hashlib.sha256()
-    for name in SHARED_MODULES + BACKEND_PACKAGES[backend]:
-        for path in _module_files(name):
-            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    for name, path in source_files(backend):
+        digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
 
 

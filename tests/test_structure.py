@@ -6,7 +6,6 @@ import json
 import shutil
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -20,25 +19,6 @@ from tests.helpers import scenario, scripted
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "buggy-one-stall.toml"
-
-
-def test_the_distribution_installs_ringlab_and_nothing_else_at_the_top_level(tmp_path):
-    source = tmp_path / "source"  # a copy, so that the build leaves nothing in the checkout
-    tracked = subprocess.run(["git", "-C", str(ROOT), "ls-files"], capture_output=True, text=True, check=True).stdout
-    for name in tracked.splitlines():
-        if (ROOT / name).is_file():
-            (source / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, source / name)
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(source)],
-                   check=True, capture_output=True)
-    wheel = next(tmp_path.glob("ringlab-*.whl"))
-    names = zipfile.ZipFile(wheel).namelist()
-    top_level = {name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")}
-    assert top_level == {"ringlab"}
-    for needed in ("ringlab/sim/fast_engine.c", "ringlab/hw/trial/hot_loops.c", "ringlab/bpf/ring_writer.c",
-                   "ringlab/bpf/ring_wire.h", "ringlab/compare/report/compose.py", "ringlab/hw/kernel/tracer.py",
-                   "ringlab/cli/hw_commands.py"):
-        assert needed in names
 
 
 def test_every_backend_and_engine_runs_through_one_function_with_one_result_type():
@@ -70,16 +50,36 @@ def test_every_run_records_version_commit_and_code_digest(tmp_path):
     assert summary["code_digest"] == provenance.code_digest("sim")
 
 
-def test_the_code_digest_follows_the_code(tmp_path, monkeypatch):
-    source = tmp_path / "engine.c"
-    source.write_text("int rule = 1;")
-    monkeypatch.setattr(provenance, "_module_files", lambda name: [source])
-    provenance.code_digest.cache_clear()
-    before = provenance.code_digest("sim")
-    source.write_text("int rule = 2;")
-    provenance.code_digest.cache_clear()
-    assert provenance.code_digest("sim") != before
-    provenance.code_digest.cache_clear()
+def test_the_code_digest_reads_every_source_file_of_the_backend_in_every_subfolder():
+    """The real file set, no mock: every .py, .c and .h below hw/ and bpf/ (and the shared core)."""
+    listed = {path.resolve() for _, path in provenance.source_files("hw")}
+    on_disk = {path.resolve() for folder in ("hw", "bpf", "ringlab/scenario", "ringlab/trace", "ringlab/analysis")
+               for path in (ROOT / folder).rglob("*") if path.suffix in (".py", ".c", ".h")
+               and "__pycache__" not in path.parts}
+    assert on_disk == listed
+    assert any("/kernel/" in str(path) for path in listed) and any("/machine/" in str(path) for path in listed)
+
+
+DIGEST = "from ringlab.provenance import code_digest; print(code_digest('hw'), code_digest('sim'))"
+
+
+@pytest.mark.parametrize("changed", ["hw/kernel/tracer.py", "hw/trial/hot_loops.h", "hw/machine/testbed.py",
+                                     "bpf/ring_writer.c"])
+def test_changing_one_line_of_any_hw_file_changes_the_hw_digest(tmp_path, changed):
+    """In a copy of the checkout, run from its root (its own ringlab and folders imported): one added
+    line changes the hw digest and leaves the simulator's alone."""
+    copy = tmp_path / "ringlab"
+    shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(".venv", ".git", "results", "__pycache__", "*.egg-info"))
+
+    def digests():
+        out = subprocess.run([sys.executable, "-c", DIGEST], cwd=copy, capture_output=True, text=True, check=True)
+        return out.stdout.split()
+
+    hw_before, sim_before = digests()
+    path = copy / changed
+    path.write_text(path.read_text() + ("\n# one more line\n" if path.suffix == ".py" else "\n/* one more line */\n"))
+    hw_after, sim_after = digests()
+    assert hw_after != hw_before and sim_after == sim_before
 
 
 def test_a_sweep_point_is_keyed_by_the_code_that_computes_it(tmp_path, monkeypatch):
