@@ -106,6 +106,17 @@ def check_native_xdp(iface: str) -> Check:
     return Check(name, True, f"{iface}'s driver runs XDP natively (hw.mode = \"native\" works)")
 
 
+def check_knob_journal() -> Check:
+    """The system knobs an experiment holds now (its journal), if any: informational, never a failure
+    (a killed experiment's knobs were given back before this command ran)."""
+    from ringlab.hw.knobs.journal import left_journals
+
+    held = [f"{entry['knob']}={entry['set']} (found {entry['found']}, pid {journal['pid']})"
+            for journal in left_journals(everything=True) for entry in journal["entries"]]
+    return Check("knob journal", True, ("an experiment holds " + "; ".join(held) + " (given back when it ends, or by "
+                                        "'ringlab hw cleanup')") if held else "no system knob held by an experiment")
+
+
 def run_checks(iface: str | None = None) -> list[Check]:
     checks = [check_root(), check_bcc(), check_headers()]
     if checks[0].ok and checks[1].ok:
@@ -114,6 +125,7 @@ def run_checks(iface: str | None = None) -> list[Check]:
         checks.append(check_tracefs())
     if checks[0].ok:
         checks.append(check_veth())
+        checks.append(check_knob_journal())
     if iface is not None and all(c.ok for c in checks):
         checks.append(check_native_xdp(iface))
     return checks

@@ -21,6 +21,8 @@ FORMAT_VERSIONS = {
     "report.json": 1,       # ringlab compare: every figure of the report
     "sender.json": 1,       # ringlab hw send --out: the sender's own record
     "diff.json": 1,         # ringlab diff: what changed between two runs, sweeps or profiles
+    "plan.json": 1,         # ringlab hw experiment: what was asked, the knobs found, the order of the trials
+    "experiment.json": 1,   # ringlab hw experiment: each source's and the loss's change, paired
 }
 UNVERSIONED = 0  # files written before versions were
 

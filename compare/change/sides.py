@@ -84,6 +84,14 @@ def read_side(path, where: str) -> Side:
                             "(profile.json and pauses.npz)")
 
 
+def join_sides(sides: list[Side], label: str) -> Side:
+    """The runs of ``sides`` as one side named ``label`` (an experiment's arm, for ``ringlab diff``)."""
+    from ringlab.runs.run_directory import load_summary
+
+    runs = [Path(run.path) for side in sides for run in side.runs]
+    return _runs_side(Path(label), [(run, load_summary(run)) for run in runs], "experiment arm")
+
+
 def _profile_side(path: Path) -> Side:
     from ringlab.trace.pause_profile import load_profile
 

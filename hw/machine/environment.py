@@ -20,7 +20,7 @@ def _read(path: str) -> str | None:
         return None
 
 
-def _cpus_of(cpu_list: str | None) -> set[int]:
+def cpus_of(cpu_list: str | None) -> set[int]:
     """The CPUs of a list such as "0-3,6" (empty for None or a malformed list)."""
     cpus = set()
     for part in (cpu_list or "").split(","):
@@ -28,6 +28,30 @@ def _cpus_of(cpu_list: str | None) -> set[int]:
         if low.isdigit() and (not high or high.isdigit()):
             cpus.update(range(int(low), int(high or low) + 1))
     return cpus
+
+
+def cpu_list_text(cpus) -> str:
+    """The kernel's spelling of a set of CPUs: {0, 1, 2, 5} as "0-2,5"."""
+    parts, ordered = [], sorted(cpus)
+    for cpu in ordered:
+        if parts and cpu == parts[-1][1] + 1:
+            parts[-1][1] = cpu
+        else:
+            parts.append([cpu, cpu])
+    return ",".join(str(low) if low == high else f"{low}-{high}" for low, high in parts)
+
+
+def kdamond_affinity() -> dict[str, str]:
+    """Each DAMON kdamond thread's CPUs: "pid comm" -> CPU list."""
+    affinity = {}
+    for comm in Path("/proc").glob("[0-9]*/comm"):
+        name = _read(str(comm))
+        if name and name.startswith("kdamond"):
+            try:
+                affinity[f"{comm.parent.name} {name}"] = cpu_list_text(os.sched_getaffinity(int(comm.parent.name)))
+            except OSError:
+                continue
+    return affinity
 
 
 def _processes_named(prefixes: tuple[str, ...]) -> list[str]:
@@ -48,7 +72,7 @@ def irqs_on(cpu: int) -> dict[str, str]:
         if number.strip().isdigit():
             names[number.strip()] = " ".join(word for word in rest.split() if not word.isdigit())
     return {number: name for number, name in names.items()
-            if cpu in _cpus_of(_read(f"/proc/irq/{number}/smp_affinity_list"))}
+            if cpu in cpus_of(_read(f"/proc/irq/{number}/smp_affinity_list"))}
 
 
 def cpuset_partitions(cpu: int) -> list[dict]:
@@ -58,13 +82,13 @@ def cpuset_partitions(cpu: int) -> list[dict]:
     for root in (Path("/sys/fs/cgroup"), Path("/sys/fs/cgroup/unified")):
         for path in [root, *root.glob("*"), *root.glob("*/*")]:
             partition = _read(str(path / "cpuset.cpus.partition"))
-            if partition and partition != "member" and cpu in _cpus_of(_read(str(path / "cpuset.cpus.effective"))):
+            if partition and partition != "member" and cpu in cpus_of(_read(str(path / "cpuset.cpus.effective"))):
                 found.append({"cgroup": str(path), "partition": partition})
     v1 = Path("/sys/fs/cgroup/cpuset")
     for path in [*v1.glob("*/"), *v1.glob("*/*/")]:
         exclusive = _read(str(path / "cpuset.cpu_exclusive"))
         balance = _read(str(path / "cpuset.sched_load_balance"))
-        if (exclusive == "1" or balance == "0") and cpu in _cpus_of(_read(str(path / "cpuset.cpus"))):
+        if (exclusive == "1" or balance == "0") and cpu in cpus_of(_read(str(path / "cpuset.cpus"))):
             found.append({"cgroup": str(path), "cpu_exclusive": exclusive, "sched_load_balance": balance})
     return found
 
@@ -128,6 +152,9 @@ def machine_environment(poller_cpu: int | None, sender_cpus) -> dict:
         "workqueue_cpumask": _read("/sys/devices/virtual/workqueue/cpumask"),
         "damon": damon_state(),
         "timer_migration": _read("/proc/sys/kernel/timer_migration"),
+        "stat_interval": _read("/proc/sys/vm/stat_interval"),
+        "watchdog_cpumask": _read("/proc/sys/kernel/watchdog_cpumask"),
+        "kdamond_affinity": kdamond_affinity(),
         "cpuidle": {"driver": _read("/sys/devices/system/cpu/cpuidle/current_driver"),
                     "governor": _read("/sys/devices/system/cpu/cpuidle/current_governor_ro")
                     or _read("/sys/devices/system/cpu/cpuidle/current_governor")},

@@ -1,6 +1,6 @@
-"""Remove what a killed hardware run left behind: attached XDP programs, the testbed, the
-temporary directories of trials and senders, and private ftrace instances (each named with its
-process id)."""
+"""Remove what a killed hardware run left behind: attached XDP programs, the testbed, the system
+knobs of an experiment (given back from their journal), the temporary directories of trials and
+senders, and private ftrace instances (each named with its process id)."""
 
 from __future__ import annotations
 
@@ -36,8 +36,9 @@ def cleanup_stale(everything: bool = False) -> list[str]:
     elif owner is not None and not kept:
         state.forget("testbed", testbed.NETNS)
     from ringlab.hw.kernel.ftrace import remove_stale_instances
+    from ringlab.hw.knobs.journal import restore_left
 
-    return removed + remove_left_directories(everything) + remove_stale_instances()
+    return removed + restore_left(everything) + remove_left_directories(everything) + remove_stale_instances()
 
 
 def remove_left_directories(everything: bool = False) -> list[str]:

@@ -67,6 +67,19 @@ def note_old_spellings(argv: list[str]) -> None:
             print(f"ringlab: note: {note}; the old spelling still works", file=sys.stderr)
 
 
+def give_back_left_knobs() -> None:
+    """Give back the system knobs a killed experiment left set, saying so in one line each (root only;
+    a look at one folder where there is nothing to do)."""
+    from ringlab.hw.machine import state
+
+    if os.geteuid() != 0 or not any(state.STATE_DIR.glob("knobs-*.json")):
+        return
+    from ringlab.hw.knobs.journal import restore_left
+
+    for line in restore_left():
+        print(f"ringlab: {line}", file=sys.stderr)
+
+
 def main(argv=None) -> int:
     """Run one command. ringlab's own errors end in one line and their exit status (see
     ringlab/errors.py); anything else is a bug, shown with its traceback."""
@@ -77,6 +90,7 @@ def main(argv=None) -> int:
     note_old_spellings(argv)
     args = build_parser().parse_args(argv)
     try:
+        give_back_left_knobs()
         return args.handler(args)
     except RinglabError as error:
         print(f"ringlab: {error.label}: {one_line(error)}", file=sys.stderr)

@@ -31,6 +31,35 @@ def cmd_hw_trial(args) -> int:
     return 0 if holds else EXIT_CHECK_FAILED
 
 
+def cmd_hw_experiment(args) -> int:
+    import sys
+
+    from tqdm import tqdm
+
+    from ringlab.compare.change.experiment import analyse_experiment, write_experiment
+    from ringlab.hw.knobs import parse_knob_option
+    from ringlab.hw.knobs.experiment import plan_experiment, run_experiment
+    from ringlab.runs.run_directory import check_output_path
+    from ringlab.scenario.fields import load_scenario
+
+    scenario = load_scenario(args.scenario, args.overrides)
+    knobs = [parse_knob_option(text) for text in args.knobs]
+    check_output_path(args.out)
+    plan = plan_experiment(scenario, knobs, args.trials, args.seed, args.out, args.apply)
+    out_dir = output_directory(args.out)
+    bar = tqdm(total=2 * plan.pairs, desc="experiment", unit="trial", file=sys.stderr, disable=args.quiet)
+    try:
+        run_experiment(scenario, knobs, plan, out_dir, progress=lambda done, total: bar.update(done - bar.n))
+    finally:
+        bar.close()
+    experiment, with_sides, without_sides = analyse_experiment(out_dir, level=args.level)
+    path = write_experiment(out_dir, experiment, with_sides, without_sides)
+    for line in experiment.verdict:
+        print(line)
+    print(f"-> {path}")
+    return 0
+
+
 def cmd_hw_testbed(args) -> int:
     from ringlab.hw.machine import testbed
 
@@ -133,6 +162,32 @@ def add_commands(commands) -> None:
                        help="the run directory (a new or empty directory, or an earlier run)")
     add_set_option(trial)
     trial.add_argument("--force", action="store_true", help="replace an XDP program ringlab did not attach")
+
+    experiment = add_command(hw_commands, "experiment", cmd_hw_experiment,
+                             "K trials with knobs set and K without, interleaved; what each pause source and the "
+                             "loss did", [
+                                 "ringlab hw experiment examples/fixed-one-stall.toml --knob vm.stat_interval=10 "
+                                 "--trials 4 --apply --out results/experiment-stat-interval --set interval=10us",
+                                 "ringlab hw experiment examples/fixed-one-stall.toml --knob poller.mlock=on --trials 5 "
+                                 "--out results/experiment-mlock"])
+    experiment.add_argument("scenario", type=Path, help="the scenario of every trial, a TOML file (see examples/)")
+    experiment.add_argument("--knob", dest="knobs", action="append", default=[], metavar="NAME=VALUE",
+                            help="a setting of the 'with' trials (repeatable; all are set together). ringlab's own: "
+                                 "poller.mlock, poller.thp_disable, hw.loops, competitor.cpu; the machine's (need "
+                                 "--apply): vm.stat_interval, kernel.watchdog_cpumask, kernel.timer_migration, "
+                                 "workqueue.cpumask, kdamond.cpus")
+    experiment.add_argument("--trials", type=int, required=True, metavar="K",
+                            help="trials with the knobs, and as many without (at least 2)")
+    experiment.add_argument("--out", type=out_path, required=True,
+                            help="the experiment's directory (plan.json, trials/, experiment.json, experiment.png); "
+                                 "run again to resume")
+    experiment.add_argument("--apply", action="store_true",
+                            help="allow system knobs: each is journalled, set only during the 'with' trials and "
+                                 "given back after each")
+    experiment.add_argument("--seed", type=int, default=0, help="the seed of the order of the trials (default 0)")
+    experiment.add_argument("--level", type=float, default=0.95, help="the level of every interval (default 0.95)")
+    experiment.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_set_option(experiment)
 
     bed = add_command(hw_commands, "testbed", cmd_hw_testbed, "create or remove the veth testbed", [
         "ringlab hw testbed up", "ringlab hw testbed down"])
