@@ -8,10 +8,10 @@ machine may drift from pair to pair.
   A drift between pairs cannot make it significant. A drift within a pair, or pauses that come in
   bursts, can (they are not Poisson): the pairs themselves show how much more their log rate ratios
   scatter than Poisson counts would (the dispersion, at least 1), and the inverse-variance pooled
-  log ratio is tested against its standard error widened by that much. ``p_value`` is the larger of
-  the two. The sign-flip test over pairs is given beside them: it assumes only that, without an
-  effect, "with" is as likely as "without" to be the higher in each pair, and it cannot go below
-  2 / 2^K.
+  log ratio is tested against its standard error widened by that much (with Student's t of K - 1
+  degrees of freedom where the dispersion is estimated above 1). ``p_value`` is the larger of the
+  two. The sign-flip test over pairs is given beside them: it assumes only that, without an effect,
+  "with" is as likely as "without" to be the higher in each pair, and it cannot go below 2 / 2^K.
 - The loss and the latency percentiles: a two-level bootstrap, pairs drawn with replacement and
   blocks of packets within each trial drawn with replacement (drops come in bursts, blocks are
   independent), each arm's figure pooled over its drawn trials."""
@@ -80,7 +80,7 @@ def stratified_p_value(with_counts, with_seconds, without_counts, without_second
 def widened_test(with_counts, with_seconds, without_counts, without_seconds) -> tuple[float, float, float]:
     """The pooled log rate ratio over pairs (half a pause added to each count), tested against its
     standard error widened by the pairs' dispersion: (p-value, dispersion, rate ratio)."""
-    from scipy.stats import norm
+    from scipy.stats import norm, t
 
     rows = [(np.log((wc + 0.5) / ws) - np.log((oc + 0.5) / os_), 1 / (wc + 0.5) + 1 / (oc + 0.5))
             for wc, ws, oc, os_ in zip(with_counts, with_seconds, without_counts, without_seconds) if wc + oc > 0]
@@ -92,7 +92,8 @@ def widened_test(with_counts, with_seconds, without_counts, without_seconds) -> 
     heterogeneity = float((weight * (log_ratio - pooled) ** 2).sum())
     dispersion = max(1.0, heterogeneity / (len(rows) - 1)) if len(rows) > 1 else 1.0
     z = pooled / np.sqrt(dispersion / weight.sum())
-    return float(2 * norm.sf(abs(z))), dispersion, float(np.exp(pooled))
+    tail = t(len(rows) - 1).sf(abs(z)) if dispersion > 1 else norm.sf(abs(z))  # a dispersion estimated: Student's t
+    return float(2 * tail), dispersion, float(np.exp(pooled))
 
 
 def sign_flip_p_value(differences) -> float:

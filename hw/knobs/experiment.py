@@ -109,7 +109,7 @@ def plan_experiment(scenario, knobs, pairs: int, seed: int, out_dir: Path, apply
     plan = ExperimentPlan(scenario.key(), tuple((k.name, v) for k, v in knobs), found, pairs, seed,
                           pair_orders(pairs, seed), tuple((k.name, k.removes) for k, _ in knobs))
     existing = load_plan(out_dir) if (Path(out_dir) / PLAN_FILE).is_file() else None
-    if existing is not None and existing != plan:
+    if existing is not None and existing.to_dict() != plan.to_dict():  # as mappings: the file sorts its keys
         raise InputError("--out", f"{out_dir} holds an experiment of another scenario, knobs, trials or seed: "
                                   "give another directory")
     return plan

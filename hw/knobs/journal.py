@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 from ringlab.hw.machine import state
-from ringlab.hw.machine.signals import signals_deferred
+from ringlab.hw.machine.signals import signals_as_exceptions, signals_deferred
 
 PREFIX = "knobs-"
 
@@ -50,7 +50,8 @@ def system_knobs_held(changes, copy_dir: Path | None = None):
             journal_path().unlink(missing_ok=True)
             raise
     try:
-        yield
+        with signals_as_exceptions():  # SIGTERM and SIGHUP end the block through the finally below
+            yield
     finally:
         with signals_deferred():
             lines = give_back(entries)
