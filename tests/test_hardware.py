@@ -150,7 +150,7 @@ def test_refuses_to_replace_a_program_ringlab_did_not_attach():
 def test_doctor_finds_every_prerequisite_here():
     result = subprocess.run([sys.executable, "-m", "ringlab.cli", "hw", "doctor"], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
-    assert result.stdout.count("[ok]") == 6 and "tracefs" in result.stdout
+    assert result.stdout.count("[ok]") == 7 and "tracefs" in result.stdout and "knob journal" in result.stdout
 
 
 def test_sweep_over_both_backends_and_its_comparison_report(tmp_path):

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -38,14 +39,33 @@ def test_any_ring_size_runs_on_real_xdp_conserves_and_replays(policy, ring_slots
     assert result.conservation["holds"], result.conservation
     assert result.counters["seen"] == result.counters["written"] + result.counters["dropped_full"]
     assert int(trace.slot[trace.cpu >= 0].max()) < ring_slots  # every write landed in the ring
-    agreed = agreement(trace, replay(trace, scenario).trace)
+    replayed = replay(trace, scenario).trace
+    agreed = agreement(trace, replayed)
     # A replay times each decision from measured costs, to tens of ns: a packet decided within that of
     # the poller's read of its slot can take the other fate (seen: 1 in 3 000), hence 99 %, not 100 %.
     # Two writer CPUs take the index in an order the replay draws from the measured costs, not the
-    # real interleaving; with the fixed policy their race (its known data race) then sends packets to
-    # other slots: 98.7 % and 96.1 % seen, each with a pause of another process of 1.8 and 4 ms.
-    floor = 0.99 if cpus == 1 else 0.90 if policy == "fixed" else 0.97
-    assert agreed.same_fate_share >= floor, agreed.to_dict()["first_differences"][:3]
+    # real interleaving (97 % held). With the fixed policy their race (its known data race) moves the
+    # real index behind a slot about to be written, which no replay can know: from the first read out
+    # of the writers' claim order on, fates part (83.5 % agreed over a whole trial once, 96-99 % in
+    # others), so the floor holds for the packets that arrived before it.
+    if cpus == 2 and policy == "fixed":
+        first_race_ns = first_read_out_of_claim_order_ns(result)
+        before = trace.arrival_ns < first_race_ns
+        share = float(np.mean(trace.fate[before] == replayed.fate[before])) if before.any() else 1.0
+        assert share >= 0.97, (first_race_ns, agreed.to_dict()["first_differences"][:3])
+    else:
+        floor = 0.99 if cpus == 1 else 0.97
+        assert agreed.same_fate_share >= floor, agreed.to_dict()["first_differences"][:3]
+
+
+def first_read_out_of_claim_order_ns(result) -> int:
+    """When the first packet read out of the writers' claim order arrived (the end of the trial if none was)."""
+    trace = result.trace
+    delivered = np.flatnonzero(trace.fate == 0)
+    in_read_order = delivered[np.argsort(trace.delivery_order[delivered])]
+    claims = result.claim_order[in_read_order]
+    raced = in_read_order[claims < np.maximum.accumulate(claims)]
+    return int(trace.arrival_ns[raced].min()) if len(raced) else int(trace.end_ns) + 1
 
 
 def test_a_ring_larger_than_real_xdp_takes_is_refused_in_one_line(tmp_path):

@@ -1,6 +1,7 @@
-"""Remove what a killed hardware run left behind: attached XDP programs, the testbed, the system
-knobs of an experiment (given back from their journal), the temporary directories of trials and
-senders, and private ftrace instances (each named with its process id)."""
+"""Remove what a killed hardware run left behind: attached XDP programs, the testbed, the
+temporary directories of trials and senders, and private ftrace instances (each named with its
+process id). (A killed experiment's system knobs are given back from their journal by the next
+ringlab command: ringlab.hw.knobs.journal.)"""
 
 from __future__ import annotations
 
@@ -36,9 +37,8 @@ def cleanup_stale(everything: bool = False) -> list[str]:
     elif owner is not None and not kept:
         state.forget("testbed", testbed.NETNS)
     from ringlab.hw.kernel.ftrace import remove_stale_instances
-    from ringlab.hw.knobs.journal import restore_left
 
-    return removed + restore_left(everything) + remove_left_directories(everything) + remove_stale_instances()
+    return removed + remove_left_directories(everything) + remove_stale_instances()
 
 
 def remove_left_directories(everything: bool = False) -> list[str]:

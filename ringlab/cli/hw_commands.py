@@ -76,9 +76,10 @@ def cmd_hw_testbed(args) -> int:
 
 
 def cmd_hw_cleanup(args) -> int:
+    from ringlab.hw.knobs.journal import restore_left
     from ringlab.hw.trial.cleanup import cleanup_stale
 
-    removed = cleanup_stale(everything=True)
+    removed = cleanup_stale(everything=True) + restore_left(everything=True)
     print("\n".join(removed) if removed else "nothing to clean up")
     return 0
 
