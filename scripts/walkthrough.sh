@@ -2,7 +2,8 @@
 # The seed's question end to end, on real XDP (docs/walkthrough.md): what blocks the poller here,
 # what each source costs, a change, and what it did. The change is one this machine allows: a
 # process of our own on the poller's CPU (examples/competing_process.py), moved to another CPU
-# (the remedy ringlab advises for a task). Nothing else on the machine is changed.
+# (the remedy ringlab advises for a task). It ends with an experiment on a knob of the machine
+# (step 7, with --apply: set only during its "with" trials, journalled, given back after each).
 # Usage: bash scripts/walkthrough.sh [OUT]   (as root; give it the machine to itself)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,3 +45,9 @@ $RINGLAB hw trial $SCENARIO --testbed "${SETTINGS[@]}" --out "$OUT/after"
 
 echo "## 6. What it did"
 $RINGLAB diff "$OUT/before" "$OUT/after" --predicted "$OUT/predict-without" --out "$OUT/diff"
+
+echo "## 7. A knob of the machine, tested as an experiment: interleaved pairs, given back after each trial"
+# The competing process goes first: the experiment asks what the machine's own sources do.
+kill "$PID" 2>/dev/null || true
+if pgrep -x kdamond.0 >/dev/null; then KNOB=kdamond.cpus=1; else KNOB=vm.stat_interval=10; fi
+$RINGLAB hw experiment examples/machine-noise.toml --knob "$KNOB" --trials 3 --apply --quiet --out "$OUT/experiment"

@@ -133,7 +133,8 @@ def verdict_lines(experiment: Experiment) -> tuple[str, ...]:
     if len(changed) > VERDICT_SOURCES:
         lines.append(f"... and {len(changed) - VERDICT_SOURCES} more sources changed (experiment.json)")
     lines.append(f"{len(sources) - len(changed)} of {len(sources)} pause sources show no change in rate at "
-                 f"p < {SIGNIFICANT}" if sources else "no background pause in any trial")
+                 f"p < {SIGNIFICANT} (of {len(sources)} tested, about {len(sources) * SIGNIFICANT:.2g} would pass by "
+                 "chance alone)" if sources else "no background pause in any trial")
     for name, target in plan.get("meant_to_remove", {}).items():
         lines.append(f"{name} acts on: {target}")
     change, fraction = experiment.loss["change"], experiment.loss["fraction"]

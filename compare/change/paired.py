@@ -9,9 +9,10 @@ machine may drift from pair to pair.
   bursts, can (they are not Poisson): the pairs themselves show how much more their log rate ratios
   scatter than Poisson counts would (the dispersion, at least 1), and the inverse-variance pooled
   log ratio is tested against its standard error widened by that much (with Student's t of K - 1
-  degrees of freedom where the dispersion is estimated above 1). ``p_value`` is the larger of the
-  two. The sign-flip test over pairs is given beside them: it assumes only that, without an effect,
-  "with" is as likely as "without" to be the higher in each pair, and it cannot go below 2 / 2^K.
+  degrees of freedom where the dispersion is estimated above 1). ``p_value`` is the exact test's
+  where the pairs scatter no more than Poisson counts would, else the larger of the two. The
+  sign-flip test over pairs is given beside them: it assumes only that, without an effect, "with"
+  is as likely as "without" to be the higher in each pair, and it cannot go below 2 / 2^K.
 - The loss and the latency percentiles: a two-level bootstrap, pairs drawn with replacement and
   blocks of packets within each trial drawn with replacement (drops come in bursts, blocks are
   independent), each arm's figure pooled over its drawn trials."""
@@ -36,7 +37,7 @@ class PairedRates:
     with_seconds: tuple[float, ...]
     without_counts: tuple[int, ...]
     without_seconds: tuple[float, ...]
-    p_value: float  # the larger of the exact stratified test's and the dispersion-widened test's
+    p_value: float  # the exact stratified test's; where the pairs scatter beyond Poisson, the widened one's if larger
     p_value_exact: float
     dispersion: float
     rate_ratio: float  # with / without, pooled over pairs (inverse-variance weights)
@@ -119,7 +120,8 @@ def paired_rates(with_counts, with_seconds, without_counts, without_seconds) -> 
     widened, dispersion, ratio = widened_test(with_counts, with_seconds, without_counts, without_seconds)
     return PairedRates(tuple(int(c) for c in with_counts), tuple(float(s) for s in with_seconds),
                        tuple(int(c) for c in without_counts), tuple(float(s) for s in without_seconds),
-                       max(exact, widened), exact, dispersion, ratio, sign_flip_p_value(log_ratio))
+                       exact if dispersion <= 1 else max(exact, widened), exact, dispersion, ratio,
+                       sign_flip_p_value(log_ratio))
 
 
 @dataclass(frozen=True)
