@@ -1,6 +1,8 @@
 """Real XDP runs every ring size the simulator accepts, up to the limit it names: generated trials
 (policy, ring size, interval, writer CPUs, payload layout, one stall) each load, conserve their
-packets, and replay with the measured fate for at least 99 % of them; a larger ring is refused in one line."""
+packets, and replay with the measured fate for at least 99 % of them (97 % with two writer CPUs; the
+fixed writer on two CPUs up to its first drop, whose index reset races); a larger ring is refused in
+one line."""
 
 import subprocess
 import sys
@@ -14,6 +16,7 @@ from hypothesis import strategies as st
 from ringlab.compare.model.replay import agreement, replay
 from ringlab.hw.machine.loader import MAX_XDP_RING_SLOTS
 from ringlab.scenario.fields import WRITER_POLICIES, scenario_from_dict
+from ringlab.trace.records import DROPPED_FULL
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,28 +47,20 @@ def test_any_ring_size_runs_on_real_xdp_conserves_and_replays(policy, ring_slots
     # A replay times each decision from measured costs, to tens of ns: a packet decided within that of
     # the poller's read of its slot can take the other fate (seen: 1 in 3 000), hence 99 %, not 100 %.
     # Two writer CPUs take the index in an order the replay draws from the measured costs, not the
-    # real interleaving (97 % held). With the fixed policy their race (its known data race) moves the
-    # real index behind a slot about to be written, which no replay can know: from the first read out
-    # of the writers' claim order on, fates part (83.5 % agreed over a whole trial once, 96-99 % in
-    # others), so the floor holds for the packets that arrived before it.
+    # real interleaving (97 % held). The fixed policy's reset of the index after a drop races between
+    # the two CPUs (its known data race): once both drop in the same overflow, the real index can land
+    # one slot from the replay's, and the fates part for the rest of the trial (90.2 %, 92.6 % and
+    # 95.9 % agreed in trials with a 4 ms pause of the poller and no read out of claim order). No
+    # replay can know which CPU won, so the floor holds for the packets before the first drop.
     if cpus == 2 and policy == "fixed":
-        first_race_ns = first_read_out_of_claim_order_ns(result)
-        before = trace.arrival_ns < first_race_ns
+        dropped = trace.fate == DROPPED_FULL
+        first_drop_ns = int(trace.arrival_ns[dropped].min()) if dropped.any() else int(trace.end_ns) + 1
+        before = trace.arrival_ns < first_drop_ns
         share = float(np.mean(trace.fate[before] == replayed.fate[before])) if before.any() else 1.0
-        assert share >= 0.97, (first_race_ns, agreed.to_dict()["first_differences"][:3])
+        assert share >= 0.99, (first_drop_ns, agreed.to_dict()["first_differences"][:3])
     else:
         floor = 0.99 if cpus == 1 else 0.97
         assert agreed.same_fate_share >= floor, agreed.to_dict()["first_differences"][:3]
-
-
-def first_read_out_of_claim_order_ns(result) -> int:
-    """When the first packet read out of the writers' claim order arrived (the end of the trial if none was)."""
-    trace = result.trace
-    delivered = np.flatnonzero(trace.fate == 0)
-    in_read_order = delivered[np.argsort(trace.delivery_order[delivered])]
-    claims = result.claim_order[in_read_order]
-    raced = in_read_order[claims < np.maximum.accumulate(claims)]
-    return int(trace.arrival_ns[raced].min()) if len(raced) else int(trace.end_ns) + 1
 
 
 def test_a_ring_larger_than_real_xdp_takes_is_refused_in_one_line(tmp_path):
