@@ -55,3 +55,19 @@ def build(source: Path, cflags=CFLAGS, headers=()) -> Path:
 def load(source: Path, cflags=CFLAGS, headers=()) -> ctypes.CDLL:
     """Build (if needed) and load ``source`` as a shared library."""
     return ctypes.CDLL(str(build(source, cflags, headers)), use_errno=True)
+
+
+_DECLARED: dict[Path, ctypes.CDLL] = {}
+
+
+def declared(source: Path, headers, signatures) -> ctypes.CDLL:
+    """``source``'s library, built and loaded once per process, with each function's ``(argtypes,
+    restype)`` of ``signatures`` (a mapping, or a function giving one, called on first use) declared."""
+    source = Path(source)
+    if source not in _DECLARED:
+        library = load(source, headers=headers)
+        for name, (argtypes, restype) in (signatures() if callable(signatures) else signatures).items():
+            function = getattr(library, name)
+            function.argtypes, function.restype = argtypes, restype
+        _DECLARED[source] = library
+    return _DECLARED[source]

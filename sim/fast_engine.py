@@ -47,7 +47,6 @@ LATENCY_TOTALS = 4  # engine.h's enum latency_total: sum and maximum of all read
 
 _ENGINE_SOURCE = Path(__file__).with_name("fast_engine.c")
 ENGINE_HEADER = Path(__file__).with_name("engine.h")
-_engine = None
 
 _i64, _pointer_type = ctypes.c_int64, ctypes.c_void_p
 
@@ -76,24 +75,14 @@ class EngineEnd(ctypes.Structure):
 
 def load_engine():
     """The compiled engine: built with the system C compiler on first use, then cached."""
-    global _engine
-    if _engine is None:
-        library = native.load(_ENGINE_SOURCE, headers=(ENGINE_HEADER, WARNING_LINES_HEADER))
-        i64, pointer = _i64, _pointer_type
-        library.ringlab_engine_new.argtypes = [ctypes.POINTER(EngineConfig)]
-        library.ringlab_engine_new.restype = pointer
-        library.ringlab_engine_feed.argtypes = [pointer, i64, pointer, pointer, pointer, i64, ctypes.c_int]
-        library.ringlab_engine_feed.restype = ctypes.c_int
-        library.ringlab_engine_feed_direct.argtypes = [pointer, i64, i64, pointer, ctypes.c_int]
-        library.ringlab_engine_feed_direct.restype = ctypes.c_int
-        library.ringlab_engine_untaken.argtypes = [pointer, pointer]
-        library.ringlab_engine_untaken.restype = None
-        library.ringlab_engine_finish.argtypes = [pointer, ctypes.POINTER(EngineEnd)]
-        library.ringlab_engine_finish.restype = None
-        library.ringlab_engine_free.argtypes = [pointer]
-        library.ringlab_engine_free.restype = None
-        _engine = library
-    return _engine
+    i64, pointer = _i64, _pointer_type
+    return native.declared(_ENGINE_SOURCE, (ENGINE_HEADER, WARNING_LINES_HEADER), lambda: {
+        "ringlab_engine_new": ([ctypes.POINTER(EngineConfig)], pointer),
+        "ringlab_engine_feed": ([pointer, i64, pointer, pointer, pointer, i64, ctypes.c_int], ctypes.c_int),
+        "ringlab_engine_feed_direct": ([pointer, i64, i64, pointer, ctypes.c_int], ctypes.c_int),
+        "ringlab_engine_untaken": ([pointer, pointer], None),
+        "ringlab_engine_finish": ([pointer, ctypes.POINTER(EngineEnd)], None),
+        "ringlab_engine_free": ([pointer], None)})
 
 
 def _pointer(array: np.ndarray | None, dtype=None) -> int | None:

@@ -108,10 +108,9 @@ def test_a_trace_of_another_format_version_is_refused_in_one_line(tmp_path, caps
 
 def test_a_failed_build_is_one_line_with_exit_status_4(tmp_path, monkeypatch, capsys):
     from ringlab import native
-    from ringlab.sim import fast_engine
 
     monkeypatch.setattr(native, "CACHE_DIR", tmp_path / "cache")
-    monkeypatch.setattr(fast_engine, "_engine", None)
+    monkeypatch.setattr(native, "_DECLARED", {})  # nothing loaded yet in this process
     monkeypatch.setenv("CC", "/bin/false")
     assert main(["sim", str(EXAMPLE), "--out", str(tmp_path / "run"), "--set", "packets=200"]) == 4
     err = capsys.readouterr().err

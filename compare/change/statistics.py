@@ -1,6 +1,6 @@
 """The statistics of a change: two Poisson rates compared exactly, and a loss and latency
 percentiles compared by a bootstrap over blocks of packets (drops come in bursts, one burst per
-pause, so packets are not independent; blocks of BLOCK_NS of arrivals are)."""
+pause, so packets are not independent; blocks of BOOTSTRAP_BLOCK_NS of arrivals are)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 from ringlab.analysis.latency import BUCKETS, bucket_middle_ns
 from ringlab.trace.pause_profile import rate_interval
 
-BLOCK_NS = 100_000_000  # a bootstrap block: 100 ms of arrivals (far longer than any pause's burst of drops) ...
+BOOTSTRAP_BLOCK_NS = 100_000_000  # a bootstrap block: 100 ms of arrivals (far longer than any pause's burst of drops) ...
 MIN_BLOCK_NS = 1_000_000  # ... or a twentieth of a short run, not under 1 ms
 BLOCKS_PER_RUN = 20
 RESAMPLES = 2_000
@@ -90,8 +90,8 @@ class Blocks:
 
 
 def block_ns_of(end_ns: int) -> int:
-    """The block of a run lasting ``end_ns``: BLOCK_NS, or a twentieth of a shorter run (at least MIN_BLOCK_NS)."""
-    return int(min(BLOCK_NS, max(MIN_BLOCK_NS, end_ns // BLOCKS_PER_RUN)))
+    """The block of a run lasting ``end_ns``: BOOTSTRAP_BLOCK_NS, or a twentieth of a shorter run (at least MIN_BLOCK_NS)."""
+    return int(min(BOOTSTRAP_BLOCK_NS, max(MIN_BLOCK_NS, end_ns // BLOCKS_PER_RUN)))
 
 
 def blocks_of_trace(trace, block_ns: int | None = None) -> Blocks:

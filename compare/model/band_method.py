@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from ringlab.errors import InputError
 
 SENDER_MODES = ("measured", "schedule")
-BLOCK_NS = 500_000_000
+STATE_BLOCK_NS = 500_000_000  # a block of a repeat drawn from one segment of a profile
 TAIL_MODES = ("checked", "every fit")
 BLOCK_SOURCES = ("any segment", "one segment")
 
@@ -36,7 +36,7 @@ BLOCK_SOURCES = ("any segment", "one segment")
 @dataclass(frozen=True)
 class BandMethod:
     sender: str = "measured"
-    block_ns: int | None = BLOCK_NS
+    block_ns: int | None = STATE_BLOCK_NS
     tails: str = "checked"
     blocks_from: str = "one segment"
 

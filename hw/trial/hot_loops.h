@@ -1,7 +1,7 @@
 /* What the hardware backend's hot loops share (hot_loops.c: the map ring's poller and the paced
- * sender; xsk_loop.c: the AF_XDP socket's poller): the clock, the payload layouts' offsets, the
- * stalls a poller injects and what it records. Included by both; each is built on first use by
- * ringlab/native.py. */
+ * sender; xsk_loop.c: the AF_XDP socket's poller; udp_loop.c: the UDP socket's poller): the clock,
+ * the payload layouts' offsets, the stalls a poller injects and what it records. Included by all
+ * three; each is built on first use by ringlab/native.py. */
 #ifndef RINGLAB_HOT_LOOPS_H
 #define RINGLAB_HOT_LOOPS_H
 

@@ -17,17 +17,16 @@ from ringlab.hw.trial.poller import PollRecord, StallPlan
 
 _SOURCE = Path(__file__).with_name("hot_loops.c")
 HOT_LOOPS_HEADER = Path(__file__).with_name("hot_loops.h")
-_library = None
 
 
-class _StallPlan(ctypes.Structure):
+class StallPlanStruct(ctypes.Structure):
     """struct stall_plan of hot_loops.h."""
 
     _fields_ = [("start", ctypes.c_void_p), ("end", ctypes.c_void_p), ("reported", ctypes.c_void_p),
                 ("count", ctypes.c_void_p)]
 
 
-class _PollRecord(ctypes.Structure):
+class PollRecordStruct(ctypes.Structure):
     """struct poll_record of hot_loops.h."""
 
     _fields_ = [("ids", ctypes.c_void_p), ("slots", ctypes.c_void_p), ("read_ns", ctypes.c_void_p),
@@ -37,17 +36,12 @@ class _PollRecord(ctypes.Structure):
 
 
 def library() -> ctypes.CDLL:
-    global _library
-    if _library is None:
-        lib = native.load(_SOURCE, headers=(RING_WIRE_HEADER, HOT_LOOPS_HEADER))
-        i64, pointer, c_int = ctypes.c_int64, ctypes.c_void_p, ctypes.c_int
-        lib.ringlab_poll.argtypes = [pointer, i64, c_int, ctypes.POINTER(_StallPlan), pointer, i64,
-                                     ctypes.POINTER(_PollRecord)]
-        lib.ringlab_poll.restype = None
-        lib.ringlab_send.argtypes = [c_int, pointer, i64, c_int, i64, pointer, pointer, i64, i64, pointer]
-        lib.ringlab_send.restype = i64
-        _library = lib
-    return _library
+    """hot_loops.c, built on first use: the map ring's poller and the paced sender."""
+    i64, pointer, c_int = ctypes.c_int64, ctypes.c_void_p, ctypes.c_int
+    return native.declared(_SOURCE, (RING_WIRE_HEADER, HOT_LOOPS_HEADER), lambda: {
+        "ringlab_poll": ([pointer, i64, c_int, ctypes.POINTER(StallPlanStruct), pointer, i64,
+                          ctypes.POINTER(PollRecordStruct)], None),
+        "ringlab_send": ([c_int, pointer, i64, c_int, i64, pointer, pointer, i64, i64, pointer], i64)})
 
 
 def poll_ring_native(ring_buffer: mmap.mmap | None, ring_slots: int, layout: str, stalls: StallPlan,
@@ -72,12 +66,12 @@ def poll_with(loop, stalls: StallPlan, stop_box: np.ndarray, read_capacity: int,
     for array, dtype in ((stalls.start_ns, np.int64), (stalls.end_ns, np.int64), (stalls.reported, np.int8),
                          (stalls.count, np.int64)):  # shared with whoever may publish the stalls later
         assert array.dtype == dtype and array.flags.c_contiguous
-    plan = _StallPlan(stalls.start_ns.ctypes.data, stalls.end_ns.ctypes.data, stalls.reported.ctypes.data,
+    plan = StallPlanStruct(stalls.start_ns.ctypes.data, stalls.end_ns.ctypes.data, stalls.reported.ctypes.data,
                       stalls.count.ctypes.data)
     ids, slots, read_ns = np.zeros(read_capacity, np.int64), np.zeros(read_capacity, np.int32), np.zeros(read_capacity, np.int64)
     pause_start, pause_length = np.zeros(pause_capacity, np.int64), np.zeros(pause_capacity, np.int64)
     pause_kind = np.zeros(pause_capacity, np.int8)
-    record = _PollRecord(ids.ctypes.data, slots.ctypes.data, read_ns.ctypes.data, read_capacity, 0, 0,
+    record = PollRecordStruct(ids.ctypes.data, slots.ctypes.data, read_ns.ctypes.data, read_capacity, 0, 0,
                          pause_start.ctypes.data, pause_length.ctypes.data, pause_kind.ctypes.data, pause_capacity, 0, 0)
     loop(ctypes.byref(plan), ctypes.byref(record))
     reads, pauses = record.reads, record.pauses

@@ -28,7 +28,6 @@ from ringlab.hw.trial.poller import PollerThread, StallPlan, off_cpu, poll_ring
 from ringlab.trace.pause_profile import PauseProfile, profile_from_pauses, save_profile
 from ringlab.trace.pauses import NOT_TRACED, length_statistics
 
-PAUSES_FILE = "pauses.csv"
 SUMMARY_FILE = "summary.json"
 NO_STALLS = StallPlan(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int8), np.zeros(1, np.int64))
 MAX_DURATION_NS = 3_600 * 1_000_000_000

@@ -24,7 +24,6 @@ SO_RCVBUFFORCE = 33  # as SO_RCVBUF, past net.core.rmem_max (root): a setting of
 SO_MEMINFO = 55
 MEMINFO = ("rmem_alloc", "rcvbuf", "wmem_alloc", "sndbuf", "fwd_alloc", "wmem_queued", "optmem", "backlog", "drops")
 BUFFER_NOTES = 1 << 16  # room for the buffer's state at the end of stalls
-_library = None
 
 
 class _BufferRecord(ctypes.Structure):
@@ -35,17 +34,13 @@ class _BufferRecord(ctypes.Structure):
 
 
 def library() -> ctypes.CDLL:
-    global _library
-    if _library is None:
-        from ringlab.hw.trial.native_loops import _PollRecord, _StallPlan
+    """udp_loop.c, built on first use: the UDP socket's poller."""
+    from ringlab.hw.trial.native_loops import PollRecordStruct, StallPlanStruct
 
-        lib = native.load(_SOURCE, headers=(RING_WIRE_HEADER, HOT_LOOPS_HEADER))
-        i64, pointer, c_int = ctypes.c_int64, ctypes.c_void_p, ctypes.c_int
-        lib.ringlab_udp_poll.argtypes = [c_int, c_int, i64, ctypes.POINTER(_StallPlan), pointer, i64,
-                                         ctypes.POINTER(_PollRecord), ctypes.POINTER(_BufferRecord)]
-        lib.ringlab_udp_poll.restype = None
-        _library = lib
-    return _library
+    i64, pointer, c_int = ctypes.c_int64, ctypes.c_void_p, ctypes.c_int
+    return native.declared(_SOURCE, (RING_WIRE_HEADER, HOT_LOOPS_HEADER), lambda: {
+        "ringlab_udp_poll": ([c_int, c_int, i64, ctypes.POINTER(StallPlanStruct), pointer, i64,
+                              ctypes.POINTER(PollRecordStruct), ctypes.POINTER(_BufferRecord)], None)})
 
 
 class UdpSocket:

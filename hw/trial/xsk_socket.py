@@ -17,41 +17,30 @@ from ringlab.bpf import RING_WIRE_HEADER
 from ringlab.errors import HardwareError
 from ringlab.hw.machine.signals import signals_deferred
 from ringlab.hw.machine.wire import LAYOUT_CODES
-from ringlab.hw.trial.native_loops import HOT_LOOPS_HEADER, _PollRecord, _StallPlan
+from ringlab.hw.trial.native_loops import HOT_LOOPS_HEADER, PollRecordStruct, StallPlanStruct
 from ringlab.hw.trial.poller import PollRecord, StallPlan
 
 _SOURCE = Path(__file__).with_name("xsk_loop.c")
-FRAME_BYTES = 4096  # a UMEM frame (a page); the frames sent are 1 024 bytes
+UMEM_FRAME_BYTES = 4096  # a UMEM frame (a page); the frames sent are 1 024 bytes
 STEPS = {1: "socket(AF_XDP)", 2: "allocating the UMEM", 3: "XDP_UMEM_REG", 4: "XDP_UMEM_FILL_RING",
          5: "XDP_UMEM_COMPLETION_RING", 6: "XDP_RX_RING", 7: "XDP_MMAP_OFFSETS", 8: "mapping its rings", 9: "bind",
          10: "memory"}
 STATISTICS = ("rx_dropped", "rx_invalid_descs", "tx_invalid_descs", "rx_ring_full", "rx_fill_ring_empty_descs",
               "tx_ring_empty_descs")
-_library = None
 
 
 def library() -> ctypes.CDLL:
-    global _library
-    if _library is None:
-        lib = native.load(_SOURCE, headers=(RING_WIRE_HEADER, HOT_LOOPS_HEADER))
-        i64, pointer, c_int = ctypes.c_int64, ctypes.c_void_p, ctypes.c_int
-        lib.ringlab_xsk_open.argtypes = [c_int, c_int, i64, i64, i64, c_int, ctypes.POINTER(c_int),
-                                         ctypes.POINTER(c_int)]
-        lib.ringlab_xsk_open.restype = pointer
-        lib.ringlab_xsk_close.argtypes = [pointer]
-        lib.ringlab_xsk_close.restype = None
-        for name in ("ringlab_xsk_fd", "ringlab_xsk_zerocopy"):
-            getattr(lib, name).argtypes = [pointer]
-            getattr(lib, name).restype = c_int
-        lib.ringlab_xsk_unread.argtypes = [pointer]
-        lib.ringlab_xsk_unread.restype = i64
-        lib.ringlab_xsk_statistics.argtypes = [pointer, pointer]
-        lib.ringlab_xsk_statistics.restype = c_int
-        lib.ringlab_xsk_poll.argtypes = [pointer, c_int, ctypes.POINTER(_StallPlan), pointer, i64,
-                                         ctypes.POINTER(_PollRecord)]
-        lib.ringlab_xsk_poll.restype = None
-        _library = lib
-    return _library
+    """xsk_loop.c, built on first use: the AF_XDP socket and its poller."""
+    i64, pointer, c_int = ctypes.c_int64, ctypes.c_void_p, ctypes.c_int
+    return native.declared(_SOURCE, (RING_WIRE_HEADER, HOT_LOOPS_HEADER), lambda: {
+        "ringlab_xsk_open": ([c_int, c_int, i64, i64, i64, c_int, ctypes.POINTER(c_int), ctypes.POINTER(c_int)], pointer),
+        "ringlab_xsk_close": ([pointer], None),
+        "ringlab_xsk_fd": ([pointer], c_int),
+        "ringlab_xsk_zerocopy": ([pointer], c_int),
+        "ringlab_xsk_unread": ([pointer], i64),
+        "ringlab_xsk_statistics": ([pointer, pointer], c_int),
+        "ringlab_xsk_poll": ([pointer, c_int, ctypes.POINTER(StallPlanStruct), pointer, i64,
+                              ctypes.POINTER(PollRecordStruct)], None)})
 
 
 class XskSocket:
@@ -68,7 +57,7 @@ class XskSocket:
         step, error = ctypes.c_int(0), ctypes.c_int(0)
         with signals_deferred():
             self._handle = library().ringlab_xsk_open(socket.if_nametoindex(self.iface), self.queue, self.frames,
-                                                      FRAME_BYTES, self.rx_slots, 1, ctypes.byref(step),
+                                                      UMEM_FRAME_BYTES, self.rx_slots, 1, ctypes.byref(step),
                                                       ctypes.byref(error))
         if not self._handle:
             raise HardwareError(f"{self.iface}: opening an AF_XDP socket failed at {STEPS.get(step.value, '?')}: "

@@ -14,7 +14,7 @@ from ringlab.cli.options import (
     positive_time_option,
     report_run,
 )
-from ringlab.compare.model.band_method import BLOCK_NS
+from ringlab.compare.model.band_method import STATE_BLOCK_NS
 from ringlab.errors import EXIT_CHECK_FAILED, InputError
 
 
@@ -146,7 +146,7 @@ def _prediction_arguments(parser, repeats: int) -> None:
     parser.add_argument("--sender-model", choices=["measured", "schedule"], default="measured",
                         help="measured (default): each drawn pause holds the sender back as it did when recorded "
                              "(a hypervisor's stop halts the sender's CPU too); schedule: every packet as planned")
-    parser.add_argument("--block", dest="block_ns", type=block_option, default=BLOCK_NS, metavar="TIME",
+    parser.add_argument("--block", dest="block_ns", type=block_option, default=STATE_BLOCK_NS, metavar="TIME",
                         help="draw each repeat as blocks of TIME at random points of one segment of the profile "
                              "(default 500ms, docs/prediction.md); 'segment': a stretch as long as the run")
     add_worker_options(parser, "the repeats")

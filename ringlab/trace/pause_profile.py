@@ -46,7 +46,6 @@ TAIL_BEYOND_MAX = 3.0    # a fit expecting more pauses than this beyond the long
                          # Poisson, p < 0.05) contradicts its own data, and is not used
 BODY_SAMPLES = 200_000   # measured read latencies kept for the costs' distribution
 ARRAY_NAMES = ("segment", "start_ns", "length_ns", "source", "source_names", "segment_duration_ns", "latency_body_ns")
-OPTIONAL_ARRAYS = ("sender_share",)  # absent from profiles of an earlier ringlab: read as unknown (NaN)
 
 
 @dataclass(frozen=True)

@@ -17,24 +17,15 @@ from ringlab import native
 KEEP_WARNINGS = 1000  # a run that does not keep every warning keeps its first and last these many
 WARNING_LINES_HEADER = Path(__file__).with_name("warning_lines.h")
 _SOURCE = Path(__file__).with_name("warnings_log.c")
-_library = None
 
 
 def _load():
-    global _library
-    if _library is None:
-        library = native.load(_SOURCE, headers=(WARNING_LINES_HEADER,))
-        i64, pointer = ctypes.c_int64, ctypes.c_void_p
-        library.ringlab_write_warnings.argtypes = [pointer, i64, ctypes.c_char_p]
-        library.ringlab_write_warnings.restype = i64
-        library.ringlab_write_kept_warnings.argtypes = [ctypes.c_char_p, pointer, i64, ctypes.c_char_p, pointer, i64]
-        library.ringlab_write_kept_warnings.restype = ctypes.c_int
-        library.ringlab_open.argtypes = [ctypes.c_char_p]
-        library.ringlab_open.restype = pointer
-        library.ringlab_close.argtypes = [pointer]
-        library.ringlab_close.restype = ctypes.c_int
-        _library = library
-    return _library
+    i64, pointer, text = ctypes.c_int64, ctypes.c_void_p, ctypes.c_char_p
+    return native.declared(_SOURCE, (WARNING_LINES_HEADER,), lambda: {
+        "ringlab_write_warnings": ([pointer, i64, text], i64),
+        "ringlab_write_kept_warnings": ([text, pointer, i64, text, pointer, i64], ctypes.c_int),
+        "ringlab_open": ([text], pointer),
+        "ringlab_close": ([pointer], ctypes.c_int)})
 
 
 @dataclass(frozen=True)
