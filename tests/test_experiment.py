@@ -299,3 +299,19 @@ def test_every_knob_says_what_it_acts_on_and_what_it_touches():
             "kdamond.cpus"} == {name for name, knob in KNOBS.items() if knob.scope == "system"}
     assert {"kernel.sched_rt_runtime_us", "isolcpus", "nohz_full", "rcu_nocbs"} <= set(NOT_OFFERED)
     assert parse_knob_option("workqueue.cpumask=1")[1] == "1"
+
+
+def test_the_poller_cpu_is_a_scenario_field_and_the_sender_takes_another():
+    from ringlab.errors import InputError
+    from ringlab.hw.trial.sender import sender_cpus
+    from ringlab.scenario.fields import load_scenario
+
+    scenario = load_scenario(EXAMPLE)
+    assert scenario.hw.poller_cpu == 0 and KNOBS["poller.cpu"].read(scenario) == "0"
+    moved = scenario.with_values(KNOBS["poller.cpu"].scenario_values("1"))
+    assert moved.hw.poller_cpu == 1 and moved.key() != scenario.key()
+    with pytest.raises(InputError, match="^hw.poller_cpu: "):
+        scenario.with_values({"hw.poller_cpu": -1})
+    if len(os.sched_getaffinity(0)) >= 2:
+        first, second = sorted(os.sched_getaffinity(0))[:2]
+        assert sender_cpus(1, first) == [second] and sender_cpus(1, second) == [first]

@@ -67,6 +67,19 @@ def test_an_own_process_knob_runs_end_to_end(tmp_path):
     assert result.stdout.splitlines()[0].startswith("poller.mlock=on (found off): 2 pairs")
 
 
+def test_the_poller_cpu_knob_moves_the_poller_and_the_sender(tmp_path):
+    """On two cores the poller and the sender swap CPUs in the "with" trials; each trial's machine
+    record says where they ran, and the tracer followed the poller (its pauses carry sources)."""
+    result = ringlab(*experiment(tmp_path / "exp", "poller.cpu=1"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    for name, summary in summaries(tmp_path / "exp").items():
+        moved = name.endswith("-with")
+        assert summary["environment"]["poller_cpu"] == (1 if moved else 0), name
+        assert summary["environment"]["sender_cpus"] == ([0] if moved else [1]), name
+        assert summary["experiment"]["knobs"]["poller.cpu"] == ("1" if moved else "0")
+        assert summary["summary"]["pauses_by_source"], name  # the tracer named pauses on the poller's CPU
+
+
 def _stat_interval() -> str:
     return Path("/proc/sys/vm/stat_interval").read_text().strip()
 

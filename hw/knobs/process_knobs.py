@@ -5,6 +5,8 @@
 - ``poller.thp``: transparent huge pages off for the trial's process and the senders it starts
   (``PR_SET_THP_DISABLE``), so no huge page is split or collapsed under the poller;
 - ``hw.loops``: the poller's and sender's loop (``native`` C or ``python``);
+- ``poller.cpu``: the CPU the poller runs on (the scenario's ``hw.poller_cpu``); the sender takes the
+  lowest other one, so on two cores the two swap;
 - ``competitor.cpu``: a competing process of ringlab's own (2 ms of work every 50 ms, first-in
   first-out, named ``rl-spinner``) on a CPU, or ``none``: a planted source of pauses, to check that
   an experiment finds what it should."""
@@ -103,6 +105,31 @@ class HotLoops(Knob):
         yield
 
 
+@dataclass(frozen=True)
+class PollerCpu(Knob):
+    """The scenario's ``hw.poller_cpu``: the CPU the poller runs on; one sender takes the lowest other."""
+
+    def parse(self, text):
+        value = text.strip()
+        online = cpus_of(Path("/sys/devices/system/cpu/online").read_text())
+        if not value.isdigit() or int(value) not in online or len(online) < 2:
+            raise self.refuse(text, f"not an online CPU of a machine with two or more (online: {sorted(online)})")
+        return str(int(value))
+
+    def read(self, scenario):
+        return str(scenario.hw.poller_cpu)
+
+    def write(self, value):
+        pass  # the trial's scenario carries it
+
+    def scenario_values(self, value):
+        return {"hw.poller_cpu": int(value)}
+
+    @contextlib.contextmanager
+    def applied(self, value, scenario):
+        yield
+
+
 COMPETITOR = f"""
 import ctypes, os, signal, sys, time
 libc = ctypes.CDLL(None)
@@ -165,6 +192,8 @@ KNOBS = (
                  "on or off", "prctl(PR_SET_THP_DISABLE) of the trial's process"),
     HotLoops("hw.loops", PROCESS, "the interpreter's own pauses in a Python poller", "native or python",
              "the scenario's hw.loops"),
+    PollerCpu("poller.cpu", PROCESS, "whatever runs on one CPU and not the other (IRQs, kernel threads, the hypervisor's "
+              "share)", "an online CPU", "the scenario's hw.poller_cpu (the sender moves to the other CPU)"),
     CompetingProcess("competitor.cpu", PROCESS, f"task {COMPETITOR_NAME}, which it adds (a planted source: "
                      "does the experiment find it?)",
                      "an online CPU or none", f"a process of ringlab's own, {COMPETITOR_NAME}"),

@@ -25,14 +25,14 @@ from ringlab.hw.machine.wire import LOG_DROPPED_FULL, LOG_WRITTEN
 from ringlab.hw.trial.cleanup import cleanup_stale
 from ringlab.hw.trial.delivery import check_delivery, delivery_figures, delivery_socket, measured_packet_bytes
 from ringlab.hw.trial.poller import PollerThread, PollRecord, StallPlan, name_this_thread, off_cpu, poll_ring
-from ringlab.hw.trial.sender import LATE_SEND_NS, SENDER_CPU, SenderProcesses, SenderSettings, sender_cpus
+from ringlab.hw.trial.sender import LATE_SEND_NS, SenderProcesses, SenderSettings, sender_cpus
 from ringlab.scenario.fields import Scenario
 from ringlab.scenario.plan import RunPlan, draw_plan
 from ringlab.scenario.stalls import StallSchedule
 from ringlab.trace.pauses import INJECTED, INJECTED_SOURCE, NOT_TRACED, Pauses
 from ringlab.trace.records import DELIVERED, DROPPED_FULL, IN_RING, LOST_BEFORE_RING, NOT_SET, Trace, empty_columns, pause_columns
 
-POLLER_CPU = 0
+POLLER_CPU = 0  # the scenario's default hw.poller_cpu
 START_DELAY_NS = 20_000_000
 FIRST_FRAMES = 64  # the run's clock starts from the earliest of these that arrives
 FIRST_FRAME_POLL_S = 100e-6  # how often a remote trial looks for them (not spinning on the receiving CPU)
@@ -232,25 +232,29 @@ def run_trial(scenario: Scenario, iface: str | None = None, force: bool = False,
         writer = stack.enter_context(loader.AttachedWriter(iface, settings, scenario.hw.mode, force, receiver_netns))
         path_socket = stack.enter_context(delivery_socket(scenario, iface, writer, receiver_netns))
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=f"{TRIAL_DIR_PREFIX}{os.getpid()}-")))
-        tracer = stack.enter_context(CpuEventTracer(POLLER_CPU, seconds)) if scenario.hw.trace_kernel else None
+        poller_cpu = scenario.hw.poller_cpu
+        if poller_cpu not in os.sched_getaffinity(0):
+            raise HardwareError(f"hw.poller_cpu: CPU {poller_cpu} is not one this process may run on "
+                                f"({sorted(os.sched_getaffinity(0))})")
+        tracer = stack.enter_context(CpuEventTracer(poller_cpu, seconds)) if scenario.hw.trace_kernel else None
         if netns is None:
             return _remote_trial(scenario, plan, writer, tracer, unreported_stalls, seconds, path_socket)
-        cpus = sender_cpus(scenario.writer.cpus)
+        cpus = sender_cpus(scenario.writer.cpus, poller_cpu)
         # With one sender on its own core, the poller takes the other; otherwise it shares.
-        poller_cpu = POLLER_CPU if cpus == [SENDER_CPU] else None
-        stack.enter_context(off_cpu(poller_cpu))  # before the senders start, so that they inherit it
+        pinned = poller_cpu if len(cpus) == 1 and cpus[0] is not None else None
+        stack.enter_context(off_cpu(pinned))  # before the senders start, so that they inherit it
         udp = (f"{testbed.SENDER_ADDRESS},{testbed.RECEIVER_ADDRESS},{testbed.UDP_PORT}"
                if scenario.delivery.path == "udp_socket" else None)
         sender_settings = SenderSettings(scenario.hw.payload_layout, scenario.hw.loops, scenario.hw.pacing,
                                          scenario.interval_ns, udp)
         senders = stack.enter_context(SenderProcesses(peer, dst_mac, sender_settings, plan.arrival_ns,
-                                                      scenario.writer.cpus, workdir, sender_netns))
-        steal_before = steal_ns(POLLER_CPU)
+                                                      scenario.writer.cpus, workdir, sender_netns, poller_cpu))
+        steal_before = steal_ns(poller_cpu)
         start_ns = time.monotonic_ns() + START_DELAY_NS
         stop_box = np.array([np.iinfo(np.int64).max], np.int64)  # the watcher sets it
         stalls = StallPlan.of(plan.stalls, start_ns, unreported_stalls)
         polling = stack.enter_context(PollerThread(poller(scenario, writer.ring, stalls, stop_box, seconds,
-                                                          path_socket), stop_box, poller_cpu))
+                                                          path_socket), stop_box, pinned))
         senders.start(start_ns)
         # The poll ends after the last frame (busy pacing: not before the plan ends), whenever that is.
         planned_end = start_ns + plan.end_ns if scenario.hw.pacing == "busy" else 0
@@ -267,7 +271,7 @@ def run_trial(scenario: Scenario, iface: str | None = None, force: bool = False,
         log = writer.log.copy()
         events, events_lost = tracer.events() if tracer is not None else (None, 0)
         recursion_misses = tracer.recursion_misses() if tracer is not None else None
-        steal_after = steal_ns(POLLER_CPU)
+        steal_after = steal_ns(poller_cpu)
         delivery = delivery_figures(scenario, path_socket, receiver_netns)
     pauses = observed_pauses(record, background_labels(record, events, polling.thread_id, scenario.hw.loops),
                              start_ns, end_ns)
@@ -275,7 +279,7 @@ def run_trial(scenario: Scenario, iface: str | None = None, force: bool = False,
     if delivery is not None and delivery["path"] == "udp_socket":
         delivery["packet_bytes_measured"] = measured_packet_bytes(trace, path_socket.buffer_at_stall_ends, start_ns)
     tracing = _tracing_figures(scenario, events, events_lost, recursion_misses, record, steal_before, steal_after)
-    environment = machine_environment(poller_cpu, [c for c in cpus if c is not None])
+    environment = machine_environment(pinned, [c for c in cpus if c is not None])
     result = _result(trace, counters, independent, sent_ns - start_ns, plan, log, environment, tracing, delivery)
     return dataclasses.replace(result, kernel_events=events, start_ns=start_ns)
 
@@ -305,8 +309,9 @@ def _remote_trial(scenario: Scenario, plan: RunPlan, writer: loader.AttachedWrit
     the running poller then. The poll ends the scenario's drain after the plan's end."""
     stop_box = np.array([np.iinfo(np.int64).max], np.int64)
     stalls = StallPlan.of(plan.stalls, None, unreported_stalls)
-    with off_cpu(POLLER_CPU), PollerThread(poller(scenario, writer.ring, stalls, stop_box, seconds, path_socket),
-                                            stop_box, POLLER_CPU) as polling:
+    poller_cpu = scenario.hw.poller_cpu
+    with off_cpu(poller_cpu), PollerThread(poller(scenario, writer.ring, stalls, stop_box, seconds, path_socket),
+                                            stop_box, poller_cpu) as polling:
         print(f"waiting for frames on {writer.iface} (for up to {wait_s:g} s)", file=sys.stderr, flush=True)
         deadline = time.monotonic() + wait_s
         while (first := first_frame(writer.log, plan)) is None:
@@ -327,7 +332,7 @@ def _remote_trial(scenario: Scenario, plan: RunPlan, writer: loader.AttachedWrit
     trace = build_trace(scenario, plan, log, record, pauses, plan.arrival_ns + start_ns, start_ns, plan.end_ns,
                         delivery)
     tracing = {**_tracing_figures(scenario, events, events_lost, recursion_misses, record, None, None), "clock_from_id": first}
-    result = _result(trace, writer.counters(), independent, None, plan, log, machine_environment(POLLER_CPU, []),
+    result = _result(trace, writer.counters(), independent, None, plan, log, machine_environment(poller_cpu, []),
                      tracing, delivery)
     return dataclasses.replace(result, kernel_events=events, start_ns=start_ns)
 

@@ -36,7 +36,6 @@ from ringlab.hw.machine.wire import (
     udp_frame_template,
 )
 
-SENDER_CPU = 1  # one sender: the core the poller (on core 0) does not use
 # A sender needs no worker threads of the numerical libraries: each is one more task to schedule.
 QUIET_LIBRARIES = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 QUEUE_FULL = (errno.ENOBUFS, errno.EAGAIN)
@@ -88,15 +87,15 @@ def send_frames(sock, frame: bytearray, layout: str, loops: str, ids: np.ndarray
     return send_paced(sock, frame, id_patcher(layout, payload_offset), ids, arrival_ns, start_ns, sleep_ns)
 
 
-def sender_cpus(senders: int) -> list[int | None]:
-    """Where each sender runs. One sender: the core the poller does not use. Several (one per
-    writer CPU, since generic XDP on veth runs on the sending CPU): one core each, the poller
-    then shares."""
+def sender_cpus(senders: int, poller_cpu: int = 0) -> list[int | None]:
+    """Where each sender runs. One sender: the lowest core the poller (on ``poller_cpu``) does not
+    use. Several (one per writer CPU, since generic XDP on veth runs on the sending CPU): one core
+    each, the poller then shares."""
     cores = os.cpu_count() or 1
     if cores < 2:
         return [None] * senders
     if senders == 1:
-        return [SENDER_CPU]
+        return [min(cpu for cpu in os.sched_getaffinity(0) | {poller_cpu} if cpu != poller_cpu)]
     return [k % cores for k in range(senders)]
 
 
@@ -127,8 +126,9 @@ class SenderProcesses:
     out is killed."""
 
     def __init__(self, iface: str, dst_mac: str, settings: SenderSettings, arrival_ns: np.ndarray, parts: int,
-                 workdir: Path, netns: str | None = None):
+                 workdir: Path, netns: str | None = None, poller_cpu: int = 0):
         self.iface, self.dst_mac, self.settings, self.netns = iface, dst_mac, settings, netns
+        self.poller_cpu = poller_cpu
         self.arrival_ns, self.parts, self.workdir = arrival_ns, parts, Path(workdir)
         self.senders: list[Sender] = []
 
@@ -138,7 +138,7 @@ class SenderProcesses:
         settings = self.settings
         sleep_ns = settings.interval_ns * self.parts if settings.pacing == "sleep" else 0
         try:
-            for part, cpu in enumerate(sender_cpus(self.parts)):
+            for part, cpu in enumerate(sender_cpus(self.parts, self.poller_cpu)):
                 sent_file = self.workdir / f"sent-{part}.npy"
                 command = [sys.executable, "-m", "ringlab.hw.trial.sender", "--iface", self.iface, "--dst-mac", self.dst_mac,
                            "--layout", settings.layout, "--plan", str(plan_file), "--out", str(sent_file),

@@ -44,7 +44,7 @@ UDP_PAUSE_THRESHOLD = "5us"
 # Fields that only one backend uses; the other accepts them and says it ignores them.
 SIM_ONLY_FIELDS = ("writer.cost", "writer.lock_hold", "writer.rss", "poller.cost", "poller.wakeup")
 HW_ONLY_FIELDS = ("hw.mode", "hw.payload_layout", "hw.queues", "hw.loops", "hw.pacing", "hw.pause_threshold",
-                  "hw.trace_kernel")
+                  "hw.trace_kernel", "hw.poller_cpu")
 
 DEFAULTS = {
     "name": "unnamed",
@@ -57,7 +57,8 @@ DEFAULTS = {
     "poller": {"cost": "100ns", "wakeup": "50ns"},
     "stalls": {"model": "none"},
     "hw": {"mode": "generic", "payload_layout": "original", "queues": 0, "loops": "native", "pacing": "busy",
-           "pause_threshold": "1us", "trace_kernel": True},
+           "pause_threshold": "1us", "trace_kernel": True,
+           "poller_cpu": 0},
 }
 TOP_LEVEL_KEYS = set(DEFAULTS) | {"packets", "duration", "delivery"} | set(DELIVERY_DEFAULTS)
 
@@ -104,6 +105,7 @@ class HardwareConfig:
     pacing: str  # busy: wait to each planned send time; sleep: sleep one interval after each frame
     pause_threshold_ns: int  # a gap between two iterations of the poller's loop longer than this is a pause
     trace_kernel: bool  # trace the kernel's events on the poller's CPU, to name each pause's source
+    poller_cpu: int = 0  # the CPU the poller runs on (one sender takes another)
 
 
 @dataclass(frozen=True)
@@ -330,6 +332,7 @@ def scenario_from_dict(given: dict, base_dir: Path | None = None) -> Scenario:
         pacing=_choice(h["pacing"], "hw.pacing", PACING),
         pause_threshold_ns=parse_time_ns(h["pause_threshold"], "hw.pause_threshold", allow_zero=False),
         trace_kernel=_bool(h["trace_kernel"], "hw.trace_kernel"),
+        poller_cpu=_int(h["poller_cpu"], "hw.poller_cpu", 0, MAX_CPUS - 1),
     )
     longest_ns = longest_run_ns(packets, interval_ns, jitter_ns, drain_ns)
     if longest_ns > MAX_RUN_NS:
