@@ -22,7 +22,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "examples" / "machine-noise.toml"
-KNOBS = ("competitor.cpu=0", "poller.mlock=on", "poller.thp_disable=on", "hw.loops=python", "vm.stat_interval=10",
+KNOBS = ("competitor.cpu=0", "poller.mlock=on", "poller.thp_disable=on", "hw.loops=python", "poller.cpu=1",
+         "vm.stat_interval=10",
          "kernel.watchdog_cpumask=1", "kernel.timer_migration=0", "workqueue.cpumask=1", "kdamond.cpus=1")
 SIGNIFICANT = 0.01
 
