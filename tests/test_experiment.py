@@ -159,12 +159,20 @@ with system_knobs_held([(knob, "42")], Path(sys.argv[2])):
 
 
 def _knob_child(tmp_path, setting):
+    """A child holding the test's file knob at 42 (it was 7), with its own state folder."""
+    setting.write_text("7\n")
     env = {**os.environ, "RINGLAB_STATE_DIR": str(tmp_path / "state")}
     child = subprocess.Popen([sys.executable, "-c", CHILD, str(setting), str(tmp_path)], stdout=subprocess.PIPE,
                              text=True, env=env, preexec_fn=_default_sigint)
     assert child.stdout.readline().strip() == "held"
     assert setting.read_text().strip() == "42"
     return child, env
+
+
+def _restore_left(setting, env) -> str:
+    """What the next command's restore prints, run in a process of its own."""
+    return subprocess.run([sys.executable, "-c", RESTORE, str(setting)], env=env, capture_output=True, text=True,
+                          check=True).stdout
 
 
 RESTORE = """
@@ -180,15 +188,13 @@ print("\\n".join(restore_left()))
 
 def test_a_knob_of_a_sigkilled_holder_is_given_back_by_the_next_command(tmp_path):
     setting = tmp_path / "setting"
-    setting.write_text("7\n")
     child, env = _knob_child(tmp_path, setting)
     child.send_signal(signal.SIGKILL)
     child.wait()
     assert setting.read_text().strip() == "42" and list((tmp_path / "state").glob("knobs-*.json"))
     assert json.loads((tmp_path / "knobs-journal.json").read_text())["entries"] == [
         {"knob": "test.file", "found": "7", "set": "42"}]
-    out = subprocess.run([sys.executable, "-c", RESTORE, str(setting)], env=env, capture_output=True, text=True,
-                         check=True).stdout
+    out = _restore_left(setting, env)
     assert setting.read_text().strip() == "7"
     assert "restored test.file to 7" in out
     assert not list((tmp_path / "state").glob("knobs-*.json"))
@@ -196,20 +202,17 @@ def test_a_knob_of_a_sigkilled_holder_is_given_back_by_the_next_command(tmp_path
 
 def test_a_value_someone_else_changed_meanwhile_is_kept(tmp_path):
     setting = tmp_path / "setting"
-    setting.write_text("7\n")
     child, env = _knob_child(tmp_path, setting)
     child.send_signal(signal.SIGKILL)
     child.wait()
     setting.write_text("13\n")  # someone else, after the experiment died
-    out = subprocess.run([sys.executable, "-c", RESTORE, str(setting)], env=env, capture_output=True, text=True,
-                         check=True).stdout
+    out = _restore_left(setting, env)
     assert setting.read_text().strip() == "13"
     assert "test.file is 13, not the 42 ringlab set: someone else changed it meanwhile; left as it is" in out
 
 
 def test_a_knob_is_given_back_when_its_holder_ends_on_sigterm(tmp_path):
     setting = tmp_path / "setting"
-    setting.write_text("7\n")
     child, _ = _knob_child(tmp_path, setting)
     child.terminate()
     child.wait()
