@@ -1,9 +1,21 @@
 """Small helpers the tests share."""
 
+import re
 import signal
 import subprocess
+from pathlib import Path
 
-from ringlab.scenario.fields import scenario_from_dict
+import numpy as np
+from hypothesis import strategies as st
+
+import ringlab
+from ringlab.analysis.summary import format_warnings, poller_warnings
+from ringlab.compare.model.predict import merged_pauses
+from ringlab.scenario.fields import WRITER_POLICIES, scenario_from_dict
+from ringlab.scenario.plan import RunPlan, draw_plan
+
+ROOT = Path(__file__).resolve().parent.parent
+BUGGY_EXAMPLE = ROOT / "examples" / "buggy-one-stall.toml"
 
 
 def scenario(packets=2000, policy="buggy", stalls=None, **fields):
@@ -35,3 +47,50 @@ def start_signallable(command, **options) -> subprocess.Popen:
     A suite started without job control (in the background, under nohup, by many CI runners) has
     SIGINT ignored, and a child Python keeps it ignored: a test that sends SIGINT must undo that."""
     return subprocess.Popen(command, preexec_fn=_default_sigint, **options)
+
+
+@st.composite
+def any_scenario(draw):
+    """Any small scenario: every policy, stall model, ring size, cost and writer CPUs."""
+    stalls = draw(st.sampled_from([
+        None,
+        {"model": "renewal", "run": {"dist": "expon", "scale": "30us"}, "length": {"dist": "expon", "scale": "15us"}},
+        {"model": "periodic", "period": "40us", "length": "25us", "phase": "3us"},
+        scripted((100_000, 40_000)),
+    ]))
+    return scenario(
+        draw(st.integers(1, 400)), draw(st.sampled_from(WRITER_POLICIES)), stalls,
+        seed=draw(st.integers(0, 1000)), ring_slots=draw(st.integers(1, 20)),
+        interval=draw(st.integers(50, 2000)), jitter=draw(st.integers(0, 500)),
+        drain=draw(st.integers(0, 100_000)),
+        writer_cpus=draw(st.integers(1, 3)), writer_cost=draw(st.integers(0, 500)),
+        writer_lock_hold=draw(st.integers(0, 50)), writer_rss=draw(st.sampled_from(["round_robin", "random"])),
+        poller_cost=draw(st.integers(0, 500)), poller_wakeup=draw(st.integers(0, 200)),
+    )
+
+
+COLUMNS = ("slot", "fate", "decided_ns", "writer_index_after", "delivery_ns", "delivery_order", "blocked_by")
+
+
+def assert_same_trace(reference, fast):
+    """Two traces with the same columns and the same warnings, packet for packet."""
+    for name in COLUMNS:
+        assert np.array_equal(getattr(reference, name), getattr(fast, name)), name
+    assert format_warnings(poller_warnings(reference.delivered_ids())) == format_warnings(
+        poller_warnings(fast.delivered_ids()))
+
+
+def run_with_pauses(sc, start, length, labels) -> ringlab.RunResult:
+    """``sc`` simulated with these background pauses (start, length, source label) added to its stalls."""
+    plan = draw_plan(sc)
+    pauses = merged_pauses(plan.stalls, start, length, np.unique(labels, return_inverse=True)[1],
+                           tuple(np.unique(labels)))
+    return ringlab.run(sc, plan=RunPlan(plan.arrival_ns, plan.cpu, pauses.schedule(), plan.end_ns, pauses),
+                       keep_trace=True)
+
+
+def readme_api_block() -> str:
+    """The README's Python API block."""
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## Python API"):]
+    return re.search(r"```python\n(.*?)```", section, re.S).group(1)

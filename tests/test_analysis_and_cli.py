@@ -9,7 +9,7 @@ from ringlab.analysis.summary import format_warnings, max_displacement, poller_w
 from ringlab.cli import main
 from ringlab.trace.records import Trace
 from ringlab.views.dump import format_frame
-from tests.test_bad_input import EXAMPLE
+from tests.helpers import BUGGY_EXAMPLE as EXAMPLE
 
 
 def test_warnings_follow_the_pollers_semantics_and_format():

@@ -7,8 +7,7 @@ import ringlab
 from ringlab.analysis.attribution import CAUSE_NAMES, attribute_drops
 from ringlab.scenario.plan import RunPlan, draw_plan
 from ringlab.trace.pauses import BACKGROUND, INJECTED, Pauses
-from tests.helpers import scenario, scripted
-from tests.test_model import any_scenario
+from tests.helpers import any_scenario, scenario, scripted
 
 
 def causes_of(trace) -> dict:

@@ -2,15 +2,15 @@
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from ringlab.cli import main
+from tests.helpers import BUGGY_EXAMPLE
 
-EXAMPLE = Path(__file__).parent.parent / "examples" / "buggy-one-stall.toml"
+EXAMPLE = BUGGY_EXAMPLE
 
 # (override, the field the error must name)
 BAD_OVERRIDES = [

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_readme import readme_api_block
+from tests.helpers import readme_api_block
 
 ROOT = Path(__file__).resolve().parent.parent
 IGNORED = shutil.ignore_patterns(".venv", ".git", "results", "build", "*.egg-info", "__pycache__", ".hypothesis",

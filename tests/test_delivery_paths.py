@@ -13,8 +13,7 @@ from ringlab.scenario.fields import scenario_from_dict
 from ringlab.sim.fast_engine import run_fast
 from ringlab.sim.model import simulate
 from ringlab.trace.records import DELIVERED, DROPPED_FULL
-from tests.helpers import scripted
-from tests.test_fast_engine import assert_same_trace
+from tests.helpers import assert_same_trace, scripted
 
 
 def path_scenario(path, packets=2000, stalls=None, ring_slots=16, interval=1000, **table):

@@ -24,8 +24,7 @@ from ringlab.compare.change.statistics import (
 )
 from ringlab.formats import FORMAT_VERSIONS
 from ringlab.trace.pause_profile import profile_from_pauses, rate_interval, save_profile
-from tests.helpers import scenario
-from tests.test_prediction import run_with_pauses
+from tests.helpers import run_with_pauses, scenario
 
 
 def test_ten_pauses_before_and_none_after_in_equal_times_is_the_binomial_tail():

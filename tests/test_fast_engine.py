@@ -12,18 +12,8 @@ from ringlab.cli import main
 from ringlab.scenario.fields import WRITER_POLICIES, load_scenario
 from ringlab.sim.fast_engine import can_go_direct, run_fast
 from ringlab.sim.model import simulate
-from tests.helpers import scenario, scripted
-from tests.test_bad_input import EXAMPLE
-from tests.test_model import any_scenario
-
-COLUMNS = ("slot", "fate", "decided_ns", "writer_index_after", "delivery_ns", "delivery_order", "blocked_by")
-
-
-def assert_same_trace(reference, fast):
-    for name in COLUMNS:
-        assert np.array_equal(getattr(reference, name), getattr(fast, name)), name
-    assert format_warnings(poller_warnings(reference.delivered_ids())) == format_warnings(
-        poller_warnings(fast.delivered_ids()))
+from tests.helpers import BUGGY_EXAMPLE as EXAMPLE
+from tests.helpers import any_scenario, assert_same_trace, scenario, scripted
 
 
 @settings(max_examples=150)

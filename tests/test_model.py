@@ -7,11 +7,10 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from ringlab.analysis.summary import lasting_offset_slots, summarize
-from ringlab.scenario.fields import WRITER_POLICIES
 from ringlab.sim.fast_engine import run_fast
 from ringlab.sim.model import simulate
 from ringlab.trace.records import DELIVERED, DROPPED_FULL, IN_RING, PENDING, late_mask
-from tests.helpers import scenario, scripted
+from tests.helpers import any_scenario, scenario, scripted
 
 
 def steady_pattern(trace, after_ns):
@@ -129,25 +128,6 @@ def test_slow_patch_widens_the_window_until_order_returns():
 
 
 # --- 4 and 5. conservation and determinism, for all scenarios ----------------------------------
-
-@st.composite
-def any_scenario(draw):
-    stalls = draw(st.sampled_from([
-        None,
-        {"model": "renewal", "run": {"dist": "expon", "scale": "30us"}, "length": {"dist": "expon", "scale": "15us"}},
-        {"model": "periodic", "period": "40us", "length": "25us", "phase": "3us"},
-        scripted((100_000, 40_000)),
-    ]))
-    return scenario(
-        draw(st.integers(1, 400)), draw(st.sampled_from(WRITER_POLICIES)), stalls,
-        seed=draw(st.integers(0, 1000)), ring_slots=draw(st.integers(1, 20)),
-        interval=draw(st.integers(50, 2000)), jitter=draw(st.integers(0, 500)),
-        drain=draw(st.integers(0, 100_000)),
-        writer_cpus=draw(st.integers(1, 3)), writer_cost=draw(st.integers(0, 500)),
-        writer_lock_hold=draw(st.integers(0, 50)), writer_rss=draw(st.sampled_from(["round_robin", "random"])),
-        poller_cost=draw(st.integers(0, 500)), poller_wakeup=draw(st.integers(0, 200)),
-    )
-
 
 @given(any_scenario())
 def test_every_packet_is_delivered_once_dropped_or_left_behind(sc):

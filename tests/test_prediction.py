@@ -17,7 +17,7 @@ from ringlab.compare.model.size import size_ring
 from ringlab.scenario.plan import RunPlan, draw_plan
 from ringlab.trace.pause_profile import load_profile, profile_from_pauses, save_profile
 from ringlab.trace.pauses import BACKGROUND, INJECTED, Pauses
-from tests.helpers import scenario
+from tests.helpers import run_with_pauses, scenario
 
 RING_TIME_NS = 16_000  # N = 16 at T = 1 us
 
@@ -31,14 +31,6 @@ def known_process(duration_ns, rng, rate_per_s=400, mean_ns=12_000):
     start, length = start[keep], length[keep]
     labels = np.where(np.arange(len(start)) % 2, "timer interrupt", "task kdamond.0")
     return start, length, labels
-
-
-def run_with_pauses(sc, start, length, labels) -> ringlab.RunResult:
-    plan = draw_plan(sc)
-    pauses = merged_pauses(plan.stalls, start, length, np.unique(labels, return_inverse=True)[1],
-                           tuple(np.unique(labels)))
-    return ringlab.run(sc, plan=RunPlan(plan.arrival_ns, plan.cpu, pauses.schedule(), plan.end_ns, pauses),
-                       keep_trace=True)
 
 
 def test_pooling_runs_keeps_each_runs_background_pauses_as_a_segment(tmp_path):

@@ -3,13 +3,9 @@
 import re
 from pathlib import Path
 
+from tests.helpers import readme_api_block
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def readme_api_block() -> str:
-    text = (ROOT / "README.md").read_text()
-    section = text[text.index("## Python API"):]
-    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
 
 
 def test_the_readme_api_example_runs_and_prints_what_it_says(tmp_path, monkeypatch, capsys):

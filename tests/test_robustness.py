@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from ringlab.cli import main
 from ringlab.runs.run_directory import RUN_ENTRIES, SUMMARY_FILE, TRACE_FILE, load_run
-from tests.test_bad_input import EXAMPLE
+from tests.helpers import BUGGY_EXAMPLE as EXAMPLE
 
 GOOD = {"name": "good", "packets": 3000, "ring_slots": 8, "interval": "1us", "drain": "1s", "writer": {"policy": "buggy"},
         "stalls": {"model": "scripted", "stalls": [["1ms", "30us"]]}}
