@@ -36,8 +36,22 @@ def path_trial(path, **values):
     from ringlab.hw.trial.run import run_trial
 
     sc = load_scenario(EXAMPLES[path]).with_values(values)
-    result = run_trial(sc)
+    for _ in range(3):
+        result = run_trial(sc)
+        if not stall_swallowed(result.trace):
+            break
     return with_measured_path(sc, hardware_figures(result)), result
+
+
+def stall_swallowed(trace) -> bool:
+    """The machine paused the poller through a planned stall's end, so the stall never ran as such (the
+    loop records no injected pause inside a background one): seen once, on a machine loaded by another
+    test run. Such a trial says nothing of the injected stall; it is run again."""
+    pauses = trace.pauses
+    ends = trace.stall_start_ns + trace.stall_length_ns
+    background = pauses.kind != INJECTED
+    covered = [bool(np.any(background & (pauses.start_ns <= end) & (pauses.end_ns >= end))) for end in ends]
+    return len(ends) > 0 and not np.any(pauses.kind == INJECTED) and any(covered)
 
 
 @pytest.mark.parametrize("path", PATHS)
