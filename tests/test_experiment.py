@@ -23,6 +23,7 @@ from ringlab.compare.change.paired import (
     widened_test,
 )
 from ringlab.compare.change.statistics import Blocks, interval
+from ringlab.errors import InputError
 from ringlab.hw.knobs import KNOBS, NOT_OFFERED, parse_knob_option
 from ringlab.hw.knobs.experiment import WITH, WITHOUT, ExperimentPlan, pair_orders
 from tests.helpers import _default_sigint
@@ -302,6 +303,23 @@ def test_every_knob_says_what_it_acts_on_and_what_it_touches():
             "kdamond.cpus"} == {name for name, knob in KNOBS.items() if knob.scope == "system"}
     assert {"kernel.sched_rt_runtime_us", "isolcpus", "nohz_full", "rcu_nocbs"} <= set(NOT_OFFERED)
     assert parse_knob_option("workqueue.cpumask=1")[1] == "1"
+
+
+def test_a_cpu_list_is_checked_against_the_pollers_cpu_of_the_with_trials(tmp_path, capsys, monkeypatch):
+    """Moved to CPU 1 by poller.cpu, the poller must not get the unbound workqueues there; CPU 0 is
+    then free for them (the value is refused or taken as the with trials' poller CPU says)."""
+    from ringlab.hw.knobs.experiment import check_request
+    from ringlab.scenario.fields import load_scenario
+
+    if len(os.sched_getaffinity(0)) < 2 or 1 not in os.sched_getaffinity(0):
+        pytest.skip("needs CPUs 0 and 1")
+    scenario = load_scenario(EXAMPLE)
+    moved = [parse_knob_option("poller.cpu=1")]
+    with pytest.raises(InputError, match="workqueue.cpumask=1: it must leave out the poller's CPU 1"):
+        check_request(scenario, moved + [parse_knob_option("workqueue.cpumask=1")], 2, apply=True)
+    workqueue = KNOBS["workqueue.cpumask"]
+    if workqueue.available() and workqueue.read() != "0":
+        check_request(scenario, moved + [parse_knob_option("workqueue.cpumask=0")], 2, apply=True)
 
 
 def test_the_poller_cpu_is_a_scenario_field_and_the_sender_takes_another():

@@ -76,8 +76,9 @@ def pair_orders(pairs: int, seed: int) -> tuple[tuple[str, str], ...]:
 
 
 def check_request(scenario, knobs: list[tuple[Knob, str]], pairs: int, apply: bool) -> tuple[tuple[str, str], ...]:
-    """Refuse, in one line each and before anything changes: no knob, a knob twice, K < 2, a system
-    knob without ``apply``, a knob already at its value. Returns each knob's value found now."""
+    """Refuse, in one line each and before anything changes: no knob, a knob twice, K < 2, a value
+    that holds the "with" trials' poller CPU where it must not, a system knob without ``apply``, a
+    knob already at its value. Returns each knob's value found now."""
     if not knobs:
         raise InputError("--knob", "give at least one knob (NAME=VALUE)")
     names = [knob.name for knob, _ in knobs]
@@ -86,8 +87,13 @@ def check_request(scenario, knobs: list[tuple[Knob, str]], pairs: int, apply: bo
     if pairs < MIN_PAIRS:
         raise InputError("--trials", f"{pairs}: at least {MIN_PAIRS} trials with and {MIN_PAIRS} without are needed "
                                      "for a paired test")
+    with_arm = {}
+    for knob, value in knobs:
+        with_arm.update(knob.scenario_values(value))
+    poller_cpu = (scenario.with_values(with_arm) if with_arm else scenario).hw.poller_cpu
     found = []
     for knob, value in knobs:
+        knob.checked(value, poller_cpu)  # as set in the "with" trials, beside the poller's CPU there
         now = knob.read(scenario)
         if now == value:
             raise InputError("--knob", f"{knob.name} is already {value}: the experiment would compare a setting "
@@ -103,9 +109,9 @@ def check_request(scenario, knobs: list[tuple[Knob, str]], pairs: int, apply: bo
 def plan_experiment(scenario, knobs, pairs: int, seed: int, out_dir: Path, apply: bool) -> ExperimentPlan:
     """The plan, checked; the one in ``out_dir`` if an experiment of the same request is there (to
     resume), an InputError if another is."""
+    found = check_request(scenario, knobs, pairs, apply)  # bad input first, whoever asks
     if os.geteuid() != 0:
         raise HardwareError("an experiment runs real XDP trials and needs root")
-    found = check_request(scenario, knobs, pairs, apply)
     plan = ExperimentPlan(scenario.key(), tuple((k.name, v) for k, v in knobs), found, pairs, seed,
                           pair_orders(pairs, seed), tuple((k.name, k.removes) for k, _ in knobs))
     existing = load_plan(out_dir) if (Path(out_dir) / PLAN_FILE).is_file() else None

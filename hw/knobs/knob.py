@@ -43,8 +43,9 @@ class Knob:
         """Whether this machine has the knob."""
         return True
 
-    def checked(self, value: str) -> str:
-        """``value`` as a value to set (some values may be read but not set), or an InputError."""
+    def checked(self, value: str, poller_cpu: int) -> str:
+        """``value`` as a value to set while the poller runs on ``poller_cpu`` (some values may be read
+        but not set), or an InputError."""
         return value
 
     def scenario_values(self, value: str) -> dict:

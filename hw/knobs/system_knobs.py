@@ -19,7 +19,6 @@ from pathlib import Path
 
 from ringlab.hw.knobs.knob import SYSTEM, Knob
 from ringlab.hw.machine.environment import cpu_list_text, cpus_of, kdamond_affinity
-from ringlab.hw.trial.run import POLLER_CPU
 
 ONLINE_CPUS = "/sys/devices/system/cpu/online"
 
@@ -68,10 +67,10 @@ class CpuListKnob(FileKnob):
             raise self.refuse(text, f"not a list of online CPUs (online: {cpu_list_text(online)})")
         return cpu_list_text(cpus)
 
-    def checked(self, value: str) -> str:
+    def checked(self, value: str, poller_cpu: int) -> str:
         """``value``, refused if it holds the poller's CPU (a value to set, not one found)."""
-        if POLLER_CPU in cpus_of(value):
-            raise self.refuse(value, f"it must leave out the poller's CPU {POLLER_CPU}")
+        if poller_cpu in cpus_of(value):
+            raise self.refuse(value, f"it must leave out the poller's CPU {poller_cpu}")
         return value
 
     def read(self, scenario=None):
