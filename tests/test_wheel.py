@@ -83,8 +83,9 @@ def test_the_wheel_holds_every_module_c_source_and_header_of_the_checkout(wheel)
 
 
 def test_the_installed_package_is_imported_not_the_checkout(installed):
-    result = _run(installed, "python", "-c", "import ringlab.compare.change.diff as d, ringlab.hw.trial.run as r; "
-                                              "print(d.__file__); print(r.__file__)")
+    result = _run(installed, "python", "-c", "import ringlab.compare.change.diff as d, ringlab.hw.trial.run as r, "
+                                              "ringlab.hw.knobs.experiment as k; print(d.__file__); print(r.__file__); "
+                                              "print(k.__file__)")
     assert result.returncode == 0, result.stderr
     for line in result.stdout.splitlines():
         assert Path(line).is_relative_to(installed["site"])
@@ -92,6 +93,7 @@ def test_the_installed_package_is_imported_not_the_checkout(installed):
 
 def test_diff_help_sim_sweep_and_predict_run_from_the_installed_wheel(installed, tmp_path):
     assert _run(installed, "diff", "--help").returncode == 0
+    assert "--knob NAME=VALUE" in _run(installed, "hw", "experiment", "--help").stdout
     run = _run(installed, "sim", EXAMPLES / "buggy-one-stall.toml", "--out", tmp_path / "sim", "--set", "packets=20000")
     assert run.returncode == 0, run.stderr
     summary = json.loads((tmp_path / "sim" / "summary.json").read_text())

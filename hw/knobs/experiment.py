@@ -87,10 +87,7 @@ def check_request(scenario, knobs: list[tuple[Knob, str]], pairs: int, apply: bo
     if pairs < MIN_PAIRS:
         raise InputError("--trials", f"{pairs}: at least {MIN_PAIRS} trials with and {MIN_PAIRS} without are needed "
                                      "for a paired test")
-    with_arm = {}
-    for knob, value in knobs:
-        with_arm.update(knob.scenario_values(value))
-    poller_cpu = (scenario.with_values(with_arm) if with_arm else scenario).hw.poller_cpu
+    poller_cpu = with_scenario(scenario, knobs).hw.poller_cpu
     found = []
     for knob, value in knobs:
         knob.checked(value, poller_cpu)  # as set in the "with" trials, beside the poller's CPU there
@@ -148,16 +145,21 @@ def run_experiment(scenario, knobs: list[tuple[Knob, str]], plan: ExperimentPlan
     return [trial_dir(out_dir, pair, arm) for pair, arm in trials]
 
 
+def with_scenario(scenario, knobs: list[tuple[Knob, str]]):
+    """``scenario`` as the "with" trials run it: with what the knobs carry in it."""
+    values = {}
+    for knob, value in knobs:
+        values.update(knob.scenario_values(value))
+    return scenario.with_values(values) if values else scenario
+
+
 @contextlib.contextmanager
 def _arm(scenario, knobs: list[tuple[Knob, str]], arm: str, out_dir: Path):
     """The scenario of one trial of ``arm``, with the knobs held for the block in the "with" arm."""
     if arm == WITHOUT:
         yield scenario
         return
-    values = {}
-    for knob, value in knobs:
-        values.update(knob.scenario_values(value))
-    trial_scenario = scenario.with_values(values) if values else scenario
+    trial_scenario = with_scenario(scenario, knobs)
     system = [(knob, value) for knob, value in knobs if knob.scope == SYSTEM]
     with contextlib.ExitStack() as stack:
         if system:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ringlab.hw.knobs.knob import PROCESS, Knob
-from ringlab.hw.machine.environment import cpus_of
+from ringlab.hw.machine.environment import online_cpus
 
 MCL_CURRENT, MCL_FUTURE = 1, 2
 PR_SET_THP_DISABLE, PR_GET_THP_DISABLE = 41, 42
@@ -82,7 +82,28 @@ class HugePagesOff(Knob):
 
 
 @dataclass(frozen=True)
-class HotLoops(Knob):
+class ScenarioKnob(Knob):
+    """A knob the trial's scenario carries (``field``): nothing to set or give back outside it."""
+
+    field: str = ""
+
+    def read(self, scenario):
+        table, _, name = self.field.partition(".")
+        return str(getattr(getattr(scenario, table), name))
+
+    def write(self, value):
+        pass
+
+    def scenario_values(self, value):
+        return {self.field: int(value) if value.isdigit() else value}
+
+    @contextlib.contextmanager
+    def applied(self, value, scenario):
+        yield
+
+
+@dataclass(frozen=True)
+class HotLoops(ScenarioKnob):
     """The scenario's ``hw.loops``: the poller's and sender's loop."""
 
     def parse(self, text):
@@ -91,43 +112,17 @@ class HotLoops(Knob):
             raise self.refuse(text, "not a loop ringlab has")
         return value
 
-    def read(self, scenario):
-        return scenario.hw.loops
-
-    def write(self, value):
-        pass  # the trial's scenario carries it
-
-    def scenario_values(self, value):
-        return {"hw.loops": value}
-
-    @contextlib.contextmanager
-    def applied(self, value, scenario):
-        yield
-
 
 @dataclass(frozen=True)
-class PollerCpu(Knob):
+class PollerCpu(ScenarioKnob):
     """The scenario's ``hw.poller_cpu``: the CPU the poller runs on; one sender takes the lowest other."""
 
     def parse(self, text):
         value = text.strip()
-        online = cpus_of(Path("/sys/devices/system/cpu/online").read_text())
+        online = online_cpus()
         if not value.isdigit() or int(value) not in online or len(online) < 2:
             raise self.refuse(text, f"not an online CPU of a machine with two or more (online: {sorted(online)})")
         return str(int(value))
-
-    def read(self, scenario):
-        return str(scenario.hw.poller_cpu)
-
-    def write(self, value):
-        pass  # the trial's scenario carries it
-
-    def scenario_values(self, value):
-        return {"hw.poller_cpu": int(value)}
-
-    @contextlib.contextmanager
-    def applied(self, value, scenario):
-        yield
 
 
 COMPETITOR = f"""
@@ -158,7 +153,7 @@ class CompetingProcess(Knob):
         value = text.strip().lower()
         if value == "none":
             return value
-        online = cpus_of(Path("/sys/devices/system/cpu/online").read_text())
+        online = online_cpus()
         if not value.isdigit() or int(value) not in online:
             raise self.refuse(text, f"not an online CPU (online: {sorted(online)})")
         return str(int(value))
@@ -191,9 +186,10 @@ KNOBS = (
     HugePagesOff("poller.thp_disable", PROCESS, "khugepaged and huge-page faults on the poller's memory",
                  "on or off", "prctl(PR_SET_THP_DISABLE) of the trial's process"),
     HotLoops("hw.loops", PROCESS, "the interpreter's own pauses in a Python poller", "native or python",
-             "the scenario's hw.loops"),
+             "the scenario's hw.loops", field="hw.loops"),
     PollerCpu("poller.cpu", PROCESS, "whatever runs on one CPU and not the other (IRQs, kernel threads, the hypervisor's "
-              "share)", "an online CPU", "the scenario's hw.poller_cpu (the sender moves to the other CPU)"),
+              "share)", "an online CPU", "the scenario's hw.poller_cpu (the sender moves to the other CPU)",
+              field="hw.poller_cpu"),
     CompetingProcess("competitor.cpu", PROCESS, f"task {COMPETITOR_NAME}, which it adds (a planted source: "
                      "does the experiment find it?)",
                      "an online CPU or none", f"a process of ringlab's own, {COMPETITOR_NAME}"),

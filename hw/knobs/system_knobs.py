@@ -18,13 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ringlab.hw.knobs.knob import SYSTEM, Knob
-from ringlab.hw.machine.environment import cpu_list_text, cpus_of, kdamond_affinity
-
-ONLINE_CPUS = "/sys/devices/system/cpu/online"
-
-
-def online_cpus() -> set[int]:
-    return cpus_of(Path(ONLINE_CPUS).read_text())
+from ringlab.hw.machine.environment import cpu_list_text, cpus_of, kdamond_affinity, online_cpus
 
 
 @dataclass(frozen=True)

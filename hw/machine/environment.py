@@ -30,6 +30,11 @@ def cpus_of(cpu_list: str | None) -> set[int]:
     return cpus
 
 
+def online_cpus() -> set[int]:
+    """The CPUs the kernel has online."""
+    return cpus_of(_read("/sys/devices/system/cpu/online"))
+
+
 def cpu_list_text(cpus) -> str:
     """The kernel's spelling of a set of CPUs: {0, 1, 2, 5} as "0-2,5"."""
     parts, ordered = [], sorted(cpus)
