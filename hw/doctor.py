@@ -106,6 +106,19 @@ def check_native_xdp(iface: str) -> Check:
     return Check(name, True, f"{iface}'s driver runs XDP natively (hw.mode = \"native\" works)")
 
 
+def check_libxdp() -> Check:
+    """Whether the AF_XDP poller builds against libxdp (only af_xdp trials need it)."""
+    from ringlab.errors import BuildError
+    from ringlab.hw.trial import xsk_socket
+
+    try:
+        xsk_socket.library()
+    except (BuildError, OSError) as error:
+        return Check("libxdp", False, f"the AF_XDP poller does not build: {str(error).splitlines()[0]} "
+                     "(only delivery.path = \"af_xdp\" needs it)", "make setup (apt-get install libxdp-dev)")
+    return Check("libxdp", True, "the AF_XDP poller builds and links against libxdp")
+
+
 def check_knob_journal() -> Check:
     """The system knobs an experiment holds now (its journal), if any: informational, never a failure
     (a killed experiment's knobs were given back before this command ran)."""
@@ -126,14 +139,16 @@ def run_checks(iface: str | None = None) -> list[Check]:
     if checks[0].ok:
         checks.append(check_veth())
         checks.append(check_knob_journal())
+    checks.append(check_libxdp())
     if iface is not None and all(c.ok for c in checks):
         checks.append(check_native_xdp(iface))
     return checks
 
 
 def hardware_ready() -> tuple[bool, str]:
-    """Whether trials can run here, and if not, the first reason."""
+    """Whether trials can run here, and if not, the first reason (an af_xdp trial says itself when
+    libxdp is missing)."""
     for check in run_checks():
-        if not check.ok:
+        if not check.ok and check.name != "libxdp":
             return False, f"{check.name}: {check.detail}"
     return True, "ready"

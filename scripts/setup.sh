@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up everything ringlab needs on a fresh Debian 12 machine, idempotently:
 #   1. Debian packages: BCC (python3-bpfcc), kernel headers, bpftool, iproute2 (hardware backend),
-#      gcc (the fast engine and the native hot loops are C, built on first use);
+#      libxdp-dev (the AF_XDP poller's socket and rings) with xdp-tools (xdp-loader, xdpdump: to look
+#      at a running trial), gcc (the fast engine and the native hot loops are C, built on first use);
 #   2. the kernel-headers link BCC compiles against (this kernel ships none of its own);
 #   3. a virtual environment in .venv with ringlab installed (editable) and BCC made importable.
 # Without root (or without apt), steps 1-2 are skipped with a note: the simulator still works.
@@ -10,9 +11,9 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-  if ! dpkg -s python3-bpfcc linux-headers-amd64 bpftool iproute2 gcc >/dev/null 2>&1; then
+  if ! dpkg -s python3-bpfcc linux-headers-amd64 bpftool iproute2 libxdp-dev xdp-tools gcc >/dev/null 2>&1; then
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-bpfcc linux-headers-amd64 bpftool iproute2 gcc >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-bpfcc linux-headers-amd64 bpftool iproute2 libxdp-dev xdp-tools gcc >/dev/null
   fi
   kernel=$(uname -r)
   if [ ! -e "/lib/modules/$kernel/build/include" ]; then

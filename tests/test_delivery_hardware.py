@@ -127,6 +127,21 @@ def xdp_sockets() -> int:
     pytest.fail("the kernel lists no XDP protocol in /proc/net/protocols")
 
 
+def test_the_af_xdp_socket_is_libxdps_and_records_how_it_was_bound():
+    """libxdp made the socket (the poller's library is linked with it) and the trial records the bind:
+    copy mode on a veth, need-wakeup asked for, and no wake-up called for (in copy mode the kernel
+    receives in the XDP redirect itself and never sets the fill ring's flag)."""
+    from ringlab.hw.trial import xsk_socket
+
+    sc, result = path_trial("af_xdp")
+    delivery = result.delivery
+    assert result.conservation["holds"], (result.conservation, delivery)
+    assert delivery["bind_mode"] == "copy" and delivery["need_wakeup"] is True
+    assert delivery["wakeups"] == 0
+    xsk_socket.library()
+    assert "libxdp.so" in Path("/proc/self/maps").read_text()
+
+
 def xskmaps() -> list[dict]:
     import json
 

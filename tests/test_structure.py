@@ -144,3 +144,13 @@ def _with_handler(parser, handler):
         for sub in action.choices.values():
             sub.set_defaults(handler=handler)
     return parser
+
+
+def test_the_af_xdp_poller_leaves_its_rings_to_libxdp():
+    """The socket, UMEM and rings come from libxdp's xsk API: no raw AF_XDP setup remains."""
+    source = (ROOT / "hw" / "trial" / "xsk_loop.c").read_text()
+    assert "#include <xdp/xsk.h>" in source
+    assert "xsk_umem__create" in source and "xsk_socket__create" in source and "xsk_ring_cons__peek" in source
+    raw = ("XDP_UMEM_REG", "XDP_UMEM_FILL_RING", "XDP_RX_RING", "XDP_MMAP_OFFSETS", "XDP_PGOFF", "socket(AF_XDP",
+           "bind(")
+    assert [word for word in raw if word in source] == []

@@ -42,7 +42,8 @@ def delivery_figures(scenario: Scenario, path_socket, netns: str | None) -> dict
     still unread, and the kernel's own counters of what it refused; None for the map ring."""
     if scenario.delivery.path == "af_xdp":
         statistics = path_socket.statistics()
-        return {"path": "af_xdp", "bind_mode": path_socket.bind_mode, "frames": path_socket.frames,
+        return {"path": "af_xdp", "bind_mode": path_socket.bind_mode, "need_wakeup": path_socket.need_wakeup,
+                "wakeups": path_socket.wakeups(), "frames": path_socket.frames,
                 "rx_slots": path_socket.rx_slots, "unread_at_end": path_socket.unread(), "kernel_counters": statistics,
                 "kernel_drops": statistics["rx_dropped"] + statistics["rx_ring_full"]}
     if scenario.delivery.path == "udp_socket":

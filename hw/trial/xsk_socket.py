@@ -1,20 +1,19 @@
-"""An AF_XDP socket for a trial (``xsk_loop.c``): opened, bound and entered in the XDP program's
-XSKMAP inside a ``with`` block, closed on every exit. Its poller has the contract of
-:func:`ringlab.hw.trial.native_loops.poll_ring_native`."""
+"""An AF_XDP socket for a trial (``xsk_loop.c``, through libxdp's xsk API): opened, bound and entered
+in the XDP program's XSKMAP inside a ``with`` block, closed on every exit. Its poller has the
+contract of :func:`ringlab.hw.trial.native_loops.poll_ring_native`."""
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
 import os
-import socket
 from pathlib import Path
 
 import numpy as np
 
 from ringlab import native
 from ringlab.bpf import RING_WIRE_HEADER
-from ringlab.errors import HardwareError
+from ringlab.errors import BuildError, HardwareError
 from ringlab.hw.machine.signals import signals_deferred
 from ringlab.hw.machine.wire import LAYOUT_CODES
 from ringlab.hw.trial.native_loops import HOT_LOOPS_HEADER, PollRecordStruct, StallPlanStruct
@@ -22,31 +21,43 @@ from ringlab.hw.trial.poller import PollRecord, StallPlan
 
 _SOURCE = Path(__file__).with_name("xsk_loop.c")
 UMEM_FRAME_BYTES = 4096  # a UMEM frame (a page); the frames sent are 1 024 bytes
-STEPS = {1: "socket(AF_XDP)", 2: "allocating the UMEM", 3: "XDP_UMEM_REG", 4: "XDP_UMEM_FILL_RING",
-         5: "XDP_UMEM_COMPLETION_RING", 6: "XDP_RX_RING", 7: "XDP_MMAP_OFFSETS", 8: "mapping its rings", 9: "bind",
-         10: "memory"}
+LIBRARIES = ("xdp", "bpf")  # libxdp-dev (and libbpf-dev, which it needs); scripts/setup.sh installs them
+STEPS = {1: "allocating the UMEM's memory", 2: "xsk_umem__create", 3: "xsk_socket__create (bind)",
+         4: "filling the fill ring", 5: "reading XDP_OPTIONS"}
 STATISTICS = ("rx_dropped", "rx_invalid_descs", "tx_invalid_descs", "rx_ring_full", "rx_fill_ring_empty_descs",
               "tx_ring_empty_descs")
 
 
+def library_or_refusal() -> ctypes.CDLL:
+    """:func:`library`, or a HardwareError in one line where libxdp is missing."""
+    try:
+        return library()
+    except BuildError as error:
+        raise HardwareError(f"delivery.path = \"af_xdp\" needs libxdp, and the AF_XDP poller does not build: {error}"
+                            " (make setup installs libxdp-dev)") from None
+
+
 def library() -> ctypes.CDLL:
-    """xsk_loop.c, built on first use: the AF_XDP socket and its poller."""
+    """xsk_loop.c, built on first use and linked with libxdp: the AF_XDP socket and its poller."""
     i64, pointer, c_int = ctypes.c_int64, ctypes.c_void_p, ctypes.c_int
     return native.declared(_SOURCE, (RING_WIRE_HEADER, HOT_LOOPS_HEADER), lambda: {
-        "ringlab_xsk_open": ([c_int, c_int, i64, i64, i64, c_int, ctypes.POINTER(c_int), ctypes.POINTER(c_int)], pointer),
+        "ringlab_xsk_open": ([ctypes.c_char_p, c_int, i64, i64, i64, ctypes.POINTER(c_int), ctypes.POINTER(c_int)],
+                             pointer),
         "ringlab_xsk_close": ([pointer], None),
         "ringlab_xsk_fd": ([pointer], c_int),
         "ringlab_xsk_zerocopy": ([pointer], c_int),
+        "ringlab_xsk_need_wakeup": ([pointer], c_int),
+        "ringlab_xsk_wakeups": ([pointer], i64),
         "ringlab_xsk_unread": ([pointer], i64),
         "ringlab_xsk_statistics": ([pointer, pointer], c_int),
         "ringlab_xsk_poll": ([pointer, c_int, ctypes.POINTER(StallPlanStruct), pointer, i64,
-                              ctypes.POINTER(PollRecordStruct)], None)})
+                              ctypes.POINTER(PollRecordStruct)], None)}, libraries=LIBRARIES)
 
 
 class XskSocket:
     """Context manager: an AF_XDP socket with ``frames`` UMEM frames and an RX ring of ``rx_slots``
-    descriptors, bound to queue ``queue`` of ``iface`` (zero-copy where offered, else copy mode) and
-    entered in ``xskmap`` at that queue. Leaving the block removes the entry and closes the socket,
+    descriptors, made by libxdp, bound to queue ``queue`` of ``iface`` (the kernel's choice: zero-copy
+    where offered, else copy mode; need-wakeup asked for) and entered in ``xskmap`` at that queue. Leaving the block removes the entry and closes the socket,
     which frees its UMEM and rings."""
 
     def __init__(self, iface: str, frames: int, rx_slots: int, xskmap, queue: int = 0):
@@ -55,10 +66,10 @@ class XskSocket:
 
     def __enter__(self) -> XskSocket:
         step, error = ctypes.c_int(0), ctypes.c_int(0)
+        library_or_refusal()
         with signals_deferred():
-            self._handle = library().ringlab_xsk_open(socket.if_nametoindex(self.iface), self.queue, self.frames,
-                                                      UMEM_FRAME_BYTES, self.rx_slots, 1, ctypes.byref(step),
-                                                      ctypes.byref(error))
+            self._handle = library().ringlab_xsk_open(self.iface.encode(), self.queue, self.frames, UMEM_FRAME_BYTES,
+                                                      self.rx_slots, ctypes.byref(step), ctypes.byref(error))
         if not self._handle:
             raise HardwareError(f"{self.iface}: opening an AF_XDP socket failed at {STEPS.get(step.value, '?')}: "
                                 f"{os.strerror(error.value)}")
@@ -73,6 +84,15 @@ class XskSocket:
     def bind_mode(self) -> str:
         """How the kernel bound it: "zero-copy" or "copy"."""
         return "zero-copy" if library().ringlab_xsk_zerocopy(self._handle) else "copy"
+
+    @property
+    def need_wakeup(self) -> bool:
+        """Whether it was bound with XDP_USE_NEED_WAKEUP (the poller wakes the kernel only when asked)."""
+        return bool(library().ringlab_xsk_need_wakeup(self._handle))
+
+    def wakeups(self) -> int:
+        """The times the poller woke the kernel because the fill ring asked for it."""
+        return int(library().ringlab_xsk_wakeups(self._handle))
 
     def unread(self) -> int:
         """Packets on the RX ring not read yet."""
