@@ -57,8 +57,8 @@ def library() -> ctypes.CDLL:
 class XskSocket:
     """Context manager: an AF_XDP socket with ``frames`` UMEM frames and an RX ring of ``rx_slots``
     descriptors, made by libxdp, bound to queue ``queue`` of ``iface`` (the kernel's choice: zero-copy
-    where offered, else copy mode; need-wakeup asked for) and entered in ``xskmap`` at that queue. Leaving the block removes the entry and closes the socket,
-    which frees its UMEM and rings."""
+    where offered, else copy mode; need-wakeup asked for) and entered in ``xskmap`` at that queue.
+    Leaving the block removes the entry and closes the socket, which frees its UMEM and rings."""
 
     def __init__(self, iface: str, frames: int, rx_slots: int, xskmap, queue: int = 0):
         self.iface, self.frames, self.rx_slots, self.xskmap, self.queue = iface, frames, rx_slots, xskmap, queue
