@@ -30,7 +30,7 @@ class Simulator:
         fast = run_fast(scenario, request.plan, keep_trace=request.keep_trace, warnings_dir=request.warnings_dir,
                         progress=request.progress)
         return RunResult(scenario, "sim", "fast", fast.summary, fast.trace, fast.delivered_ids, warnings=fast.warnings,
-                         latency_histogram=fast.latency_histogram)
+                         latency_histogram=fast.latency_histogram, figures={"engine_mode": fast.mode.to_dict()})
 
 
 BACKEND = Simulator()

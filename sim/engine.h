@@ -53,6 +53,9 @@ struct engine_config {
      * taken while the bytes held are at most byte_limit, each holding packet_bytes, released as the
      * kernel releases them; packet_bytes 0: no such rule */
     int64_t byte_limit, packet_bytes;
+    /* 1: where the direct path runs with arrivals at multiples of the interval, jump over whole
+     * periods of a repeating state in one step (fast_engine.c, "skipping whole periods") */
+    int64_t skip;
 };
 
 /* The end of a run (ringlab_engine_finish). */
@@ -63,6 +66,7 @@ struct engine_end {
     int64_t warnings, late_reads, kept_first_warnings;
     int64_t max_displacement;
     int64_t *first_warnings, *last_warnings; /* the caller's, keep_warnings rows each */
+    int64_t skipped_packets, skips; /* the packets handled by jumping over whole periods, and the jumps */
 };
 
 #endif

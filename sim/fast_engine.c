@@ -208,6 +208,67 @@ static void displacement_finish(struct displacement *d, struct read_window *w, i
 
 /* ---- the engine ---- */
 
+/* Skipping whole periods: where the direct path's state before packet p + P is its state before
+ * packet p moved on by P packets (ids + P, times + P intervals, ring indices turned by the same
+ * amount), the next periods repeat the last one until something outside the state (a stall, the
+ * end of the run, the end of the chunk) comes near; the engine measures one period packet by
+ * packet, then adds that period's figures as many times as it skips. */
+struct skipper {
+    int on;                    /* asked for, and the arrivals are regular */
+    int recording;             /* 0: not probing; 1: a period is being measured; 2: it overflowed */
+    int64_t probe_packet;      /* the packet the measured period began at */
+    int64_t next_probe, backoff;
+    int64_t *signature, signature_length, signature_capacity; /* the state where the period began */
+    int64_t floor_ns;          /* the earliest arrival the state then remembered */
+    int64_t counts[3], causes[DROP_CAUSES], warnings, late, undelivered, base, write_index;
+    /* the period's reads (packet, latency, late) and warnings (missed, largest, id) */
+    int64_t *read_packet, *read_latency, reads, read_capacity;
+    int8_t *read_late;
+    int64_t *warning_rows, warning_count, warning_capacity;
+    int64_t *scratch;          /* 3 * ring_slots, and the window's entries */
+    int64_t scratch_capacity;
+    int64_t skipped_packets, skips;
+};
+
+#define PROBE_FIRST 64        /* packets from the start of a chunk, or after a jump, to the next probe */
+#define PROBE_BACKOFF_MAX 65536
+
+/* The longest period probed for: a lasting offset repeats every ring_slots packets. */
+static inline int64_t longest_period(int64_t ring_slots) { return 2 * ring_slots + 16; }
+
+static int skipper_init(struct skipper *k, int64_t ring_slots) {
+    k->on = 1;
+    k->next_probe = PROBE_FIRST;
+    k->backoff = PROBE_FIRST;
+    k->read_capacity = longest_period(ring_slots) + ring_slots + 16;
+    k->warning_capacity = k->read_capacity;
+    k->signature_capacity = 32 + 3 * ring_slots + 3 * k->read_capacity;
+    k->scratch_capacity = 3 * ring_slots + 3 * k->read_capacity;
+    k->signature = malloc(sizeof(int64_t) * k->signature_capacity);
+    k->read_packet = malloc(sizeof(int64_t) * k->read_capacity);
+    k->read_latency = malloc(sizeof(int64_t) * k->read_capacity);
+    k->read_late = malloc(k->read_capacity);
+    k->warning_rows = malloc(sizeof(int64_t) * 3 * k->warning_capacity);
+    k->scratch = malloc(sizeof(int64_t) * k->scratch_capacity);
+    return k->signature && k->read_packet && k->read_latency && k->read_late && k->warning_rows && k->scratch ? 0 : -1;
+}
+
+/* A read during a measured period: its packet, latency, whether it came late, and its warning. */
+static inline void note_probe_read(struct skipper *k, int64_t packet, int64_t latency, int late, int64_t largest) {
+    if (k->reads == k->read_capacity || (packet + 1 != largest + 1 && k->warning_count == k->warning_capacity)) {
+        k->recording = 2;
+        return;
+    }
+    k->read_packet[k->reads] = packet;
+    k->read_latency[k->reads] = latency;
+    k->read_late[k->reads] = (int8_t)late;
+    k->reads++;
+    if (packet + 1 != largest + 1) {
+        int64_t *row = k->warning_rows + 3 * k->warning_count++;
+        row[0] = packet - largest; row[1] = largest; row[2] = packet + 1;
+    }
+}
+
 /* What changes at every packet, apart from the rest: the direct path runs on a local copy of it,
  * which no other pointer can reach, so the compiler keeps it in registers. */
 struct state {
@@ -264,6 +325,7 @@ struct engine {
     int64_t chunk_first, *w_position;
     int64_t starting; /* the processes started so far at time 0 */
     struct state s;
+    struct skipper skip; /* skipping whole periods (the direct path, regular arrivals) */
 };
 
 void ringlab_engine_free(struct engine *e) {
@@ -272,6 +334,8 @@ void ringlab_engine_free(struct engine *e) {
     free(e->w_arrival); free(e->w_key); free(e->w_index_after); free(e->w_blocked); free(e->w_blocker_arrival);
     free(e->w_position); free(e->warnings.first); free(e->warnings.last);
     free(e->window.position);
+    free(e->skip.signature); free(e->skip.read_packet); free(e->skip.read_latency); free(e->skip.read_late);
+    free(e->skip.warning_rows); free(e->skip.scratch);
     free(e);
 }
 
@@ -318,6 +382,10 @@ struct engine *ringlab_engine_new(const struct engine_config *config) {
     e->p_state = P_CHECK;
     e->s.displacement.base = 1;
     e->s.wait1_end = INT64_MIN; e->s.wait1_slot = -1; e->s.wait2_end = INT64_MIN;
+    if (c->skip && skipper_init(&e->skip, ring_slots) != 0) {
+        ringlab_engine_free(e);
+        return NULL;
+    }
     return e;
 }
 
@@ -346,6 +414,7 @@ static inline __attribute__((always_inline)) int poller_read(struct engine *e, s
         e->delivery_order[packet] = reads;
     }
     int late = packet + 1 < s->order.largest; /* an old packet, read after a larger id */
+    if (e->skip.recording == 1) note_probe_read(&e->skip, packet, now - arrival, late, s->order.largest);
     warnings_read(&e->warnings, &s->order, packet + 1);
     if (displacement_settle(&s->displacement, &e->window, packet + 1, reads) != 0) return -1;
     int64_t latency = now - arrival;
@@ -689,6 +758,232 @@ static inline __attribute__((always_inline)) int direct_packet(struct engine *e,
     return 0;
 }
 
+/* ---- skipping whole periods (the direct path, arrivals at multiples of the interval) ----
+ * The state before packet p, taken relative to p, to its arrival a and to the write index w, is
+ * what decides everything after it, until a stall or the run's end comes near: the ring's packets
+ * (ids - p, arrival and commit times - a, in slot order from w), the indices (- w), the poller's
+ * and writer's times (- a), the cursors into the stalls, and the bookkeeping of order and
+ * displacement. A time that can no longer matter (a wait that ended before every arrival still to
+ * be compared with it) is written as STALE, so that a forgotten past does not stop the match.
+ * When the state before p + P equals the one before p, the engine jumps: every later period is
+ * this one moved on by P packets, so their figures are this period's figures times the number of
+ * periods, and the state after them is this one moved on. tests/test_fast_engine.py holds the
+ * result equal to the per-packet run's, trace and summary, on generated scenarios. */
+
+#define STALE INT64_MIN
+#define SIGNATURE_MISMATCH (-1)
+#define SIGNATURE_TOO_LONG (-2)
+
+static inline int64_t ring_mod(int64_t v, int64_t n) { v %= n; return v < 0 ? v + n : v; }
+
+/* Whether a time t (INT64_MIN: never) lies before floor, relative to a: past mattering. */
+static inline int stale(int64_t t, int64_t a, int64_t floor) { return t == INT64_MIN || t - a < floor; }
+
+/* The earliest arrival and commit among the packets in the ring, relative to a (at most 0). */
+static void ring_floors(const struct engine *e, const struct state *s, int64_t a, int64_t *arrival_floor,
+                        int64_t *commit_floor) {
+    *arrival_floor = 0, *commit_floor = 0;
+    if (s->occupancy == 0) return;
+    for (int64_t i = 0; i < e->ring_slots; i++)
+        if (e->slots[i] != EMPTY) {
+            if (e->slot_arrival[i] - a < *arrival_floor) *arrival_floor = e->slot_arrival[i] - a;
+            if (e->commit_ns[i] - a < *commit_floor) *commit_floor = e->commit_ns[i] - a;
+        }
+}
+
+/* The state before packet p, relative (see above): written into out (compare 0), or compared with
+ * the `length` values in out (compare 1). Returns its length, SIGNATURE_MISMATCH, or
+ * SIGNATURE_TOO_LONG (the window of unsettled ids is too wide to compare). */
+static int64_t signature(const struct engine *e, const struct state *s, int64_t p, int64_t *out, int compare,
+                         int64_t length, int64_t capacity) {
+    int64_t n = 0, a = (p + 1) * e->interval_ns, w = s->write_index, slots = e->ring_slots;
+#define PUT(v) do { \
+        int64_t v_ = (v); \
+        if (!compare) out[n] = v_; \
+        else if (n >= length || out[n] != v_) return SIGNATURE_MISMATCH; \
+        n++; \
+    } while (0)
+    int64_t arrival_floor, commit_floor;
+    ring_floors(e, s, a, &arrival_floor, &commit_floor);
+    PUT(s->occupancy); PUT(ring_mod(s->read_index - w, slots)); PUT(ring_mod(s->index_seen - w, slots));
+    PUT(s->poller_waiting); PUT(s->poller_waiting ? s->waiting_since - a : 0);
+    PUT(s->writer_free - a > 0 ? s->writer_free - a : 0);
+    PUT(stale(s->checked, a, commit_floor) ? STALE : s->checked - a);
+    int wait1_stale = stale(s->wait1_end, a, arrival_floor);
+    PUT(wait1_stale ? STALE : s->wait1_end - a);
+    PUT(wait1_stale || s->wait1_slot < 0 ? -1 : ring_mod(s->wait1_slot - w, slots));
+    PUT(stale(s->wait2_end, a, arrival_floor) ? STALE : s->wait2_end - a);
+    PUT(s->now - a); PUT(s->finished);
+    PUT(s->stall_cursor); PUT(s->drop_stall); PUT(s->begun); PUT(s->next_recovery);
+    PUT(s->order.largest - p);
+    const struct displacement *d = &s->displacement;
+    PUT(d->base - p); PUT(d->base - 1 - d->undelivered - s->counts[0]);
+    int64_t span = p - d->base + 1; /* the ids decided and not settled: base .. p */
+    if (span > 0 && (compare ? n + span > length : n + span + 3 * slots > capacity)) return compare ? SIGNATURE_MISMATCH
+                                                                                                     : SIGNATURE_TOO_LONG;
+    for (int64_t id = d->base; id <= p; id++) {
+        int64_t position = e->window.position[id & (e->window.capacity - 1)];
+        PUT(position >= 0 ? position - s->counts[0] : position);
+    }
+    if (s->occupancy > 0)
+        for (int64_t i = 0; i < slots; i++) {
+            int64_t slot = (w + i) % slots;
+            if (e->slots[slot] == EMPTY) {
+                PUT(EMPTY);
+            } else {
+                PUT(e->slots[slot] - p); PUT(e->slot_arrival[slot] - a); PUT(e->commit_ns[slot] - a);
+            }
+        }
+#undef PUT
+    return compare && n != length ? SIGNATURE_MISMATCH : n;
+}
+
+/* Begin measuring a period at packet p: the state and the figures there. */
+static void start_probe(struct engine *e, const struct state *s, int64_t p) {
+    struct skipper *k = &e->skip;
+    int64_t length = signature(e, s, p, k->signature, 0, 0, k->signature_capacity);
+    if (length < 0) { /* too wide to compare: try again later */
+        k->next_probe = p + k->backoff;
+        return;
+    }
+    int64_t arrival_floor, commit_floor, a = (p + 1) * e->interval_ns;
+    ring_floors(e, s, a, &arrival_floor, &commit_floor);
+    k->signature_length = length;
+    k->floor_ns = a + arrival_floor;
+    k->probe_packet = p;
+    memcpy(k->counts, s->counts, sizeof k->counts);
+    memcpy(k->causes, e->drop_causes, sizeof k->causes);
+    k->warnings = s->order.count, k->late = s->order.late;
+    k->undelivered = s->displacement.undelivered, k->base = s->displacement.base;
+    k->write_index = s->write_index;
+    k->reads = 0, k->warning_count = 0;
+    k->recording = 1;
+}
+
+/* The warnings of `periods` more periods: the measured period's rows, ids moved on by `period` each time. */
+static void replay_warnings(struct engine *e, struct state *s, int64_t periods, int64_t period) {
+    struct skipper *k = &e->skip;
+    struct warnings *w = &e->warnings;
+    int64_t rows = k->warning_count, total = periods * rows, first = s->order.count;
+    if (rows == 0) return;
+    for (int64_t r = 0; r < total; r++) {
+        int64_t c = first + r;
+        int wanted = w->out != NULL || (w->keep > 0 && (c < w->keep || c >= first + total - w->keep));
+        if (!wanted) { /* only the first and last `keep` are kept: jump to the last ones */
+            r = first + total - w->keep - first - 1;
+            continue;
+        }
+        const int64_t *row = k->warning_rows + 3 * (r % rows);
+        int64_t shift = (r / rows + 1) * period, largest = row[1] + shift, id = row[2] + shift;
+        if (w->out) put_warning(w->out, row[0], largest, id);
+        if (w->keep > 0) {
+            int64_t *kept = c < w->keep ? w->first + 3 * c : w->last + 3 * ((c - w->keep) % w->keep);
+            if (c < w->keep) w->kept_first++;
+            kept[0] = row[0]; kept[1] = largest; kept[2] = id;
+        }
+    }
+    s->order.count += total;
+    if (w->keep > 0 && s->order.count >= w->keep) w->last_at = (s->order.count - w->keep) % w->keep;
+}
+
+/* The measured period, from k->probe_packet to p, repeats: jump over as many more periods as come
+ * before the next stall, the run's end and `chunk_end` (a packet). Returns the packets jumped over. */
+static int64_t skip_periods(struct engine *e, struct state *s, int64_t p, int64_t chunk_end, int traced) {
+    struct skipper *k = &e->skip;
+    const struct stalls *stalls = &e->stalls;
+    int64_t period = p - k->probe_packet, slots = e->ring_slots, interval = e->interval_ns;
+    int64_t after = stalls_after(stalls, s->now);
+    int64_t next_start = after < stalls->count ? stalls->start[after] : NEVER;
+    /* every time the state remembers came after the stalls begun so far: no later read or drop is
+     * charged to one of them, as none of this period's was */
+    if (after > 0 && stalls->end[after - 1] > k->floor_ns) return 0;
+    if (s->displacement.base - k->base != period) return 0;
+    int64_t limit = next_start < e->end_ns ? next_start : e->end_ns;
+    int64_t periods = (limit - 1 - s->now) / (period * interval);
+    if ((chunk_end - p) / period < periods) periods = (chunk_end - p) / period;
+    if (periods <= 0) return 0;
+    int64_t packets = periods * period, shift_ns = packets * interval;
+    int64_t reads = s->counts[0] - k->counts[0], turn = ring_mod((s->write_index - k->write_index) * periods, slots);
+    /* the figures: every period adds this one's */
+    e->latency_counts[s->run_bucket] += s->run_length;
+    s->run_length = 0;
+    for (int64_t r = 0; r < k->reads; r++) {
+        int64_t latency = k->read_latency[r], bucket = latency_bucket(latency);
+        e->latency_counts[bucket] += periods;
+        s->latency_totals[TOTAL_SUM] += periods * latency;
+        if (k->read_late[r]) {
+            e->late_latency_counts[bucket] += periods;
+            s->latency_totals[TOTAL_LATE_SUM] += periods * latency;
+        }
+    }
+    int64_t drops = s->counts[1] - k->counts[1];
+    for (int i = 0; i < 3; i++) s->counts[i] += periods * (s->counts[i] - k->counts[i]);
+    for (int i = 0; i < DROP_CAUSES; i++) e->drop_causes[i] += periods * (e->drop_causes[i] - k->causes[i]);
+    e->drops_per_stall[s->drop_stall] += periods * drops;
+    s->order.late += periods * (s->order.late - k->late);
+    replay_warnings(e, s, periods, period);
+    s->order.largest += packets;
+    /* the trace: each period's decisions and reads, moved on */
+    if (traced) {
+        for (int64_t j = 1; j <= periods; j++) {
+            int64_t ids = j * period, ns = j * period * interval;
+            for (int64_t q = k->probe_packet; q < p; q++) {
+                int64_t to = q + ids;
+                e->fate[to] = e->fate[q] == DROPPED_FULL ? DROPPED_FULL : IN_RING;
+                e->slot_out[to] = (int32_t)ring_mod(e->slot_out[q] + ring_mod((s->write_index - k->write_index) * j, slots), slots);
+                e->index_after_out[to] = (int32_t)ring_mod(e->index_after_out[q] + ring_mod((s->write_index - k->write_index) * j, slots), slots);
+                e->decided_ns[to] = e->decided_ns[q] + ns;
+                if (e->fate[q] == DROPPED_FULL) e->blocked_by_out[to] = e->blocked_by_out[q] + ids;
+            }
+            for (int64_t r = 0; r < k->reads; r++) {
+                int64_t q = k->read_packet[r], to = q + ids;
+                e->fate[to] = DELIVERED;
+                e->delivery_ns[to] = e->delivery_ns[q] + ns;
+                e->delivery_order[to] = e->delivery_order[q] + j * reads;
+            }
+        }
+    }
+    /* the order of reads: the window of unsettled ids moves on */
+    struct displacement *d = &s->displacement;
+    int64_t span = p - d->base + 1, *entries = k->scratch;
+    for (int64_t i = 0; i < span; i++) {
+        int64_t *at = &e->window.position[(d->base + i) & (e->window.capacity - 1)];
+        entries[i] = *at >= 0 ? *at + periods * reads : *at;
+        *at = UNSETTLED;
+    }
+    d->base += packets;
+    d->undelivered += periods * (d->undelivered - k->undelivered);
+    if (span > 0 && window_fit(&e->window, d->base, d->base + span - 1) != 0) return -1;
+    for (int64_t i = 0; i < span; i++) e->window.position[(d->base + i) & (e->window.capacity - 1)] = entries[i];
+    /* the ring: its packets moved on, the whole ring turned */
+    int64_t a = (p + 1) * interval, arrival_floor, commit_floor;
+    ring_floors(e, s, a, &arrival_floor, &commit_floor);
+    if (s->occupancy > 0 || turn != 0) {
+        int64_t *packet = k->scratch, *arrival = packet + slots, *commit = arrival + slots;
+        for (int64_t i = 0; i < slots; i++) {
+            int64_t to = (i + turn) % slots, full = e->slots[i] != EMPTY;
+            packet[to] = full ? e->slots[i] + packets : EMPTY;
+            arrival[to] = full ? e->slot_arrival[i] + shift_ns : e->slot_arrival[i];
+            commit[to] = full ? e->commit_ns[i] + shift_ns : UNCOMMITTED;
+        }
+        memcpy(e->slots, packet, sizeof(int64_t) * slots);
+        memcpy(e->slot_arrival, arrival, sizeof(int64_t) * slots);
+        memcpy(e->commit_ns, commit, sizeof(int64_t) * slots);
+    }
+    s->write_index = (s->write_index + turn) % slots;
+    s->read_index = (s->read_index + turn) % slots;
+    s->index_seen = (s->index_seen + turn) % slots;
+    if (s->wait1_slot >= 0) s->wait1_slot = (s->wait1_slot + turn) % slots;
+    /* the times: those still compared with what comes move on; a stale one stays in the past */
+    if (!stale(s->checked, a, commit_floor)) s->checked += shift_ns;
+    if (!stale(s->wait1_end, a, arrival_floor)) s->wait1_end += shift_ns;
+    if (!stale(s->wait2_end, a, arrival_floor)) s->wait2_end += shift_ns;
+    s->now += shift_ns, s->writer_free += shift_ns, s->waiting_since += shift_ns;
+    k->skipped_packets += packets;
+    k->skips++;
+    return packets;
+}
+
 /* Feed packets first + 1 .. first + count to the direct path: arriving at arrival[k], or (NULL) at
  * (first + k + 1) * interval_ns. `last`: the final chunk; the run then goes on to its end. Returns
  * 0, or -1 if memory ran out. */
@@ -700,13 +995,34 @@ int ringlab_engine_feed_direct(struct engine *e, int64_t first, int64_t count, c
         s->waiting_since = 0;
     }
     int traced = e->fate != NULL;
+    struct skipper *skip = &e->skip;
+    int skipping = skip->on && arrival == NULL;
     for (int64_t k = 0; k < count && !s->finished && !failed; k++) {
-        int64_t packet = first + k, arrival_ns = arrival ? arrival[k] : (packet + 1) * e->interval_ns;
+        int64_t packet = first + k;
+        if (skipping && (skip->recording || packet >= skip->next_probe)) {
+            if (skip->recording == 1 && packet > skip->probe_packet &&
+                signature(e, s, packet, skip->signature, 1, skip->signature_length, 0) >= 0) {
+                int64_t jumped = skip_periods(e, s, packet, first + count, traced);
+                if (jumped < 0) { failed = 1; break; }
+                skip->recording = 0;
+                skip->backoff = PROBE_FIRST;
+                skip->next_probe = packet + jumped + (jumped ? PROBE_FIRST : skip->backoff);
+                k += jumped, packet += jumped;
+                if (k >= count) break;
+            } else if (skip->recording && (skip->recording == 2 || packet - skip->probe_packet >= longest_period(e->ring_slots))) {
+                skip->recording = 0; /* no period found: probe again later, less often */
+                skip->next_probe = packet + skip->backoff;
+                if (skip->backoff < PROBE_BACKOFF_MAX) skip->backoff *= 2;
+            }
+            if (!skip->recording && packet >= skip->next_probe) start_probe(e, s, packet);
+        }
+        int64_t arrival_ns = arrival ? arrival[k] : (packet + 1) * e->interval_ns;
         /* two copies of the loop: with and without the trace's columns */
         int result = traced ? direct_packet(e, s, packet, arrival_ns, 1) : direct_packet(e, s, packet, arrival_ns, 0);
         failed = result < 0;
         s->finished = result > 0;
     }
+    skip->recording = 0; /* a period is measured within one chunk */
     if (last && !failed) {
         failed = catch_up_reads(e, s, e->end_ns, 0, traced) != 0;
         settle_until(e, s, NEVER);
@@ -741,6 +1057,8 @@ void ringlab_engine_finish(struct engine *e, struct engine_end *end) {
         }
     }
     end->max_displacement = s->displacement.max;
+    end->skipped_packets = e->skip.skipped_packets;
+    end->skips = e->skip.skips;
     memcpy(e->latency_counts_out, e->latency_counts, sizeof e->latency_counts);
     memcpy(e->late_latency_counts_out, e->late_latency_counts, sizeof e->late_latency_counts);
     memcpy(e->latency_totals_out, s->latency_totals, sizeof s->latency_totals);

@@ -44,6 +44,7 @@ from ringlab.trace.warnings_log import KEEP_WARNINGS, WARNING_LINES_HEADER, Warn
 POLICY_CODES = {policy: code for code, policy in enumerate(WRITER_POLICIES)}  # engine.h's enum policy
 DROP_CAUSES = len(CAUSE_NAMES) - CAUSE_WRITING  # engine.h's enum drop_cause: the causes after the two kinds of pause
 LATENCY_TOTALS = 4  # engine.h's enum latency_total: sum and maximum of all reads' latencies, then of late reads'
+SKIP_CHUNK_PACKETS = 1 << 26  # a streamed run that skips: packets per call into the engine (its progress bar moves per call)
 
 _ENGINE_SOURCE = Path(__file__).with_name("fast_engine.c")
 ENGINE_HEADER = Path(__file__).with_name("engine.h")
@@ -62,7 +63,7 @@ class EngineConfig(ctypes.Structure):
                                            "delivery_ns", "delivery_order", "drops_per_stall", "recovery_ns",
                                            "drops_per_pause", "worst_latency_per_stall", "drop_causes",
                                            "latency_counts", "late_latency_counts", "latency_totals", "warnings_out")] + [
-        ("keep_warnings", _i64), ("byte_limit", _i64), ("packet_bytes", _i64)]
+        ("keep_warnings", _i64), ("byte_limit", _i64), ("packet_bytes", _i64), ("skip", _i64)]
 
 
 class EngineEnd(ctypes.Structure):
@@ -70,7 +71,7 @@ class EngineEnd(ctypes.Structure):
 
     _fields_ = [(name, _i64) for name in ("writer_index", "read_index", "occupancy", "reads", "dropped", "written",
                                          "warnings", "late_reads", "kept_first_warnings", "max_displacement")] + [
-        ("first_warnings", _pointer_type), ("last_warnings", _pointer_type)]
+        ("first_warnings", _pointer_type), ("last_warnings", _pointer_type), ("skipped_packets", _i64), ("skips", _i64)]
 
 
 def load_engine():
@@ -102,6 +103,36 @@ class FastRun:
     delivered_ids: np.ndarray | None
     warnings: Warnings | None = None
     latency_histogram: LatencyHistogram | None = None  # every read's latency
+    mode: EngineMode | None = None
+
+
+@dataclass(frozen=True)
+class EngineMode:
+    """How the engine ran: "skipping" (it looked for repeating periods and jumped over them;
+    ``skipped_packets`` of the run were handled that way, in ``skips`` jumps) or "per packet", and
+    why not skipping."""
+
+    mode: str
+    skipped_packets: int = 0
+    skips: int = 0
+    why_per_packet: str | None = None
+
+    def to_dict(self) -> dict:
+        return {"mode": self.mode, "skipped_packets": self.skipped_packets, "skips": self.skips,
+                "why_per_packet": self.why_per_packet}
+
+
+def why_not_skipping(scenario: Scenario, plan: RunPlan | None, direct: bool) -> str | None:
+    """Why the engine cannot skip whole periods of this run, or None if it can: skipping needs the
+    direct path (one writer CPU, the buggy or fixed policy, the map ring) and arrivals at exact
+    multiples of the interval (no jitter, no plan of its own)."""
+    if not direct:
+        return "not the direct path (several writer CPUs, the locked policy or another delivery path)"
+    if plan is not None:
+        return "a plan of its own (its arrivals need not repeat)"
+    if scenario.jitter_ns:
+        return "jittered arrivals (no two periods alike)"
+    return None
 
 
 class _Outputs:
@@ -185,25 +216,33 @@ def _in_id_order(plan: RunPlan) -> bool:
 
 
 def run_fast(scenario: Scenario, plan: RunPlan | None = None, keep_trace: bool = True, warnings_dir=None,
-             progress: bool = False, chunk: int = CHUNK_PACKETS, direct: bool | None = None) -> FastRun:
+             progress: bool = False, chunk: int = CHUNK_PACKETS, direct: bool | None = None,
+             skip: bool = True) -> FastRun:
     """Run ``scenario`` with the compiled engine: the same trace as ``sim.model.simulate``.
 
     With ``keep_trace`` false and no ``plan`` the run streams (see the module's docstring): its
     warnings are written to a new file in ``warnings_dir`` if given, else only the first and last
     are kept; ``progress`` shows a bar on a terminal for runs longer than two seconds. The engine
     takes its direct path whenever it can (``direct=None``; False forces the general event loop,
-    which gives the same results).
+    which gives the same results). With ``skip`` (the default) the direct path jumps over whole
+    periods of a repeating state where the arrivals are regular (:func:`why_not_skipping`): the same
+    results, in time that follows the stalls rather than the packets; ``FastRun.mode`` says which ran.
     """
     direct = can_go_direct(scenario, plan) if direct is None else direct and can_go_direct(scenario, plan)
+    why_per_packet = why_not_skipping(scenario, plan, direct) if skip else "asked to run per packet"
     if plan is None and not keep_trace:
         streamed = stream_plan(scenario, chunk)
         stalls, end_ns, packets, sorted_arrivals = streamed.stalls, streamed.end_ns, scenario.packets, None
         regular = direct and not scenario.jitter_ns  # arrivals at multiples of the interval: computed in C
-        parts = _spans(packets, chunk) if regular else streamed.chunks()
+        # skipping, a chunk holds many periods: the engine jumps within a chunk only
+        parts = _spans(packets, chunk if why_per_packet else max(chunk, SKIP_CHUNK_PACKETS)) if regular \
+            else streamed.chunks()
     else:
+        regular = direct and plan is None and not scenario.jitter_ns  # the direct path computes the arrivals
         plan = plan if plan is not None else draw_plan(scenario)
         stalls, end_ns, packets = plan.stalls, plan.end_ns, plan.packets
-        parts = [PlanChunk(0, np.ascontiguousarray(plan.arrival_ns, np.int64), plan.cpu, plan.packets)]
+        parts = [PlanChunk(0, None if regular else np.ascontiguousarray(plan.arrival_ns, np.int64), plan.cpu,
+                           plan.packets)]
         sorted_arrivals = None if _in_id_order(plan) else np.sort(plan.arrival_ns[plan.cpu >= 0])
     stall_start = np.ascontiguousarray(stalls.start_ns, np.int64)
     stall_end = np.ascontiguousarray(stalls.end_ns, np.int64)
@@ -224,7 +263,8 @@ def run_fast(scenario: Scenario, plan: RunPlan | None = None, keep_trace: bool =
         recovery_ns=_pointer(out.recovery), drops_per_pause=_pointer(out.drops_per_pause),
         worst_latency_per_stall=_pointer(out.worst_per_stall), drop_causes=_pointer(out.other_causes),
         latency_counts=_pointer(out.latency_counts), late_latency_counts=_pointer(out.late_counts),
-        latency_totals=_pointer(out.latency_totals), keep_warnings=keep, **byte_rule(scenario))
+        latency_totals=_pointer(out.latency_totals), keep_warnings=keep, skip=int(why_per_packet is None),
+        **byte_rule(scenario))
     first, latest = np.zeros((keep, 3), np.int64), np.zeros((keep, 3), np.int64)
     end = EngineEnd(first_warnings=_pointer(first), last_warnings=_pointer(latest))
     warnings_file = None
@@ -239,14 +279,16 @@ def run_fast(scenario: Scenario, plan: RunPlan | None = None, keep_trace: bool =
             warnings_file.unlink(missing_ok=True)
         raise
     histogram = LatencyHistogram(out.latency_counts, int(out.latency_totals[0]), int(out.latency_totals[1]))
+    mode = EngineMode("per packet", why_per_packet=why_per_packet) if why_per_packet else \
+        EngineMode("skipping", int(end.skipped_packets), int(end.skips))
     summary = _summary(scenario, poller_pauses(plan) if plan is not None else Pauses.injected(stalls), stalls,
                        end_ns, packets, out, end, histogram)
     if keep_trace:
         trace = trace_of_plan(scenario, plan, out.columns)
-        return FastRun(trace, summary, trace.delivered_ids(), latency_histogram=histogram)
+        return FastRun(trace, summary, trace.delivered_ids(), latency_histogram=histogram, mode=mode)
     kept_first = end.kept_first_warnings
     return FastRun(None, summary, None, Warnings(end.warnings, warnings_file, first[:kept_first],
-                                                 latest[:min(keep, end.warnings - kept_first)]), histogram)
+                                                 latest[:min(keep, end.warnings - kept_first)]), histogram, mode)
 
 
 def _run_engine(config: EngineConfig, end: EngineEnd, scenario: Scenario, parts, direct: bool, progress: bool) -> None:

@@ -28,13 +28,14 @@ int main(void) {
     FIELD(engine_config, drops_per_pause); FIELD(engine_config, worst_latency_per_stall);
     FIELD(engine_config, drop_causes); FIELD(engine_config, latency_counts); FIELD(engine_config, late_latency_counts);
     FIELD(engine_config, latency_totals); FIELD(engine_config, warnings_out); FIELD(engine_config, keep_warnings);
-    FIELD(engine_config, byte_limit); FIELD(engine_config, packet_bytes);
+    FIELD(engine_config, byte_limit); FIELD(engine_config, packet_bytes); FIELD(engine_config, skip);
     printf("\"size\": %zu}, ", sizeof(struct engine_config));
     printf("\"engine_end\": {");
     FIELD(engine_end, writer_index); FIELD(engine_end, read_index); FIELD(engine_end, occupancy);
     FIELD(engine_end, reads); FIELD(engine_end, dropped); FIELD(engine_end, written); FIELD(engine_end, warnings);
     FIELD(engine_end, late_reads); FIELD(engine_end, kept_first_warnings); FIELD(engine_end, max_displacement);
     FIELD(engine_end, first_warnings); FIELD(engine_end, last_warnings);
+    FIELD(engine_end, skipped_packets); FIELD(engine_end, skips);
     printf("\"size\": %zu}}\n", sizeof(struct engine_end));
     return 0;
 }
