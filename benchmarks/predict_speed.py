@@ -1,10 +1,12 @@
 """How fast a prediction is: R repeats of a scenario with a profile of the machine's rate of pauses,
 against one plain simulation of the same scenario measured in the same run (the reference), and
-how fast a profile loads (NumPy) against reading its pauses.csv as an empirical stall model.
+how fast a profile loads (NumPy) against reading its pauses.csv as an empirical stall model; then
+what the engine's skipping of repeating periods gains: the same prediction with it and without it
+(``RINGLAB_SKIP=0``), with this machine kind's rate of pauses and with a quiet machine's.
 
-The profile is synthetic, with the rate and lengths measured on this machine kind (17 000 pauses a
-second over 20 s, lengths 1 us and up with a heavy tail, three sources). Medians of ``--runs``
-runs, with their spread.
+The profiles are synthetic, with the lengths measured on this machine kind (1 us and up with a
+heavy tail, three sources) at 17 000 pauses a second (this VM) and 1 000 (a quiet machine), over
+20 s. Medians of ``--runs`` runs, with their spread.
 Usage: python benchmarks/predict_speed.py [--repeats 200] [--packets 1000000] [--runs 3] [--workers N]
 """
 
@@ -23,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def synthetic_profile(directory: Path, rate_per_s: int = 17_000, seconds: int = 20) -> None:
+    """A profile of ``rate_per_s`` pauses a second, saved into ``directory``."""
     from ringlab.trace.pause_profile import profile_from_pauses, save_profile
 
     rng = np.random.default_rng(17)
@@ -80,7 +83,57 @@ def main() -> int:
           f"({statistics.median(csv_reads) / statistics.median(loads):.0f}x)")
     print(f"predicted loss {100 * prediction.loss_fraction.median:.3f}% "
           f"({100 * prediction.loss_fraction.low:.3f}..{100 * prediction.loss_fraction.high:.3f}%)")
+    skipping_gain(scenario, args)
     return 0
+
+
+def skipping_gain(scenario, args) -> None:
+    """The same prediction per packet (RINGLAB_SKIP=0) and skipping, alternating within each run."""
+    from ringlab.compare.model.predict import predict
+
+    print(f"skipping: {args.repeats} repeats of {args.packets:.0e} packets, per packet against skipping "
+          f"(median (range) of {args.runs} runs, each pair back to back)")
+    for rate in (17_000, 1_000):
+        with tempfile.TemporaryDirectory(dir=ROOT) as scratch:
+            profile_dir = Path(scratch) / "profile"
+            synthetic_profile(profile_dir, rate)
+            seconds = {"0": [], "1": []}
+            answers = {}
+            for _ in range(args.runs):
+                for skip in ("0", "1"):
+                    os.environ["RINGLAB_SKIP"] = skip
+                    began = time.perf_counter()
+                    answers[skip] = predict(scenario, str(profile_dir), repeats=args.repeats, workers=args.workers)
+                    seconds[skip].append(time.perf_counter() - began)
+            os.environ.pop("RINGLAB_SKIP")
+            gains = [a / b for a, b in zip(seconds["0"], seconds["1"])]
+            same = answers["0"].loss_fraction == answers["1"].loss_fraction
+            print(f"  {rate:>6} pauses/s: per packet {statistics.median(seconds['0']):.2f} s, skipping "
+                  f"{statistics.median(seconds['1']):.2f} s: {statistics.median(gains):.2f}x "
+                  f"({min(gains):.2f}-{max(gains):.2f}); the same predicted loss: {same}")
+            sizing(scenario, profile_dir, rate, args)
+
+
+def sizing(scenario, profile_dir: Path, rate: int, args) -> None:
+    """``ringlab size`` for 0.1 % loss (its search runs a prediction per size it tries), per packet
+    and skipping, alternating within each run."""
+    from ringlab.compare.model.size import size_ring
+
+    seconds = {"0": [], "1": []}
+    answers = {}
+    for _ in range(args.runs):
+        for skip in ("0", "1"):
+            os.environ["RINGLAB_SKIP"] = skip
+            began = time.perf_counter()
+            answers[skip] = size_ring(scenario, str(profile_dir), 0.001, repeats=args.repeats, workers=args.workers,
+                                      backend="sim")
+            seconds[skip].append(time.perf_counter() - began)
+    os.environ.pop("RINGLAB_SKIP")
+    gains = [a / b for a, b in zip(seconds["0"], seconds["1"])]
+    print(f"  {rate:>6} pauses/s, ringlab size (0.1 % loss, {len(answers['1'].tried)} sizes tried): per packet "
+          f"{statistics.median(seconds['0']):.2f} s, skipping {statistics.median(seconds['1']):.2f} s: "
+          f"{statistics.median(gains):.2f}x ({min(gains):.2f}-{max(gains):.2f}); the same answer: "
+          f"{answers['0'].answer == answers['1'].answer} ({answers['1'].answer} slots)")
 
 
 if __name__ == "__main__":

@@ -216,7 +216,7 @@ static void displacement_finish(struct displacement *d, struct read_window *w, i
 struct skipper {
     int on;                    /* asked for, and the arrivals are regular */
     int recording;             /* 0: not probing; 1: a period is being measured; 2: it overflowed */
-    int64_t probe_packet;      /* the packet the measured period began at */
+    int64_t probe_packet, probe_arrival; /* the packet the measured period began at, and its arrival */
     int64_t next_probe, backoff;
     int64_t *signature, signature_length, signature_capacity; /* the state where the period began */
     int64_t floor_ns;          /* the earliest arrival the state then remembered */
@@ -791,12 +791,12 @@ static void ring_floors(const struct engine *e, const struct state *s, int64_t a
         }
 }
 
-/* The state before packet p, relative (see above): written into out (compare 0), or compared with
+/* The state before packet p, arriving at a, relative (see above): written into out (compare 0), or compared with
  * the `length` values in out (compare 1). Returns its length, SIGNATURE_MISMATCH, or
  * SIGNATURE_TOO_LONG (the window of unsettled ids is too wide to compare). */
-static int64_t signature(const struct engine *e, const struct state *s, int64_t p, int64_t *out, int compare,
+static int64_t signature(const struct engine *e, const struct state *s, int64_t p, int64_t a, int64_t *out, int compare,
                          int64_t length, int64_t capacity) {
-    int64_t n = 0, a = (p + 1) * e->interval_ns, w = s->write_index, slots = e->ring_slots;
+    int64_t n = 0, w = s->write_index, slots = e->ring_slots;
 #define PUT(v) do { \
         int64_t v_ = (v); \
         if (!compare) out[n] = v_; \
@@ -839,16 +839,17 @@ static int64_t signature(const struct engine *e, const struct state *s, int64_t 
 }
 
 /* Begin measuring a period at packet p: the state and the figures there. */
-static void start_probe(struct engine *e, const struct state *s, int64_t p) {
+static void start_probe(struct engine *e, const struct state *s, int64_t p, int64_t a) {
     struct skipper *k = &e->skip;
-    int64_t length = signature(e, s, p, k->signature, 0, 0, k->signature_capacity);
+    int64_t length = signature(e, s, p, a, k->signature, 0, 0, k->signature_capacity);
     if (length < 0) { /* too wide to compare: try again later */
         k->next_probe = p + k->backoff;
         return;
     }
-    int64_t arrival_floor, commit_floor, a = (p + 1) * e->interval_ns;
+    int64_t arrival_floor, commit_floor;
     ring_floors(e, s, a, &arrival_floor, &commit_floor);
     k->signature_length = length;
+    k->probe_arrival = a;
     k->floor_ns = a + arrival_floor;
     k->probe_packet = p;
     memcpy(k->counts, s->counts, sizeof k->counts);
@@ -886,12 +887,27 @@ static void replay_warnings(struct engine *e, struct state *s, int64_t periods, 
     if (w->keep > 0 && s->order.count >= w->keep) w->last_at = (s->order.count - w->keep) % w->keep;
 }
 
-/* The measured period, from k->probe_packet to p, repeats: jump over as many more periods as come
- * before the next stall, the run's end and `chunk_end` (a packet). Returns the packets jumped over. */
-static int64_t skip_periods(struct engine *e, struct state *s, int64_t p, int64_t chunk_end, int traced) {
+/* How many packets from p on (at most `most`) arrive each one interval after the one before, as
+ * packet p - 1 arrived before p: all of them where the arrivals are computed (`arrival` NULL). */
+static int64_t regular_from(const struct engine *e, const int64_t *arrival, int64_t first, int64_t p, int64_t most) {
+    if (!arrival) return most;
+    int64_t n = 0;
+    while (n < most && arrival[p - first + n] - arrival[p - first + n - 1] == e->interval_ns) n++;
+    return n;
+}
+
+/* The measured period, from k->probe_packet to p (arriving at a), repeats: jump over as many more
+ * periods as come before the next stall, the run's end, the end of the regular arrivals and
+ * `chunk_end` (a packet; `arrival`: the chunk's arrivals from packet `first`, or NULL where
+ * they are computed). Returns the packets jumped over. */
+static int64_t skip_periods(struct engine *e, struct state *s, int64_t p, int64_t a, const int64_t *arrival,
+                            int64_t first, int64_t chunk_end, int traced) {
     struct skipper *k = &e->skip;
     const struct stalls *stalls = &e->stalls;
     int64_t period = p - k->probe_packet, slots = e->ring_slots, interval = e->interval_ns;
+    /* the measured period's arrivals were regular */
+    if (a - k->probe_arrival != period * interval || regular_from(e, arrival, first, k->probe_packet + 1, period) != period)
+        return 0;
     int64_t after = stalls_after(stalls, s->now);
     int64_t next_start = after < stalls->count ? stalls->start[after] : NEVER;
     /* every time the state remembers came after the stalls begun so far: no later read or drop is
@@ -901,6 +917,7 @@ static int64_t skip_periods(struct engine *e, struct state *s, int64_t p, int64_
     int64_t limit = next_start < e->end_ns ? next_start : e->end_ns;
     int64_t periods = (limit - 1 - s->now) / (period * interval);
     if ((chunk_end - p) / period < periods) periods = (chunk_end - p) / period;
+    if (periods > 0 && arrival) periods = regular_from(e, arrival, first, p, periods * period) / period;
     if (periods <= 0) return 0;
     int64_t packets = periods * period, shift_ns = packets * interval;
     int64_t reads = s->counts[0] - k->counts[0], turn = ring_mod((s->write_index - k->write_index) * periods, slots);
@@ -956,7 +973,7 @@ static int64_t skip_periods(struct engine *e, struct state *s, int64_t p, int64_
     if (span > 0 && window_fit(&e->window, d->base, d->base + span - 1) != 0) return -1;
     for (int64_t i = 0; i < span; i++) e->window.position[(d->base + i) & (e->window.capacity - 1)] = entries[i];
     /* the ring: its packets moved on, the whole ring turned */
-    int64_t a = (p + 1) * interval, arrival_floor, commit_floor;
+    int64_t arrival_floor, commit_floor;
     ring_floors(e, s, a, &arrival_floor, &commit_floor);
     if (s->occupancy > 0 || turn != 0) {
         int64_t *packet = k->scratch, *arrival = packet + slots, *commit = arrival + slots;
@@ -996,25 +1013,26 @@ int ringlab_engine_feed_direct(struct engine *e, int64_t first, int64_t count, c
     }
     int traced = e->fate != NULL;
     struct skipper *skip = &e->skip;
-    int skipping = skip->on && arrival == NULL;
     for (int64_t k = 0; k < count && !s->finished && !failed; k++) {
         int64_t packet = first + k;
-        if (skipping && (skip->recording || packet >= skip->next_probe)) {
+        if (skip->on && (skip->recording || packet >= skip->next_probe)) {
+            int64_t a = arrival ? arrival[k] : (packet + 1) * e->interval_ns;
             if (skip->recording == 1 && packet > skip->probe_packet &&
-                signature(e, s, packet, skip->signature, 1, skip->signature_length, 0) >= 0) {
-                int64_t jumped = skip_periods(e, s, packet, first + count, traced);
+                signature(e, s, packet, a, skip->signature, 1, skip->signature_length, 0) >= 0) {
+                int64_t jumped = skip_periods(e, s, packet, a, arrival, first, first + count, traced);
                 if (jumped < 0) { failed = 1; break; }
                 skip->recording = 0;
                 skip->backoff = PROBE_FIRST;
                 skip->next_probe = packet + jumped + (jumped ? PROBE_FIRST : skip->backoff);
                 k += jumped, packet += jumped;
                 if (k >= count) break;
+                a = arrival ? arrival[k] : (packet + 1) * e->interval_ns;
             } else if (skip->recording && (skip->recording == 2 || packet - skip->probe_packet >= longest_period(e->ring_slots))) {
                 skip->recording = 0; /* no period found: probe again later, less often */
                 skip->next_probe = packet + skip->backoff;
                 if (skip->backoff < PROBE_BACKOFF_MAX) skip->backoff *= 2;
             }
-            if (!skip->recording && packet >= skip->next_probe) start_probe(e, s, packet);
+            if (!skip->recording && packet >= skip->next_probe) start_probe(e, s, packet, a);
         }
         int64_t arrival_ns = arrival ? arrival[k] : (packet + 1) * e->interval_ns;
         /* two copies of the loop: with and without the trace's columns */

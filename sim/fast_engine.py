@@ -24,6 +24,7 @@ which a sweep of many short points pays again and again; a cached C library load
 from __future__ import annotations
 
 import ctypes
+import os
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,14 +123,12 @@ class EngineMode:
                 "why_per_packet": self.why_per_packet}
 
 
-def why_not_skipping(scenario: Scenario, plan: RunPlan | None, direct: bool) -> str | None:
+def why_not_skipping(scenario: Scenario, direct: bool) -> str | None:
     """Why the engine cannot skip whole periods of this run, or None if it can: skipping needs the
-    direct path (one writer CPU, the buggy or fixed policy, the map ring) and arrivals at exact
-    multiples of the interval (no jitter, no plan of its own)."""
+    direct path (one writer CPU, the buggy or fixed policy, the map ring) and arrivals one interval
+    apart (no jitter). A plan of the caller's is skipped where its arrivals are one interval apart."""
     if not direct:
         return "not the direct path (several writer CPUs, the locked policy or another delivery path)"
-    if plan is not None:
-        return "a plan of its own (its arrivals need not repeat)"
     if scenario.jitter_ns:
         return "jittered arrivals (no two periods alike)"
     return None
@@ -217,19 +216,21 @@ def _in_id_order(plan: RunPlan) -> bool:
 
 def run_fast(scenario: Scenario, plan: RunPlan | None = None, keep_trace: bool = True, warnings_dir=None,
              progress: bool = False, chunk: int = CHUNK_PACKETS, direct: bool | None = None,
-             skip: bool = True) -> FastRun:
+             skip: bool | None = None) -> FastRun:
     """Run ``scenario`` with the compiled engine: the same trace as ``sim.model.simulate``.
 
     With ``keep_trace`` false and no ``plan`` the run streams (see the module's docstring): its
     warnings are written to a new file in ``warnings_dir`` if given, else only the first and last
     are kept; ``progress`` shows a bar on a terminal for runs longer than two seconds. The engine
     takes its direct path whenever it can (``direct=None``; False forces the general event loop,
-    which gives the same results). With ``skip`` (the default) the direct path jumps over whole
+    which gives the same results). With ``skip`` (the default, unless the environment variable
+    ``RINGLAB_SKIP`` is 0: benchmarks measure both that way) the direct path jumps over whole
     periods of a repeating state where the arrivals are regular (:func:`why_not_skipping`): the same
     results, in time that follows the stalls rather than the packets; ``FastRun.mode`` says which ran.
     """
     direct = can_go_direct(scenario, plan) if direct is None else direct and can_go_direct(scenario, plan)
-    why_per_packet = why_not_skipping(scenario, plan, direct) if skip else "asked to run per packet"
+    skip = os.environ.get("RINGLAB_SKIP", "1") != "0" if skip is None else skip
+    why_per_packet = why_not_skipping(scenario, direct) if skip else "asked to run per packet"
     if plan is None and not keep_trace:
         streamed = stream_plan(scenario, chunk)
         stalls, end_ns, packets, sorted_arrivals = streamed.stalls, streamed.end_ns, scenario.packets, None

@@ -128,3 +128,22 @@ def test_every_policy_is_either_skipped_or_says_why_not():
     for policy in WRITER_POLICIES:
         mode = run_fast(scenario(5000, policy, scripted((1_000_000, 50_000)), interval=1000)).mode
         assert (mode.mode == "skipping") == (policy != "locked"), mode
+
+
+@settings(max_examples=300, deadline=None)
+@given(skippable_scenario(), st.lists(st.tuples(st.floats(0, 1), st.integers(1, 5000)), max_size=4))
+def test_a_plan_of_the_callers_is_skipped_where_its_arrivals_are_regular(sc, delays):
+    """A plan as predictions make them: the scenario's arrivals with some held back (each delay moves
+    one packet and every later one by that many ns); the engine jumps only within regular stretches,
+    and gives the per-packet run's trace and summary."""
+    from ringlab.scenario.plan import RunPlan, draw_plan
+
+    plan = draw_plan(sc)
+    arrival = plan.arrival_ns.copy()
+    for where, delay_ns in delays:
+        arrival[int(where * (len(arrival) - 1)):] += delay_ns
+    plan = RunPlan(arrival, plan.cpu, plan.stalls, int(arrival[-1]) + sc.drain_ns, plan.pauses)
+    per_packet, skipping = run_fast(sc, plan, skip=False), run_fast(sc, plan)
+    assert_same_trace(per_packet.trace, skipping.trace)
+    assert skipping.summary == per_packet.summary
+    event(f"jumped over {'no' if not skipping.mode.skipped_packets else 'some'} packets")
