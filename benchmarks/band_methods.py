@@ -39,9 +39,9 @@ def score_folder(folder: Path, repeats: int) -> dict:
         rows = []
         for trial in trials:
             summary = load_summary(trial)
-            scenario = scenario_from_dict(summary["scenario"])
+            scenario = scenario_from_dict(summary.scenario)
             band = predict(scenario, profile, repeats=repeats, level=LEVEL, method=method).loss_fraction
-            measured = summary["summary"]["loss_fraction"]
+            measured = summary.summary.loss_fraction
             rows.append((band.contains(measured), band.high / max(band.low, 1e-5),
                          interval_score(100 * band.low, 100 * band.high, 100 * measured)))
         figures[name] = rows

@@ -25,7 +25,7 @@ from ringlab.compare.model.band_method import DEFAULT_METHOD, ORIGINAL, interval
 from ringlab.compare.model.pooling import pool_runs
 from ringlab.compare.model.predict import predict
 from ringlab.compare.model.size import size_ring
-from ringlab.hw.trial.load_noise import measure_under_load
+from ringlab.hw.trial.load_profile import measure_under_load
 from ringlab.runs.run_directory import run_into_directory
 
 PROFILE_SETTINGS = [(16, 10_000), (8, 20_000), (32, 5_000)]  # (ring slots, interval ns), two trials each

@@ -26,7 +26,7 @@ from quiet_trials import quiet_trial
 from ringlab.compare.model.band_method import ORIGINAL, BandMethod, interval_score
 from ringlab.compare.model.pooling import pool_runs
 from ringlab.compare.model.predict import predict
-from ringlab.hw.trial.load_noise import measure_under_load
+from ringlab.hw.trial.load_profile import measure_under_load
 from ringlab.runs.run_directory import run_into_directory
 
 PROFILE_SETTINGS = [(8, 10_000), (32, 10_000)]  # (ring slots, interval ns), PROFILE_TRIALS trials each

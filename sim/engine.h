@@ -17,7 +17,7 @@ enum fate { DELIVERED = 0, DROPPED_FULL = 1, IN_RING = 2, LOST_BEFORE_RING = 3, 
 
 /* The causes of a drop after the two kinds of pause, in the order of
  * ringlab.analysis.attribution.CAUSE_NAMES from CAUSE_WRITING on. */
-enum drop_cause { DROP_WRITING, DROP_BURST, DROP_MISALIGNED, DROP_SLOW, DROP_UNEXPLAINED, DROP_CAUSES };
+enum drop_cause { DROP_WRITING, DROP_BURST, DROP_OFFSET, DROP_SLOW, DROP_UNEXPLAINED, DROP_CAUSES };
 
 /* The latency histogram (ringlab.analysis.latency): exact below 2^SUB_BITS ns, then 2^SUB_BITS
  * buckets per power of two, up to 2^63 ns. */

@@ -233,8 +233,9 @@ struct skipper {
 #define PROBE_FIRST 64        /* packets from the start of a chunk, or after a jump, to the next probe */
 #define PROBE_BACKOFF_MAX 65536
 
-/* The longest period probed for: a lasting offset repeats every ring_slots packets. */
-static inline int64_t longest_period(int64_t ring_slots) { return 2 * ring_slots + 16; }
+/* The longest period probed for: a lasting offset repeats every ring_slots packets (a ring of more
+ * than 32 760 slots left at an offset runs per packet). */
+static inline int64_t longest_period(int64_t ring_slots) { return ring_slots < 32760 ? 2 * ring_slots + 16 : 65536; }
 
 static int skipper_init(struct skipper *k, int64_t ring_slots) {
     k->on = 1;
@@ -243,7 +244,7 @@ static int skipper_init(struct skipper *k, int64_t ring_slots) {
     k->read_capacity = longest_period(ring_slots) + ring_slots + 16;
     k->warning_capacity = k->read_capacity;
     k->signature_capacity = 32 + 3 * ring_slots + 3 * k->read_capacity;
-    k->scratch_capacity = 3 * ring_slots + 3 * k->read_capacity;
+    k->scratch_capacity = 4 * ring_slots + 3 * k->read_capacity;
     k->signature = malloc(sizeof(int64_t) * k->signature_capacity);
     k->read_packet = malloc(sizeof(int64_t) * k->read_capacity);
     k->read_latency = malloc(sizeof(int64_t) * k->read_capacity);
@@ -518,7 +519,7 @@ static inline __attribute__((always_inline)) int record_decision(struct engine *
             int not_committed = e->slots[key] == blocker && e->commit_ns[key] == UNCOMMITTED;
             if (not_committed) e->drop_causes[DROP_WRITING]++;
             else if (arrived >= 2 && 2 * (arrival - from) < e->interval_ns * (arrived - 1)) e->drop_causes[DROP_BURST]++;
-            else if (other_end > from) e->drop_causes[DROP_MISALIGNED]++;
+            else if (other_end > from) e->drop_causes[DROP_OFFSET]++;
             else e->drop_causes[DROP_SLOW]++;
         }
     }
@@ -779,16 +780,18 @@ static inline int64_t ring_mod(int64_t v, int64_t n) { v %= n; return v < 0 ? v 
 /* Whether a time t (INT64_MIN: never) lies before floor, relative to a: past mattering. */
 static inline int stale(int64_t t, int64_t a, int64_t floor) { return t == INT64_MIN || t - a < floor; }
 
-/* The earliest arrival and commit among the packets in the ring, relative to a (at most 0). */
+/* The earliest arrival and commit among the packets in the ring, relative to a (at most 0): the
+ * slots from the write index on, as far as the last packet in the ring. */
 static void ring_floors(const struct engine *e, const struct state *s, int64_t a, int64_t *arrival_floor,
                         int64_t *commit_floor) {
     *arrival_floor = 0, *commit_floor = 0;
-    if (s->occupancy == 0) return;
-    for (int64_t i = 0; i < e->ring_slots; i++)
-        if (e->slots[i] != EMPTY) {
-            if (e->slot_arrival[i] - a < *arrival_floor) *arrival_floor = e->slot_arrival[i] - a;
-            if (e->commit_ns[i] - a < *commit_floor) *commit_floor = e->commit_ns[i] - a;
-        }
+    for (int64_t i = 0, found = 0; found < s->occupancy; i++) {
+        int64_t slot = (s->write_index + i) % e->ring_slots;
+        if (e->slots[slot] == EMPTY) continue;
+        found++;
+        if (e->slot_arrival[slot] - a < *arrival_floor) *arrival_floor = e->slot_arrival[slot] - a;
+        if (e->commit_ns[slot] - a < *commit_floor) *commit_floor = e->commit_ns[slot] - a;
+    }
 }
 
 /* The state before packet p, arriving at a, relative (see above): written into out (compare 0), or compared with
@@ -803,21 +806,22 @@ static int64_t signature(const struct engine *e, const struct state *s, int64_t 
         else if (n >= length || out[n] != v_) return SIGNATURE_MISMATCH; \
         n++; \
     } while (0)
-    int64_t arrival_floor, commit_floor;
-    ring_floors(e, s, a, &arrival_floor, &commit_floor);
+    /* the figures compared first are the cheap ones, which differ most often */
     PUT(s->occupancy); PUT(ring_mod(s->read_index - w, slots)); PUT(ring_mod(s->index_seen - w, slots));
     PUT(s->poller_waiting); PUT(s->poller_waiting ? s->waiting_since - a : 0);
     PUT(s->writer_free - a > 0 ? s->writer_free - a : 0);
-    PUT(stale(s->checked, a, commit_floor) ? STALE : s->checked - a);
-    int wait1_stale = stale(s->wait1_end, a, arrival_floor);
-    PUT(wait1_stale ? STALE : s->wait1_end - a);
-    PUT(wait1_stale || s->wait1_slot < 0 ? -1 : ring_mod(s->wait1_slot - w, slots));
-    PUT(stale(s->wait2_end, a, arrival_floor) ? STALE : s->wait2_end - a);
     PUT(s->now - a); PUT(s->finished);
     PUT(s->stall_cursor); PUT(s->drop_stall); PUT(s->begun); PUT(s->next_recovery);
     PUT(s->order.largest - p);
     const struct displacement *d = &s->displacement;
     PUT(d->base - p); PUT(d->base - 1 - d->undelivered - s->counts[0]);
+    int64_t arrival_floor, commit_floor;
+    ring_floors(e, s, a, &arrival_floor, &commit_floor);
+    PUT(stale(s->checked, a, commit_floor) ? STALE : s->checked - a);
+    int wait1_stale = stale(s->wait1_end, a, arrival_floor);
+    PUT(wait1_stale ? STALE : s->wait1_end - a);
+    PUT(wait1_stale || s->wait1_slot < 0 ? -1 : ring_mod(s->wait1_slot - w, slots));
+    PUT(stale(s->wait2_end, a, arrival_floor) ? STALE : s->wait2_end - a);
     int64_t span = p - d->base + 1; /* the ids decided and not settled: base .. p */
     if (span > 0 && (compare ? n + span > length : n + span + 3 * slots > capacity)) return compare ? SIGNATURE_MISMATCH
                                                                                                      : SIGNATURE_TOO_LONG;
@@ -825,15 +829,15 @@ static int64_t signature(const struct engine *e, const struct state *s, int64_t 
         int64_t position = e->window.position[id & (e->window.capacity - 1)];
         PUT(position >= 0 ? position - s->counts[0] : position);
     }
-    if (s->occupancy > 0)
-        for (int64_t i = 0; i < slots; i++) {
-            int64_t slot = (w + i) % slots;
-            if (e->slots[slot] == EMPTY) {
-                PUT(EMPTY);
-            } else {
-                PUT(e->slots[slot] - p); PUT(e->slot_arrival[slot] - a); PUT(e->commit_ns[slot] - a);
-            }
+    for (int64_t i = 0, found = 0; found < s->occupancy; i++) { /* from w to the last packet in the ring */
+        int64_t slot = (w + i) % slots;
+        if (e->slots[slot] == EMPTY) {
+            PUT(EMPTY);
+        } else {
+            found++;
+            PUT(e->slots[slot] - p); PUT(e->slot_arrival[slot] - a); PUT(e->commit_ns[slot] - a);
         }
+    }
 #undef PUT
     return compare && n != length ? SIGNATURE_MISMATCH : n;
 }
@@ -972,20 +976,22 @@ static int64_t skip_periods(struct engine *e, struct state *s, int64_t p, int64_
     d->undelivered += periods * (d->undelivered - k->undelivered);
     if (span > 0 && window_fit(&e->window, d->base, d->base + span - 1) != 0) return -1;
     for (int64_t i = 0; i < span; i++) e->window.position[(d->base + i) & (e->window.capacity - 1)] = entries[i];
-    /* the ring: its packets moved on, the whole ring turned */
+    /* the ring: its packets moved on and turned (an empty slot's other values are never read) */
     int64_t arrival_floor, commit_floor;
     ring_floors(e, s, a, &arrival_floor, &commit_floor);
-    if (s->occupancy > 0 || turn != 0) {
-        int64_t *packet = k->scratch, *arrival = packet + slots, *commit = arrival + slots;
-        for (int64_t i = 0; i < slots; i++) {
-            int64_t to = (i + turn) % slots, full = e->slots[i] != EMPTY;
-            packet[to] = full ? e->slots[i] + packets : EMPTY;
-            arrival[to] = full ? e->slot_arrival[i] + shift_ns : e->slot_arrival[i];
-            commit[to] = full ? e->commit_ns[i] + shift_ns : UNCOMMITTED;
-        }
-        memcpy(e->slots, packet, sizeof(int64_t) * slots);
-        memcpy(e->slot_arrival, arrival, sizeof(int64_t) * slots);
-        memcpy(e->commit_ns, commit, sizeof(int64_t) * slots);
+    int64_t *moved = k->scratch, held = 0; /* (slot, packet, arrival, commit) of each packet in the ring */
+    for (int64_t i = 0; held < s->occupancy; i++) {
+        int64_t slot = (s->write_index + i) % slots;
+        if (e->slots[slot] == EMPTY) continue;
+        int64_t *row = moved + 4 * held++;
+        row[0] = slot, row[1] = e->slots[slot], row[2] = e->slot_arrival[slot], row[3] = e->commit_ns[slot];
+        e->slots[slot] = EMPTY;
+        e->commit_ns[slot] = UNCOMMITTED;
+    }
+    for (int64_t i = 0; i < held; i++) {
+        const int64_t *row = moved + 4 * i;
+        int64_t to = (row[0] + turn) % slots;
+        e->slots[to] = row[1] + packets, e->slot_arrival[to] = row[2] + shift_ns, e->commit_ns[to] = row[3] + shift_ns;
     }
     s->write_index = (s->write_index + turn) % slots;
     s->read_index = (s->read_index + turn) % slots;

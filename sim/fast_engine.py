@@ -191,7 +191,7 @@ def engine_policy(scenario: Scenario) -> tuple[str, int]:
 def byte_rule(scenario: Scenario) -> dict:
     """A UDP socket's buffer rule for the engine (``engine.h``): its limit and each packet's bytes."""
     delivery = scenario.delivery
-    if delivery.path != "udp_socket":
+    if delivery.kind.queue != "socket buffer":
         return {"byte_limit": 0, "packet_bytes": 0}
     return {"byte_limit": 2 * delivery.rcvbuf_bytes, "packet_bytes": delivery.packet_bytes}
 

@@ -121,6 +121,6 @@ class SocketBuffer(KernelQueue):
 def kernel_queue(env: simpy.Environment, scenario: Scenario) -> KernelQueue:
     """The queue of ``scenario``'s delivery path (not the map ring)."""
     delivery = scenario.delivery
-    if delivery.path == "af_xdp":
+    if delivery.kind.queue == "descriptor ring":
         return DescriptorRing(env, scenario.ring_slots, delivery.frames)
     return SocketBuffer(env, 2 * delivery.rcvbuf_bytes, delivery.packet_bytes)

@@ -83,7 +83,7 @@ def test_a_claimed_slot_not_yet_written_is_named():
     assert causes_of(ringlab.run(sc).trace) == {"slot still being written": 1}
 
 
-def test_waiting_on_the_wrong_slot_is_the_writer_misaligned():
+def test_waiting_on_the_wrong_slot_is_the_writer_at_an_offset():
     """N = 2 and a stall leaves the buggy writer one slot ahead: the poller (256 ns a read, packets
     every 481 ns or more) waits on the empty slot while the other holds a packet, and a packet
     finds that one still full. The fixed writer, on the same plan, loses only the stall's packets."""
@@ -91,6 +91,6 @@ def test_waiting_on_the_wrong_slot_is_the_writer_misaligned():
     sc = scenario(39, "buggy", renewal, seed=18, ring_slots=2, interval=481, jitter=174, writer_cost=0, writer_lock_hold=0,
                   poller_cost=256, poller_wakeup=3, drain=0)
     buggy = causes_of(ringlab.run(sc).trace)
-    assert buggy.get("writer misaligned", 0) > 0 and "poller too slow" not in buggy, buggy
+    assert buggy.get("writer at an offset", 0) > 0 and "poller too slow" not in buggy, buggy
     fixed = causes_of(ringlab.run(sc.with_values({"writer.policy": "fixed"})).trace)
     assert set(fixed) <= {"injected stall"}, fixed

@@ -10,7 +10,7 @@ import pytest
 
 from ringlab.compare.change.diff import diff_paths
 from ringlab.compare.model.predict import predict, write_prediction
-from ringlab.hw.trial.load_noise import measure_under_load
+from ringlab.hw.trial.load_profile import measure_under_load
 from ringlab.runs.run_directory import write_run_directory
 from ringlab.runs.runner import run
 from tests.test_predict_hardware import (

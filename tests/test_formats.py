@@ -58,7 +58,7 @@ def test_an_earlier_ringlabs_unversioned_files_are_read(outputs, tmp_path):
     summary = json.loads((run / "summary.json").read_text())
     del summary["format_version"]
     (run / "summary.json").write_text(json.dumps(summary))
-    assert load_summary(run)["scenario_name"] == "fixed-one-stall"
+    assert load_summary(run).scenario_name == "fixed-one-stall"
     assert "format_version" not in json.loads((PROFILE / "profile.json").read_text())  # measured before versions
     assert load_profile(PROFILE).threshold_ns == 1000
 

@@ -35,13 +35,13 @@ def trial(policy, stall_ns, packets=15_000, loops="native", mode="generic"):
 
 
 def steady_stretches(trace, min_reads=320):
-    """Stretches of consecutive reads during which the writer's misalignment k did not change,
+    """Stretches of consecutive reads during which the writer's offset k did not change,
     without their first two ring-fulls (the change settling): (k, fraction of old reads)."""
     timeline = index_timeline(trace)
-    misalignment = timeline.misalignment(16)
+    offset_k = timeline.offset_k(16)
     delivered = np.flatnonzero(trace.fate == 0)
     delivered = delivered[np.argsort(trace.delivery_order[delivered])]
-    k_at_read = misalignment[np.searchsorted(timeline.time_ns, trace.delivery_ns[delivered], side="right") - 1]
+    k_at_read = offset_k[np.searchsorted(timeline.time_ns, trace.delivery_ns[delivered], side="right") - 1]
     late = late_mask(trace.id[delivered])
     changes = np.flatnonzero(np.diff(k_at_read)) + 1
     stretches = []

@@ -181,8 +181,8 @@ def test_the_engine_header_states_the_fates_of_the_trace(engine_header):
 
 
 def test_the_engine_header_states_the_drop_causes_of_the_attribution(engine_header):
-    names = ["WRITING", "BURST", "MISALIGNED", "SLOW", "UNEXPLAINED"]
-    python = [attribution.CAUSE_WRITING, attribution.CAUSE_BURST, attribution.CAUSE_MISALIGNED, attribution.CAUSE_SLOW,
+    names = ["WRITING", "BURST", "OFFSET", "SLOW", "UNEXPLAINED"]
+    python = [attribution.CAUSE_WRITING, attribution.CAUSE_BURST, attribution.CAUSE_OFFSET, attribution.CAUSE_SLOW,
               attribution.CAUSE_UNEXPLAINED]
     assert engine_header["drop_causes"] == {name: code - attribution.CAUSE_WRITING for name, code in zip(names, python)}
     assert engine_header["DROP_CAUSES"] == fast_engine.DROP_CAUSES == len(attribution.CAUSE_NAMES) - attribution.CAUSE_WRITING

@@ -17,8 +17,8 @@ import pytest
 
 from ringlab.compare.model.predict import predict
 from ringlab.hw.kernel.tracer import EVENT_SWITCH
-from ringlab.hw.trial.load_noise import measure_under_load
-from ringlab.hw.trial.noise import measure_noise
+from ringlab.hw.trial.idle_profile import measure_idle_profile
+from ringlab.hw.trial.load_profile import measure_under_load
 from ringlab.runs.runner import run
 from ringlab.scenario.fields import load_scenario
 
@@ -77,7 +77,7 @@ def test_pause_time_per_task_agrees_with_the_tasks_own_time_on_the_cpu():
     churn = subprocess.Popen(["/bin/sh", "-c", script], preexec_fn=lambda: os.sched_setaffinity(0, {POLLER_CPU}),
                              start_new_session=True)
     try:
-        profile = measure_noise(2_500_000_000, POLLER_CPU, 1_000, keep_events=True)
+        profile = measure_idle_profile(2_500_000_000, POLLER_CPU, 1_000, keep_events=True)
     finally:
         os.killpg(churn.pid, signal.SIGKILL)  # the shell and the process it runs
         churn.wait()

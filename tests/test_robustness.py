@@ -280,7 +280,7 @@ def test_a_run_killed_while_it_writes_leaves_the_earlier_run_or_the_new_one(tmp_
         process.send_signal(signal.SIGKILL)
         process.wait()
         trace, summary = load_run(out)  # whole: the summary and the trace belong together
-        assert trace.packets == summary["summary"]["packets"] in (1000, 4_000_000)
+        assert trace.packets == summary.summary.packets in (1000, 4_000_000)
         outcomes.add(trace.packets)
         leftovers = [p.name for p in tmp_path.iterdir() if p.name != "run"]
         assert main(["sim", str(EXAMPLE), "--out", str(out), "--set", "packets=1000"]) == 0

@@ -4,6 +4,7 @@ and warnings exactly; where a scenario's randomness or its path forbids it, it r
 says why."""
 
 import numpy as np
+import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
@@ -147,3 +148,16 @@ def test_a_plan_of_the_callers_is_skipped_where_its_arrivals_are_regular(sc, del
     assert_same_trace(per_packet.trace, skipping.trace)
     assert skipping.summary == per_packet.summary
     event(f"jumped over {'no' if not skipping.mode.skipped_packets else 'some'} packets")
+
+
+@pytest.mark.parametrize("policy", ["buggy", "fixed"])
+def test_a_large_ring_holding_a_backlog_is_skipped_exactly(policy):
+    """A ring of 40 000 slots that a 30 ms stall fills by three quarters: the engine compares only the
+    slots that hold packets (once it compared all of them at every packet, and sizing a large ring
+    took hours)."""
+    sc = scenario(200_000, policy, scripted((20_000_000, 30_000_000)), ring_slots=40_000, interval=1000,
+                  writer_cost=150, poller_cost=200, poller_wakeup=40)
+    per_packet, skipping = run_fast(sc, skip=False), run_fast(sc)
+    assert_same_trace(per_packet.trace, skipping.trace)
+    assert skipping.summary == per_packet.summary
+    assert skipping.mode.skipped_packets > 0.5 * sc.packets

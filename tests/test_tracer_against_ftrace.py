@@ -81,10 +81,10 @@ def test_ringlabs_log_holds_what_ftrace_saw_during_a_trial():
 
 
 def test_ringlabs_log_holds_what_ftrace_saw_during_hw_noise():
-    from ringlab.hw.trial.noise import measure_noise
+    from ringlab.hw.trial.idle_profile import measure_idle_profile
 
     with FtraceInstance(POLLER_CPU) as ftrace:
-        profile = measure_noise(2_000_000_000, POLLER_CPU, 1_000, keep_events=True)
+        profile = measure_idle_profile(2_000_000_000, POLLER_CPU, 1_000, keep_events=True)
         seen, overrun = ftrace.stop()
     assert_no_instance_left()
     assert overrun == 0 and profile.tracing["kernel_events_lost"] == 0

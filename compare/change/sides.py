@@ -11,6 +11,7 @@ import numpy as np
 
 from ringlab.compare.change.statistics import Blocks, blocks_of_trace
 from ringlab.errors import InputError
+from ringlab.runs.run_record import RunRecord
 
 BACKGROUND_PREFIX = "background: "
 
@@ -78,7 +79,7 @@ def read_side(path, where: str) -> Side:
         runs = [(p, load_summary(p)) for p in sorted(points.iterdir()) if (p / "summary.json").is_file()]
         if not runs:
             raise InputError(where, f"{path}: a sweep with no finished point")
-        hardware = [(p, summary) for p, summary in runs if summary["backend"] == "hw"]
+        hardware = [(p, summary) for p, summary in runs if summary.backend == "hw"]
         return _runs_side(path, hardware or runs, "sweep")  # the machine's change is measured on its hardware points
     raise InputError(where, f"{path} is neither a run (summary.json), a sweep (points/) nor a pause profile "
                             "(profile.json and pauses.npz)")
@@ -105,7 +106,7 @@ def _profile_side(path: Path) -> Side:
                 environment=profile.origin.get("environment"))
 
 
-def _runs_side(path: Path, runs_and_summaries: list[tuple[Path, dict]], kind: str) -> Side:
+def _runs_side(path: Path, runs_and_summaries: list[tuple[Path, RunRecord]], kind: str) -> Side:
     """The runs' pauses (from their traces where kept, else from their summaries), blocks and figures."""
     from ringlab.analysis.profile_segment import background_pauses_inside
     from ringlab.runs.run_directory import load_trace
@@ -113,13 +114,12 @@ def _runs_side(path: Path, runs_and_summaries: list[tuple[Path, dict]], kind: st
     lengths, totals, seconds, runs, blocks, by_setting = {}, {}, 0.0, [], [], {}
     environment, steal_ns, steal_seconds = None, 0, 0.0
     for run_dir, summary in runs_and_summaries:
-        figures = summary["summary"]
+        figures = summary.summary
         setting = _setting_of(summary)
-        runs.append(RunFigures(str(run_dir), setting, int(figures["packets"]),
-                               int(figures["dropped_full"]) + int(figures["lost_before_ring"]),
-                               dict(figures.get("drops_by_cause", {}))))
-        environment = environment or summary.get("environment")
-        if summary.get("trace_file"):
+        runs.append(RunFigures(str(run_dir), setting, figures.packets, figures.dropped_full + figures.lost_before_ring,
+                               dict(figures.drops_by_cause)))
+        environment = environment or summary.environment
+        if summary.has_trace:
             trace = load_trace(run_dir, summary)
             start, length, label = background_pauses_inside(trace)
             for name in np.unique(label):
@@ -127,7 +127,7 @@ def _runs_side(path: Path, runs_and_summaries: list[tuple[Path, dict]], kind: st
             run_seconds = trace.end_ns / 1e9
             run_blocks = blocks_of_trace(trace)
         else:  # summary only: counts and time by source, over the planned duration
-            for key, counts in figures.get("pauses_by_source", {}).items():
+            for key, counts in figures.pauses_by_source.items():
                 if key.startswith(BACKGROUND_PREFIX):
                     name = key.removeprefix(BACKGROUND_PREFIX)
                     totals.setdefault(name, [0, 0])
@@ -138,7 +138,7 @@ def _runs_side(path: Path, runs_and_summaries: list[tuple[Path, dict]], kind: st
         seconds += run_seconds
         blocks.append(run_blocks)
         by_setting.setdefault(setting, []).append(run_blocks)
-        steal = (summary.get("pause_tracing") or {}).get("poller_cpu_steal_ns")
+        steal = (summary.pause_tracing or {}).get("poller_cpu_steal_ns")
         if steal is not None:
             steal_ns += int(steal)
             steal_seconds += run_seconds
@@ -154,12 +154,12 @@ def _runs_side(path: Path, runs_and_summaries: list[tuple[Path, dict]], kind: st
                 steal_ns / (steal_seconds * 1e9) if steal_seconds > 0 else None)
 
 
-def _setting_of(summary: dict) -> tuple:
+def _setting_of(summary: RunRecord) -> tuple:
     """A run's setting: its writer policy, ring slots and interval in ns (read from its checked
     scenario table: a stall file it names need not exist any more)."""
     from ringlab.scenario.units import parse_time_ns
 
-    scenario = summary["scenario"]
+    scenario = summary.scenario
     interval = scenario.get("interval", 0)
     interval_ns = parse_time_ns(interval, "interval") if isinstance(interval, str) else int(interval)
     return (scenario.get("writer", {}).get("policy", "buggy"), int(scenario.get("ring_slots", 0)), interval_ns)

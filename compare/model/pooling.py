@@ -32,7 +32,7 @@ def pool_runs(run_dirs) -> PauseProfile:
         gaps.append(catch_up_gaps(trace))
         durations.append(trace.end_ns)
         names.append(str(Path(run_dir).resolve()))
-        if summary["backend"] == "hw":
+        if summary.backend == "hw":
             body.append(latency_body(trace, run_threshold))
     body_ns = np.concatenate(body) if body else np.zeros(0, np.int64)
     profile = profile_from_pauses(np.concatenate(segments) if segments else [],
@@ -50,19 +50,19 @@ def median_gap(gaps: list[np.ndarray]) -> float | None:
     return float(np.median(every)) if len(every) else None
 
 
-def _planned_arrivals(summary: dict, run_dir) -> np.ndarray:
+def _planned_arrivals(summary, run_dir) -> np.ndarray:
     """When the run's scenario planned its packets to arrive (its plan, drawn again from its seed)."""
     from ringlab.scenario.fields import scenario_from_dict
     from ringlab.scenario.plan import draw_plan
 
-    return draw_plan(scenario_from_dict(summary["scenario"], base_dir=Path(run_dir))).arrival_ns
+    return draw_plan(scenario_from_dict(summary.scenario, base_dir=Path(run_dir))).arrival_ns
 
 
-def _threshold_of(summary: dict, run_dir) -> int:
+def _threshold_of(summary, run_dir) -> int:
     """The pause threshold a run recorded with (its scenario's ``hw.pause_threshold``, in ns)."""
     from ringlab.scenario.units import parse_time_ns
 
-    value = summary["scenario"].get("hw", {}).get("pause_threshold", "1us")
+    value = summary.scenario.get("hw", {}).get("pause_threshold", "1us")
     return parse_time_ns(value, f"{run_dir}: hw.pause_threshold") if isinstance(value, str) else int(value)
 
 

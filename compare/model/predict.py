@@ -87,7 +87,7 @@ class Prediction:
     drops_by_source: dict  # source -> Band
     latency: dict  # figure -> Band
     latency_body: str  # where the latency body came from
-    lasting_reorder_share: float  # the repeats left with the writer misaligned (the buggy writer's lasting reorder)
+    lasting_reorder_share: float  # the repeats left with the writer at an offset (the buggy writer's lasting reorder)
     out_of_order_fraction: Band
     profile: dict
     without: tuple[str, ...]
@@ -242,7 +242,7 @@ def simulate_repeats(repeats: list[int], scenario: Scenario, profile_ref, withou
         summary = result.summary
         rng = np.random.default_rng(repeat_seed(scenario, repeat).spawn(1)[0])
         results.append({"loss": summary.loss_fraction, "dropped": summary.dropped_full,
-                        "by_source": dict(summary.drops_by_source), "misaligned": summary.lasting_offset_slots != 0,
+                        "by_source": dict(summary.drops_by_source), "at_offset": summary.lasting_offset_slots != 0,
                         "out_of_order": summary.out_of_order / max(1, summary.delivered),
                         "latency": _latency(result.latency_histogram, profile, rng)})
     return results
@@ -296,7 +296,7 @@ def summarize_repeats(scenario: Scenario, results: list[dict], level: float, pro
         dropped=Band.of([r["dropped"] for r in results], level),
         drops_by_source={source: Band.of([r["by_source"].get(source, 0) for r in results], level) for source in sources},
         latency={figure: Band.of([r["latency"][figure] for r in results], level) for figure in LATENCY_FIGURES},
-        latency_body=body, lasting_reorder_share=float(np.mean([r["misaligned"] for r in results])),
+        latency_body=body, lasting_reorder_share=float(np.mean([r["at_offset"] for r in results])),
         out_of_order_fraction=Band.of([r["out_of_order"] for r in results], level),
         profile=describe_profile(profile), without=tuple(without), losses=tuple(float(r["loss"]) for r in results),
         setting={"policy": scenario.writer.policy, "ring_slots": scenario.ring_slots, "interval_ns": scenario.interval_ns},

@@ -37,17 +37,18 @@ def load_measured(run_dir) -> tuple[Trace, Scenario, dict]:
     anything else."""
     run_dir = Path(run_dir)
     trace, summary = load_run(run_dir)
-    if summary.get("backend") != "hw":
-        raise InputError(str(run_dir), f"is a {summary.get('backend')!r} run, not a hardware trial: only a measured "
+    if summary.backend != "hw":
+        raise InputError(str(run_dir), f"is a {summary.backend!r} run, not a hardware trial: only a measured "
                                        "run can be replayed")
-    return trace, with_measured_path(load_scenario(run_dir / "scenario.toml"), summary), summary
+    return trace, with_measured_path(load_scenario(run_dir / "scenario.toml"), summary.figures), summary
 
 
-def with_measured_path(scenario: Scenario, summary: dict) -> Scenario:
-    """``scenario`` with what its trial measured of its delivery path in place of the scenario's
-    value: a UDP datagram's share of the socket's buffer (``udp_socket.packet_bytes``)."""
-    measured = (summary.get("delivery") or {}).get("packet_bytes_measured")
-    if scenario.delivery.path != "udp_socket" or measured is None:
+def with_measured_path(scenario: Scenario, figures: dict) -> Scenario:
+    """``scenario`` with what its trial measured of its delivery path (``figures["delivery"]``: a run
+    record's figures, or a trial's hardware figures) in place of the scenario's value: a UDP
+    datagram's share of the socket's buffer (``udp_socket.packet_bytes``)."""
+    measured = (figures.get("delivery") or {}).get("packet_bytes_measured")
+    if not scenario.delivery.kind.measures_packet_bytes or measured is None:
         return scenario
     return scenario.with_values({"udp_socket.packet_bytes": int(round(measured))})
 
@@ -168,11 +169,11 @@ class Agreement:
                 "first_differences": self.first_differences}
 
 
-def misalignment_at(trace: Trace, times_ns: np.ndarray) -> np.ndarray:
-    """The writer's misalignment k at each of ``times_ns`` (the state after the last event by then)."""
+def offset_k_at(trace: Trace, times_ns: np.ndarray) -> np.ndarray:
+    """The writer's offset k at each of ``times_ns`` (the state after the last event by then)."""
     timeline = index_timeline(trace)
     at = np.searchsorted(timeline.time_ns, times_ns, side="right") - 1
-    k = timeline.misalignment(trace.ring_slots)
+    k = timeline.offset_k(trace.ring_slots)
     return np.where(at >= 0, k[np.maximum(at, 0)], 0) if len(k) else np.zeros(len(times_ns), np.int64)
 
 
@@ -195,7 +196,7 @@ def agreement(measured: Trace, replayed: Trace, first: int = FIRST_DIFFERENCES) 
     injected = (pauses.kind == INJECTED) & has_write_index
     ends = pauses.end_ns[injected]
     sample_at = np.append(pauses.start_ns[injected][1:], measured.end_ns) - 1  # just before the next stall
-    offsets = np.column_stack([misalignment_at(measured, sample_at), misalignment_at(replayed, sample_at)])
+    offsets = np.column_stack([offset_k_at(measured, sample_at), offset_k_at(replayed, sample_at)])
     differences = []
     for index in np.flatnonzero(~same)[:first]:
         differences.append({

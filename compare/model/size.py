@@ -52,7 +52,7 @@ class SizeAnswer:
             return f"no {self.field} within ringlab's limits keeps the predicted loss at most {self.target_loss:g}"
         prediction = self.tried[self.answer]
         value = self.answer if self.field == "ring_slots" else format_time_ns(self.answer)
-        reorder = (f"; the writer is left misaligned in {100 * prediction.lasting_reorder_share:.0f}% of the repeats "
+        reorder = (f"; the writer is left at an offset in {100 * prediction.lasting_reorder_share:.0f}% of the repeats "
                    "(lasting reorder)" if prediction.lasting_reorder_share else "")
         return (f"{self.field} = {value}: predicted loss {100 * prediction.loss_fraction.median:.4f}% "
                 f"(high {100 * prediction.loss_fraction.high:.4f}%) <= target {100 * self.target_loss:g}%" + reorder)
@@ -92,7 +92,7 @@ def size_ring(scenario: Scenario, profile_ref, target_loss: float, field: str = 
             if high >= limit:
                 return SizeAnswer(field, target_loss, None, tried)
             low = high
-    if field == "ring_slots" and scenario.delivery.path == "af_xdp":
+    if field == "ring_slots" and scenario.delivery.kind.ring_slots_power_of_two:
         return SizeAnswer(field, target_loss, high, tried)  # an RX ring is a power of two: low and high are adjacent
     while high - low > (1 if field == "ring_slots" else max(1, int(high * INTERVAL_PRECISION))):
         middle = (low + high) // 2
@@ -111,7 +111,7 @@ def _search_start(scenario: Scenario, target_loss: float, field: str, backend: s
         raise InputError("--target-loss", f"must be between 0 and 1 (a fraction of the packets), got {target_loss}")
     if field not in ("ring_slots", "interval"):
         raise InputError("field", f"unknown field {field!r}")
-    if field == "ring_slots" and scenario.delivery.path == "udp_socket":
+    if field == "ring_slots" and not scenario.delivery.kind.has_ring:
         raise InputError("delivery", "a UDP socket has no ring: its room is udp_socket.rcvbuf_bytes (search the "
                                      "interval, or predict buffer sizes with --set)")
     start = scenario.ring_slots if field == "ring_slots" else scenario.interval_ns

@@ -95,14 +95,14 @@ def explain(rows: list, varied: list, point_dir, profile_dir=None) -> Explanatio
         measured_latency[setting].append(latencies(measured).latency_ns)
         if profile_dir is not None and setting not in predictions:
             predictions[setting] = predict(scenario, str(profile_dir), repeats=REPORT_REPEATS)
-        measured_losses[setting].append(summary["summary"]["loss_fraction"])
-        figures = summary["summary"]  # the measured run's, loaded with its trace
-        for source, count in saved_drops(measured, scenario, replayed, figures["drops_by_source"]).items():
+        measured_losses[setting].append(summary.summary.loss_fraction)
+        figures = summary.summary  # the measured run's, loaded with its trace
+        for source, count in saved_drops(measured, scenario, replayed, figures.drops_by_source).items():
             saved[source] += count
-        for cause, count in figures["drops_by_cause"].items():
+        for cause, count in figures.drops_by_cause.items():
             if cause != "background pause":  # given by its sources instead
                 causes[setting][cause] += count
-        for source, count in figures["drops_by_source"].items():
+        for source, count in figures.drops_by_source.items():
             if source.startswith("background: "):
                 causes[setting][source] += count
         pauses = measured.pauses

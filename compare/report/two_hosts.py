@@ -16,20 +16,20 @@ def sender_beside_receiver(run_dir, sender_dir) -> dict:
     """The frames planned, sent (the sender's count) and seen by the XDP program (the receiver's),
     and the spacing each side measured: the sender's handing to the kernel, the receiver's arrivals."""
     receiver = load_summary(run_dir)
-    if receiver.get("backend") != "hw":
+    if receiver.backend != "hw" or "arrivals" not in receiver.figures:
         raise InputError(str(run_dir), "is not a hardware trial")
     record_path = Path(sender_dir) / SENDER_RECORD
     if not record_path.is_file():
         raise InputError("--sender", f"{sender_dir} holds no sender record (run 'ringlab hw send ... --out {sender_dir}')")
     sender = read_json(record_path)
-    sent, arrivals = sender["sender"], receiver["arrivals"]
+    sent, arrivals = sender["sender"], receiver.figures["arrivals"]
     return {
-        "same_scenario": sender["scenario_key"] == receiver["scenario_key"],
-        "planned": receiver["summary"]["packets"], "sent": sent["frames"], "seen_by_xdp": arrivals["frames_seen"],
+        "same_scenario": sender["scenario_key"] == receiver.scenario_key,
+        "planned": receiver.summary.packets, "sent": sent["frames"], "seen_by_xdp": arrivals["frames_seen"],
         "lost_between": sent["frames"] - arrivals["frames_seen"], "sender_late_sends": sent["late_sends"],
         "gap_at_sender": sent["gap"], "gap_at_receiver": arrivals["gap"],
         "bursts_at_sender": sent["bursts"], "bursts_at_receiver": arrivals["bursts"],
-        "planned_interval_ns": arrivals["planned_interval_ns"], "receiver_loss": receiver["summary"]["loss_fraction"],
+        "planned_interval_ns": arrivals["planned_interval_ns"], "receiver_loss": receiver.summary.loss_fraction,
     }
 
 

@@ -29,8 +29,8 @@ def table_rows(sweep, out_dir) -> list[dict]:
         summary = load_summary(point_dir(out_dir, point))
         row = {"backend": point.backend, "repeat": point.repeat, "seed": point.scenario.seed,
                "point": point.key, **dict(point.parameters)}
-        row.update({name: summary["summary"][name] for name in FIGURES})
-        row.update({column: summary["summary"][figure][key] for column, (figure, key) in LATENCY_COLUMNS.items()})
+        row.update({name: getattr(summary.summary, name) for name in FIGURES})
+        row.update({column: getattr(summary.summary, figure)[key] for column, (figure, key) in LATENCY_COLUMNS.items()})
         rows.append(row)
     return rows
 

@@ -22,6 +22,10 @@ from ringlab.hw.machine.libbcc import quiet_stderr
 from ringlab.hw.machine.netns import entered as netns_entered
 from ringlab.hw.machine.signals import signals_deferred
 from ringlab.hw.machine.wire import COUNTER_NAMES, LOG_DTYPE, PAYLOAD_DTYPES
+from ringlab.scenario.delivery_paths import MAP_RING, DeliveryPath
+
+# The XDP programs, by DeliveryPath.xdp_program: their source and function.
+XDP_PROGRAMS = {"ring_writer": (RING_WRITER_SOURCE, b"xdp_ring_writer"), "handoff": (HANDOFF_SOURCE, b"xdp_handoff")}
 
 # The largest ring ringlab loads on real XDP. Any size up to it loads (powers of two or not; the
 # kernel's own map limit is far above). Past it BCC's compile grows too costly: its time and memory
@@ -86,30 +90,28 @@ class WriterSettings:
     policy: str
     payload_layout: str
     log_slots: int
-    delivery: str = "map_ring"
+    delivery: DeliveryPath = MAP_RING
 
     @property
     def source(self) -> Path:
-        return RING_WRITER_SOURCE if self.delivery == "map_ring" else HANDOFF_SOURCE
+        return XDP_PROGRAMS[self.delivery.xdp_program][0]
 
     @property
     def function(self) -> bytes:
-        return b"xdp_ring_writer" if self.delivery == "map_ring" else b"xdp_handoff"
+        return XDP_PROGRAMS[self.delivery.xdp_program][1]
 
     def cflags(self) -> list[str]:
         flags = [f"-I{RING_WIRE_HEADER.parent}", f"-DLOG_SLOTS={self.log_slots}"]
-        if self.delivery == "map_ring":
+        if self.delivery.has_writer_policy:
             flags += [f"-DRING_SLOTS={self.ring_slots}", f"-DPOLICY_{self.policy.upper()}"]
         else:
-            flags += [f"-DDELIVERY_{self.delivery.upper()}", f"-DPAYLOAD_OFFSET_BYTES={PAYLOAD_OFFSET_BYTES[self.delivery]}"]
+            flags += [f"-DDELIVERY_{self.delivery.name.upper()}",
+                      f"-DPAYLOAD_OFFSET_BYTES={self.delivery.payload_offset_bytes}"]
         if self.payload_layout == "packed":
             flags.append("-DPAYLOAD_PACKED")
         return flags
 
 
-# Where the payload starts after the Ethernet header: the map ring's and AF_XDP's frames carry a
-# 20-byte IPv4 filler header; a UDP datagram's, its IPv4 and UDP headers.
-PAYLOAD_OFFSET_BYTES = {"af_xdp": 20, "udp_socket": 28}
 
 
 def _map_array(table, value_bytes: int, entries: int) -> mmap.mmap:
@@ -163,11 +165,11 @@ class AttachedWriter:
                 raise HardwareError(f"{self.iface}: attaching the XDP program failed: {error}") from None
             log_map = _map_array(self.bpf[b"packet_log"], LOG_DTYPE.itemsize, self.settings.log_slots)
             self._maps = [log_map]
-            if self.settings.delivery == "map_ring":
+            if self.settings.delivery.has_writer_policy:
                 dtype = PAYLOAD_DTYPES[self.settings.payload_layout]
                 self.ring = _map_array(self.bpf[b"ring"], dtype.itemsize * self.settings.ring_slots, 1)
                 self._maps.append(self.ring)
-            elif self.settings.delivery == "af_xdp":
+            elif self.settings.delivery.xskmap:
                 self.xskmap = self.bpf[b"xsks"]
             self.log = np.frombuffer(log_map, LOG_DTYPE, self.settings.log_slots)
         except BaseException:

@@ -15,47 +15,42 @@ from ringlab.trace.records import DELIVERED, Trace
 
 def check_delivery(scenario: Scenario, iface: str | None = None) -> None:
     """Refuse, in one line, what a delivery path other than the map ring does not run here."""
-    path = scenario.delivery.path
-    if path == "udp_socket" and iface is not None:
-        raise InputError("delivery", "udp_socket runs on the testbed only (its socket binds the testbed's address)")
-    if path != "map_ring" and scenario.hw.loops != "native":
-        raise InputError("hw.loops", f"{path}'s poller is native (C) only")
-    if path == "af_xdp" and scenario.hw.queues > 1:
-        raise InputError("hw.queues", "af_xdp binds one socket to one queue: use one queue")
+    path = scenario.delivery.kind
+    if path.receiver_in_namespace and iface is not None:
+        raise InputError("delivery", f"{path.name} runs on the testbed only (its socket binds the testbed's address)")
+    if path.native_poller_only and scenario.hw.loops != "native":
+        raise InputError("hw.loops", f"{path.name}'s poller is native (C) only")
+    if path.one_queue and scenario.hw.queues > 1:
+        raise InputError("hw.queues", f"{path.name} binds one socket to one queue: use one queue")
+
+
+def _xsk_socket(scenario: Scenario, iface: str, writer: loader.AttachedWriter, netns: str | None):
+    from ringlab.hw.trial.xsk_socket import XskSocket
+
+    return XskSocket(iface, scenario.delivery.frames, scenario.ring_slots, writer.xskmap)
+
+
+def _udp_socket(scenario: Scenario, iface: str, writer: loader.AttachedWriter, netns: str | None):
+    from ringlab.hw.trial.udp_socket import UdpSocket
+
+    return UdpSocket(netns, testbed.RECEIVER_ADDRESS, testbed.UDP_PORT, scenario.delivery.rcvbuf_bytes)
+
+
+# The sockets of the delivery paths, by DeliveryPath.socket. Each is a context manager with
+# poller(scenario, stalls, stop_box, threshold_ns, reads, pauses) and figures(scenario, netns).
+SOCKETS = {"af_xdp": _xsk_socket, "udp": _udp_socket}
 
 
 def delivery_socket(scenario: Scenario, iface: str, writer: loader.AttachedWriter, netns: str | None):
     """Another delivery path's socket as a context manager (the map ring: none)."""
-    if scenario.delivery.path == "af_xdp":
-        from ringlab.hw.trial.xsk_socket import XskSocket
-
-        return XskSocket(iface, scenario.delivery.frames, scenario.ring_slots, writer.xskmap)
-    if scenario.delivery.path == "udp_socket":
-        from ringlab.hw.trial.udp_socket import UdpSocket
-
-        return UdpSocket(netns, testbed.RECEIVER_ADDRESS, testbed.UDP_PORT, scenario.delivery.rcvbuf_bytes)
-    return contextlib.nullcontext()
+    opener = SOCKETS.get(scenario.delivery.kind.socket)
+    return opener(scenario, iface, writer, netns) if opener is not None else contextlib.nullcontext()
 
 
 def delivery_figures(scenario: Scenario, path_socket, netns: str | None) -> dict | None:
     """What another delivery path's socket says at the end of a trial: how it was set up, what is
     still unread, and the kernel's own counters of what it refused; None for the map ring."""
-    if scenario.delivery.path == "af_xdp":
-        statistics = path_socket.statistics()
-        return {"path": "af_xdp", "bind_mode": path_socket.bind_mode, "need_wakeup": path_socket.need_wakeup,
-                "wakeups": path_socket.wakeups(), "frames": path_socket.frames,
-                "rx_slots": path_socket.rx_slots, "unread_at_end": path_socket.unread(), "kernel_counters": statistics,
-                "kernel_drops": statistics["rx_dropped"] + statistics["rx_ring_full"]}
-    if scenario.delivery.path == "udp_socket":
-        from ringlab.hw.trial.udp_socket import udp_errors
-
-        unread = path_socket.drain()
-        meminfo = path_socket.meminfo()
-        counters = {"sk_drops": meminfo["drops"], **udp_errors(netns)}
-        return {"path": "udp_socket", "rcvbuf_bytes": scenario.delivery.rcvbuf_bytes,
-                "limit_bytes": path_socket.limit_bytes, "unread_at_end": unread, "kernel_counters": counters,
-                "kernel_drops": meminfo["drops"]}
-    return None
+    return path_socket.figures(scenario, netns) if scenario.delivery.kind.socket is not None else None
 
 
 def measured_packet_bytes(trace: Trace, buffer_at_stall_ends, start_ns: int) -> float | None:

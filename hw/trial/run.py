@@ -101,11 +101,8 @@ def poller(scenario: Scenario, ring, stalls: StallPlan, stop_box: np.ndarray, se
     of no arguments)."""
     threshold = scenario.hw.pause_threshold_ns
     reads, pauses = scenario.packets + scenario.capacity_packets, max(1 << 16, int(PAUSES_PER_SECOND * seconds))
-    if scenario.delivery.path == "af_xdp":
-        return functools.partial(path_socket.poll, scenario.hw.payload_layout, stalls, stop_box, threshold, reads, pauses)
-    if scenario.delivery.path == "udp_socket":
-        return functools.partial(path_socket.poll, scenario.hw.payload_layout, scenario.capacity_packets, stalls,
-                                 stop_box, threshold, reads, pauses)
+    if scenario.delivery.kind.socket is not None:
+        return path_socket.poller(scenario, stalls, stop_box, threshold, reads, pauses)
     if scenario.hw.loops == "native":
         from ringlab.hw.trial.native_loops import poll_ring_native
 
@@ -177,7 +174,7 @@ def build_trace(scenario: Scenario, plan: RunPlan, log: np.ndarray, record: Poll
     ours = (record.ids >= 1) & (record.ids <= packets)
     read_index = record.ids[ours] - 1
     columns["fate"][read_index] = DELIVERED
-    if delivery is not None and delivery["path"] == "af_xdp":
+    if scenario.delivery.kind.reads_carry_slots:
         columns["slot"][read_index] = record.slots[ours]
     columns["delivery_ns"][read_index] = record.read_ns[ours] - start_ns
     columns["delivery_order"][read_index] = np.arange(len(read_index))
@@ -215,7 +212,7 @@ def run_trial(scenario: Scenario, iface: str | None = None, force: bool = False,
     plan = draw_plan(scenario)
     check_delivery(scenario, iface)
     settings = loader.WriterSettings(scenario.ring_slots, scenario.writer.policy, scenario.hw.payload_layout,
-                                     loader.log_slots_for(scenario.packets), scenario.delivery.path)
+                                     loader.log_slots_for(scenario.packets), scenario.delivery.kind)
     seconds = expected_seconds(scenario, plan)
     netns = peer = dst_mac = None
     with contextlib.ExitStack() as stack:
@@ -225,7 +222,7 @@ def run_trial(scenario: Scenario, iface: str | None = None, force: bool = False,
             links = stack.enter_context(testbed.Testbed(scenario.hw.queues))
             iface, netns, peer, dst_mac = links.host_iface, links.netns, links.peer_iface, links.host_mac
             sender_netns = netns
-            if scenario.delivery.path == "udp_socket":  # the roles turn round (see ringlab.hw.machine.testbed)
+            if scenario.delivery.kind.receiver_in_namespace:  # the roles turn round (ringlab.hw.machine.testbed)
                 testbed.address_receiver(links)
                 iface, peer, dst_mac = links.peer_iface, links.host_iface, links.peer_mac
                 receiver_netns, sender_netns = links.netns, None
@@ -244,7 +241,7 @@ def run_trial(scenario: Scenario, iface: str | None = None, force: bool = False,
         pinned = poller_cpu if len(cpus) == 1 and cpus[0] is not None else None
         stack.enter_context(off_cpu(pinned))  # before the senders start, so that they inherit it
         udp = (f"{testbed.SENDER_ADDRESS},{testbed.RECEIVER_ADDRESS},{testbed.UDP_PORT}"
-               if scenario.delivery.path == "udp_socket" else None)
+               if scenario.delivery.kind.datagrams else None)
         sender_settings = SenderSettings(scenario.hw.payload_layout, scenario.hw.loops, scenario.hw.pacing,
                                          scenario.interval_ns, udp)
         senders = stack.enter_context(SenderProcesses(peer, dst_mac, sender_settings, plan.arrival_ns,
@@ -276,7 +273,7 @@ def run_trial(scenario: Scenario, iface: str | None = None, force: bool = False,
     pauses = observed_pauses(record, background_labels(record, events, polling.thread_id, scenario.hw.loops),
                              start_ns, end_ns)
     trace = build_trace(scenario, plan, log, record, pauses, sent_ns, start_ns, end_ns, delivery)
-    if delivery is not None and delivery["path"] == "udp_socket":
+    if scenario.delivery.kind.measures_packet_bytes:
         delivery["packet_bytes_measured"] = measured_packet_bytes(trace, path_socket.buffer_at_stall_ends, start_ns)
     tracing = _tracing_figures(scenario, events, events_lost, recursion_misses, record, steal_before, steal_after)
     environment = machine_environment(pinned, [c for c in cpus if c is not None])

@@ -5,6 +5,7 @@ contract of :func:`ringlab.hw.trial.native_loops.poll_ring_native`."""
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import socket
 from pathlib import Path
@@ -96,6 +97,22 @@ class UdpSocket:
             ctypes.byref(buffer)), stalls, stop_box, read_capacity, pause_capacity)
         self.buffer_at_stall_ends = (at_ns[:buffer.count], held[:buffer.count])
         return record
+
+    def poller(self, scenario, stalls: StallPlan, stop_box: np.ndarray, pause_threshold_ns: int, read_capacity: int,
+               pause_capacity: int):
+        """The trial's poller on this socket (positions: the packets the buffer can hold): a function of no arguments."""
+        return functools.partial(self.poll, scenario.hw.payload_layout, scenario.capacity_packets, stalls, stop_box,
+                                 pause_threshold_ns, read_capacity, pause_capacity)
+
+    def figures(self, scenario, netns: str | None) -> dict:
+        """What the socket says at the end of a trial (after reading what it still holds): its buffer, what
+        was unread, the kernel's counters of what it refused."""
+        unread = self.drain()
+        meminfo = self.meminfo()
+        counters = {"sk_drops": meminfo["drops"], **udp_errors(netns)}
+        return {"path": scenario.delivery.path, "rcvbuf_bytes": scenario.delivery.rcvbuf_bytes,
+                "limit_bytes": self.limit_bytes, "unread_at_end": unread, "kernel_counters": counters,
+                "kernel_drops": meminfo["drops"]}
 
     def __exit__(self, *exc) -> None:
         if self.sock is not None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import os
 from pathlib import Path
 
@@ -115,6 +116,20 @@ class XskSocket:
         return poll_with(lambda plan, record: library().ringlab_xsk_poll(
             self._handle, LAYOUT_CODES[layout], plan, stop_box.ctypes.data, pause_threshold_ns, record),
             stalls, stop_box, read_capacity, pause_capacity)
+
+    def poller(self, scenario, stalls: StallPlan, stop_box: np.ndarray, pause_threshold_ns: int, read_capacity: int,
+               pause_capacity: int):
+        """The trial's poller on this socket: a function of no arguments."""
+        return functools.partial(self.poll, scenario.hw.payload_layout, stalls, stop_box, pause_threshold_ns,
+                                 read_capacity, pause_capacity)
+
+    def figures(self, scenario, netns: str | None) -> dict:
+        """What the socket says at the end of a trial: its bind, what is unread, the kernel's counters."""
+        statistics = self.statistics()
+        return {"path": scenario.delivery.path, "bind_mode": self.bind_mode, "need_wakeup": self.need_wakeup,
+                "wakeups": self.wakeups(), "frames": self.frames, "rx_slots": self.rx_slots,
+                "unread_at_end": self.unread(), "kernel_counters": statistics,
+                "kernel_drops": statistics["rx_dropped"] + statistics["rx_ring_full"]}
 
     def __exit__(self, *exc) -> None:
         with signals_deferred():

@@ -12,7 +12,7 @@ drop: during that window the poller did not get to it. The drop's cause is, in t
 3. a **sender burst**: the packets that arrived from the blocking packet to the dropped one came,
    on average, closer together than half the planned interval (on hardware: a sender catching up
    after a pause of its own);
-4. **writer misaligned**: during the window the poller waited on an empty slot other than the
+4. **writer at an offset**: during the window the poller waited on an empty slot other than the
    one the blocking packet sat in: the write index had skipped ahead of the reader (the bug's
    lasting offset, or the fix's race), so the ring held fewer packets than it could;
 5. **poller too slow**: none of the above, the poller was busy throughout (reading, noticing, or
@@ -34,8 +34,8 @@ import numpy as np
 from ringlab.trace.pauses import INJECTED, KIND_NAMES, Pauses
 from ringlab.trace.records import DELIVERED, DROPPED_FULL, IN_RING, LOST_BEFORE_RING, NOT_SET, PENDING, Trace
 
-CAUSE_INJECTED, CAUSE_BACKGROUND, CAUSE_WRITING, CAUSE_BURST, CAUSE_MISALIGNED, CAUSE_SLOW, CAUSE_UNEXPLAINED = range(7)
-CAUSE_NAMES = ("injected stall", "background pause", "slot still being written", "sender burst", "writer misaligned",
+CAUSE_INJECTED, CAUSE_BACKGROUND, CAUSE_WRITING, CAUSE_BURST, CAUSE_OFFSET, CAUSE_SLOW, CAUSE_UNEXPLAINED = range(7)
+CAUSE_NAMES = ("injected stall", "background pause", "slot still being written", "sender burst", "writer at an offset",
                "poller too slow", "unexplained")
 NEVER = np.iinfo(np.int64).max
 BURST_FRACTION = 0.5  # arrivals this much closer together than planned count as a burst
@@ -142,11 +142,11 @@ def attribute_drops(trace: Trace) -> DropCauses:
     burst = is_burst(arrivals, start, trace.arrival_ns[drops], trace.interval_ns)
     waits = poller_waits(trace)
     other = waits.latest_on_another_slot(end, trace.slot[drops])
-    misaligned = known & (other >= 0) & (waits.end_ns[np.maximum(other, 0)] > start) if len(waits.start_ns) \
+    at_offset = known & (other >= 0) & (waits.end_ns[np.maximum(other, 0)] > start) if len(waits.start_ns) \
         else np.zeros(len(drops), bool)
-    cause = np.select([pause_index >= 0, writing, burst, misaligned, known],
+    cause = np.select([pause_index >= 0, writing, burst, at_offset, known],
                       [np.where(kind == INJECTED, CAUSE_INJECTED, CAUSE_BACKGROUND), CAUSE_WRITING, CAUSE_BURST,
-                       CAUSE_MISALIGNED, CAUSE_SLOW], CAUSE_UNEXPLAINED)
+                       CAUSE_OFFSET, CAUSE_SLOW], CAUSE_UNEXPLAINED)
     return DropCauses(trace.id[drops], start, end, pause_index, cause.astype(np.int8))
 
 

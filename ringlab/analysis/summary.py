@@ -70,7 +70,7 @@ class IndexTimeline:
         """How far the writer is ahead of the reader, in slots (mod N)."""
         return (self.writer_index - self.reader_index) % ring_slots
 
-    def misalignment(self, ring_slots: int) -> np.ndarray:
+    def offset_k(self, ring_slots: int) -> np.ndarray:
         """Slots the writer has skipped: its lead beyond the packets actually in the ring (mod N).
 
         A correct ring keeps this at 0; every drop of the buggy writer adds one.
@@ -131,7 +131,7 @@ def recovery_times_ns(trace: Trace, timeline: IndexTimeline | None = None) -> np
 def lasting_offset_slots(trace: Trace, timeline: IndexTimeline | None = None) -> int:
     """The writer's offset at the end of the run: k of docs/model.md (0 when in order)."""
     timeline = timeline if timeline is not None else index_timeline(trace)
-    return int(timeline.misalignment(trace.ring_slots)[-1]) if len(timeline.time_ns) else 0
+    return int(timeline.offset_k(trace.ring_slots)[-1]) if len(timeline.time_ns) else 0
 
 
 @dataclass(frozen=True)

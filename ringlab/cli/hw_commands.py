@@ -96,13 +96,13 @@ def cmd_hw_doctor(args) -> int:
 def cmd_hw_profile(args) -> int:
     if args.from_runs or args.load is not None:
         return _pooled_or_loaded_profile(args)
-    from ringlab.hw.trial.noise import measure_noise, write_noise_profile
+    from ringlab.hw.trial.idle_profile import measure_idle_profile, write_idle_profile
     from ringlab.runs.run_directory import check_output_path
 
     check_output_path(args.out)
-    profile = measure_noise(args.duration_ns, args.cpu, args.threshold_ns, args.loops, trace_kernel=not args.no_trace)
+    profile = measure_idle_profile(args.duration_ns, args.cpu, args.threshold_ns, args.loops, trace_kernel=not args.no_trace)
     out_dir = output_directory(args.out)
-    summary = write_noise_profile(out_dir, profile)
+    summary = write_idle_profile(out_dir, profile)
     pauses = summary["pauses"]
     longest = pauses["longest_ns"] or 0
     print(f"CPU {args.cpu}: {pauses['count']} pauses over {args.threshold_ns} ns in {args.duration_ns / 1e9:g} s "
@@ -122,7 +122,7 @@ def _pooled_or_loaded_profile(args) -> int:
 
         profile = pool_runs(args.from_runs)
     else:
-        from ringlab.hw.trial.load_noise import measure_under_load
+        from ringlab.hw.trial.load_profile import measure_under_load
         from ringlab.scenario.fields import load_scenario
 
         profile = measure_under_load(load_scenario(args.load, args.overrides), args.duration_ns)

@@ -13,7 +13,6 @@ sees files of two runs together, and a killed run leaves the previous one as it 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 from pathlib import Path
@@ -21,16 +20,15 @@ from pathlib import Path
 import numpy as np
 import tomli_w
 
-from ringlab.atomic_files import read_json, staged_directory
+from ringlab.atomic_files import staged_directory
 from ringlab.errors import InputError
-from ringlab.formats import stamped
 from ringlab.provenance import provenance
+from ringlab.runs.run_record import SUMMARY_FILE, RunRecord
 from ringlab.runs.runner import RunResult, run
 from ringlab.trace.records import Trace
 from ringlab.trace.warnings_log import write_kept_warnings, write_warnings_file
 
 TRACE_FILE = "trace.npz"
-SUMMARY_FILE = "summary.json"
 WARNINGS_FILE = "warnings.log"
 SCENARIO_FILE = "scenario.toml"
 SENT_FILE = "sent.npy"
@@ -80,22 +78,12 @@ def write_run_files(directory, result: RunResult, extra: dict | None = None) -> 
     write_warnings(directory / WARNINGS_FILE, result)
     scenario = result.scenario
     (directory / SCENARIO_FILE).write_text(tomli_w.dumps(scenario.to_dict()))
-    document = {
-        **provenance(result.backend),
-        "backend": result.backend,
-        "engine": result.engine,
-        "scenario_name": scenario.name,
-        "scenario_key": scenario.key(),
-        "seed": scenario.seed,
-        "scenario": scenario.to_dict(),
-        "summary": result.summary.to_dict(),
-        "trace_file": TRACE_FILE if result.trace is not None else None,
-        "trace_digest": file_digest(directory / TRACE_FILE) if result.trace is not None else None,
-        "notes": list(result.notes),
-    }
-    document.update(result.figures)
-    document.update(extra or {})
-    (directory / SUMMARY_FILE).write_text(json.dumps(stamped(SUMMARY_FILE, document), indent=2, sort_keys=True) + "\n")
+    RunRecord(backend=result.backend, engine=result.engine, scenario_name=scenario.name, scenario=scenario.to_dict(),
+              summary=result.summary, scenario_key=scenario.key(), seed=scenario.seed,
+              trace_file=TRACE_FILE if result.trace is not None else None,
+              trace_digest=file_digest(directory / TRACE_FILE) if result.trace is not None else None,
+              notes=tuple(result.notes), provenance=provenance(result.backend),
+              figures={**result.figures, **(extra or {})}).dump(directory)
     return directory
 
 
@@ -171,30 +159,12 @@ def is_complete(out_dir) -> bool:
     return (Path(out_dir) / SUMMARY_FILE).is_file()
 
 
-SUMMARY_KEYS = ("backend", "scenario", "scenario_name", "summary")
-
-
-def load_summary(out_dir) -> dict:
-    """A run's summary.json, checked: JSON, a table with the keys every run writes; else an
-    InputError naming the file and the problem."""
-    path = Path(out_dir) / SUMMARY_FILE
-    try:
-        summary = read_json(path)
-    except FileNotFoundError:
-        raise InputError(str(out_dir), "not a complete ringlab run (no summary.json)") from None
-    except OSError as error:
-        raise InputError(str(path), f"cannot read it: {error.strerror}") from None
-    except (ValueError, RecursionError) as error:
-        raise InputError(str(path), f"damaged: not JSON ({error})") from None
-    if not isinstance(summary, dict):
-        raise InputError(str(path), "damaged: not a JSON object")
-    missing = [key for key in SUMMARY_KEYS if key not in summary]
-    if missing:
-        raise InputError(str(path), f"damaged: no {missing[0]!r}")
-    if not isinstance(summary["summary"], dict) or not isinstance(summary["scenario"], dict):
-        raise InputError(str(path), "damaged: 'summary' and 'scenario' must be tables")
-    _check_scenario(summary["scenario"], path)
-    return summary
+def load_summary(out_dir) -> RunRecord:
+    """A run's summary.json as its typed record, checked: JSON, a record of a format this ringlab
+    reads, and a valid scenario; else an InputError naming the file and the problem."""
+    record = RunRecord.load(out_dir)
+    _check_scenario(record.scenario, Path(out_dir) / SUMMARY_FILE)
+    return record
 
 
 def _check_scenario(data: dict, path: Path) -> None:
@@ -209,26 +179,26 @@ def _check_scenario(data: dict, path: Path) -> None:
         raise InputError(str(path), f"damaged: its scenario: {error}") from None
 
 
-def load_trace(out_dir, summary: dict | None = None) -> Trace:
+def load_trace(out_dir, summary: RunRecord | None = None) -> Trace:
     """A run's trace; with its ``summary``, checked to be the trace that summary describes (its
     digest), so a directory holding files of two runs is refused."""
     path = Path(out_dir) / TRACE_FILE
     if not path.is_file():
         raise InputError(str(out_dir), f"has no {TRACE_FILE}")
     trace = Trace.load(path)
-    expected = (summary or {}).get("trace_digest")
+    expected = summary.trace_digest if summary is not None else None
     if expected is not None and file_digest(path) != expected:
         raise InputError(str(path), f"is not the trace {SUMMARY_FILE} describes (its digest differs): "
                                     "the run directory is damaged; run it again")
     return trace
 
 
-def load_run(out_dir) -> tuple[Trace, dict]:
+def load_run(out_dir) -> tuple[Trace, RunRecord]:
     """A complete run's trace and summary, checked to belong together; an InputError if the
     directory holds no such run."""
     out_dir = Path(out_dir)
     summary = load_summary(out_dir)
-    if summary.get("trace_file", TRACE_FILE) is None:
+    if not summary.has_trace:
         raise InputError(str(out_dir), "was run with --summary-only: it has no trace")
     return load_trace(out_dir, summary), summary
 

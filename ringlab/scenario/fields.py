@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ringlab.atomic_files import read_bounded
 from ringlab.errors import InputError
+from ringlab.scenario.delivery_paths import PATHS, DeliveryPath
 from ringlab.scenario.stalls import StallModel, stall_model_from_spec
 from ringlab.scenario.units import format_time_ns, parse_time_ns
 
@@ -28,18 +29,10 @@ PACING = ("busy", "sleep")
 # How the packets reach the poller (docs/delivery.md): the map ring (the XDP program writes a BPF array
 # map), an AF_XDP socket (the XDP program redirects to an XSKMAP; the kernel fills its RX ring), or a
 # UDP socket (the packets go up the kernel's stack into its receive buffer).
-DELIVERY_PATHS = ("map_ring", "af_xdp", "udp_socket")
+# Each path's rules are one object of ringlab/scenario/delivery_paths.py.
+DELIVERY_PATHS = tuple(PATHS)
 # Each path's own table, filled in only for that path (so a map-ring scenario's key is what it was).
-DELIVERY_DEFAULTS = {
-    "af_xdp": {"frames": 4096},
-    # packet_bytes: what one 1 024-byte frame's datagram takes of the buffer, as trials measure it here
-    # (2 934-2 996 bytes at three buffer sizes: docs/delivery.md); a replay uses its trial's own.
-    "udp_socket": {"rcvbuf_bytes": 106496, "packet_bytes": 2960},
-}
-# A UDP socket's poller spends 1.2-1.5 us in each recvmsg here (the median and 90th percentile of its
-# loop's period): a gap of 1 us between two of its iterations is the loop itself, not a pause. Its
-# scenarios take this threshold unless they give one.
-UDP_PAUSE_THRESHOLD = "5us"
+DELIVERY_DEFAULTS = {path.name: dict(path.table) for path in PATHS.values() if path.table}
 
 # Fields that only one backend uses; the other accepts them and says it ignores them.
 SIM_ONLY_FIELDS = ("writer.cost", "writer.lock_hold", "writer.rss", "poller.cost", "poller.wakeup")
@@ -125,16 +118,17 @@ class DeliveryConfig:
     packet_bytes: int = 0
 
     @property
+    def kind(self) -> DeliveryPath:
+        """The path's rules (ringlab/scenario/delivery_paths.py)."""
+        return PATHS[self.path]
+
+    @property
     def is_map_ring(self) -> bool:
-        return self.path == "map_ring"
+        return self.kind.has_writer_policy
 
     def capacity_packets(self, ring_slots: int) -> int:
         """The most packets the path holds unread."""
-        if self.path == "af_xdp":
-            return min(ring_slots, self.frames)
-        if self.path == "udp_socket":
-            return 2 * self.rcvbuf_bytes // self.packet_bytes + 1  # accepted while held <= the limit
-        return ring_slots
+        return self.kind.capacity_packets(ring_slots, self.frames, self.rcvbuf_bytes, self.packet_bytes or 1)
 
 
 MAP_RING = DeliveryConfig()
@@ -289,8 +283,9 @@ def scenario_from_dict(given: dict, base_dir: Path | None = None) -> Scenario:
                 raise InputError(table, "expected a table")
             _check_keys(given[table], DEFAULTS[table], f"{table}.")
     data = _merge(DEFAULTS, given)
-    if data.get("delivery") == "udp_socket" and "pause_threshold" not in given.get("hw", {}):
-        data["hw"]["pause_threshold"] = UDP_PAUSE_THRESHOLD
+    threshold = PATHS[data["delivery"]].pause_threshold if data.get("delivery") in PATHS else None
+    if threshold is not None and "pause_threshold" not in given.get("hw", {}):
+        data["hw"]["pause_threshold"] = threshold
 
     name = data["name"]
     if not isinstance(name, str) or not name:
@@ -355,13 +350,14 @@ def scenario_from_dict(given: dict, base_dir: Path | None = None) -> Scenario:
 def _delivery(data: dict, ring_slots: int) -> DeliveryConfig:
     """The delivery path of a merged scenario table; its own table's defaults are filled into ``data``.
     A path other than the map ring has no writer policy and no spin lock: it refuses them if given."""
-    path = _choice(data.setdefault("delivery", "map_ring"), "delivery", DELIVERY_PATHS)
+    path = _choice(data.setdefault("delivery", MAP_RING.path), "delivery", DELIVERY_PATHS)
+    kind = PATHS[path]
     for other in DELIVERY_DEFAULTS:  # another path's table is kept (a sweep over paths sets each one's)
         if other in data and other != path:
             if not isinstance(data[other], dict):
                 raise InputError(other, "expected a table")
             _check_keys(data[other], DELIVERY_DEFAULTS[other], f"{other}.")
-    if path == "map_ring":
+    if kind.has_writer_policy:
         del data["delivery"]  # the default, left out so that a map-ring scenario's key stays what it was
         return MAP_RING
     for name in ("policy", "lock_hold"):
@@ -374,16 +370,16 @@ def _delivery(data: dict, ring_slots: int) -> DeliveryConfig:
         raise InputError(path, "expected a table")
     _check_keys(given, DELIVERY_DEFAULTS[path], f"{path}.")
     table = data[path] = _merge(DELIVERY_DEFAULTS[path], given)
-    if path == "af_xdp":
-        if ring_slots & (ring_slots - 1):
-            raise InputError("ring_slots", f"an AF_XDP RX ring's descriptors must be a power of two, got {ring_slots}")
+    if kind.ring_slots_power_of_two and ring_slots & (ring_slots - 1):
+        raise InputError("ring_slots", f"an AF_XDP RX ring's descriptors must be a power of two, got {ring_slots}")
+    if "frames" in table:  # a UMEM's frames
         frames = _int(table["frames"], "af_xdp.frames", 1, MAX_UMEM_FRAMES)
         if frames & (frames - 1):
             raise InputError("af_xdp.frames", f"must be a power of two (the fill ring holds them all), got {frames}")
         return DeliveryConfig(path, frames=frames)
     rcvbuf = _int(table["rcvbuf_bytes"], "udp_socket.rcvbuf_bytes", 1, MAX_RCVBUF_BYTES)
     packet = _int(table["packet_bytes"], "udp_socket.packet_bytes", 1, MAX_RCVBUF_BYTES)
-    capacity = 2 * rcvbuf // packet + 1
+    capacity = kind.capacity_packets(ring_slots, rcvbuf_bytes=rcvbuf, packet_bytes=packet)
     if capacity > MAX_RING_SLOTS:
         raise InputError("udp_socket.rcvbuf_bytes", f"holds {capacity} packets of {packet} bytes, more than {MAX_RING_SLOTS}")
     return DeliveryConfig(path, rcvbuf_bytes=rcvbuf, packet_bytes=packet)

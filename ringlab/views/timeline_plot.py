@@ -86,7 +86,7 @@ def draw_timeline(ax_slots, ax_index, trace: Trace, from_ns: int, to_ns: int, ti
             (ax_slots, timeline.reader_index, dict(color="tab:red", lw=1.2, label="poller index r")),
             (ax_slots, timeline.writer_index, dict(color="black", lw=0.8, ls="--", label="writer index w")),
             (ax_index, timeline.occupancy, dict(color="tab:blue", label="packets in ring")),
-            (ax_index, timeline.misalignment(n), dict(color="tab:purple", label="writer's offset k (w - r - packets in ring, mod N)"))):
+            (ax_index, timeline.offset_k(n), dict(color="tab:purple", label="writer's offset k (w - r - packets in ring, mod N)"))):
         drawn = decimated(t_ns, values[in_window], from_ns, to_ns)
         ax.step(t_ns[drawn] / US, values[in_window][drawn], where="post", **style)
     delivered = trace.delivered_ids()
@@ -186,6 +186,6 @@ def plot_run_directory(run_dir, from_ns: int | None = None, to_ns: int | None = 
     trace, summary = load_run(run_dir)
     from ringlab.scenario.fields import DEFAULTS
 
-    policy = summary["scenario"].get("writer", {}).get("policy", DEFAULTS["writer"]["policy"])
-    title = f"{summary['scenario_name']} [{summary['backend']}], policy {policy}"
+    policy = summary.scenario.get("writer", {}).get("policy", DEFAULTS["writer"]["policy"])
+    title = f"{summary.scenario_name} [{summary.backend}], policy {policy}"
     return plot_run(trace, Path(run_dir) / "timeline", from_ns, to_ns, title)

@@ -12,8 +12,8 @@ int main(void) {
     printf("{\"policies\": [%d, %d, %d, %d], ", POLICY_BUGGY, POLICY_FIXED, POLICY_LOCKED, POLICIES);
     printf("\"fates\": {\"DELIVERED\": %d, \"DROPPED_FULL\": %d, \"IN_RING\": %d, \"LOST_BEFORE_RING\": %d, "
            "\"PENDING\": %d}, ", DELIVERED, DROPPED_FULL, IN_RING, LOST_BEFORE_RING, PENDING);
-    printf("\"drop_causes\": {\"WRITING\": %d, \"BURST\": %d, \"MISALIGNED\": %d, \"SLOW\": %d, \"UNEXPLAINED\": %d}, ",
-           DROP_WRITING, DROP_BURST, DROP_MISALIGNED, DROP_SLOW, DROP_UNEXPLAINED);
+    printf("\"drop_causes\": {\"WRITING\": %d, \"BURST\": %d, \"OFFSET\": %d, \"SLOW\": %d, \"UNEXPLAINED\": %d}, ",
+           DROP_WRITING, DROP_BURST, DROP_OFFSET, DROP_SLOW, DROP_UNEXPLAINED);
     printf("\"DROP_CAUSES\": %d, \"SUB_BITS\": %d, \"LATENCY_BUCKETS\": %d, \"LATENCY_TOTALS\": %d, ", DROP_CAUSES,
            SUB_BITS, LATENCY_BUCKETS, LATENCY_TOTALS);
     printf("\"engine_config\": {");

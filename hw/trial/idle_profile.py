@@ -34,7 +34,7 @@ MAX_DURATION_NS = 3_600 * 1_000_000_000
 
 
 @dataclass(frozen=True)
-class NoiseProfile:
+class IdleProfile:
     """The pauses one CPU's busy loop met: start (CLOCK_MONOTONIC ns), length, source."""
 
     cpu: int
@@ -54,8 +54,8 @@ class NoiseProfile:
         return np.maximum(self.pause_start_ns - ends, 0)
 
 
-def measure_noise(duration_ns: int, cpu: int, threshold_ns: int, loops: str = "native",
-                  trace_kernel: bool = True, keep_events: bool = False) -> NoiseProfile:
+def measure_idle_profile(duration_ns: int, cpu: int, threshold_ns: int, loops: str = "native",
+                  trace_kernel: bool = True, keep_events: bool = False) -> IdleProfile:
     """Busy-loop on ``cpu`` for ``duration_ns`` with the poller's loop (no ring) and note its pauses
     (and, with ``keep_events``, keep the kernel events they were named by)."""
     if not 0 < duration_ns <= MAX_DURATION_NS:
@@ -94,11 +94,11 @@ def measure_noise(duration_ns: int, cpu: int, threshold_ns: int, loops: str = "n
                "kernel_events_lost": int(events_lost), "kernel_probe_recursion_misses": recursion_misses,
                "pauses_lost": int(record.pauses_lost), "loops": loops,
                "cpu_steal_ns": None if steal_before is None or steal_after is None else steal_after - steal_before}
-    return NoiseProfile(cpu, duration_ns, started, record.pause_start_ns, record.pause_length_ns, source, threshold_ns,
+    return IdleProfile(cpu, duration_ns, started, record.pause_start_ns, record.pause_length_ns, source, threshold_ns,
                         machine_environment(cpu, []), tracing, events if keep_events else None)
 
 
-def noise_summary(profile: NoiseProfile) -> dict:
+def idle_profile_summary(profile: IdleProfile) -> dict:
     """Pauses per second, their lengths, the longest, by source; the CPU and the machine."""
     labels = np.asarray(profile.source, dtype=object)
     by_source = {}
@@ -110,7 +110,7 @@ def noise_summary(profile: NoiseProfile) -> dict:
             "environment": profile.environment, "tracing": profile.tracing}
 
 
-def as_pause_profile(profile: NoiseProfile) -> PauseProfile:
+def as_pause_profile(profile: IdleProfile) -> PauseProfile:
     """The measurement as a pause profile of one segment (nothing was read: no latency body)."""
     return profile_from_pauses(np.zeros(len(profile.pause_start_ns), np.int64), profile.pause_start_ns - profile.started_ns,
                                profile.pause_length_ns, profile.source, [profile.duration_ns], profile.threshold_ns, (),
@@ -118,7 +118,7 @@ def as_pause_profile(profile: NoiseProfile) -> PauseProfile:
                                 "environment": profile.environment})
 
 
-def write_noise_profile(out_dir, profile: NoiseProfile) -> dict:
+def write_idle_profile(out_dir, profile: IdleProfile) -> dict:
     """The pause profile (``profile.json``, ``pauses.npz``, and ``pauses.csv`` in the empirical stall
     model's format), ``summary.json`` and the survival plot."""
     from ringlab.provenance import provenance
@@ -127,7 +127,7 @@ def write_noise_profile(out_dir, profile: NoiseProfile) -> dict:
 
     out_dir = Path(out_dir)
     save_profile(out_dir, as_pause_profile(profile))
-    summary = {**provenance("hw"), **noise_summary(profile)}
+    summary = {**provenance("hw"), **idle_profile_summary(profile)}
     labels = np.asarray(profile.source, dtype=object)
     series = {"all pauses": profile.pause_length_ns}
     for name in sorted(set(profile.source), key=lambda n: -int(np.sum(labels == n)))[:4]:
