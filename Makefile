@@ -28,7 +28,7 @@ demo: setup
 	  done; \
 	  $(VENV)/ringlab hw profile --duration 10s --out $(RESULTS)/idle-profile || exit 1; \
 	  $(VENV)/ringlab sweep examples/sweeps/hw-interval.toml --out $(RESULTS)/sweep-hw-interval || exit 1; \
-	  $(VENV)/ringlab hw profile --from $$(dirname $$(grep -l '"backend": "hw"' $(RESULTS)/sweep-hw-interval/points/*/summary.json)) \
+	  $(VENV)/ringlab pool $$(dirname $$(grep -l '"backend": "hw"' $(RESULTS)/sweep-hw-interval/points/*/summary.json)) \
 	    --out $(RESULTS)/profile || exit 1; \
 	  $(VENV)/ringlab predict examples/fixed-one-stall.toml --profile $(RESULTS)/profile --out $(RESULTS)/predict $(HW_SETTINGS) || exit 1; \
 	  $(VENV)/ringlab size examples/fixed-one-stall.toml --profile $(RESULTS)/profile --target-loss 0.001 --interval 20us \

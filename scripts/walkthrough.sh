@@ -19,7 +19,7 @@ sleep 1
 PID=$(cat "$OUT/competing.pid")
 
 echo "## 1. What blocks the poller here: a profile under the trial's own load"
-$RINGLAB hw profile --load $SCENARIO "${SETTINGS[@]}" --duration 5s --out "$OUT/profile"
+$RINGLAB hw profile-load $SCENARIO "${SETTINGS[@]}" --duration 5s --out "$OUT/profile"
 .venv/bin/python - "$OUT/profile/profile.json" <<'PY'
 import json, sys
 figures = json.load(open(sys.argv[1]))

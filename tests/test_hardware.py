@@ -150,7 +150,8 @@ def test_refuses_to_replace_a_program_ringlab_did_not_attach():
 def test_doctor_finds_every_prerequisite_here():
     result = subprocess.run([sys.executable, "-m", "ringlab.cli", "hw", "doctor"], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
-    assert result.stdout.count("[ok]") == 7 and "tracefs" in result.stdout and "knob journal" in result.stdout
+    assert result.stdout.count("[ok]") == 8 and "tracefs" in result.stdout and "knob journal" in result.stdout
+    assert "[ok] libxdp" in result.stdout  # the AF_XDP poller builds against libxdp
 
 
 def test_sweep_over_both_backends_and_its_comparison_report(tmp_path):
@@ -195,7 +196,7 @@ interval = ["20us", "30us"]
     # a profile pooled from the sweep's own trials, and the report's prediction band
     trials = [str(path.parent) for path in (tmp_path / "sweep").rglob("summary.json")
               if json.loads(path.read_text())["backend"] == "hw"]
-    result = run("hw", "profile", "--from", *trials, "--out", str(tmp_path / "profile"))
+    result = run("pool", *trials, "--out", str(tmp_path / "profile"))
     assert result.returncode == 0, result.stderr
     result = run("compare", str(tmp_path / "sweep"), "--out", str(tmp_path / "report-noise"), "--no-fit",
                  "--profile", str(tmp_path / "profile"))
@@ -392,7 +393,7 @@ def test_the_two_host_procedure_on_the_testbed(tmp_path):
     assert summary["arrivals"]["bursts"] == int(np.sum(gaps < 10_000))
     drops = int((trace.fate == DROPPED_FULL).sum())
     assert drops >= 1_530_000 // INTERVAL_NS - 16 - 5 and lasting_offset_slots(trace) == drops % 16
-    report = cli("compare", str(tmp_path / "run"), "--sender", str(tmp_path / "sender"), "--out", str(tmp_path / "report"))
+    report = cli("two-hosts", str(tmp_path / "run"), "--sender", str(tmp_path / "sender"), "--out", str(tmp_path / "report"))
     assert report.returncode == 0, report.stderr
     figures = json.loads((tmp_path / "report" / "report.json").read_text())
     assert figures["same_scenario"] and figures["sent"] == 20000 and figures["seen_by_xdp"] == 20000

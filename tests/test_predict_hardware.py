@@ -101,7 +101,7 @@ def quiet_scenario(packets: int):
 
 
 def test_a_load_profile_records_the_trials_own_pauses_and_reads(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "ringlab.cli", "hw", "profile", "--load",
+    result = subprocess.run([sys.executable, "-m", "ringlab.cli", "hw", "profile-load",
                              str(ROOT / "examples" / "fixed-one-stall.toml"), "--set", "interval=20us",
                              "--duration", "1s", "--out", str(tmp_path / "load")], capture_output=True, text=True,
                             timeout=300)

@@ -40,7 +40,7 @@ def pool_runs(run_dirs) -> PauseProfile:
                                   labels, durations, threshold, subsample(body_ns),
                                   {"kind": "pooled from runs", "runs": names, "catch_up_gap_ns": median_gap(gaps)},
                                   np.concatenate(shares) if shares else None)
-    check_profile(profile, "--from")
+    check_profile(profile, "pool")
     return profile
 
 

@@ -1,6 +1,6 @@
 """The sender's side of two hosts: send a scenario's paced frames from this host's interface to
 the receiver's MAC address, and keep the sender's own record (``sender.json``, ``sent.npy``) to put
-beside the receiver's run (``ringlab compare RUN --sender DIR``)."""
+beside the receiver's run (``ringlab two-hosts RUN --sender DIR``)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """A run as one segment of a pause profile: its background pauses, cut to the run, the share of
 each pause's planned packets that reached the writer during it, how fast the sender caught up,
-and the body of its reads' latencies. Pooling trials (``hw profile --from``) and a profile measured under a
-trial's load (``hw profile --load``) both take their segments from here."""
+and the body of its reads' latencies. Pooling trials (``ringlab pool``) and a profile measured under a
+trial's load (``hw profile-load``) both take their segments from here."""
 
 from __future__ import annotations
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from ringlab.cli.options import (
@@ -11,9 +12,10 @@ from ringlab.cli.options import (
     out_path,
     output_directory,
     positive_time_option,
+    print_saved_profile,
     report_run,
 )
-from ringlab.errors import EXIT_CHECK_FAILED, HardwareError
+from ringlab.errors import EXIT_CHECK_FAILED, HardwareError, InputError
 
 
 def cmd_hw_trial(args) -> int:
@@ -94,8 +96,10 @@ def cmd_hw_doctor(args) -> int:
 
 
 def cmd_hw_profile(args) -> int:
-    if args.from_runs or args.load is not None:
-        return _pooled_or_loaded_profile(args)
+    if args.from_runs or args.load is not None:  # the modes that became commands of their own
+        raise InputError("--from" if args.from_runs else "--load",
+                         "is now a command of its own: 'ringlab pool RUN ... --out DIR'" if args.from_runs else
+                         "is now a command of its own: 'ringlab hw profile-load SCENARIO --out DIR'")
     from ringlab.hw.trial.idle_profile import measure_idle_profile, write_idle_profile
     from ringlab.runs.run_directory import check_output_path
 
@@ -111,27 +115,17 @@ def cmd_hw_profile(args) -> int:
     return 0
 
 
-def _pooled_or_loaded_profile(args) -> int:
-    """``hw profile --from RUN ...`` (no root, no hardware) or ``hw profile --load SCENARIO``."""
+def cmd_hw_profile_load(args) -> int:
+    """``hw profile-load SCENARIO``: a pause profile measured under the scenario's own load."""
+    from ringlab.hw.trial.load_profile import measure_under_load
     from ringlab.runs.run_directory import check_output_path
-    from ringlab.trace.pause_profile import check_profile, save_profile
+    from ringlab.scenario.fields import load_scenario
+    from ringlab.trace.pause_profile import check_profile
 
     check_output_path(args.out)
-    if args.from_runs:
-        from ringlab.compare.model.pooling import pool_runs
-
-        profile = pool_runs(args.from_runs)
-    else:
-        from ringlab.hw.trial.load_profile import measure_under_load
-        from ringlab.scenario.fields import load_scenario
-
-        profile = measure_under_load(load_scenario(args.load, args.overrides), args.duration_ns)
-        check_profile(profile, "--load")
-    figures = save_profile(output_directory(args.out), profile)
-    every = figures["all"]
-    print(f"{every['count']} pauses in {figures['duration_ns'] / 1e9:g} s over {figures['segments']} segments "
-          f"({every['per_second']:.0f} per second, {100 * every['share_of_time']:.2f}% of the time), from "
-          f"{len(figures['by_source'])} sources -> {Path(args.out) / 'profile.json'}")
+    profile = measure_under_load(load_scenario(args.scenario, args.overrides), args.duration_ns)
+    check_profile(profile, "scenario")
+    print_saved_profile(profile, args.out)
     return 0
 
 
@@ -206,9 +200,8 @@ def add_commands(commands) -> None:
                        "measure this machine's pause profile: the poller's loop with no ring (old name: noise)", [
                          "ringlab hw profile --duration 10s --out results/profile",
                          "ringlab hw profile --duration 2s --cpu 1 --threshold 5us --out results/profile-cpu1",
-                         "ringlab hw profile --from results/hw-buggy-one-stall results/hw-fixed-one-stall --out results/pooled",
-                         "ringlab hw profile --load examples/fixed-one-stall.toml --set interval=20us --duration 5s "
-                         "--out results/profile-load"], aliases=["noise"])
+                         "(under a scenario's load: 'ringlab hw profile-load'; from earlier runs: 'ringlab pool')"],
+                          aliases=["noise"])
     profile.add_argument("--duration", dest="duration_ns", type=positive_time_option, default=10_000_000_000,
                          help="how long to measure (default 10s)")
     profile.add_argument("--cpu", type=int, default=0, help="the CPU to measure (default 0, the poller's in a trial)")
@@ -219,12 +212,21 @@ def add_commands(commands) -> None:
     profile.add_argument("--no-trace", action="store_true", help="do not trace the kernel's events to name the sources")
     profile.add_argument("--out", type=out_path, required=True,
                          help="directory for the profile (profile.json, pauses.npz, pauses.csv), summary.json and the plot")
-    source = profile.add_mutually_exclusive_group()  # measure idle (neither), pool earlier runs, or under a load
-    source.add_argument("--from", dest="from_runs", type=Path, nargs="+", default=[], metavar="RUN",
-                         help="pool the background pauses these runs recorded instead of measuring (no root needed)")
-    source.add_argument("--load", type=Path, default=None, metavar="SCENARIO",
-                         help="measure while this scenario's own load runs (sender, XDP program, poller), no stall injected")
-    add_set_option(profile, "with --load: ")
+    # the modes that became commands of their own, refused in one line that names the new one
+    profile.add_argument("--from", dest="from_runs", type=Path, nargs="+", default=[], help=argparse.SUPPRESS)
+    profile.add_argument("--load", type=Path, default=None, help=argparse.SUPPRESS)
+
+    load = add_command(hw_commands, "profile-load", cmd_hw_profile_load,
+                       "measure a pause profile under a scenario's own load (its sender, XDP program and poller, "
+                       "no stall injected)", [
+                           "ringlab hw profile-load examples/fixed-one-stall.toml --set interval=20us --duration 5s "
+                           "--out results/profile-load"])
+    load.add_argument("scenario", type=Path, help="the scenario, a TOML file, whose load the profile is measured under")
+    load.add_argument("--duration", dest="duration_ns", type=positive_time_option, default=10_000_000_000,
+                      help="how long to measure (default 10s)")
+    add_set_option(load)
+    load.add_argument("--out", type=out_path, required=True,
+                      help="directory for the profile (profile.json, pauses.npz) and its plot")
 
     send = add_command(hw_commands, "send", cmd_hw_send, "send a scenario's paced frames from IFACE (on another host)", [
         "ip netns exec ringlab-testbed ringlab hw send examples/fixed-one-stall.toml --iface rl-peer0 "

@@ -12,6 +12,7 @@ from ringlab.cli.options import (
     out_path,
     output_directory,
     positive_time_option,
+    print_saved_profile,
     report_run,
 )
 from ringlab.compare.model.band_method import STATE_BLOCK_NS
@@ -85,7 +86,22 @@ def band_method(args):
     return BandMethod(sender=args.sender_model, block_ns=None if args.block_ns == "segment" else args.block_ns)
 
 
+def cmd_pool(args) -> int:
+    """``pool RUN ...``: a pause profile from the background pauses earlier runs recorded."""
+    from ringlab.compare.model.pooling import pool_runs
+    from ringlab.runs.run_directory import check_output_path
+
+    check_output_path(args.out)
+    print_saved_profile(pool_runs(args.runs), args.out)
+    return 0
+
+
 def add_commands(commands) -> None:
+    pool = add_command(commands, "pool", cmd_pool,
+                       "a pause profile from the background pauses earlier runs recorded (no root, no hardware)", [
+                           "ringlab pool results/hw-buggy-one-stall results/hw-fixed-one-stall --out results/pooled"])
+    pool.add_argument("runs", type=Path, nargs="+", metavar="RUN", help="run directories whose traces were kept")
+    pool.add_argument("--out", type=out_path, required=True, help="directory for the profile (profile.json, pauses.npz)")
     replay = add_command(commands, "replay", cmd_replay, "simulate a measured trial from its measured arrivals and pauses", [
         "ringlab replay results/hw-buggy-one-stall --out results/replay-buggy",
         "ringlab replay results/hw-buggy-one-stall --out results/replay-buggy-costs --costs scenario"])

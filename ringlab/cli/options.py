@@ -84,3 +84,14 @@ def report_run(out_dir: Path, result) -> None:
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
     print(f"{result.describe()} -> {out_dir}")
+
+
+def print_saved_profile(profile, out) -> None:
+    """Save a pause profile at ``out`` and say what it holds in one line."""
+    from ringlab.trace.pause_profile import save_profile
+
+    figures = save_profile(output_directory(out), profile)
+    every = figures["all"]
+    print(f"{every['count']} pauses in {figures['duration_ns'] / 1e9:g} s over {figures['segments']} segments "
+          f"({every['per_second']:.0f} per second, {100 * every['share_of_time']:.2f}% of the time), from "
+          f"{len(figures['by_source'])} sources -> {Path(out) / 'profile.json'}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -19,19 +20,21 @@ def cmd_sweep(args) -> int:
     return 0
 
 
+def cmd_two_hosts(args) -> int:
+    """``two-hosts RUN --sender DIR``: a receiver's trial beside the sender's own record."""
+    from ringlab.compare.report.two_hosts import write_two_host_report
+    from ringlab.runs.run_directory import check_output_path
+
+    out_dir = check_output_path(args.out)  # made when the report is written: a refusal leaves none
+    figures = write_two_host_report(out_dir, args.run, args.sender)
+    print(f"report: {out_dir / 'report.md'}; {figures['sent']} frames sent, {figures['seen_by_xdp']} seen by "
+          f"the XDP program")
+    return 0
+
+
 def cmd_compare(args) -> int:
-    if args.sender is not None:
-        from ringlab.compare.report.two_hosts import write_two_host_report
-
-        if len(args.sweeps) != 1:
-            raise InputError("--sender", "goes with one receiver's run directory ('ringlab hw trial --iface ... --out')")
-        from ringlab.runs.run_directory import check_output_path
-
-        out_dir = check_output_path(args.out)  # made when the report is written: a refusal leaves none
-        figures = write_two_host_report(out_dir, args.sweeps[0], args.sender)
-        print(f"report: {out_dir / 'report.md'}; {figures['sent']} frames sent, {figures['seen_by_xdp']} seen by "
-              f"the XDP program")
-        return 0
+    if args.sender is not None:  # became a command of its own
+        raise InputError("--sender", "is now a command of its own: 'ringlab two-hosts RUN --sender DIR --out DIR'")
     from ringlab.compare.report.compose import build_report
 
     figures = build_report(args.sweeps, args.out, fit=not args.no_fit, family=args.family, profile_dir=args.profile)
@@ -57,14 +60,18 @@ def add_commands(commands) -> None:
 
     compare = add_command(commands, "compare", cmd_compare, "compare simulated and measured sweeps: report and plots", [
         "ringlab compare results/sweep-interval --out results/report",
-        "ringlab compare results/sweep-hw-interval --out results/report --profile results/profile",
-        "ringlab compare results/receiver --sender results/sender --out results/two-hosts"])
-    compare.add_argument("sweeps", type=Path, nargs="+",
-                         help="sweep output directories (with --sender: one receiver's run directory)")
+        "ringlab compare results/sweep-hw-interval --out results/report --profile results/profile"])
+    compare.add_argument("sweeps", type=Path, nargs="+", help="sweep output directories")
     compare.add_argument("--out", type=out_path, required=True, help="directory for report.md and the figures")
     compare.add_argument("--no-fit", action="store_true", help="skip the fit of background stalls")
     compare.add_argument("--family", default="expon", help="scipy.stats family of background stall lengths (default expon)")
-    compare.add_argument("--sender", type=Path, default=None,
-                         help="a sender's record ('ringlab hw send --out DIR'): put it beside the receiver's run given")
+    compare.add_argument("--sender", type=Path, default=None, help=argparse.SUPPRESS)  # now 'ringlab two-hosts'
+    two_hosts = add_command(commands, "two-hosts", cmd_two_hosts,
+                            "put a receiver's trial beside the sender's own record (two hosts): report and figures", [
+                                "ringlab two-hosts results/receiver --sender results/sender --out results/two-hosts"])
+    two_hosts.add_argument("run", type=Path, help="the receiver's run directory ('ringlab hw trial --iface ... --out')")
+    two_hosts.add_argument("--sender", type=Path, required=True,
+                           help="the sender's record ('ringlab hw send --out DIR' on the sending host)")
+    two_hosts.add_argument("--out", type=out_path, required=True, help="directory for report.md and report.json")
     compare.add_argument("--profile", "--noise", dest="profile", type=Path, default=None,
                          help="a pause profile ('ringlab hw profile --out DIR'): also predict the measured points from it")

@@ -15,8 +15,8 @@ A profile is a directory:
 - ``pauses.csv``: the same pauses in the ``empirical`` stall model's format (``gap_ns,length_ns``).
 
 Profiles are made by pooling the background pauses recorded by earlier runs
-(``ringlab.compare.model.pooling``, ``ringlab hw profile --from``), or by measuring (``ringlab hw profile``, with ``--load`` while a trial's
-own load runs); :func:`load_profile` reads one with NumPy.
+(``ringlab.compare.model.pooling``, ``ringlab pool``), or by measuring (``ringlab hw profile``, or
+``ringlab hw profile-load`` while a trial's own load runs); :func:`load_profile` reads one with NumPy.
 """
 
 from __future__ import annotations
@@ -295,7 +295,7 @@ def load_profile(directory) -> PauseProfile:
     where = f"--profile {directory}"
     if not (directory / PROFILE_FILE).is_file() or not (directory / ARRAYS_FILE).is_file():
         raise InputError(where, f"not a pause profile (no {PROFILE_FILE} and {ARRAYS_FILE}): make one with "
-                                "'ringlab hw profile --out DIR' or 'ringlab hw profile --from RUN ... --out DIR'")
+                                "'ringlab hw profile --out DIR' or 'ringlab pool RUN ... --out DIR'")
     try:
         meta = read_json(directory / PROFILE_FILE)
         with np.load(directory / ARRAYS_FILE, allow_pickle=False) as data:
