@@ -3,6 +3,7 @@
 import re
 import signal
 import subprocess
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 import ringlab
 from ringlab.analysis.summary import format_warnings, poller_warnings
 from ringlab.compare.model.predict import merged_pauses
-from ringlab.scenario.fields import WRITER_POLICIES, scenario_from_dict
+from ringlab.scenario.fields import WRITER_POLICIES, load_scenario, scenario_from_dict
 from ringlab.scenario.plan import RunPlan, draw_plan
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -94,3 +95,40 @@ def readme_api_block() -> str:
     text = (ROOT / "README.md").read_text()
     section = text[text.index("## Python API"):]
     return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+
+
+# A competing process a hardware test starts itself, pinned to the poller's CPU (tests/test_predict_hardware.py,
+# tests/test_diff_hardware.py): a source of pauses the test controls.
+POLLER_CPU = 0
+SPINNER = textwrap.dedent("""
+    import ctypes, os, sys, time
+    busy_ns, period_ns = int(sys.argv[1]), int(sys.argv[2])
+    os.sched_setaffinity(0, {POLLER_CPU})  # this process only: it is the test's own
+    ctypes.CDLL(None).prctl(15, b"rl-spinner", 0, 0, 0)
+    os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))  # its own: it takes the CPU when it wakes
+    print("ready", flush=True)
+    while True:  # busy_ns of work every period_ns, until the test kills it
+        end = time.monotonic_ns() + busy_ns
+        while time.monotonic_ns() < end:
+            pass
+        time.sleep((period_ns - busy_ns) / 1e9)
+""").replace("POLLER_CPU", str(POLLER_CPU))
+SPINNER_BUSY_NS = 2_000_000
+
+
+def spinner_cost(background_loss: float) -> float:
+    """The loss the spinner is made to cost: ten times the machine's own measured in the same test,
+    at least 3 %, at most 40 %."""
+    return min(0.4, max(0.03, 10 * background_loss))
+
+
+def spinner_period_ns(cost: float, ring_ns: int) -> int:
+    """The spinner's period for ``cost``: each busy spell holds the poller for SPINNER_BUSY_NS and drops
+    what arrives after the ring has filled, (busy - ring time) / period of the packets."""
+    return max(SPINNER_BUSY_NS + 1_000_000, int((SPINNER_BUSY_NS - ring_ns) / cost))
+
+
+def quiet_scenario(packets: int):
+    """The fixed example at T = 20 us with no injected stall: only the machine's own pauses."""
+    return load_scenario(ROOT / "examples" / "fixed-one-stall.toml").with_values(
+        {"interval": "20us", "packets": packets, "stalls": {"model": "none"}, "drain": "2ms"})

@@ -13,7 +13,7 @@ from ringlab.compare.model.predict import predict, write_prediction
 from ringlab.hw.trial.load_profile import measure_under_load
 from ringlab.runs.run_directory import write_run_directory
 from ringlab.runs.runner import run
-from tests.test_predict_hardware import (
+from tests.helpers import (
     POLLER_CPU,
     SPINNER,
     SPINNER_BUSY_NS,

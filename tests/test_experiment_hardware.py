@@ -107,7 +107,12 @@ def test_the_experiments_own_competing_process_is_found_in_three_pairs(tmp_path)
     assert spinner["with"]["per_second"] > 0.5 * 20, context  # it woke 20 times a second on the poller's CPU
     assert spinner["p_value"] < 0.01, context
     assert any(line.startswith("task rl-spinner: 0/s without") for line in figures["verdict"]), context
-    assert figures["loss_change"]["low"] > 0, context  # its 2 ms spells drop packets beyond the machine's own
+    # its 2 ms spells drop packets in every trial with it, none without (charged by the trial's tracer); the
+    # change in total loss is left to the experiment's interval, which on a machine whose own pauses cost
+    # 2 % in some trials rightly said "within noise" over 3 pairs (seen once, in CI)
+    for name, summary in summaries(tmp_path / "exp").items():
+        spinner_drops = summary["summary"]["drops_by_source"].get("background: task rl-spinner", 0)
+        assert (spinner_drops > 0) == name.endswith("-with"), (name, summary["summary"]["drops_by_source"])
     diff = ringlab("diff", tmp_path / "exp", "--out", tmp_path / "diff")
     assert diff.returncode == 0, diff.stderr[-2000:]
     assert json.loads((tmp_path / "diff" / "diff.json").read_text())["sources"]["task rl-spinner"]["p_value"] < 0.001

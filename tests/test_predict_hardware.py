@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 from collections import defaultdict
 from pathlib import Path
 
@@ -20,40 +19,11 @@ from ringlab.hw.kernel.tracer import EVENT_SWITCH
 from ringlab.hw.trial.idle_profile import measure_idle_profile
 from ringlab.hw.trial.load_profile import measure_under_load
 from ringlab.runs.runner import run
-from ringlab.scenario.fields import load_scenario
+from tests.helpers import POLLER_CPU, SPINNER, SPINNER_BUSY_NS, quiet_scenario, spinner_cost, spinner_period_ns
 
 ROOT = Path(__file__).resolve().parent.parent
 
 pytestmark = [pytest.mark.hardware, pytest.mark.usefixtures("clean_hardware")]
-POLLER_CPU = 0
-SPINNER = textwrap.dedent("""
-    import ctypes, os, sys, time
-    busy_ns, period_ns = int(sys.argv[1]), int(sys.argv[2])
-    os.sched_setaffinity(0, {POLLER_CPU})  # this process only: it is the test's own
-    ctypes.CDLL(None).prctl(15, b"rl-spinner", 0, 0, 0)
-    os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))  # its own: it takes the CPU when it wakes
-    print("ready", flush=True)
-    while True:  # busy_ns of work every period_ns, until the test kills it
-        end = time.monotonic_ns() + busy_ns
-        while time.monotonic_ns() < end:
-            pass
-        time.sleep((period_ns - busy_ns) / 1e9)
-""").replace("POLLER_CPU", str(POLLER_CPU))
-SPINNER_BUSY_NS = 2_000_000
-
-
-def spinner_cost(background_loss: float) -> float:
-    """The loss the spinner is made to cost: ten times the machine's own measured in the same test,
-    at least 3 %, at most 40 %."""
-    return min(0.4, max(0.03, 10 * background_loss))
-
-
-def spinner_period_ns(cost: float, ring_ns: int) -> int:
-    """The spinner's period for ``cost``: each busy spell holds the poller for SPINNER_BUSY_NS and drops
-    what arrives after the ring has filled, (busy - ring time) / period of the packets."""
-    return max(SPINNER_BUSY_NS + 1_000_000, int((SPINNER_BUSY_NS - ring_ns) / cost))
-
-
 def on_cpu_by_name(events: np.ndarray) -> dict:
     """The independent account: each task's time on the CPU between two switches, by the name it
     had when it switched out (prev_comm)."""
@@ -93,11 +63,6 @@ def test_pause_time_per_task_agrees_with_the_tasks_own_time_on_the_cpu():
         # a pause holds the task's time and the switches around it: within 25 % and 0.3 ms of it
         assert pause_ns <= 1.25 * on_cpu.get(name, 0) + 300_000, (name, pause_ns, on_cpu.get(name, 0), dict(paused))
     assert paused["python3"] >= 0.5 * on_cpu["python3"], (dict(paused), dict(on_cpu))
-
-
-def quiet_scenario(packets: int):
-    return load_scenario(ROOT / "examples" / "fixed-one-stall.toml").with_values(
-        {"interval": "20us", "packets": packets, "stalls": {"model": "none"}, "drain": "2ms"})
 
 
 def test_a_load_profile_records_the_trials_own_pauses_and_reads(tmp_path):

@@ -197,10 +197,10 @@ def add_commands(commands) -> None:
                         help="also check that this interface's driver runs XDP natively (briefly attaches a pass-all program)")
 
     profile = add_command(hw_commands, "profile", cmd_hw_profile,
-                       "measure this machine's pause profile: the poller's loop with no ring (old name: noise)", [
-                         "ringlab hw profile --duration 10s --out results/profile",
-                         "ringlab hw profile --duration 2s --cpu 1 --threshold 5us --out results/profile-cpu1",
-                         "(under a scenario's load: 'ringlab hw profile-load'; from earlier runs: 'ringlab pool')"],
+                          "measure this machine's pause profile: the poller's loop with no ring, idle (under a "
+                          "scenario's load: 'hw profile-load'; from earlier runs: 'ringlab pool'; old name: noise)", [
+                              "ringlab hw profile --duration 10s --out results/profile",
+                              "ringlab hw profile --duration 2s --cpu 1 --threshold 5us --out results/profile-cpu1"],
                           aliases=["noise"])
     profile.add_argument("--duration", dest="duration_ns", type=positive_time_option, default=10_000_000_000,
                          help="how long to measure (default 10s)")
