@@ -125,10 +125,10 @@ class EngineMode:
 
 def why_not_skipping(scenario: Scenario, direct: bool) -> str | None:
     """Why the engine cannot skip whole periods of this run, or None if it can: skipping needs the
-    direct path (one writer CPU, the buggy or fixed policy, the map ring) and arrivals one interval
+    direct path (one writer CPU, the buggy or fixed policy, the map ring, a poller cost) and arrivals one interval
     apart (no jitter). A plan of the caller's is skipped where its arrivals are one interval apart."""
     if not direct:
-        return "not the direct path (several writer CPUs, the locked policy or another delivery path)"
+        return "not the direct path (several writer CPUs, the locked policy, another delivery path or no poller cost)"
     if scenario.jitter_ns:
         return "jittered arrivals (no two periods alike)"
     return None
