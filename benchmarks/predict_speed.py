@@ -11,6 +11,7 @@ Usage: python benchmarks/predict_speed.py [--repeats 200] [--packets 1000000] [-
 """
 
 import argparse
+import functools
 import os
 import platform
 import statistics
@@ -87,9 +88,31 @@ def main() -> int:
     return 0
 
 
+def per_packet_and_skipping(answer, runs: int) -> tuple[dict, list[float]]:
+    """``answer()`` per packet (RINGLAB_SKIP=0) and skipping, back to back in each of ``runs`` runs:
+    the last answer of each, and the per-packet over skipping time of each run."""
+    seconds, answers = {"0": [], "1": []}, {}
+    for _ in range(runs):
+        for skip in ("0", "1"):
+            os.environ["RINGLAB_SKIP"] = skip
+            began = time.perf_counter()
+            answers[skip] = answer()
+            seconds[skip].append(time.perf_counter() - began)
+    os.environ.pop("RINGLAB_SKIP")
+    return answers, seconds
+
+
+def gain_text(seconds: dict) -> str:
+    gains = [a / b for a, b in zip(seconds["0"], seconds["1"])]
+    return (f"per packet {statistics.median(seconds['0']):.2f} s, skipping {statistics.median(seconds['1']):.2f} s: "
+            f"{statistics.median(gains):.2f}x ({min(gains):.2f}-{max(gains):.2f})")
+
+
 def skipping_gain(scenario, args) -> None:
-    """The same prediction per packet (RINGLAB_SKIP=0) and skipping, alternating within each run."""
+    """A prediction, and ``ringlab size`` for 0.1 % loss (a prediction per size it tries), per packet
+    and skipping, at this VM's rate of pauses and a quiet machine's."""
     from ringlab.compare.model.predict import predict
+    from ringlab.compare.model.size import size_ring
 
     print(f"skipping: {args.repeats} repeats of {args.packets:.0e} packets, per packet against skipping "
           f"(median (range) of {args.runs} runs, each pair back to back)")
@@ -97,43 +120,17 @@ def skipping_gain(scenario, args) -> None:
         with tempfile.TemporaryDirectory(dir=ROOT) as scratch:
             profile_dir = Path(scratch) / "profile"
             synthetic_profile(profile_dir, rate)
-            seconds = {"0": [], "1": []}
-            answers = {}
-            for _ in range(args.runs):
-                for skip in ("0", "1"):
-                    os.environ["RINGLAB_SKIP"] = skip
-                    began = time.perf_counter()
-                    answers[skip] = predict(scenario, str(profile_dir), repeats=args.repeats, workers=args.workers)
-                    seconds[skip].append(time.perf_counter() - began)
-            os.environ.pop("RINGLAB_SKIP")
-            gains = [a / b for a, b in zip(seconds["0"], seconds["1"])]
-            same = answers["0"].loss_fraction == answers["1"].loss_fraction
-            print(f"  {rate:>6} pauses/s: per packet {statistics.median(seconds['0']):.2f} s, skipping "
-                  f"{statistics.median(seconds['1']):.2f} s: {statistics.median(gains):.2f}x "
-                  f"({min(gains):.2f}-{max(gains):.2f}); the same predicted loss: {same}")
-            sizing(scenario, profile_dir, rate, args)
-
-
-def sizing(scenario, profile_dir: Path, rate: int, args) -> None:
-    """``ringlab size`` for 0.1 % loss (its search runs a prediction per size it tries), per packet
-    and skipping, alternating within each run."""
-    from ringlab.compare.model.size import size_ring
-
-    seconds = {"0": [], "1": []}
-    answers = {}
-    for _ in range(args.runs):
-        for skip in ("0", "1"):
-            os.environ["RINGLAB_SKIP"] = skip
-            began = time.perf_counter()
-            answers[skip] = size_ring(scenario, str(profile_dir), 0.001, repeats=args.repeats, workers=args.workers,
-                                      backend="sim")
-            seconds[skip].append(time.perf_counter() - began)
-    os.environ.pop("RINGLAB_SKIP")
-    gains = [a / b for a, b in zip(seconds["0"], seconds["1"])]
-    print(f"  {rate:>6} pauses/s, ringlab size (0.1 % loss, {len(answers['1'].tried)} sizes tried): per packet "
-          f"{statistics.median(seconds['0']):.2f} s, skipping {statistics.median(seconds['1']):.2f} s: "
-          f"{statistics.median(gains):.2f}x ({min(gains):.2f}-{max(gains):.2f}); the same answer: "
-          f"{answers['0'].answer == answers['1'].answer} ({answers['1'].answer} slots)")
+            answers, seconds = per_packet_and_skipping(
+                functools.partial(predict, scenario, str(profile_dir), repeats=args.repeats, workers=args.workers),
+                args.runs)
+            print(f"  {rate:>6} pauses/s: {gain_text(seconds)}; the same predicted loss: "
+                  f"{answers['0'].loss_fraction == answers['1'].loss_fraction}")
+            answers, seconds = per_packet_and_skipping(
+                functools.partial(size_ring, scenario, str(profile_dir), 0.001, repeats=args.repeats,
+                                  workers=args.workers, backend="sim"), args.runs)
+            print(f"  {rate:>6} pauses/s, ringlab size (0.1 % loss, {len(answers['1'].tried)} sizes tried): "
+                  f"{gain_text(seconds)}; the same answer: {answers['0'].answer == answers['1'].answer} "
+                  f"({answers['1'].answer} slots)")
 
 
 if __name__ == "__main__":
