@@ -23,7 +23,8 @@ REQUIRED_KEYS = ("backend", "scenario", "scenario_name", "summary")
 class RunRecord:
     """One run's record. ``figures`` holds what only its backend knows, by name (a trial's
     ``hardware``, ``conservation``, ``delivery``, ``environment``, ``pause_tracing``; the
-    simulator's ``engine_mode``; an experiment's ``arm`` and ``knobs``): each is also a property."""
+    simulator's ``engine_mode``; an experiment's ``experiment``: its arm and knobs); those readers
+    use have a property of their own."""
 
     backend: str
     engine: str
@@ -43,24 +44,12 @@ class RunRecord:
         return self.trace_file is not None
 
     @property
-    def delivery(self) -> dict | None:
-        return self.figures.get("delivery")
-
-    @property
     def environment(self) -> dict | None:
         return self.figures.get("environment")
 
     @property
     def pause_tracing(self) -> dict | None:
         return self.figures.get("pause_tracing")
-
-    @property
-    def conservation(self) -> dict | None:
-        return self.figures.get("conservation")
-
-    @property
-    def engine_mode(self) -> dict | None:
-        return self.figures.get("engine_mode")
 
     def to_dict(self) -> dict:
         """The record as summary.json holds it (without its format version)."""
