@@ -211,23 +211,14 @@ def setting_changes(before: Side, after: Side, level: float, rng) -> list:
 def check_prediction(prediction_dir, after: Side) -> dict:
     """Whether the runs after the change fell inside the band of a prediction made before it, and by
     what factor the median missed."""
-    from ringlab.atomic_files import read_json
-    from ringlab.compare.model.predict import PREDICTION_FILE
+    from ringlab.compare.model.predict import PredictedLoss
 
-    path = Path(prediction_dir) / PREDICTION_FILE
-    if not path.is_file():
-        raise InputError("--predicted", f"{prediction_dir} has no {PREDICTION_FILE} (make one with 'ringlab predict')")
+    prediction = PredictedLoss.load(prediction_dir)
     if not after.runs:
         raise InputError("--predicted", "AFTER is a pause profile: a prediction is checked against runs")
-    try:
-        prediction = read_json(path)
-        band = prediction["loss_fraction"]
-        low, median, high = float(band["low"]), float(band["median"]), float(band["high"])
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise InputError("--predicted", f"{path}: damaged ({error})") from None
-    setting = prediction.get("setting")
-    if setting is not None:
-        wanted = (setting["policy"], setting["ring_slots"], setting["interval_ns"])
+    low, median, high = prediction.low, prediction.median, prediction.high
+    if prediction.setting is not None:
+        wanted = prediction.setting
         other = [run for run in after.runs if run.setting != wanted]
         if other:
             raise InputError("--predicted", f"predicted for {_setting_text(wanted)}, but {other[0].path} ran "
@@ -236,7 +227,7 @@ def check_prediction(prediction_dir, after: Side) -> dict:
     pooled = after.lost / after.packets
     inside = [low <= loss <= high for loss in losses]
     factor = (max(pooled, median) / min(pooled, median)) if min(pooled, median) > 0 else float("inf")
-    return {"prediction": str(path), "without": prediction.get("without", []), "level": band.get("level"),
+    return {"prediction": prediction.path, "without": list(prediction.without), "level": prediction.level,
             "band": {"median": median, "low": low, "high": high}, "losses_after": losses, "inside": sum(inside),
             "runs": len(losses), "pooled_after": pooled, "median_missed_by": factor,
             "direction": "above" if pooled > median else "below" if pooled < median else "at"}

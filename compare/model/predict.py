@@ -319,3 +319,37 @@ def write_prediction(out_dir: Path, prediction: Prediction) -> Path:
     path = Path(out_dir) / PREDICTION_FILE
     write_json(path, {**provenance("sim"), **prediction.to_dict()})
     return path
+
+
+@dataclass(frozen=True)
+class PredictedLoss:
+    """What is read back of a ``prediction.json``: its loss band and level, the setting it was made
+    for (policy, ring slots, interval in ns; None for an earlier ringlab's), and the sources left
+    out. ``ringlab diff --predicted`` checks runs against it."""
+
+    path: str
+    low: float
+    median: float
+    high: float
+    level: float | None
+    setting: tuple | None
+    without: tuple[str, ...]
+
+    @classmethod
+    def load(cls, directory, field: str = "--predicted") -> PredictedLoss:
+        """The prediction in ``directory``; an InputError naming ``field`` if there is none, or it is
+        damaged, or of a newer format."""
+        from ringlab.atomic_files import read_json
+
+        path = Path(directory) / PREDICTION_FILE
+        if not path.is_file():
+            raise InputError(field, f"{directory} has no {PREDICTION_FILE} (make one with 'ringlab predict')")
+        document = read_json(path)
+        try:
+            band = document["loss_fraction"]
+            setting = document.get("setting")
+            return cls(str(path), float(band["low"]), float(band["median"]), float(band["high"]), band.get("level"),
+                       None if setting is None else (setting["policy"], setting["ring_slots"], setting["interval_ns"]),
+                       tuple(document.get("without", [])))
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            raise InputError(field, f"{path}: damaged ({error!r})") from None
