@@ -92,3 +92,15 @@ def test_installed_command_prints_no_traceback(tmp_path):
     )
     assert result.returncode == 2
     assert result.stderr == "ringlab: error: ring_slots: must be at least 1, got 0\n"
+
+
+@pytest.mark.parametrize("argv, field, command", [
+    (["compare", "RUN", "--sender", "SENDER", "--out", "{tmp}"], "--sender", "ringlab two-hosts"),
+    (["hw", "profile", "--from", "RUN", "--out", "{tmp}"], "--from", "ringlab pool"),
+    (["hw", "profile", "--load", "SCENARIO", "--out", "{tmp}"], "--load", "ringlab hw profile-load"),
+])
+def test_a_mode_that_became_a_command_names_the_command_in_one_line(tmp_path, capsys, argv, field, command):
+    assert main([arg.replace("{tmp}", str(tmp_path / "out")) for arg in argv]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"ringlab: error: {field}: ") and command in err
+    assert not (tmp_path / "out").exists()

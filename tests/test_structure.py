@@ -154,15 +154,3 @@ def test_the_af_xdp_poller_leaves_its_rings_to_libxdp():
     raw = ("XDP_UMEM_REG", "XDP_UMEM_FILL_RING", "XDP_RX_RING", "XDP_MMAP_OFFSETS", "XDP_PGOFF", "socket(AF_XDP",
            "bind(")
     assert [word for word in raw if word in source] == []
-
-
-@pytest.mark.parametrize("argv, field, command", [
-    (["compare", "RUN", "--sender", "SENDER", "--out", "{tmp}"], "--sender", "ringlab two-hosts"),
-    (["hw", "profile", "--from", "RUN", "--out", "{tmp}"], "--from", "ringlab pool"),
-    (["hw", "profile", "--load", "SCENARIO", "--out", "{tmp}"], "--load", "ringlab hw profile-load"),
-])
-def test_a_mode_that_became_a_command_names_the_command_in_one_line(tmp_path, capsys, argv, field, command):
-    assert main([arg.replace("{tmp}", str(tmp_path / "out")) for arg in argv]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith(f"ringlab: error: {field}: ") and command in err
-    assert not (tmp_path / "out").exists()
