@@ -17,13 +17,7 @@
 #include <uapi/linux/bpf.h>
 #include <uapi/linux/if_ether.h>
 
-#include "ring_wire.h"
-
-#ifdef PAYLOAD_PACKED
-#define payload payload_packed
-#else
-#define payload payload_original
-#endif
+#include "xdp_frame.h"
 
 struct ring {
     struct payload slots[RING_SLOTS];
@@ -69,13 +63,10 @@ static __always_inline void copy_payload(struct payload *slot, struct payload *i
 }
 
 int xdp_ring_writer(struct xdp_md *ctx) {
-    void *data = (void *)(long)ctx->data;
-    void *data_end = (void *)(long)ctx->data_end;
-    struct ethhdr *eth = data;
-    struct payload *in = data + sizeof(struct ethhdr) + IPV4_FILLER_BYTES;
+    struct payload *in = pingpong_payload(ctx, IPV4_FILLER_BYTES, ETHERTYPE_PINGPONG);
     u32 zero = 0;
 
-    if ((void *)(in + 1) > data_end || eth->h_proto != htons(ETHERTYPE_PINGPONG) || in->magic != PAYLOAD_MAGIC) {
+    if (!in) {
         count(COUNTER_NOT_OURS);
         return XDP_PASS;
     }
@@ -142,17 +133,9 @@ int xdp_ring_writer(struct xdp_md *ctx) {
 
     u32 id = (u32)in->id;
     struct packet_log *log = id < LOG_SLOTS ? packet_log.lookup(&id) : 0;
-    if (log) {
-        log->seen_ns = seen_ns;
-        log->decided_ns = bpf_ktime_get_ns();
-        log->slot = key;
-        log->index_after = index_after;
-        log->cpu = bpf_get_smp_processor_id();
-        log->fate = full ? FATE_DROPPED_FULL : FATE_WRITTEN;
-        log->claim = claim;
-        log->blocked_by = full ? blocked_by : 0;
-    } else {
+    if (log)
+        log_packet(log, seen_ns, key, index_after, full ? FATE_DROPPED_FULL : FATE_WRITTEN, claim, full ? blocked_by : 0);
+    else
         count(COUNTER_NOT_LOGGED);
-    }
     return XDP_DROP;
 }

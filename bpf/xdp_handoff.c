@@ -17,13 +17,7 @@
 #include <uapi/linux/bpf.h>
 #include <uapi/linux/if_ether.h>
 
-#include "ring_wire.h"
-
-#ifdef PAYLOAD_PACKED
-#define payload payload_packed
-#else
-#define payload payload_original
-#endif
+#include "xdp_frame.h"
 
 #if defined(DELIVERY_AF_XDP)
 BPF_XSKMAP(xsks, 64);
@@ -45,13 +39,10 @@ static __always_inline void count(u32 which) {
 }
 
 int xdp_handoff(struct xdp_md *ctx) {
-    void *data = (void *)(long)ctx->data;
-    void *data_end = (void *)(long)ctx->data_end;
-    struct ethhdr *eth = data;
-    struct payload *in = data + sizeof(struct ethhdr) + PAYLOAD_OFFSET_BYTES;
+    struct payload *in = pingpong_payload(ctx, PAYLOAD_OFFSET_BYTES, ETHERTYPE);
     u32 zero = 0;
 
-    if ((void *)(in + 1) > data_end || eth->h_proto != htons(ETHERTYPE) || in->magic != PAYLOAD_MAGIC) {
+    if (!in) {
         count(COUNTER_NOT_OURS);
         return XDP_PASS;
     }
@@ -62,18 +53,10 @@ int xdp_handoff(struct xdp_md *ctx) {
     count(COUNTER_WRITTEN);
     u32 id = (u32)in->id;
     struct packet_log *log = id < LOG_SLOTS ? packet_log.lookup(&id) : 0;
-    if (log) {
-        log->seen_ns = seen_ns;
-        log->decided_ns = bpf_ktime_get_ns();
-        log->slot = 0;
-        log->index_after = 0;
-        log->cpu = bpf_get_smp_processor_id();
-        log->fate = FATE_WRITTEN;
-        log->claim = claim;
-        log->blocked_by = 0;
-    } else {
+    if (log)
+        log_packet(log, seen_ns, 0, 0, FATE_WRITTEN, claim, 0);
+    else
         count(COUNTER_NOT_LOGGED);
-    }
 #if defined(DELIVERY_AF_XDP)
     return xsks.redirect_map(ctx->rx_queue_index, 0);
 #else
