@@ -6,7 +6,6 @@ from pathlib import Path
 
 RING_WRITER_SOURCE = Path(__file__).with_name("ring_writer.c")
 HANDOFF_SOURCE = Path(__file__).with_name("xdp_handoff.c")  # the other delivery paths
-XDP_FRAME_HEADER = Path(__file__).with_name("xdp_frame.h")  # included by both programs
 RING_WIRE_HEADER = Path(__file__).with_name("ring_wire.h")
 CPU_EVENTS_SOURCE = Path(__file__).with_name("cpu_events.c")
 CPU_EVENTS_HEADER = Path(__file__).with_name("cpu_events.h")
