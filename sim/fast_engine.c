@@ -256,6 +256,7 @@ static int skipper_init(struct skipper *k, int64_t ring_slots) {
 
 /* A read during a measured period: its packet, latency, whether it came late, and its warning. */
 static inline void note_probe_read(struct skipper *k, int64_t packet, int64_t latency, int late, int64_t largest) {
+    if (k->recording != 1) return;
     if (k->reads == k->read_capacity || (packet + 1 != largest + 1 && k->warning_count == k->warning_capacity)) {
         k->recording = 2;
         return;
@@ -292,6 +293,9 @@ struct state {
     /* a UDP socket's buffer: the bytes it holds, those read but not yet released, the packets moved
      * to its reader queue and not read yet */
     int64_t held_bytes, deficit, spliced;
+    /* the direct path measures a period for skipping (struct skipper): here, in a register, as the
+     * poller's every read asks */
+    int64_t recording;
 };
 
 struct engine {
@@ -415,7 +419,7 @@ static inline __attribute__((always_inline)) int poller_read(struct engine *e, s
         e->delivery_order[packet] = reads;
     }
     int late = packet + 1 < s->order.largest; /* an old packet, read after a larger id */
-    if (e->skip.recording == 1) note_probe_read(&e->skip, packet, now - arrival, late, s->order.largest);
+    if (s->recording) note_probe_read(&e->skip, packet, now - arrival, late, s->order.largest);
     warnings_read(&e->warnings, &s->order, packet + 1);
     if (displacement_settle(&s->displacement, &e->window, packet + 1, reads) != 0) return -1;
     int64_t latency = now - arrival;
@@ -1039,6 +1043,7 @@ int ringlab_engine_feed_direct(struct engine *e, int64_t first, int64_t count, c
                 if (skip->backoff < PROBE_BACKOFF_MAX) skip->backoff *= 2;
             }
             if (!skip->recording && packet >= skip->next_probe) start_probe(e, s, packet, a);
+            s->recording = skip->recording;
         }
         int64_t arrival_ns = arrival ? arrival[k] : (packet + 1) * e->interval_ns;
         /* two copies of the loop: with and without the trace's columns */
@@ -1046,7 +1051,7 @@ int ringlab_engine_feed_direct(struct engine *e, int64_t first, int64_t count, c
         failed = result < 0;
         s->finished = result > 0;
     }
-    skip->recording = 0; /* a period is measured within one chunk */
+    skip->recording = 0, s->recording = 0; /* a period is measured within one chunk */
     if (last && !failed) {
         failed = catch_up_reads(e, s, e->end_ns, 0, traced) != 0;
         settle_until(e, s, NEVER);
